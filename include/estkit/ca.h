@@ -1,0 +1,142 @@
+/* estkit: keys, the signer seam, CSR checks and the embedded CA.
+ *
+ * The signer is where the CA private key lives (in-process key by default;
+ * later a key-holding process or PKCS#11). The CA object combines a CA
+ * certificate, its chain and a signer, and issues certificates from
+ * verified CSRs under a profile. */
+#ifndef ESTKIT_CA_H
+#define ESTKIT_CA_H
+
+#include <sys/types.h>
+#include <time.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "estkit/error.h"
+
+/* --- keys --- */
+typedef enum est_key_type {
+    EST_KEY_EC_P256 = 0,
+    EST_KEY_EC_P384,
+    EST_KEY_RSA_2048,
+    EST_KEY_RSA_3072,
+    EST_KEY_RSA_4096,
+    EST_KEY_ED25519,
+} est_key_type;
+
+/* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519". */
+est_status est_key_type_parse(const char *name, est_key_type *out, est_error *err);
+const char *est_key_type_name(est_key_type type);
+est_status est_key_generate(est_key_type type, EVP_PKEY **out, est_error *err);
+/* The signature digest matched to a key: SHA-256 for P-256/RSA < 3072,
+ * SHA-384 for P-384/RSA >= 3072, NULL for Ed25519. */
+const EVP_MD *est_key_digest(const EVP_PKEY *key);
+
+/* --- files (atomic: temp file O_EXCL + fsync + rename; keys mode 0600) --- */
+est_status est_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                                 est_error *err);
+est_status est_file_read(const char *path, size_t max, uint8_t **data, size_t *len,
+                         est_error *err);
+est_status est_key_write_file(const char *path, EVP_PKEY *key, est_error *err); /* PKCS#8 PEM */
+est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err);
+est_status est_certs_write_file(const char *path, STACK_OF(X509) *certs, est_error *err);
+est_status est_certs_read_file(const char *path, STACK_OF(X509) **certs, est_error *err);
+
+/* --- signer seam --- */
+typedef struct est_signer_ops {
+    const char *name;
+    est_status (*sign_cert)(void *impl, X509 *cert, const EVP_MD *md, est_error *err);
+    est_status (*sign_crl)(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err);
+    EVP_PKEY *(*get0_public_key)(void *impl);
+    void (*free)(void *impl);
+} est_signer_ops;
+
+typedef struct est_signer est_signer;
+est_signer *est_signer_new(const est_signer_ops *ops, void *impl);
+/* The default: the private key in this process (takes a reference). */
+est_signer *est_signer_new_key(EVP_PKEY *key);
+void est_signer_free(est_signer *signer);
+EVP_PKEY *est_signer_get0_public_key(est_signer *signer);
+est_status est_signer_sign_cert(est_signer *signer, X509 *cert, est_error *err);
+est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err);
+
+/* --- profile and CSR checks --- */
+typedef struct est_profile {
+    unsigned validity_days;       /* default 365 */
+    unsigned backdate_seconds;    /* notBefore = now - this; default 300 */
+    char extended_key_usage[128]; /* comma list of OpenSSL short names; default "clientAuth"; "" = none */
+    int honour_san;               /* copy subjectAltName from the CSR; default 1 */
+    int min_rsa_bits;             /* default 2048 */
+    int allow_ed25519;            /* default 1 */
+} est_profile;
+
+void est_profile_default(est_profile *profile);
+
+#define EST_CSR_MAX_DER 65536
+
+/* Parses a DER PKCS#10 (no trailing bytes). */
+est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est_error *err);
+/* Proof of possession and key policy: the CSR signature verifies with its
+ * own key; RSA >= min_rsa_bits, EC only P-256/P-384/P-521, Ed25519 when
+ * allowed; subject or SAN non-empty. EST_E_INPUT / EST_E_POLICY + reason. */
+est_status est_csr_check(X509_REQ *csr, const est_profile *profile, est_error *err);
+/* challengePassword as text (malloc'd; est_secret_free), EST_E_NOT_FOUND when absent. */
+est_status est_csr_get_challenge_password(X509_REQ *csr, char **out, est_error *err);
+/* The subjectAltName requested in the CSR's extensionRequest, or NULL. */
+GENERAL_NAMES *est_csr_get1_san(X509_REQ *csr);
+
+/* --- the CA --- */
+typedef struct est_ca est_ca;
+
+/* cert: the issuing CA certificate; chain: the certificates above it up to
+ * the root (NULL for a root CA); extra: further certificates /cacerts must
+ * serve (rollover links; may be NULL). Takes references; the signer is
+ * owned by the CA from here on. */
+est_ca *est_ca_new(X509 *cert, STACK_OF(X509) *chain, STACK_OF(X509) *extra, est_signer *signer);
+void est_ca_free(est_ca *ca);
+X509 *est_ca_get0_cert(const est_ca *ca);
+/* What /cacerts serves: CA cert, chain, extra. */
+STACK_OF(X509) *est_ca_get0_cacerts(const est_ca *ca);
+
+/* Serial numbers: 16 random bytes with the top bit cleared (positive, 127
+ * bits of entropy, <= 20 octets). Hex as `openssl x509 -serial` prints it. */
+est_status est_serial_random(ASN1_INTEGER **out, est_error *err);
+est_status est_serial_to_hex(const ASN1_INTEGER *serial, char out[41], est_error *err);
+
+/* Issues a certificate for the CSR's public key under profile. The CSR must
+ * already have passed est_csr_check. subject: when non-NULL, used instead of
+ * the CSR's subject (re-enroll keeps the old subject). */
+est_status est_ca_issue(est_ca *ca, X509_REQ *csr, const est_profile *profile,
+                        const X509_NAME *subject, X509 **out, est_error *err);
+/* Issues for a bare public key (server key generation, TLS server cert):
+ * names are DNS names or IP literals put in the SAN; eku as in the profile. */
+est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAME *subject,
+                                const char *const *names, size_t name_count,
+                                const est_profile *profile, X509 **out, est_error *err);
+
+/* A self-signed root: CA:TRUE critical, keyCertSign+cRLSign, SKI. */
+est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days, X509 **out,
+                            est_error *err);
+/* Parses "CN=x,O=y" or "/CN=x/O=y" into a name. */
+est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err);
+
+/* Root key rollover (RFC 4210 §4.4): from the old root (cert + key) and a
+ * new key, makes NewWithNew (self-signed, subject_dn), NewWithOld (new key
+ * signed by the old key) and OldWithNew (old key signed by the new key). */
+est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
+                           const char *subject_dn, unsigned days, X509 **new_with_new,
+                           X509 **new_with_old, X509 **old_with_new, est_error *err);
+
+typedef struct est_revoked_entry {
+    const char *serial_hex;
+    time_t revoked_at;
+    int reason; /* CRL reason code (RFC 5280 §5.3.1), -1 = none */
+} est_revoked_entry;
+
+/* A signed CRL (v2, CRL number, AKI, nextUpdate now + next_update_days). */
+est_status est_ca_make_crl(est_ca *ca, const est_revoked_entry *entries, size_t count,
+                           long crl_number, unsigned next_update_days, X509_CRL **out,
+                           est_error *err);
+/* "keyCompromise" etc. (RFC 5280 names, case-insensitive) -> code. */
+est_status est_crl_reason_parse(const char *name, int *code, est_error *err);
+
+#endif

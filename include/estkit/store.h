@@ -1,0 +1,144 @@
+/* estkit: the store seam. A small table of function pointers with one
+ * default implementation (SQLite, WAL); PostgreSQL plugs in behind the same
+ * table. Every operation is thread-safe and durable when it returns EST_OK
+ * (DESIGN §4: a certificate is committed before any byte of it is sent). */
+#ifndef ESTKIT_STORE_H
+#define ESTKIT_STORE_H
+
+#include <stdint.h>
+#include <openssl/x509.h>
+#include "estkit/error.h"
+
+#define EST_STORE_SCHEMA_VERSION 1
+
+typedef enum est_cert_status {
+    EST_CERT_VALID = 0,
+    EST_CERT_REVOKED = 1,
+} est_cert_status;
+
+typedef struct est_cert_record {
+    char serial[41];        /* uppercase hex, as `openssl x509 -serial` prints */
+    char *subject;          /* RFC 2253 text */
+    char *san;              /* "DNS:a, IP:1.2.3.4" or NULL */
+    char spki_sha256[65];   /* lowercase hex of SHA-256(SubjectPublicKeyInfo DER) */
+    int64_t not_before;     /* unix seconds */
+    int64_t not_after;
+    int64_t issued_at;
+    est_cert_status status;
+    int64_t revoked_at;     /* 0 when valid */
+    int revocation_reason;  /* CRL reason code, -1 when none */
+    char *label;            /* CA label, "" for the default CA */
+    char *requester;        /* user name or client-certificate subject */
+    char *auth_method;      /* "basic", "digest", "cert", "cert+basic", "admin", ... */
+    char *operation;        /* "enroll", "renew", "rekey", "serverkeygen", "fullcmc", ... */
+    uint8_t *der;
+    size_t der_len;
+} est_cert_record;
+
+void est_cert_record_free(est_cert_record *rec); /* NULL ok */
+
+typedef struct est_cert_filter {
+    int64_t expiring_before; /* 0 = no filter; else not_after < this */
+    int only_valid;          /* skip revoked */
+} est_cert_filter;
+
+typedef struct est_user_record {
+    char *name;
+    char *password_hash;    /* est_password_hash encoding */
+    char *digest_realm;     /* realm the HA1 values were made for */
+    char *digest_ha1_md5;   /* hex, or NULL when Digest is not enabled */
+    char *digest_ha1_sha256;
+    int64_t created_at;
+} est_user_record;
+
+void est_user_record_free(est_user_record *rec);
+
+typedef enum est_pending_status {
+    EST_PENDING_WAITING = 0,
+    EST_PENDING_APPROVED = 1,
+    EST_PENDING_REJECTED = 2,
+} est_pending_status;
+
+typedef struct est_pending_record {
+    int64_t id;             /* assigned by pending_insert */
+    char *label;
+    char csr_sha256[65];    /* identity of the request: the client's retry is the same CSR */
+    char *requester;
+    char *auth_method;
+    char *operation;
+    char *subject;
+    est_pending_status status;
+    char *reason;           /* rejection reason, or NULL */
+    char *cert_serial;      /* set when approved and issued, else NULL */
+    int64_t created_at;
+    int64_t updated_at;
+    uint8_t *csr_der;
+    size_t csr_der_len;
+} est_pending_record;
+
+void est_pending_record_free(est_pending_record *rec);
+
+typedef struct est_audit_event {
+    const char *event;      /* "issue", "reject", "auth-fail", "revoke", "user-add", ... */
+    const char *label;
+    const char *actor;      /* who: user, cert subject, "admin" */
+    const char *subject;    /* what: cert subject or user name */
+    const char *serial;
+    const char *detail;     /* one line, never secrets */
+} est_audit_event;
+
+typedef int (*est_cert_visit_fn)(const est_cert_record *rec, void *arg);   /* non-zero stops */
+typedef int (*est_user_visit_fn)(const est_user_record *rec, void *arg);
+typedef int (*est_pending_visit_fn)(const est_pending_record *rec, void *arg);
+
+typedef struct est_store_ops {
+    const char *name;
+    /* EST_E_CONFLICT when the serial exists. */
+    est_status (*cert_insert)(void *impl, const est_cert_record *rec, est_error *err);
+    /* serial: hex, any case, leading "serial=" not accepted. EST_E_NOT_FOUND. */
+    est_status (*cert_get)(void *impl, const char *serial, est_cert_record **out, est_error *err);
+    est_status (*cert_list)(void *impl, const est_cert_filter *filter, est_cert_visit_fn fn,
+                            void *arg, est_error *err);
+    /* EST_E_NOT_FOUND; EST_E_CONFLICT when already revoked. */
+    est_status (*cert_revoke)(void *impl, const char *serial, int reason, int64_t when,
+                              est_error *err);
+    /* replace = 0: EST_E_CONFLICT when the user exists. */
+    est_status (*user_put)(void *impl, const est_user_record *rec, int replace, est_error *err);
+    est_status (*user_get)(void *impl, const char *name, est_user_record **out, est_error *err);
+    est_status (*user_delete)(void *impl, const char *name, est_error *err);
+    est_status (*user_list)(void *impl, est_user_visit_fn fn, void *arg, est_error *err);
+    /* Sets rec->id. */
+    est_status (*pending_insert)(void *impl, est_pending_record *rec, est_error *err);
+    est_status (*pending_get)(void *impl, int64_t id, est_pending_record **out, est_error *err);
+    /* By label + CSR hash (the newest); EST_E_NOT_FOUND. */
+    est_status (*pending_find)(void *impl, const char *label, const char *csr_sha256,
+                               est_pending_record **out, est_error *err);
+    /* Sets status, reason (may be NULL), cert_serial (may be NULL). */
+    est_status (*pending_update)(void *impl, int64_t id, est_pending_status status,
+                                 const char *reason, const char *cert_serial, est_error *err);
+    est_status (*pending_list)(void *impl, est_pending_visit_fn fn, void *arg, est_error *err);
+    est_status (*audit_append)(void *impl, const est_audit_event *ev, est_error *err);
+    /* Next CRL number (monotonic, durable). */
+    est_status (*next_crl_number)(void *impl, long *out, est_error *err);
+    /* EST_OK when the backend's own consistency check passes. */
+    est_status (*check)(void *impl, est_error *err);
+    void (*close)(void *impl);
+} est_store_ops;
+
+typedef struct est_store {
+    const est_store_ops *ops;
+    void *impl;
+} est_store;
+
+/* Opens (creating when create != 0) the SQLite store at path: WAL mode,
+ * synchronous=FULL, busy timeout, schema migrations to
+ * EST_STORE_SCHEMA_VERSION. A store with a newer schema is EST_E_STORE with
+ * a reason naming both versions. */
+est_status est_store_open_sqlite(const char *path, int create, est_store **out, est_error *err);
+void est_store_close(est_store *store); /* NULL ok */
+
+/* Builds a record (serial, subject, SAN, SPKI hash, validity, DER) from a
+ * certificate; the caller fills requester/auth/operation/label. */
+est_status est_cert_record_from_x509(X509 *cert, est_cert_record **out, est_error *err);
+
+#endif

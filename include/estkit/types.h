@@ -1,0 +1,34 @@
+/* estkit: small shared vocabulary: dialects, operations, buffers. */
+#ifndef ESTKIT_TYPES_H
+#define ESTKIT_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* DESIGN §2: the request path's spelling picks the dialect of the answer. */
+typedef enum est_dialect {
+    EST_DIALECT_RFC7030 = 0, /* base64 DER bodies, no armour, AttrOrOID csrattrs */
+    EST_DIALECT_DRAFT = 1,   /* draft-04: PEM armour, SEQUENCE OF OID csrattrs */
+} est_dialect;
+
+typedef enum est_operation {
+    EST_OP_CACERTS = 0,
+    EST_OP_SIMPLEENROLL,
+    EST_OP_SIMPLEREENROLL,
+    EST_OP_FULLCMC,
+    EST_OP_SERVERKEYGEN,
+    EST_OP_CSRATTRS,
+    EST_OP_COUNT
+} est_operation;
+
+/* An owned byte buffer; free with est_buf_free (which cleanses nothing:
+ * use est_buf_free_secret for key material). */
+typedef struct est_buf {
+    uint8_t *data;
+    size_t len;
+} est_buf;
+
+void est_buf_free(est_buf *buf);        /* frees data, zeroes the struct; NULL ok */
+void est_buf_free_secret(est_buf *buf); /* cleanses, then as est_buf_free */
+
+#endif

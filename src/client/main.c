@@ -1,0 +1,7 @@
+/* est: placeholder until the command table lands. */
+#include <stdio.h>
+int main(void)
+{
+    fputs("est: not built yet\n", stderr);
+    return 1;
+}

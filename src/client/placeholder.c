@@ -1,0 +1,2 @@
+/* est shared pieces: placeholder. */
+typedef int est_placeholder;

@@ -1,0 +1,2 @@
+/* estd shared pieces: placeholder. */
+typedef int estd_placeholder;

@@ -1,0 +1,62 @@
+/* Tests src/lib/error.c: codes, messages, OpenSSL reasons. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include "estkit/error.h"
+
+static void set_returns_code_and_formats(void **state)
+{
+    est_error err;
+    (void)state;
+    assert_int_equal(est_error_set(&err, EST_E_INPUT, "bad %s %d", "thing", 7), EST_E_INPUT);
+    assert_int_equal(err.code, EST_E_INPUT);
+    assert_string_equal(err.message, "bad thing 7");
+    assert_int_equal(est_error_set(NULL, EST_E_IO, "x"), EST_E_IO);
+}
+
+static void openssl_reason_is_appended_and_queue_cleared(void **state)
+{
+    est_error err;
+    (void)state;
+    /* Provoke a real OpenSSL error: an unknown digest fetch. */
+    EVP_MD *md = EVP_MD_fetch(NULL, "no-such-digest", NULL);
+    assert_null(md);
+    est_error_set_openssl(&err, EST_E_CA, "fetch");
+    assert_true(strncmp(err.message, "fetch: ", 7) == 0);
+    assert_true(strlen(err.message) > 7);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void prefix_keeps_code(void **state)
+{
+    est_error err;
+    (void)state;
+    est_error_set(&err, EST_E_STORE, "disk full");
+    est_error_prefix(&err, "store %s", "/x.db");
+    assert_string_equal(err.message, "store /x.db: disk full");
+    assert_int_equal(err.code, EST_E_STORE);
+}
+
+static void every_code_has_a_message(void **state)
+{
+    (void)state;
+    for (int c = EST_OK; c <= EST_E_CONFLICT; c++)
+        assert_string_not_equal(est_strerror((est_status)c), "unknown error");
+    assert_string_equal(est_strerror((est_status)999), "unknown error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(set_returns_code_and_formats),
+        cmocka_unit_test(openssl_reason_is_appended_and_queue_cleared),
+        cmocka_unit_test(prefix_keeps_code),
+        cmocka_unit_test(every_code_has_a_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
