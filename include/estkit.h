@@ -16,6 +16,7 @@
 #include "estkit/media_type.h"
 #include "estkit/route.h"
 #include "estkit/auth.h"
+#include "estkit/channel_binding.h"
 #include "estkit/ca.h"
 #include "estkit/store.h"
 

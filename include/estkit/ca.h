@@ -7,10 +7,12 @@
 #ifndef ESTKIT_CA_H
 #define ESTKIT_CA_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h> /* GENERAL_NAMES */
 #include "estkit/error.h"
 
 /* --- keys --- */

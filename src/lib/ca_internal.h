@@ -1,0 +1,47 @@
+/* Internals shared by the CA files: ca.c (the object, serials, names,
+ * certificate building blocks), issue.c, rollover.c and crl.c. */
+#ifndef ESTKIT_CA_INTERNAL_H
+#define ESTKIT_CA_INTERNAL_H
+
+#include "estkit/ca.h"
+
+/* Validity and CRL periods are whole days up to 100 years: a typo like
+ * 36500000 is refused, and the arithmetic stays far from overflow. */
+#define EST_VALIDITY_DAYS_MAX 36500
+#define EST_SECONDS_PER_DAY 86400L
+/* Roots and rollover links start this far in the past, like issued
+ * certificates (est_profile.backdate_seconds), so relying parties with a
+ * slightly slow clock accept them at once. */
+#define EST_CA_BACKDATE_SECONDS 300
+
+est_signer *est_ca_get0_signer(const est_ca *ca);
+/* EST_E_CA unless the signer's key is the CA certificate's key: caught
+ * before signing, with a reason, not as a chain that never verifies. */
+est_status est_ca_check_key(const est_ca *ca, est_error *err);
+
+/* A v3 certificate with a random serial, the names, key and validity;
+ * not signed, no extensions. */
+est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                        time_t not_before, time_t not_after, X509 **out, est_error *err);
+/* A CA certificate (CA:TRUE, keyCertSign|cRLSign, SKI, AKI) for key,
+ * signed by signing_key: roots and rollover links. */
+est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                            time_t not_before, time_t not_after,
+                            const ASN1_OCTET_STRING *subject_key_id,
+                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
+                            X509 **out, est_error *err);
+/* The key identifier for key: cert's subjectKeyIdentifier when cert is
+ * non-NULL and has one, else the SHA-1 of the subjectPublicKey bits
+ * (RFC 5280 §4.2.1.2, method 1). */
+est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err);
+/* Adds subjectKeyIdentifier and authorityKeyIdentifier (keyIdentifier only). */
+est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
+                                const ASN1_OCTET_STRING *issuer_key_id, est_error *err);
+/* Adds an extension from its OpenSSL structure (value is not consumed). */
+est_status est_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err);
+
+/* Hex as est_serial_to_hex writes it (either case) -> INTEGER. */
+est_status est_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err);
+est_status est_time_to_time_t(const ASN1_TIME *t, time_t *out, est_error *err);
+
+#endif

@@ -1,0 +1,140 @@
+/* The signer seam (DESIGN §3): where the CA private key lives.
+ *
+ * A signer is a table of function pointers plus an opaque implementation.
+ * The default keeps the key in this process; a key-holding process or a
+ * PKCS#11 token plugs in behind the same table. Whatever the backend, the
+ * digest is chosen here (est_key_digest) and every signature is verified
+ * with the signer's public key before it is used: a faulty or compromised
+ * backend must not get a bad certificate out of the door (and RSA-CRT
+ * faults can leak the key through a wrong signature). */
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include "estkit/ca.h"
+
+struct est_signer {
+    const est_signer_ops *ops;
+    void *impl;
+};
+
+/* On failure the implementation is released through ops->free, so callers
+ * never need a second cleanup path. */
+est_signer *est_signer_new(const est_signer_ops *ops, void *impl)
+{
+    est_signer *signer;
+
+    if (ops == NULL || ops->sign_cert == NULL || ops->sign_crl == NULL ||
+        ops->get0_public_key == NULL) {
+        if (ops != NULL && ops->free != NULL)
+            ops->free(impl);
+        return NULL;
+    }
+    signer = OPENSSL_zalloc(sizeof *signer);
+    if (signer == NULL) {
+        if (ops->free != NULL)
+            ops->free(impl);
+        return NULL;
+    }
+    signer->ops = ops;
+    signer->impl = impl;
+    return signer;
+}
+
+void est_signer_free(est_signer *signer)
+{
+    if (signer == NULL)
+        return;
+    if (signer->ops->free != NULL)
+        signer->ops->free(signer->impl);
+    OPENSSL_free(signer);
+}
+
+EVP_PKEY *est_signer_get0_public_key(est_signer *signer)
+{
+    return signer == NULL ? NULL : signer->ops->get0_public_key(signer->impl);
+}
+
+/* --- the default: a key in this process --- */
+
+static est_status key_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
+{
+    if (X509_sign(cert, impl, md) <= 0)
+        return est_error_set_openssl(err, EST_E_CA, "signing the certificate");
+    return EST_OK;
+}
+
+static est_status key_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
+{
+    if (X509_CRL_sign(crl, impl, md) <= 0)
+        return est_error_set_openssl(err, EST_E_CA, "signing the CRL");
+    return EST_OK;
+}
+
+static EVP_PKEY *key_get0_public_key(void *impl)
+{
+    return impl;
+}
+
+static void key_free(void *impl)
+{
+    EVP_PKEY_free(impl);
+}
+
+static const est_signer_ops key_signer_ops = {
+    .name = "key",
+    .sign_cert = key_sign_cert,
+    .sign_crl = key_sign_crl,
+    .get0_public_key = key_get0_public_key,
+    .free = key_free,
+};
+
+est_signer *est_signer_new_key(EVP_PKEY *key)
+{
+    if (key == NULL || EVP_PKEY_up_ref(key) != 1)
+        return NULL;
+    return est_signer_new(&key_signer_ops, key);
+}
+
+/* --- signing through the seam --- */
+
+static const char *signer_name(const est_signer *signer)
+{
+    return signer->ops->name != NULL ? signer->ops->name : "(unnamed)";
+}
+
+est_status est_signer_sign_cert(est_signer *signer, X509 *cert, est_error *err)
+{
+    EVP_PKEY *key = est_signer_get0_public_key(signer);
+    est_status rc;
+
+    if (key == NULL || cert == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "sign certificate: no signer or certificate");
+    rc = signer->ops->sign_cert(signer->impl, cert, est_key_digest(key), err);
+    if (rc != EST_OK) {
+        est_error_prefix(err, "signer %s", signer_name(signer));
+        return rc;
+    }
+    if (X509_verify(cert, key) != 1)
+        return est_error_set_openssl(err, EST_E_CA,
+                                     "signer %s: the certificate signature does not verify",
+                                     signer_name(signer));
+    return EST_OK;
+}
+
+est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err)
+{
+    EVP_PKEY *key = est_signer_get0_public_key(signer);
+    est_status rc;
+
+    if (key == NULL || crl == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "sign CRL: no signer or CRL");
+    rc = signer->ops->sign_crl(signer->impl, crl, est_key_digest(key), err);
+    if (rc != EST_OK) {
+        est_error_prefix(err, "signer %s", signer_name(signer));
+        return rc;
+    }
+    if (X509_CRL_verify(crl, key) != 1)
+        return est_error_set_openssl(err, EST_E_CA,
+                                     "signer %s: the CRL signature does not verify",
+                                     signer_name(signer));
+    return EST_OK;
+}

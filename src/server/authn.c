@@ -1,0 +1,184 @@
+/* estd: client authentication. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <openssl/x509v3.h>
+#include "authn.h"
+
+static void append_method(estd_auth_result *out, const char *name)
+{
+    size_t used = strlen(out->method);
+    snprintf(out->method + used, sizeof out->method - used, "%s%s", used ? "+" : "", name);
+}
+
+/* RFC 5280 path validation of the presented chain against one store. */
+static int chain_verifies(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain, char *why,
+                          size_t why_len)
+{
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = 0;
+
+    if (ctx == NULL || !X509_STORE_CTX_init(ctx, store, leaf, chain))
+        goto out;
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+    ok = X509_verify_cert(ctx) == 1;
+    if (!ok)
+        snprintf(why, why_len, "client certificate not accepted: %s",
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+    X509_STORE_CTX_free(ctx);
+    return ok;
+}
+
+static int cert_is_revoked(estd_instance *inst, X509 *cert)
+{
+    char serial[41];
+    est_cert_record *rec = NULL;
+    int revoked = 0;
+
+    if (est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) != EST_OK)
+        return 1;
+    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL) == EST_OK)
+        revoked = rec->status == EST_CERT_REVOKED;
+    est_cert_record_free(rec);
+    return revoked;
+}
+
+static void authenticate_cert(estd_instance *inst, estd_ca *ca, const estd_auth_input *in,
+                              estd_auth_result *out)
+{
+    X509 *cert = in->peer_cert;
+    EXTENDED_KEY_USAGE *eku;
+
+    out->presented |= ESTD_AUTH_CERT;
+    if (chain_verifies(ca->trust, cert, in->peer_chain, out->reason, sizeof out->reason)) {
+        if (cert_is_revoked(inst, cert)) {
+            snprintf(out->reason, sizeof out->reason, "client certificate is revoked");
+            return;
+        }
+        out->satisfied |= ESTD_AUTH_CERT;
+        append_method(out, "cert");
+    } else if (inst->third_party != NULL &&
+               chain_verifies(inst->third_party, cert, in->peer_chain, out->reason,
+                              sizeof out->reason)) {
+        out->satisfied |= ESTD_AUTH_THIRD_PARTY;
+        append_method(out, "third-party");
+        out->reason[0] = '\0';
+    } else {
+        return;
+    }
+    X509_NAME_oneline(X509_get_subject_name(cert), out->name, (int)sizeof out->name);
+    /* draft-04 §3.7: an RA identifies itself with id-kp-cmcRA. */
+    eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+    for (int i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+        if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA)
+            out->cert_is_ra = 1;
+    EXTENDED_KEY_USAGE_free(eku);
+}
+
+static void authenticate_basic(estd_instance *inst, const char *header, estd_auth_result *out)
+{
+    char *user = NULL, *password = NULL;
+    est_user_record *rec = NULL;
+
+    out->presented |= ESTD_AUTH_BASIC;
+    if (est_basic_parse(header, &user, &password, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
+        goto out;
+    }
+    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK ||
+        est_password_verify(password, rec->password_hash, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
+    }
+    out->satisfied |= ESTD_AUTH_BASIC;
+    append_method(out, "basic");
+    if (out->name[0] == '\0')
+        snprintf(out->name, sizeof out->name, "%s", user);
+out:
+    free(user);
+    est_secret_free(password);
+    est_user_record_free(rec);
+}
+
+static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, const estd_auth_input *in,
+                                estd_auth_result *out)
+{
+    est_digest_credentials *cred = NULL;
+    est_user_record *rec = NULL;
+    est_digest_alg alg;
+    const char *ha1;
+    est_error e;
+
+    out->presented |= ESTD_AUTH_DIGEST;
+    if (est_digest_parse(in->authorization, &cred, NULL) != EST_OK ||
+        est_digest_alg_parse(cred->algorithm, &alg, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
+        goto out;
+    }
+    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0 ||
+        inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
+    }
+    ha1 = alg == EST_DIGEST_SHA256 ? rec->digest_ha1_sha256 : rec->digest_ha1_md5;
+    if (ha1 == NULL || rec->digest_realm == NULL || strcmp(rec->digest_realm, inst->cfg.realm) != 0) {
+        snprintf(out->reason, sizeof out->reason, "Digest is not enabled for this user and realm");
+        goto out;
+    }
+    /* Verify before touching the nonce book: someone who saw a nonce but
+     * lacks the password must not be able to burn its nc sequence. */
+    if (est_digest_verify(cred, ha1, in->method, in->uri, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
+    }
+    if (est_digest_nonce_check(nonces, cred->nonce, cred->nc, time(NULL), &e) != EST_OK) {
+        out->digest_stale = strstr(e.message, "stale") != NULL;
+        snprintf(out->reason, sizeof out->reason, "Digest nonce rejected: %s", e.message);
+        goto out;
+    }
+    out->satisfied |= ESTD_AUTH_DIGEST;
+    append_method(out, "digest");
+    if (out->name[0] == '\0')
+        snprintf(out->name, sizeof out->name, "%s", cred->username);
+out:
+    est_digest_credentials_free(cred);
+    est_user_record_free(rec);
+}
+
+est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
+                             const estd_auth_input *in, estd_auth_result *out, est_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (in->peer_cert != NULL)
+        authenticate_cert(inst, ca, in, out);
+    if (in->authorization != NULL) {
+        if (strncasecmp(in->authorization, "Basic ", 6) == 0)
+            authenticate_basic(inst, in->authorization, out);
+        else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
+            authenticate_digest(inst, nonces, in, out);
+        else
+            snprintf(out->reason, sizeof out->reason, "unsupported authorization scheme");
+    }
+    (void)err;
+    return EST_OK;
+}
+
+int estd_auth_allows(const estd_auth_policy *policy, const estd_auth_result *res)
+{
+    for (size_t i = 0; i < policy->count; i++) {
+        unsigned need = policy->alternatives[i] & ~(unsigned)ESTD_AUTH_NONE;
+        if ((need & res->satisfied) == need)
+            return 1;
+    }
+    return 0;
+}
+
+unsigned estd_auth_http_schemes(const estd_auth_policy *policy)
+{
+    unsigned schemes = 0;
+    for (size_t i = 0; i < policy->count; i++)
+        schemes |= policy->alternatives[i] & (ESTD_AUTH_BASIC | ESTD_AUTH_DIGEST);
+    return schemes;
+}

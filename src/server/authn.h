@@ -1,0 +1,41 @@
+/* estd: who is asking (draft-04 §3.3.2 TLS client certificates, §3.2.3
+ * HTTP Basic/Digest) and whether the policy lets them in. Runs on a worker
+ * thread: password hashing and chain verification are not loop work. */
+#ifndef ESTD_AUTHN_H
+#define ESTD_AUTHN_H
+
+#include <openssl/x509.h>
+#include "instance.h"
+
+typedef struct estd_auth_input {
+    X509 *peer_cert;             /* borrowed; NULL without a client certificate */
+    STACK_OF(X509) *peer_chain;  /* borrowed; the rest of the presented chain */
+    const char *authorization;   /* Authorization header, or NULL */
+    const char *method;          /* for Digest */
+    const char *uri;             /* the request-target, for Digest */
+} estd_auth_input;
+
+typedef struct estd_auth_result {
+    unsigned satisfied;          /* ESTD_AUTH_* bits that verified */
+    unsigned presented;          /* ESTD_AUTH_* bits the client tried */
+    int cert_is_ra;              /* client certificate carries id-kp-cmcRA */
+    int digest_stale;            /* Digest with an expired nonce: answer stale=true */
+    char name[256];              /* user name, else the certificate subject */
+    char method[48];             /* "cert", "basic", "cert+basic", ... */
+    char reason[160];            /* why a presented credential failed */
+} estd_auth_result;
+
+/* Verifies whatever the client presented (never fails on a bad credential:
+ * that is recorded in out->reason). Returns an error only for internal
+ * failures. */
+est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
+                             const estd_auth_input *in, estd_auth_result *out, est_error *err);
+
+/* 1 when some alternative of policy is fully satisfied. */
+int estd_auth_allows(const estd_auth_policy *policy, const estd_auth_result *res);
+
+/* Which HTTP schemes the policy could be satisfied with (ESTD_AUTH_BASIC /
+ * ESTD_AUTH_DIGEST bits), for WWW-Authenticate. */
+unsigned estd_auth_http_schemes(const estd_auth_policy *policy);
+
+#endif

@@ -1,0 +1,556 @@
+/* estd configuration: parsing DIR/estd.conf (see config.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "config.h"
+
+#define CONFIG_LINE_MAX 2048
+
+void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
+{
+    memset(ca, 0, sizeof *ca);
+    snprintf(ca->label, sizeof ca->label, "%s", label);
+    if (label[0] == '\0') {
+        snprintf(ca->cert, sizeof ca->cert, "ca/ca.pem");
+        snprintf(ca->key, sizeof ca->key, "ca/ca.key");
+        snprintf(ca->chain, sizeof ca->chain, "ca/chain.pem");
+        snprintf(ca->extra, sizeof ca->extra, "ca/extra.pem");
+    } else {
+        snprintf(ca->cert, sizeof ca->cert, "ca-%s/ca.pem", label);
+        snprintf(ca->key, sizeof ca->key, "ca-%s/ca.key", label);
+        snprintf(ca->chain, sizeof ca->chain, "ca-%s/chain.pem", label);
+        snprintf(ca->extra, sizeof ca->extra, "ca-%s/extra.pem", label);
+    }
+    est_profile_default(&ca->profile);
+    ca->enroll_auth.alternatives[0] = ESTD_AUTH_CERT;
+    ca->enroll_auth.alternatives[1] = ESTD_AUTH_BASIC;
+    ca->enroll_auth.alternatives[2] = ESTD_AUTH_DIGEST;
+    ca->enroll_auth.count = 3;
+    ca->reenroll_auth.alternatives[0] = ESTD_AUTH_CERT;
+    ca->reenroll_auth.count = 1;
+    ca->pop = ESTD_POP_OPTIONAL;
+    ca->challenge = ESTD_CHALLENGE_CHANNEL_BINDING;
+    ca->approval = ESTD_APPROVAL_AUTO;
+    ca->retry_after_seconds = 60;
+}
+
+void estd_config_defaults(estd_config *cfg, const char *dir)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->dir, sizeof cfg->dir, "%s", dir);
+    snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8443");
+    snprintf(cfg->tls_cert, sizeof cfg->tls_cert, "tls/server.pem");
+    snprintf(cfg->tls_key, sizeof cfg->tls_key, "tls/server.key");
+    snprintf(cfg->tls_min_version, sizeof cfg->tls_min_version, "1.2");
+    snprintf(cfg->store, sizeof cfg->store, "estd.db");
+    snprintf(cfg->realm, sizeof cfg->realm, "estkit");
+    cfg->max_body_bytes = 64 * 1024;
+    cfg->max_header_bytes = 8 * 1024;
+    cfg->timeout_seconds = 30;
+    cfg->max_connections = 4096;
+    cfg->nonce_lifetime_seconds = 300;
+    estd_ca_config_defaults(&cfg->cas[0], "");
+    cfg->ca_count = 1;
+}
+
+const estd_ca_config *estd_config_find_ca(const estd_config *cfg, const char *label)
+{
+    for (size_t i = 0; i < cfg->ca_count; i++)
+        if (strcmp(cfg->cas[i].label, label) == 0)
+            return &cfg->cas[i];
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} auth_names[] = {
+    {"cert", ESTD_AUTH_CERT},     {"third-party", ESTD_AUTH_THIRD_PARTY},
+    {"basic", ESTD_AUTH_BASIC},   {"digest", ESTD_AUTH_DIGEST},
+    {"none", ESTD_AUTH_NONE},
+};
+
+static est_status auth_term_parse(const char *term, size_t len, unsigned *bit, est_error *err)
+{
+    for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++) {
+        if (strlen(auth_names[i].name) == len && strncasecmp(term, auth_names[i].name, len) == 0) {
+            *bit = auth_names[i].bit;
+            return EST_OK;
+        }
+    }
+    return est_error_set(err, EST_E_CONFIG,
+                         "unknown authentication method '%.*s' (cert, third-party, basic, digest, none)",
+                         (int)len, term);
+}
+
+est_status estd_auth_policy_parse(const char *text, estd_auth_policy *out, est_error *err)
+{
+    estd_auth_policy policy = {0};
+    const char *p = text;
+
+    while (*p != '\0') {
+        unsigned combo = 0;
+        /* One alternative: terms joined by '+', ended by ',' or the end. */
+        for (;;) {
+            const char *start, *end;
+            unsigned bit;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            start = p;
+            while (*p != '\0' && *p != '+' && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            end = p;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (end == start)
+                return est_error_set(err, EST_E_CONFIG, "empty authentication method in '%s'", text);
+            if (auth_term_parse(start, (size_t)(end - start), &bit, err) != EST_OK)
+                return err ? err->code : EST_E_CONFIG;
+            combo |= bit;
+            if (*p != '+')
+                break;
+            p++;
+        }
+        if ((combo & ESTD_AUTH_NONE) && combo != ESTD_AUTH_NONE)
+            return est_error_set(err, EST_E_CONFIG, "'none' cannot be combined with other methods");
+        if (policy.count == ESTD_AUTH_ALTERNATIVES_MAX)
+            return est_error_set(err, EST_E_CONFIG, "more than %d authentication alternatives",
+                                 ESTD_AUTH_ALTERNATIVES_MAX);
+        policy.alternatives[policy.count++] = combo;
+        if (*p == ',')
+            p++;
+        else if (*p != '\0')
+            return est_error_set(err, EST_E_CONFIG, "unexpected '%c' in '%s'", *p, text);
+    }
+    if (policy.count == 0)
+        return est_error_set(err, EST_E_CONFIG, "no authentication method given");
+    *out = policy;
+    return EST_OK;
+}
+
+/* --- typed value setters --------------------------------------------- */
+
+static est_status set_string(char *dst, size_t cap, const char *value, est_error *err)
+{
+    if (strlen(value) >= cap)
+        return est_error_set(err, EST_E_CONFIG, "value longer than %zu characters", cap - 1);
+    memcpy(dst, value, strlen(value) + 1);
+    return EST_OK;
+}
+
+static est_status set_uint(unsigned *dst, const char *value, unsigned min, unsigned max,
+                           est_error *err)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' || v < min || v > max)
+        return est_error_set(err, EST_E_CONFIG, "'%s' is not a whole number from %u to %u",
+                             value, min, max);
+    *dst = (unsigned)v;
+    return EST_OK;
+}
+
+static est_status set_bool(int *dst, const char *value, est_error *err)
+{
+    if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+        *dst = 1;
+        return EST_OK;
+    }
+    if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+        *dst = 0;
+        return EST_OK;
+    }
+    return est_error_set(err, EST_E_CONFIG, "'%s' is not yes or no", value);
+}
+
+static est_status set_choice(int *dst, const char *value, const char *const *choices,
+                             est_error *err)
+{
+    for (int i = 0; choices[i] != NULL; i++) {
+        if (strcasecmp(value, choices[i]) == 0) {
+            *dst = i;
+            return EST_OK;
+        }
+    }
+    return est_error_set(err, EST_E_CONFIG, "'%s' is not one of the allowed values (%s, ...)",
+                         value, choices[0]);
+}
+
+static est_status server_key_set(estd_config *cfg, const char *key, const char *value,
+                                 est_error *err)
+{
+    unsigned u;
+    est_status rc;
+
+    if (strcmp(key, "listen") == 0)
+        return set_string(cfg->listen, sizeof cfg->listen, value, err);
+    if (strcmp(key, "threads") == 0)
+        return set_uint(&cfg->threads, value, 0, 256, err);
+    if (strcmp(key, "workers") == 0)
+        return set_uint(&cfg->workers, value, 0, 256, err);
+    if (strcmp(key, "tls_cert") == 0)
+        return set_string(cfg->tls_cert, sizeof cfg->tls_cert, value, err);
+    if (strcmp(key, "tls_key") == 0)
+        return set_string(cfg->tls_key, sizeof cfg->tls_key, value, err);
+    if (strcmp(key, "tls_min_version") == 0) {
+        if (strcmp(value, "1.2") != 0 && strcmp(value, "1.3") != 0)
+            return est_error_set(err, EST_E_CONFIG, "'%s' is not 1.2 or 1.3", value);
+        return set_string(cfg->tls_min_version, sizeof cfg->tls_min_version, value, err);
+    }
+    if (strcmp(key, "third_party_trust") == 0)
+        return set_string(cfg->third_party_trust, sizeof cfg->third_party_trust, value, err);
+    if (strcmp(key, "store") == 0)
+        return set_string(cfg->store, sizeof cfg->store, value, err);
+    if (strcmp(key, "realm") == 0) {
+        if (strpbrk(value, "\"\\") != NULL)
+            return est_error_set(err, EST_E_CONFIG, "realm must not contain quotes or backslashes");
+        return set_string(cfg->realm, sizeof cfg->realm, value, err);
+    }
+    if (strcmp(key, "max_body_bytes") == 0) {
+        rc = set_uint(&u, value, 1024, 16u << 20, err);
+        cfg->max_body_bytes = u;
+        return rc;
+    }
+    if (strcmp(key, "max_header_bytes") == 0) {
+        rc = set_uint(&u, value, 1024, 1u << 20, err);
+        cfg->max_header_bytes = u;
+        return rc;
+    }
+    if (strcmp(key, "timeout_seconds") == 0)
+        return set_uint(&cfg->timeout_seconds, value, 1, 3600, err);
+    if (strcmp(key, "max_connections") == 0)
+        return set_uint(&cfg->max_connections, value, 1, 1000000, err);
+    if (strcmp(key, "nonce_lifetime_seconds") == 0)
+        return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
+    return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
+}
+
+static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *value,
+                             est_error *err)
+{
+    static const char *const pop_modes[] = {"optional", "required", NULL};
+    static const char *const challenge_modes[] = {"channel-binding", "one-time-code", NULL};
+    static const char *const approvals[] = {"auto", "manual", NULL};
+    unsigned u;
+    int choice;
+    est_status rc;
+
+    if (strcmp(key, "cert") == 0)
+        return set_string(ca->cert, sizeof ca->cert, value, err);
+    if (strcmp(key, "key") == 0)
+        return set_string(ca->key, sizeof ca->key, value, err);
+    if (strcmp(key, "chain") == 0)
+        return set_string(ca->chain, sizeof ca->chain, value, err);
+    if (strcmp(key, "extra") == 0)
+        return set_string(ca->extra, sizeof ca->extra, value, err);
+    if (strcmp(key, "validity_days") == 0)
+        return set_uint(&ca->profile.validity_days, value, 1, 36500, err);
+    if (strcmp(key, "extended_key_usage") == 0)
+        return set_string(ca->profile.extended_key_usage, sizeof ca->profile.extended_key_usage,
+                          value, err);
+    if (strcmp(key, "honour_san") == 0)
+        return set_bool(&ca->profile.honour_san, value, err);
+    if (strcmp(key, "min_rsa_bits") == 0) {
+        rc = set_uint(&u, value, 2048, 16384, err);
+        ca->profile.min_rsa_bits = (int)u;
+        return rc;
+    }
+    if (strcmp(key, "allow_ed25519") == 0)
+        return set_bool(&ca->profile.allow_ed25519, value, err);
+    if (strcmp(key, "enroll_auth") == 0)
+        return estd_auth_policy_parse(value, &ca->enroll_auth, err);
+    if (strcmp(key, "reenroll_auth") == 0)
+        return estd_auth_policy_parse(value, &ca->reenroll_auth, err);
+    if (strcmp(key, "pop_linking") == 0) {
+        rc = set_choice(&choice, value, pop_modes, err);
+        ca->pop = (estd_pop_mode)choice;
+        return rc;
+    }
+    if (strcmp(key, "challenge_password") == 0) {
+        rc = set_choice(&choice, value, challenge_modes, err);
+        ca->challenge = (estd_challenge_meaning)choice;
+        return rc;
+    }
+    if (strcmp(key, "approval") == 0) {
+        rc = set_choice(&choice, value, approvals, err);
+        ca->approval = (estd_approval)choice;
+        return rc;
+    }
+    if (strcmp(key, "retry_after_seconds") == 0)
+        return set_uint(&ca->retry_after_seconds, value, 1, 86400, err);
+    if (strcmp(key, "allow_subject_change") == 0)
+        return set_bool(&ca->allow_subject_change, value, err);
+    if (strcmp(key, "serverkeygen") == 0)
+        return set_bool(&ca->serverkeygen, value, err);
+    if (strcmp(key, "csrattrs") == 0)
+        return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
+    if (strcmp(key, "enforce_csrattrs") == 0)
+        return set_bool(&ca->enforce_csrattrs, value, err);
+    return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
+}
+
+/* --- the file ---------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* "[server]", "[ca]", "[ca "label"]" -> section; sets *ca to the CA being
+ * configured (NULL for [server]). */
+static est_status section_open(estd_config *cfg, char *line, estd_ca_config **ca, est_error *err)
+{
+    size_t len = strlen(line);
+    char *inner, *quote, *label_end;
+
+    if (len < 3 || line[len - 1] != ']')
+        return est_error_set(err, EST_E_CONFIG, "malformed section header");
+    line[len - 1] = '\0';
+    inner = trim(line + 1);
+    if (strcmp(inner, "server") == 0) {
+        *ca = NULL;
+        return EST_OK;
+    }
+    if (strcmp(inner, "ca") == 0) {
+        *ca = &cfg->cas[0];
+        return EST_OK;
+    }
+    if (strncmp(inner, "ca", 2) != 0 || (inner[2] != ' ' && inner[2] != '\t'))
+        return est_error_set(err, EST_E_CONFIG, "unknown section [%s]", inner);
+    quote = trim(inner + 2);
+    label_end = strrchr(quote, '"');
+    if (quote[0] != '"' || label_end == quote || label_end[1] != '\0')
+        return est_error_set(err, EST_E_CONFIG, "a labelled CA section is [ca \"LABEL\"]");
+    *label_end = '\0';
+    if (est_label_check(quote + 1, err) != EST_OK)
+        return EST_E_CONFIG;
+    if (estd_config_find_ca(cfg, quote + 1) != NULL)
+        return est_error_set(err, EST_E_CONFIG, "CA label '%s' defined twice", quote + 1);
+    if (cfg->ca_count == ESTD_CONFIG_MAX_LABELS + 1)
+        return est_error_set(err, EST_E_CONFIG, "more than %d CA labels", ESTD_CONFIG_MAX_LABELS);
+    *ca = &cfg->cas[cfg->ca_count++];
+    estd_ca_config_defaults(*ca, quote + 1);
+    return EST_OK;
+}
+
+/* Drops a " # comment" tail; '#' inside a value needs a space before it to
+ * start a comment, so OIDs and paths containing '#' are not cut. */
+static void strip_comment(char *line)
+{
+    for (char *p = line; *p != '\0'; p++) {
+        if ((*p == '#' || *p == ';') && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+static est_status config_line(estd_config *cfg, char *raw, int *in_section, estd_ca_config **ca,
+                              est_error *err)
+{
+    char *line, *eq, *key, *value;
+
+    strip_comment(raw);
+    line = trim(raw);
+    if (*line == '\0')
+        return EST_OK;
+    if (*line == '[') {
+        *in_section = 1;
+        return section_open(cfg, line, ca, err);
+    }
+    if (!*in_section)
+        return est_error_set(err, EST_E_CONFIG, "setting outside a section");
+    eq = strchr(line, '=');
+    if (eq == NULL)
+        return est_error_set(err, EST_E_CONFIG, "expected 'key = value'");
+    *eq = '\0';
+    key = trim(line);
+    value = trim(eq + 1);
+    if (*key == '\0')
+        return est_error_set(err, EST_E_CONFIG, "empty key");
+    if (*ca == NULL)
+        return server_key_set(cfg, key, value, err);
+    return ca_key_set(*ca, key, value, err);
+}
+
+est_status estd_config_parse(estd_config *cfg, const char *name, const char *text, size_t len,
+                             est_error *err)
+{
+    char line[CONFIG_LINE_MAX];
+    estd_ca_config *ca = NULL;
+    int in_section = 0;
+    size_t pos = 0;
+    unsigned lineno = 0;
+
+    if (len > ESTD_CONFIG_MAX_BYTES)
+        return est_error_set(err, EST_E_CONFIG, "%s: larger than %d bytes", name,
+                             ESTD_CONFIG_MAX_BYTES);
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+        lineno++;
+        if (n >= sizeof line)
+            return est_error_set(err, EST_E_CONFIG, "%s:%u: line longer than %d bytes", name,
+                                 lineno, CONFIG_LINE_MAX - 1);
+        if (memchr(text + pos, '\0', n) != NULL)
+            return est_error_set(err, EST_E_CONFIG, "%s:%u: NUL byte", name, lineno);
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos += n + (nl ? 1 : 0);
+        if (config_line(cfg, line, &in_section, &ca, err) != EST_OK)
+            return est_error_prefix(err, "%s:%u", name, lineno);
+    }
+    return EST_OK;
+}
+
+/* Makes a relative path absolute under dir ("" stays ""). */
+static est_status resolve(char *path, size_t cap, const char *dir, est_error *err)
+{
+    char tmp[ESTD_PATH_MAX];
+    int n;
+
+    if (path[0] == '\0' || path[0] == '/')
+        return EST_OK;
+    n = snprintf(tmp, sizeof tmp, "%s/%s", dir, path);
+    if (n < 0 || (size_t)n >= cap)
+        return est_error_set(err, EST_E_CONFIG, "path too long: %s/%s", dir, path);
+    memcpy(path, tmp, (size_t)n + 1);
+    return EST_OK;
+}
+
+est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
+{
+    char path[ESTD_PATH_MAX];
+    uint8_t *text = NULL;
+    size_t len = 0;
+    est_status rc;
+
+    estd_config_defaults(cfg, dir);
+    snprintf(path, sizeof path, "%s/estd.conf", dir);
+    if (access(path, F_OK) != 0)
+        return est_error_set(err, EST_E_CONFIG, "%s: not found (run `estd init %s` first)", path,
+                             dir);
+    rc = est_file_read(path, ESTD_CONFIG_MAX_BYTES, &text, &len, err);
+    if (rc != EST_OK)
+        return rc;
+    rc = estd_config_parse(cfg, path, (const char *)text, len, err);
+    free(text);
+    if (rc != EST_OK)
+        return rc;
+    rc = EST_E_CONFIG;
+    if (resolve(cfg->tls_cert, sizeof cfg->tls_cert, dir, err) != EST_OK ||
+        resolve(cfg->tls_key, sizeof cfg->tls_key, dir, err) != EST_OK ||
+        resolve(cfg->third_party_trust, sizeof cfg->third_party_trust, dir, err) != EST_OK ||
+        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK)
+        return rc;
+    for (size_t i = 0; i < cfg->ca_count; i++) {
+        estd_ca_config *ca = &cfg->cas[i];
+        if (resolve(ca->cert, sizeof ca->cert, dir, err) != EST_OK ||
+            resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
+            resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
+            resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK)
+            return rc;
+    }
+    return EST_OK;
+}
+
+static const char config_template[] =
+"# estd.conf: configuration of one estd instance (written by `estd init`).\n"
+"# Relative paths are relative to this directory. Unknown keys are errors.\n"
+"\n"
+"[server]\n"
+"# Address to serve HTTPS on. Bind to loopback unless devices reach it.\n"
+"listen = %s\n"
+"# Event-loop threads and crypto/store worker threads (0 = number of cores).\n"
+"threads = 0\n"
+"workers = 0\n"
+"# The server's TLS certificate (followed by its chain) and key.\n"
+"tls_cert = tls/server.pem\n"
+"tls_key = tls/server.key\n"
+"# Oldest TLS version accepted: 1.2 or 1.3.\n"
+"tls_min_version = 1.2\n"
+"# PEM bundle of third-party CAs whose client certificates may authenticate\n"
+"# (e.g. a manufacturer's IDevID CA); used with the 'third-party' method.\n"
+"third_party_trust =\n"
+"# The certificate store (SQLite, WAL mode).\n"
+"store = estd.db\n"
+"# HTTP Basic/Digest realm. Digest users are bound to it: after changing it,\n"
+"# set their passwords again with `estd user add --force`.\n"
+"realm = estkit\n"
+"# Limits: request body (413 beyond), headers, idle/read timeout, connections.\n"
+"max_body_bytes = 65536\n"
+"max_header_bytes = 8192\n"
+"timeout_seconds = 30\n"
+"max_connections = 4096\n"
+"# How long a Digest nonce stays fresh.\n"
+"nonce_lifetime_seconds = 300\n"
+"\n"
+"[ca]\n"
+"# The default CA, served at /.well-known/est/<operation>.\n"
+"# More CAs: a section [ca \"LABEL\"] with the same keys, served at\n"
+"# /.well-known/est/LABEL/<operation>.\n"
+"cert = ca/ca.pem\n"
+"key = ca/ca.key\n"
+"# Certificates above the CA up to the root (subordinate CA), and more\n"
+"# certificates /cacerts serves (rollover links). Missing files are fine.\n"
+"chain = ca/chain.pem\n"
+"extra = ca/extra.pem\n"
+"# Profile of issued certificates.\n"
+"validity_days = 365\n"
+"# Comma list of OpenSSL short names: clientAuth, serverAuth, ...\n"
+"extended_key_usage = clientAuth\n"
+"# Copy the subjectAltName a CSR requests (other requested extensions never).\n"
+"honour_san = yes\n"
+"min_rsa_bits = 2048\n"
+"allow_ed25519 = yes\n"
+"# Who may enroll / re-enroll. Alternatives separated by ',', combined\n"
+"# methods by '+': cert (issued by this CA), third-party (third_party_trust),\n"
+"# basic, digest, none. Example: enroll_auth = cert, third-party+basic\n"
+"enroll_auth = cert, basic, digest\n"
+"reenroll_auth = cert\n"
+"# Proof-of-possession linking (channel binding in challengePassword):\n"
+"# optional = checked when present; required = refused when missing.\n"
+"pop_linking = optional\n"
+"# What challengePassword means: channel-binding (draft-04 section 3.5).\n"
+"challenge_password = channel-binding\n"
+"# auto = issue at once; manual = answer 202 and wait for `estd pending approve`.\n"
+"approval = auto\n"
+"retry_after_seconds = 60\n"
+"# Whether re-enroll may change the subject and subjectAltName.\n"
+"allow_subject_change = no\n"
+"# Offer /serverkeygen (off by default: the server then knows the key).\n"
+"serverkeygen = no\n"
+"# What /csrattrs lists: comma list of OIDs or OpenSSL names, e.g.\n"
+"# challengePassword, 1.3.6.1.1.1.1.22. With pop_linking = required the\n"
+"# challengePassword OID is listed anyway.\n"
+"csrattrs =\n"
+"# Refuse CSRs that lack an attribute /csrattrs asks for.\n"
+"enforce_csrattrs = no\n";
+
+est_status estd_config_template(const char *listen, char **out, est_error *err)
+{
+    size_t cap = sizeof config_template + strlen(listen);
+    char *text = malloc(cap);
+
+    if (text == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    snprintf(text, cap, config_template, listen);
+    *out = text;
+    return EST_OK;
+}

@@ -1,0 +1,114 @@
+/* estd configuration: DIR/estd.conf, an INI file.
+ *
+ *   [server]            listener, TLS, limits, store, HTTP auth realm
+ *   [ca]                the default (unlabelled) CA: files, profile, policy
+ *   [ca "LABEL"]        one more CA served under /.well-known/est/LABEL/
+ *
+ * Relative paths are relative to DIR. Unknown keys and sections are errors
+ * (a typo must not silently weaken policy). See estd_config_template() for
+ * the commented file `estd init` writes, which documents every key. */
+#ifndef ESTD_CONFIG_H
+#define ESTD_CONFIG_H
+
+#include <stddef.h>
+#include "estkit.h"
+
+#define ESTD_CONFIG_MAX_BYTES (256 * 1024)
+#define ESTD_CONFIG_MAX_LABELS 32
+#define ESTD_PATH_MAX 4096
+#define ESTD_AUTH_ALTERNATIVES_MAX 8
+
+/* Authentication methods, combinable as bits: "cert+basic" = both. */
+enum estd_auth_bit {
+    ESTD_AUTH_CERT = 1u << 0,        /* TLS client cert issued by this EST CA */
+    ESTD_AUTH_THIRD_PARTY = 1u << 1, /* TLS client cert from the third-party trust store */
+    ESTD_AUTH_BASIC = 1u << 2,
+    ESTD_AUTH_DIGEST = 1u << 3,
+    ESTD_AUTH_NONE = 1u << 4,        /* no authentication (tests, closed networks) */
+};
+
+/* A list of alternatives; a request is authorised when it satisfies every
+ * bit of at least one alternative. "cert, basic" = either;
+ * "cert+basic" = both. */
+typedef struct estd_auth_policy {
+    unsigned alternatives[ESTD_AUTH_ALTERNATIVES_MAX];
+    size_t count;
+} estd_auth_policy;
+
+typedef enum estd_pop_mode {
+    ESTD_POP_OPTIONAL = 0, /* verify the channel binding when present */
+    ESTD_POP_REQUIRED = 1, /* a CSR without a matching binding is refused */
+} estd_pop_mode;
+
+typedef enum estd_challenge_meaning {
+    ESTD_CHALLENGE_CHANNEL_BINDING = 0, /* draft-04 §3.5 (default) */
+    ESTD_CHALLENGE_OTP = 1,             /* one-time enrollment code: not yet implemented */
+} estd_challenge_meaning;
+
+typedef enum estd_approval {
+    ESTD_APPROVAL_AUTO = 0,
+    ESTD_APPROVAL_MANUAL = 1, /* 202 + Retry-After; `estd pending approve` */
+} estd_approval;
+
+typedef struct estd_ca_config {
+    char label[EST_LABEL_MAX + 1]; /* "" for the default CA */
+    char cert[ESTD_PATH_MAX];      /* issuing CA certificate (PEM) */
+    char key[ESTD_PATH_MAX];       /* its private key (PEM, 0600) */
+    char chain[ESTD_PATH_MAX];     /* certificates above it up to the root; "" = none */
+    char extra[ESTD_PATH_MAX];     /* more certs for /cacerts (rollover links); "" = none */
+    est_profile profile;
+    estd_auth_policy enroll_auth;
+    estd_auth_policy reenroll_auth;
+    estd_pop_mode pop;
+    estd_challenge_meaning challenge;
+    estd_approval approval;
+    unsigned retry_after_seconds;
+    int allow_subject_change;   /* re-enroll may change subject/SAN */
+    int serverkeygen;           /* /serverkeygen offered */
+    char csrattrs[1024];        /* comma list of OIDs / names for /csrattrs; "" = none */
+    int enforce_csrattrs;       /* refuse CSRs lacking what /csrattrs asks */
+} estd_ca_config;
+
+typedef struct estd_config {
+    char dir[ESTD_PATH_MAX];
+    /* [server] */
+    char listen[256];               /* HOST:PORT */
+    unsigned threads;               /* event-loop threads; 0 = cores */
+    unsigned workers;               /* crypto/store worker threads; 0 = cores */
+    char tls_cert[ESTD_PATH_MAX];   /* server certificate (+ chain), PEM */
+    char tls_key[ESTD_PATH_MAX];
+    char tls_min_version[8];        /* "1.2" or "1.3" */
+    char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
+    char store[ESTD_PATH_MAX];      /* SQLite file */
+    char realm[128];                /* HTTP auth realm */
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    unsigned timeout_seconds;
+    unsigned max_connections;
+    unsigned nonce_lifetime_seconds;
+    /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
+    estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
+    size_t ca_count;
+} estd_config;
+
+/* Defaults for everything (paths relative to dir). */
+void estd_config_defaults(estd_config *cfg, const char *dir);
+void estd_ca_config_defaults(estd_ca_config *ca, const char *label);
+
+/* Parses text (len bytes) into cfg, which should hold defaults. name is used
+ * in messages ("estd.conf:12: unknown key 'foo'"). */
+est_status estd_config_parse(estd_config *cfg, const char *name, const char *text, size_t len,
+                             est_error *err);
+/* Reads DIR/estd.conf over the defaults; resolves relative paths. */
+est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err);
+
+/* The CA for a label ("" = default), or NULL. */
+const estd_ca_config *estd_config_find_ca(const estd_config *cfg, const char *label);
+
+/* "cert, basic+digest" -> policy. */
+est_status estd_auth_policy_parse(const char *text, estd_auth_policy *out, est_error *err);
+
+/* The commented file `estd init` writes. *out malloc'd. */
+est_status estd_config_template(const char *listen, char **out, est_error *err);
+
+#endif

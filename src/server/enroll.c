@@ -1,0 +1,339 @@
+/* estd: /simpleenroll and /simplereenroll (draft-04 §4.2, RFC 7030 §4.2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+#include "server.h"
+
+/* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
+#define OID_EST_IDENTITY_LINKING "1.2.840.113549.1.9.16.2.58"
+
+static const char *pkcs7_type(est_dialect dialect)
+{
+    return dialect == EST_DIALECT_DRAFT ? "application/pkcs7-mime"
+                                        : "application/pkcs7-mime; smime-type=certs-only";
+}
+
+/* Reads the request body as a CSR: any of DESIGN §2's encodings. */
+static int csr_from_body(const estd_request *req, X509_REQ **csr, estd_response *resp)
+{
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    est_media_type *mt = NULL;
+    est_error err;
+    int ok = 0;
+
+    if (req->content_type != NULL) {
+        if (est_media_type_parse(req->content_type, &mt, &err) != EST_OK) {
+            estd_response_error(resp, 415, "bad Content-Type: %s", err.message);
+            goto out;
+        }
+        if (!est_media_type_is(mt, "application/pkcs10")) {
+            estd_response_error(resp, 415, "expected Content-Type application/pkcs10, got %s",
+                                est_media_type_get0_essence(mt));
+            goto out;
+        }
+    }
+    if (req->body_len == 0) {
+        estd_response_error(resp, 400, "empty body: a PKCS#10 request is required");
+        goto out;
+    }
+    if (est_body_decode(req->body, req->body_len, &der, &der_len, NULL, &err) != EST_OK) {
+        estd_response_error(resp, err.code == EST_E_TOO_LARGE ? 413 : 400, "%s", err.message);
+        goto out;
+    }
+    if (est_csr_parse(der, der_len, csr, &err) != EST_OK ||
+        est_csr_check(*csr, &req->ca->cfg->profile, &err) != EST_OK) {
+        estd_response_error(resp, 400, "%s", err.message);
+        goto out;
+    }
+    ok = 1;
+out:
+    est_media_type_free(mt);
+    free(der);
+    return ok;
+}
+
+/* The value of a single-valued string attribute (printable/UTF8/IA5). */
+static char *attribute_text(X509_REQ *csr, int nid)
+{
+    int idx = nid == NID_undef ? -1 : X509_REQ_get_attr_by_NID(csr, nid, -1);
+    X509_ATTRIBUTE *attr = idx >= 0 ? X509_REQ_get_attr(csr, idx) : NULL;
+    ASN1_TYPE *t = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+    const ASN1_STRING *s;
+
+    if (t == NULL || (t->type != V_ASN1_PRINTABLESTRING && t->type != V_ASN1_UTF8STRING &&
+                      t->type != V_ASN1_IA5STRING && t->type != V_ASN1_OCTET_STRING))
+        return NULL;
+    s = t->value.asn1_string;
+    return OPENSSL_strndup((const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+}
+
+/* draft-04 §3.5 proof-of-possession linking: the CSR's challengePassword
+ * (or RFC 7894 estIdentityLinking) holds base64(channel binding) of the TLS
+ * connection the CSR arrived on. */
+static int pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
+{
+    const estd_ca_config *cfg = req->ca->cfg;
+    int linking_nid = OBJ_txt2nid(OID_EST_IDENTITY_LINKING);
+    char *value = NULL;
+    char expected[128];
+    int ok = 0, n;
+
+    if (cfg->challenge == ESTD_CHALLENGE_CHANNEL_BINDING)
+        value = attribute_text(csr, NID_pkcs9_challengePassword);
+    if (value == NULL && linking_nid != NID_undef)
+        value = attribute_text(csr, linking_nid);
+    if (value == NULL) {
+        if (cfg->pop == ESTD_POP_REQUIRED) {
+            estd_response_error(resp, 400, "proof-of-possession linking is required: put the "
+                                           "TLS channel binding in challengePassword");
+            goto out;
+        }
+        ok = 1;
+        goto out;
+    }
+    if (req->binding_len == 0) {
+        estd_response_error(resp, 400, "proof-of-possession linking failed: no channel binding "
+                                       "available on this connection");
+        goto out;
+    }
+    n = EVP_EncodeBlock((unsigned char *)expected, req->binding, (int)req->binding_len);
+    if (n <= 0 || strlen(value) != (size_t)n || CRYPTO_memcmp(value, expected, (size_t)n) != 0) {
+        estd_response_error(resp, 400, "proof-of-possession linking failed: challengePassword "
+                                       "does not match this TLS connection's channel binding");
+        goto out;
+    }
+    ok = 1;
+out:
+    OPENSSL_clear_free(value, value ? strlen(value) : 0);
+    return ok;
+}
+
+/* draft-04 §4.2.2: re-enroll keeps subject and subjectAltName unless policy
+ * allows ChangeSubjectName. */
+static int same_san(X509_REQ *csr, X509 *cert)
+{
+    GENERAL_NAMES *a = est_csr_get1_san(csr);
+    GENERAL_NAMES *b = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    unsigned char *da = NULL, *db = NULL;
+    int la = a ? i2d_GENERAL_NAMES(a, &da) : 0;
+    int lb = b ? i2d_GENERAL_NAMES(b, &db) : 0;
+    int same = la == lb && la >= 0 && (la == 0 || memcmp(da, db, (size_t)la) == 0);
+
+    OPENSSL_free(da);
+    OPENSSL_free(db);
+    GENERAL_NAMES_free(a);
+    GENERAL_NAMES_free(b);
+    return same;
+}
+
+static int reenroll_check(const estd_request *req, const estd_auth_result *auth, X509_REQ *csr,
+                          const char **operation, estd_response *resp)
+{
+    X509 *old = req->peer_cert;
+    EVP_PKEY *new_key = X509_REQ_get0_pubkey(csr);
+
+    if (old == NULL || !(auth->satisfied & ESTD_AUTH_CERT)) {
+        estd_response_error(resp, 403, "re-enrollment needs the client certificate being renewed, "
+                                       "issued by this CA, on the TLS connection");
+        return 0;
+    }
+    if (!req->ca->cfg->allow_subject_change &&
+        (X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(old)) != 0 ||
+         !same_san(csr, old))) {
+        estd_response_error(resp, 400, "re-enrollment must keep the subject and subjectAltName "
+                                       "of the current certificate");
+        return 0;
+    }
+    *operation = EVP_PKEY_eq(new_key, X509_get0_pubkey(old)) == 1 ? "renew" : "rekey";
+    return 1;
+}
+
+/* Optional enforcement of /csrattrs: curve and hash OIDs constrain the key
+ * and signature; other OIDs must appear as attributes or requested
+ * extensions. challengePassword is pop_link_check's business. */
+static int csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
+{
+    const est_csrattrs *attrs = req->ca->csrattrs;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    int ok = 1;
+
+    if (!req->ca->cfg->enforce_csrattrs)
+        return 1;
+    exts = X509_REQ_get_extensions(csr);
+    for (size_t i = 0; ok && i < est_csrattrs_count(attrs); i++) {
+        const ASN1_OBJECT *oid = est_csrattrs_get0_oid(attrs, i);
+        int nid = OBJ_obj2nid(oid);
+        char name[80];
+        EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+        char group[64] = "";
+        size_t glen = 0;
+
+        OBJ_obj2txt(name, sizeof name, oid, 0);
+        if (nid == NID_pkcs9_challengePassword)
+            continue;
+        if (EVP_PKEY_get_group_name(key, group, sizeof group, &glen) == 1 &&
+            nid != NID_undef && EC_curve_nid2nist(nid) != NULL) {
+            if (OBJ_sn2nid(group) != nid && OBJ_ln2nid(group) != nid) {
+                estd_response_error(resp, 400, "/csrattrs asks for a key on curve %s", name);
+                ok = 0;
+            }
+            continue;
+        }
+        if (nid != NID_undef && EVP_get_digestbynid(nid) != NULL) {
+            int sig_nid = X509_REQ_get_signature_nid(csr), md_nid = NID_undef;
+            if (!OBJ_find_sigid_algs(sig_nid, &md_nid, NULL) || md_nid != nid) {
+                estd_response_error(resp, 400, "/csrattrs asks for a %s signature", name);
+                ok = 0;
+            }
+            continue;
+        }
+        if (X509_REQ_get_attr_by_OBJ(csr, oid, -1) < 0 &&
+            X509v3_get_ext_by_OBJ(exts, oid, -1) < 0) {
+            estd_response_error(resp, 400, "the CSR lacks %s, which /csrattrs asks for", name);
+            ok = 0;
+        }
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return ok;
+}
+
+static int respond_with_cert(const estd_request *req, X509 *cert, estd_response *resp)
+{
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    char *body = NULL;
+    size_t body_len = 0;
+    est_error err;
+    int ok = 0;
+
+    if (certs == NULL || !sk_X509_push(certs, cert)) {
+        estd_response_error(resp, 500, "out of memory");
+        goto out;
+    }
+    if (est_certs_only_build(certs, &der, &der_len, &err) != EST_OK ||
+        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &body_len, &err) != EST_OK) {
+        estd_response_error(resp, 500, "%s", err.message);
+        goto out;
+    }
+    estd_response_body(resp, 200, pkcs7_type(req->route.dialect),
+                       req->route.dialect == EST_DIALECT_RFC7030, body, body_len);
+    ok = 1;
+out:
+    sk_X509_free(certs); /* the certificate itself stays the caller's */
+    free(der);
+    return ok;
+}
+
+static void csr_sha256_hex(X509_REQ *csr, char out[65])
+{
+    unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+    int len = i2d_X509_REQ(csr, &der);
+
+    out[0] = '\0';
+    if (len <= 0)
+        return;
+    SHA256(der, (size_t)len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    OPENSSL_free(der);
+}
+
+/* draft-04 §4.2.3: manual approval answers 202 + Retry-After and the
+ * client repeats the same request; the CSR's hash identifies it. Returns 1
+ * when resp is final (202, 403, or the approved certificate). */
+static int approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                         X509_REQ *csr, const char *operation, estd_response *resp)
+{
+    est_store *store = srv->inst->store;
+    const char *label = req->ca->cfg->label;
+    est_pending_record *pending = NULL, fresh = {0};
+    est_cert_record *rec = NULL;
+    unsigned char *csr_der = NULL;
+    char subject[256];
+    est_error err;
+    est_status rc;
+
+    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+        return 0;
+    csr_sha256_hex(csr, fresh.csr_sha256);
+    rc = store->ops->pending_find(store->impl, label, fresh.csr_sha256, &pending, &err);
+    if (rc == EST_E_NOT_FOUND) {
+        int len = i2d_X509_REQ(csr, &csr_der);
+        X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
+        fresh.label = (char *)label;
+        fresh.requester = (char *)auth->name;
+        fresh.auth_method = (char *)auth->method;
+        fresh.operation = (char *)operation;
+        fresh.subject = subject;
+        fresh.status = EST_PENDING_WAITING;
+        fresh.csr_der = csr_der;
+        fresh.csr_der_len = len > 0 ? (size_t)len : 0;
+        rc = store->ops->pending_insert(store->impl, &fresh, &err);
+        if (rc == EST_OK)
+            estd_audit(srv->inst, "pending", label, auth->name, subject, NULL, operation);
+    }
+    if (rc != EST_OK) {
+        estd_response_error(resp, 500, "%s", err.message);
+    } else if (pending == NULL || pending->status == EST_PENDING_WAITING) {
+        estd_response_error(resp, 202, "request %lld is waiting for approval; retry later",
+                            (long long)(pending ? pending->id : fresh.id));
+        resp->retry_after = req->ca->cfg->retry_after_seconds;
+    } else if (pending->status == EST_PENDING_REJECTED) {
+        estd_response_error(resp, 403, "request rejected: %s",
+                            pending->reason ? pending->reason : "no reason given");
+    } else if (pending->cert_serial == NULL ||
+               store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
+        estd_response_error(resp, 500, "approved request has no certificate in the store");
+    } else {
+        const unsigned char *p = rec->der;
+        X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
+        if (cert == NULL || !respond_with_cert(req, cert, resp))
+            estd_response_error(resp, 500, "stored certificate %s is unreadable", rec->serial);
+        X509_free(cert);
+    }
+    OPENSSL_free(csr_der);
+    est_pending_record_free(pending);
+    est_cert_record_free(rec);
+    return 1;
+}
+
+void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                        estd_response *resp)
+{
+    int reenroll = req->route.op == EST_OP_SIMPLEREENROLL;
+    const char *operation = "enroll";
+    estd_requester who = {auth->name, auth->method};
+    X509_REQ *csr = NULL;
+    X509 *cert = NULL;
+    est_error err;
+
+    if (!csr_from_body(req, &csr, resp) || !pop_link_check(req, csr, resp) ||
+        !csrattrs_check(req, csr, resp) ||
+        (reenroll && !reenroll_check(req, auth, csr, &operation, resp)))
+        goto refused;
+    if (approval_gate(srv, req, auth, csr, operation, resp))
+        goto out;
+    if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
+        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
+                            "%s", err.message);
+        goto refused;
+    }
+    respond_with_cert(req, cert, resp);
+    goto out;
+refused:
+    if (resp->body != NULL) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "%.*s", (int)(resp->body_len ? resp->body_len - 1 : 0),
+                 resp->body);
+        estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
+    }
+out:
+    X509_REQ_free(csr);
+    X509_free(cert);
+}

@@ -1,0 +1,112 @@
+/* estd: per-operation dispatch (draft-04 §4, RFC 7030 §4). */
+#include <stdio.h>
+#include <string.h>
+#include "server.h"
+
+/* DESIGN §2: RFC 7030 bodies are base64 DER with CTE base64 and smime-type;
+ * draft-04 bodies are PEM-armoured with the bare media type. */
+static const char *pkcs7_type(est_dialect dialect)
+{
+    return dialect == EST_DIALECT_DRAFT ? "application/pkcs7-mime"
+                                        : "application/pkcs7-mime; smime-type=certs-only";
+}
+
+int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp)
+{
+    const estd_ca *ca = req->ca;
+    est_dialect d = req->route.dialect;
+    (void)srv;
+
+    if (req->route.op != EST_OP_CACERTS)
+        return 0;
+    /* draft-04 §4.1: /CACerts needs no client authentication. The body was
+     * prepared when the CA was loaded. */
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s", pkcs7_type(d));
+    resp->base64_transfer = d == EST_DIALECT_RFC7030;
+    resp->shared_body = ca->cacerts_body[d];
+    resp->shared_len = ca->cacerts_len[d];
+    return 1;
+}
+
+static void handle_csrattrs(const estd_request *req, estd_response *resp)
+{
+    const estd_ca *ca = req->ca;
+    est_dialect d = req->route.dialect;
+
+    /* RFC 7030 §4.5.2: no attributes -> 204. */
+    if (est_csrattrs_count(ca->csrattrs) == 0) {
+        resp->status = 204;
+        return;
+    }
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof resp->content_type, "application/csrattrs");
+    resp->base64_transfer = d == EST_DIALECT_RFC7030;
+    resp->shared_body = ca->csrattrs_body[d];
+    resp->shared_len = ca->csrattrs_len[d];
+}
+
+/* Authenticates and applies the operation's policy. 1 = go on; 0 = resp
+ * holds the refusal (401 with challenges, or 403). */
+static int authorize(estd_server *srv, const estd_request *req, const estd_auth_policy *policy,
+                     estd_auth_result *auth, estd_response *resp)
+{
+    estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
+                          req->uri};
+    unsigned schemes = estd_auth_http_schemes(policy);
+    est_error err;
+
+    if (estd_authenticate(srv->inst, req->ca, srv->nonces, &in, auth, &err) != EST_OK) {
+        estd_response_error(resp, 500, "%s", err.message);
+        return 0;
+    }
+    snprintf(resp->who, sizeof resp->who, "%s", auth->name);
+    if (estd_auth_allows(policy, auth))
+        return 1;
+    estd_audit(srv->inst, "auth-fail", req->ca->cfg->label, auth->name[0] ? auth->name : req->peer,
+               NULL, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
+    if (schemes != 0) {
+        estd_response_error(resp, 401, "%s",
+                            auth->reason[0] ? auth->reason : "authentication required");
+        estd_response_challenge(srv, resp, schemes, auth->digest_stale);
+        return 0;
+    }
+    estd_response_error(resp, 403, "%s",
+                        auth->reason[0] ? auth->reason
+                                        : "a client certificate issued by this CA is required");
+    return 0;
+}
+
+void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
+{
+    const estd_ca_config *cfg = req->ca->cfg;
+    estd_auth_result auth;
+
+    switch (req->route.op) {
+    case EST_OP_CACERTS:
+        estd_handle_fast(srv, req, resp);
+        return;
+    case EST_OP_CSRATTRS:
+        /* DESIGN §4: every operation but /cacerts needs authentication. */
+        if (authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            handle_csrattrs(req, resp);
+        return;
+    case EST_OP_SIMPLEENROLL:
+        if (authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            estd_handle_enroll(srv, req, &auth, resp);
+        return;
+    case EST_OP_SIMPLEREENROLL:
+        if (authorize(srv, req, &cfg->reenroll_auth, &auth, resp))
+            estd_handle_enroll(srv, req, &auth, resp);
+        return;
+    case EST_OP_FULLCMC:
+        estd_response_error(resp, 501, "/fullcmc is not implemented yet");
+        return;
+    case EST_OP_SERVERKEYGEN:
+        estd_response_error(resp, 501, "/serverkeygen is not implemented yet");
+        return;
+    case EST_OP_COUNT:
+        break;
+    }
+    estd_response_error(resp, 404, "unknown operation");
+}

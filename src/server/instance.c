@@ -1,0 +1,269 @@
+/* estd: loading DIR into an instance (config, CAs, trust, store). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/x509v3.h>
+#include "instance.h"
+
+static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
+{
+    *out = NULL;
+    if (path[0] == '\0' || access(path, F_OK) != 0)
+        return EST_OK;
+    return est_certs_read_file(path, out, err);
+}
+
+/* Anchors for client certificates this CA issued: the CA certificate and,
+ * after a rollover, the older roots in extra. PARTIAL_CHAIN lets a
+ * subordinate CA's own certificate be the anchor (the root stays out of
+ * the decision: only this CA issues EST client certificates). */
+static est_status ca_trust_build(estd_ca *ca, STACK_OF(X509) *extra, est_error *err)
+{
+    ca->trust = X509_STORE_new();
+    if (ca->trust == NULL || !X509_STORE_add_cert(ca->trust, ca->cert))
+        return est_error_set_openssl(err, EST_E_NOMEM, "trust store");
+    for (int i = 0; extra != NULL && i < sk_X509_num(extra); i++) {
+        X509 *c = sk_X509_value(extra, i);
+        if (X509_check_ca(c) && !X509_STORE_add_cert(ca->trust, c))
+            return est_error_set_openssl(err, EST_E_NOMEM, "trust store");
+    }
+    X509_STORE_set_flags(ca->trust, X509_V_FLAG_PARTIAL_CHAIN);
+    return EST_OK;
+}
+
+static est_status ca_csrattrs_build(estd_ca *ca, est_error *err)
+{
+    char list[sizeof ca->cfg->csrattrs];
+    char *save = NULL;
+
+    ca->csrattrs = est_csrattrs_new();
+    if (ca->csrattrs == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    memcpy(list, ca->cfg->csrattrs, sizeof list);
+    for (char *tok = strtok_r(list, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
+        if (est_csrattrs_add_oid(ca->csrattrs, tok, err) != EST_OK)
+            return est_error_prefix(err, "csrattrs");
+    /* draft-04 §3.5: a server that requires linking says so in /csrattrs. */
+    if (ca->cfg->pop == ESTD_POP_REQUIRED && !est_csrattrs_has_nid(ca->csrattrs, NID_pkcs9_challengePassword))
+        if (est_csrattrs_add_oid(ca->csrattrs, "1.2.840.113549.1.9.7", err) != EST_OK)
+            return EST_E_INTERNAL;
+    return EST_OK;
+}
+
+static est_status ca_bodies_build(estd_ca *ca, est_error *err)
+{
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    est_status rc;
+
+    rc = est_certs_only_build(ca->cacerts, &der, &der_len, err);
+    for (int d = 0; rc == EST_OK && d < 2; d++)
+        rc = est_body_encode(der, der_len, (est_dialect)d, "PKCS7", &ca->cacerts_body[d],
+                             &ca->cacerts_len[d], err);
+    free(der);
+    der = NULL;
+    for (int d = 0; rc == EST_OK && d < 2; d++) {
+        rc = est_csrattrs_encode(ca->csrattrs, (est_dialect)d, &der, &der_len, err);
+        if (rc == EST_OK)
+            rc = est_body_encode(der, der_len, (est_dialect)d, "CSR ATTRIBUTES",
+                                 &ca->csrattrs_body[d], &ca->csrattrs_len[d], err);
+        free(der);
+        der = NULL;
+    }
+    return rc;
+}
+
+static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags, est_error *err)
+{
+    STACK_OF(X509) *certs = NULL, *chain = NULL, *extra = NULL;
+    EVP_PKEY *key = NULL;
+    est_signer *signer = NULL;
+    est_status rc;
+
+    ca->cfg = cfg;
+    rc = est_certs_read_file(cfg->cert, &certs, err);
+    if (rc != EST_OK)
+        goto out;
+    ca->cert = sk_X509_value(certs, 0);
+    X509_up_ref(ca->cert);
+    if ((rc = read_optional_certs(cfg->chain, &chain, err)) != EST_OK ||
+        (rc = read_optional_certs(cfg->extra, &extra, err)) != EST_OK)
+        goto out;
+    ca->cacerts = sk_X509_new_null();
+    rc = EST_E_NOMEM;
+    if (ca->cacerts == NULL || !sk_X509_push(ca->cacerts, ca->cert))
+        goto out;
+    X509_up_ref(ca->cert);
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+        if (sk_X509_push(ca->cacerts, sk_X509_value(chain, i)))
+            X509_up_ref(sk_X509_value(chain, i));
+    for (int i = 0; extra != NULL && i < sk_X509_num(extra); i++)
+        if (sk_X509_push(ca->cacerts, sk_X509_value(extra, i)))
+            X509_up_ref(sk_X509_value(extra, i));
+    if (flags & ESTD_OPEN_KEYS) {
+        if ((rc = est_key_read_file(cfg->key, &key, err)) != EST_OK)
+            goto out;
+        if (!X509_check_private_key(ca->cert, key)) {
+            rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
+                                       cfg->key, cfg->cert);
+            goto out;
+        }
+        signer = est_signer_new_key(key);
+        ca->ca = signer ? est_ca_new(ca->cert, chain, extra, signer) : NULL;
+        if (ca->ca == NULL) {
+            est_signer_free(signer);
+            rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if ((rc = ca_trust_build(ca, extra, err)) != EST_OK ||
+        (rc = ca_csrattrs_build(ca, err)) != EST_OK || (rc = ca_bodies_build(ca, err)) != EST_OK)
+        goto out;
+    rc = EST_OK;
+out:
+    if (rc != EST_OK && ca->cfg->label[0] != '\0')
+        est_error_prefix(err, "CA '%s'", ca->cfg->label);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_pop_free(extra, X509_free);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+static void ca_release(estd_ca *ca)
+{
+    est_ca_free(ca->ca);
+    X509_free(ca->cert);
+    sk_X509_pop_free(ca->cacerts, X509_free);
+    est_csrattrs_free(ca->csrattrs);
+    X509_STORE_free(ca->trust);
+    for (int d = 0; d < 2; d++) {
+        free(ca->cacerts_body[d]);
+        free(ca->csrattrs_body[d]);
+    }
+    memset(ca, 0, sizeof *ca);
+}
+
+static est_status third_party_load(estd_instance *inst, est_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    est_status rc;
+
+    if (inst->cfg.third_party_trust[0] == '\0')
+        return EST_OK;
+    rc = est_certs_read_file(inst->cfg.third_party_trust, &certs, err);
+    if (rc != EST_OK)
+        return rc;
+    inst->third_party = X509_STORE_new();
+    rc = EST_E_NOMEM;
+    if (inst->third_party == NULL)
+        goto out;
+    for (int i = 0; i < sk_X509_num(certs); i++)
+        if (!X509_STORE_add_cert(inst->third_party, sk_X509_value(certs, i)))
+            goto out;
+    rc = EST_OK;
+out:
+    sk_X509_pop_free(certs, X509_free);
+    return rc;
+}
+
+est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
+{
+    estd_instance *inst = calloc(1, sizeof *inst);
+    est_status rc = EST_E_NOMEM;
+
+    if (inst == NULL)
+        return est_error_set(err, rc, "out of memory");
+    if ((rc = estd_config_load(&inst->cfg, dir, err)) != EST_OK)
+        goto out;
+    for (size_t i = 0; i < inst->cfg.ca_count; i++) {
+        rc = ca_load(&inst->cas[i], &inst->cfg.cas[i], flags, err);
+        inst->ca_count = i + 1;
+        if (rc != EST_OK)
+            goto out;
+    }
+    if ((rc = third_party_load(inst, err)) != EST_OK)
+        goto out;
+    if ((rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+        goto out;
+    rc = EST_OK;
+out:
+    if (rc != EST_OK) {
+        estd_instance_free(inst);
+        return rc;
+    }
+    *out = inst;
+    return EST_OK;
+}
+
+void estd_instance_free(estd_instance *inst)
+{
+    if (inst == NULL)
+        return;
+    for (size_t i = 0; i < inst->ca_count; i++)
+        ca_release(&inst->cas[i]);
+    X509_STORE_free(inst->third_party);
+    est_store_close(inst->store);
+    free(inst);
+}
+
+estd_ca *estd_instance_find_ca(estd_instance *inst, const char *label)
+{
+    for (size_t i = 0; i < inst->ca_count; i++)
+        if (strcmp(inst->cas[i].cfg->label, label) == 0)
+            return &inst->cas[i];
+    return NULL;
+}
+
+est_status estd_audit(estd_instance *inst, const char *event, const char *label, const char *actor,
+                      const char *subject, const char *serial, const char *detail)
+{
+    est_audit_event ev = {event, label, actor, subject, serial, detail};
+    return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
+}
+
+/* Serial collisions are ~2^-63 likely; one retry with a fresh serial covers
+ * them without ever reusing one (the store's unique key decides). */
+#define ISSUE_SERIAL_ATTEMPTS 3
+
+est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                      const estd_requester *who, const char *operation, X509 **out, est_error *err)
+{
+    est_cert_record *rec = NULL;
+    X509 *cert = NULL;
+    est_status rc = EST_E_CA;
+
+    if (ca->ca == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "CA opened without its key");
+    for (int attempt = 0; attempt < ISSUE_SERIAL_ATTEMPTS; attempt++) {
+        X509_free(cert);
+        cert = NULL;
+        est_cert_record_free(rec);
+        rec = NULL;
+        if ((rc = est_ca_issue(ca->ca, csr, &ca->cfg->profile, subject, &cert, err)) != EST_OK ||
+            (rc = est_cert_record_from_x509(cert, &rec, err)) != EST_OK)
+            goto out;
+        rec->label = strdup(ca->cfg->label);
+        rec->requester = strdup(who->name ? who->name : "");
+        rec->auth_method = strdup(who->auth_method ? who->auth_method : "");
+        rec->operation = strdup(operation);
+        if (!rec->label || !rec->requester || !rec->auth_method || !rec->operation) {
+            rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+            goto out;
+        }
+        rc = inst->store->ops->cert_insert(inst->store->impl, rec, err);
+        if (rc != EST_E_CONFLICT)
+            break;
+    }
+    if (rc != EST_OK)
+        goto out;
+    estd_audit(inst, "issue", ca->cfg->label, who->name, rec->subject, rec->serial, operation);
+    *out = cert;
+    cert = NULL;
+out:
+    X509_free(cert);
+    est_cert_record_free(rec);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/* estd: one loaded instance: configuration, the CAs it serves, trust
+ * stores and the certificate store. Shared by `estd serve` and the admin
+ * commands, so both see DIR the same way. */
+#ifndef ESTD_INSTANCE_H
+#define ESTD_INSTANCE_H
+
+#include <openssl/x509.h>
+#include "config.h"
+#include "estkit.h"
+
+typedef struct estd_ca {
+    const estd_ca_config *cfg;
+    est_ca *ca;                  /* NULL when opened without keys */
+    X509 *cert;                  /* the issuing CA certificate */
+    STACK_OF(X509) *cacerts;     /* what /cacerts serves */
+    est_csrattrs *csrattrs;      /* what /csrattrs serves */
+    X509_STORE *trust;           /* anchors for certificates this CA issued */
+    /* Prepared bodies (DESIGN §2), one per dialect: /cacerts is constant
+     * until the CA changes, so it is encoded once. */
+    char *cacerts_body[2];
+    size_t cacerts_len[2];
+    char *csrattrs_body[2];
+    size_t csrattrs_len[2];
+} estd_ca;
+
+typedef struct estd_instance {
+    estd_config cfg;
+    estd_ca cas[ESTD_CONFIG_MAX_LABELS + 1];
+    size_t ca_count;
+    est_store *store;
+    X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
+} estd_instance;
+
+enum estd_open_flags {
+    ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
+};
+
+est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
+                              est_error *err);
+void estd_instance_free(estd_instance *inst);
+
+/* The CA serving label ("" = default), or NULL. */
+estd_ca *estd_instance_find_ca(estd_instance *inst, const char *label);
+
+/* Who asked and how, for the store and the audit log. */
+typedef struct estd_requester {
+    const char *name;        /* user name or client certificate subject */
+    const char *auth_method; /* "basic", "cert", "cert+basic", "admin", ... */
+} estd_requester;
+
+/* Issues a certificate for a checked CSR and commits it to the store before
+ * returning (DESIGN §4). subject: NULL = the CSR's. operation: "enroll",
+ * "renew", "rekey", ... Audits the issuance. */
+est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                      const estd_requester *who, const char *operation, X509 **out,
+                      est_error *err);
+
+/* Appends an audit event; failures to audit are reported to the caller. */
+est_status estd_audit(estd_instance *inst, const char *event, const char *label,
+                      const char *actor, const char *subject, const char *serial,
+                      const char *detail);
+
+#endif

@@ -1,0 +1,458 @@
+/* estd: event-loop threads, TLS connections, request intake and replies. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include "server.h"
+
+#define LISTEN_BACKLOG 1024
+
+typedef struct estd_loop {
+    estd_server *srv;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    pthread_t thread;
+    int started;
+} estd_loop;
+
+struct estd_loops {
+    estd_server *srv;
+    estd_loop *loops;
+    unsigned count;
+};
+
+/* A job travels loop -> worker -> loop. */
+typedef struct estd_job {
+    estd_loop *loop;
+    struct evhttp_request *evreq;
+    estd_request req;
+    estd_response resp;
+} estd_job;
+
+/* --- connection accounting (SSL ex_data frees with the connection) --- */
+
+/* Each SSL carries a marker in ex_data; its free callback keeps
+ * srv->connections exact however the connection ends. */
+static void connection_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                            void *argp)
+{
+    estd_server *srv = argp;
+    (void)parent, (void)ad, (void)idx, (void)argl;
+    if (ptr != NULL)
+        atomic_fetch_sub(&srv->connections, 1);
+}
+
+#define CONNECTION_OK ((void *)1)
+#define CONNECTION_OVER_CAP ((void *)2)
+
+static struct bufferevent *connection_new(struct event_base *base, void *arg)
+{
+    estd_loop *loop = arg;
+    SSL *ssl = SSL_new(loop->srv->ssl_ctx);
+    int count;
+
+    if (ssl == NULL)
+        return NULL;
+    count = atomic_fetch_add(&loop->srv->connections, 1) + 1;
+    /* Over the cap the connection still completes its handshake but every
+     * request on it is answered 503 and the connection closed. */
+    SSL_set_ex_data(ssl, loop->srv->connection_index,
+                    count > (int)loop->srv->inst->cfg.max_connections ? CONNECTION_OVER_CAP
+                                                                       : CONNECTION_OK);
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* --- replies (loop thread) --- */
+
+static void access_log(const char *peer, const struct evhttp_request *evreq, const char *method,
+                       const estd_response *resp, size_t len)
+{
+    fprintf(stderr, "estd: access: %s \"%s %.200s\" %d %zu%s%s\n", peer, method,
+            evhttp_request_get_uri(evreq), resp->status, len, resp->who[0] ? " who=" : "",
+            resp->who);
+}
+
+static const char *status_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static void reply_send(struct evhttp_request *evreq, const char *peer, const char *method,
+                       estd_response *resp)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
+    struct evbuffer *buf = evbuffer_new();
+    const char *body = resp->body ? resp->body : resp->shared_body;
+    size_t len = resp->body ? resp->body_len : resp->shared_len;
+    char number[32];
+
+    if (resp->status == 204)
+        len = 0;
+    /* DESIGN §2: strict clients need canonical header case and a
+     * Content-Length on every response (no chunking). */
+    if (resp->content_type[0] != '\0' && len > 0)
+        evhttp_add_header(out, "Content-Type", resp->content_type);
+    if (resp->base64_transfer)
+        evhttp_add_header(out, "Content-Transfer-Encoding", "base64");
+    for (int i = 0; i < resp->www_count; i++)
+        evhttp_add_header(out, "WWW-Authenticate", resp->www_authenticate[i]);
+    if (resp->retry_after > 0) {
+        snprintf(number, sizeof number, "%u", resp->retry_after);
+        evhttp_add_header(out, "Retry-After", number);
+    }
+    if (resp->status == 405)
+        evhttp_add_header(out, "Allow", "GET, POST");
+    snprintf(number, sizeof number, "%zu", len);
+    evhttp_add_header(out, "Content-Length", number);
+    if (buf != NULL && len > 0)
+        evbuffer_add(buf, body, len);
+    access_log(peer, evreq, method, resp, len);
+    evhttp_send_reply(evreq, resp->status, status_phrase(resp->status), buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+}
+
+static void request_release(estd_request *req)
+{
+    free(req->uri);
+    free(req->authorization);
+    free(req->content_type);
+    free(req->body);
+    X509_free(req->peer_cert);
+    sk_X509_pop_free(req->peer_chain, X509_free);
+}
+
+static void job_free(estd_job *job)
+{
+    request_release(&job->req);
+    estd_response_release(&job->resp);
+    free(job);
+}
+
+static void job_reply(evutil_socket_t fd, short what, void *arg)
+{
+    estd_job *job = arg;
+    estd_server *srv = job->loop->srv;
+    (void)fd, (void)what;
+
+    reply_send(job->evreq, job->req.peer, job->req.method, &job->resp);
+    job_free(job);
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void job_run(void *arg)
+{
+    estd_job *job = arg;
+
+    estd_handle(job->loop->srv, &job->req, &job->resp);
+    /* Back to the owning loop: evhttp objects are touched only there. */
+    if (event_base_once(job->loop->base, -1, EV_TIMEOUT, job_reply, job, NULL) != 0) {
+        fprintf(stderr, "estd: cannot schedule a reply; dropping request\n");
+        /* The request object stays owned by evhttp until its connection
+         * closes; nothing else to free safely here but the job. */
+        estd_server *srv = job->loop->srv;
+        job_free(job);
+        atomic_fetch_sub(&srv->in_flight, 1);
+    }
+}
+
+/* --- intake (loop thread) --- */
+
+static char *header_dup(struct evkeyvalq *headers, const char *name)
+{
+    const char *v = evhttp_find_header(headers, name);
+    return v ? strdup(v) : NULL;
+}
+
+static void peer_text(struct evhttp_connection *evcon, char *out, size_t cap)
+{
+    const char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    if (evcon != NULL)
+        evhttp_connection_get_peer(evcon, (char **)&addr, &port);
+    snprintf(out, cap, "%s:%u", addr ? addr : "?", (unsigned)port);
+}
+
+/* Copies what the handler needs out of evhttp and the TLS connection. */
+static est_status request_capture(struct evhttp_request *evreq, SSL *ssl, estd_request *req)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
+    struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
+    size_t len = evbuffer_get_length(body);
+
+    req->uri = strdup(evhttp_request_get_uri(evreq));
+    req->authorization = header_dup(in, "Authorization");
+    req->content_type = header_dup(in, "Content-Type");
+    if (req->uri == NULL)
+        return EST_E_NOMEM;
+    if (len > 0) {
+        req->body = malloc(len);
+        if (req->body == NULL)
+            return EST_E_NOMEM;
+        evbuffer_remove(body, req->body, len);
+        req->body_len = len;
+    }
+    if (ssl != NULL) {
+        STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+        req->peer_cert = SSL_get1_peer_certificate(ssl);
+        if (chain != NULL)
+            req->peer_chain = X509_chain_up_ref(chain);
+        /* draft-04 §3.5: the binding of this connection, for PoP linking. */
+        if (est_channel_binding_get(ssl, req->binding, sizeof req->binding, &req->binding_len,
+                                    NULL) != EST_OK)
+            req->binding_len = 0;
+    }
+    return EST_OK;
+}
+
+static int method_allowed(est_operation op, enum evhttp_cmd_type cmd)
+{
+    if (op == EST_OP_CACERTS || op == EST_OP_CSRATTRS)
+        return cmd == EVHTTP_REQ_GET;
+    return cmd == EVHTTP_REQ_POST;
+}
+
+static void request_cb(struct evhttp_request *evreq, void *arg)
+{
+    estd_loop *loop = arg;
+    estd_server *srv = loop->srv;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(evreq);
+    estd_job *job = calloc(1, sizeof *job);
+    est_error err;
+
+    if (job == NULL) {
+        evhttp_send_error(evreq, 503, "Service Unavailable");
+        return;
+    }
+    job->loop = loop;
+    job->evreq = evreq;
+    snprintf(job->req.method, sizeof job->req.method, "%s",
+             cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER");
+    peer_text(evcon, job->req.peer, sizeof job->req.peer);
+    atomic_fetch_add(&srv->in_flight, 1);
+
+    if (atomic_load(&srv->stopping) ||
+        (ssl != NULL && SSL_get_ex_data(ssl, srv->connection_index) == CONNECTION_OVER_CAP)) {
+        evhttp_add_header(evhttp_request_get_output_headers(evreq), "Connection", "close");
+        estd_response_error(&job->resp, 503, "server busy or stopping; try again later");
+        goto reply_now;
+    }
+    if (est_route_parse(evhttp_request_get_uri(evreq), &job->req.route, &err) != EST_OK) {
+        estd_response_error(&job->resp, err.code == EST_E_NOT_FOUND ? 404 : 400, "%s", err.message);
+        goto reply_now;
+    }
+    job->req.ca = estd_instance_find_ca(srv->inst, job->req.route.label);
+    if (job->req.ca == NULL) {
+        estd_response_error(&job->resp, 404, "no CA with label '%s'", job->req.route.label);
+        goto reply_now;
+    }
+    if (!method_allowed(job->req.route.op, cmd)) {
+        estd_response_error(&job->resp, 405, "%s is not allowed here",
+                            job->req.method);
+        goto reply_now;
+    }
+    if (estd_handle_fast(srv, &job->req, &job->resp))
+        goto reply_now;
+    if (request_capture(evreq, ssl, &job->req) != EST_OK) {
+        estd_response_error(&job->resp, 503, "out of memory");
+        goto reply_now;
+    }
+    if (estd_pool_submit(srv->pool, job_run, job) == 0)
+        return;
+    estd_response_error(&job->resp, 503, "server busy; try again later");
+reply_now:
+    job_reply(-1, 0, job);
+}
+
+/* --- loops --- */
+
+/* One listening socket per loop (SO_REUSEPORT): the kernel spreads
+ * connections over the loops without a shared accept lock. */
+static est_status listen_socket(const char *listen_spec, evutil_socket_t *out, est_error *err)
+{
+    char host[256], *colon;
+    struct addrinfo hints = {0}, *res = NULL;
+    int fd = -1, one = 1, gai;
+    est_status rc = EST_E_CONFIG;
+
+    snprintf(host, sizeof host, "%s", listen_spec);
+    colon = strrchr(host, ':');
+    if (colon == NULL)
+        return est_error_set(err, EST_E_CONFIG, "listen '%s' is not HOST:PORT", listen_spec);
+    *colon = '\0';
+    if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') { /* [::1]:8443 */
+        colon[-1] = '\0';
+        memmove(host, host + 1, strlen(host));
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    if (gai != 0)
+        return est_error_set(err, EST_E_CONFIG, "listen '%s': %s", listen_spec, gai_strerror(gai));
+    fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        rc = est_error_set(err, EST_E_IO, "listen on %s: %s", listen_spec, strerror(errno));
+        goto out;
+    }
+    *out = fd;
+    fd = -1;
+    rc = EST_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+static est_status loop_init(estd_loop *loop, estd_server *srv, est_error *err)
+{
+    const estd_config *cfg = &srv->inst->cfg;
+    evutil_socket_t fd;
+    est_status rc;
+
+    loop->srv = srv;
+    loop->base = event_base_new();
+    loop->http = loop->base ? evhttp_new(loop->base) : NULL;
+    if (loop->http == NULL)
+        return est_error_set(err, EST_E_NOMEM, "cannot create event loop");
+    evhttp_set_bevcb(loop->http, connection_new, loop);
+    evhttp_set_gencb(loop->http, request_cb, loop);
+    evhttp_set_max_body_size(loop->http, (ev_ssize_t)cfg->max_body_bytes);
+    evhttp_set_max_headers_size(loop->http, (ev_ssize_t)cfg->max_header_bytes);
+    evhttp_set_timeout(loop->http, (int)cfg->timeout_seconds);
+    evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    if ((rc = listen_socket(cfg->listen, &fd, err)) != EST_OK)
+        return rc;
+    loop->bound = evhttp_accept_socket_with_handle(loop->http, fd);
+    if (loop->bound == NULL) {
+        close(fd);
+        return est_error_set(err, EST_E_IO, "cannot accept on %s", cfg->listen);
+    }
+    return EST_OK;
+}
+
+static void *loop_thread(void *arg)
+{
+    estd_loop *loop = arg;
+    event_base_dispatch(loop->base);
+    return NULL;
+}
+
+static void loop_release(estd_loop *loop)
+{
+    if (loop->http != NULL)
+        evhttp_free(loop->http);
+    if (loop->base != NULL)
+        event_base_free(loop->base);
+}
+
+est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err)
+{
+    estd_loops *loops = calloc(1, sizeof *loops);
+    est_status rc = EST_E_NOMEM;
+
+    if (loops == NULL || (loops->loops = calloc(threads, sizeof *loops->loops)) == NULL) {
+        free(loops);
+        return est_error_set(err, rc, "out of memory");
+    }
+    loops->srv = srv;
+    srv->connection_index = SSL_get_ex_new_index(0, srv, NULL, NULL, connection_gone);
+    for (unsigned i = 0; i < threads; i++) {
+        loops->count = i + 1;
+        if ((rc = loop_init(&loops->loops[i], srv, err)) != EST_OK)
+            goto fail;
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        if (pthread_create(&loops->loops[i].thread, NULL, loop_thread, &loops->loops[i]) != 0) {
+            rc = est_error_set(err, EST_E_INTERNAL, "cannot start thread");
+            goto fail;
+        }
+        loops->loops[i].started = 1;
+    }
+    *out = loops;
+    return EST_OK;
+fail:
+    estd_loops_stop(loops, 0);
+    return rc;
+}
+
+static void loop_stop_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    estd_loop *loop = arg;
+    (void)fd, (void)what;
+    if (loop->bound != NULL) {
+        evhttp_del_accept_socket(loop->http, loop->bound);
+        loop->bound = NULL;
+    }
+}
+
+void estd_loops_stop(estd_loops *loops, unsigned grace_seconds)
+{
+    estd_server *srv;
+
+    if (loops == NULL)
+        return;
+    srv = loops->srv;
+    atomic_store(&srv->stopping, 1);
+    for (unsigned i = 0; i < loops->count; i++) {
+        if (loops->loops[i].started)
+            event_base_once(loops->loops[i].base, -1, EV_TIMEOUT, loop_stop_accepting,
+                            &loops->loops[i], NULL);
+        else
+            loop_stop_accepting(-1, 0, &loops->loops[i]);
+    }
+    /* In-flight requests finish and their replies are flushed. */
+    for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_seconds * 20;
+         waited++)
+        usleep(50000);
+    for (unsigned i = 0; i < loops->count; i++) {
+        if (!loops->loops[i].started)
+            continue;
+        struct timeval flush = {0, 200000};
+        event_base_loopexit(loops->loops[i].base, &flush);
+        pthread_join(loops->loops[i].thread, NULL);
+    }
+    for (unsigned i = 0; i < loops->count; i++)
+        loop_release(&loops->loops[i]);
+    free(loops->loops);
+    free(loops);
+}

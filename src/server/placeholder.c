@@ -1,2 +1,0 @@
-/* estd shared pieces: placeholder. */
-typedef int estd_placeholder;

@@ -1,0 +1,74 @@
+/* estd: building responses (DESIGN §2: text/plain one-line errors,
+ * WWW-Authenticate on 401). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "server.h"
+
+void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    /* One line: a reason must not be able to inject header-like lines. */
+    for (int i = 0; i < n; i++)
+        if (line[i] == '\r' || line[i] == '\n')
+            line[i] = ' ';
+    line[n++] = '\n';
+    free(resp->body);
+    resp->body = malloc((size_t)n);
+    resp->body_len = resp->body ? (size_t)n : 0;
+    if (resp->body)
+        memcpy(resp->body, line, (size_t)n);
+    resp->status = status;
+    snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
+    resp->base64_transfer = 0;
+}
+
+void estd_response_body(estd_response *resp, int status, const char *content_type,
+                        int base64_transfer, char *body, size_t len)
+{
+    free(resp->body);
+    resp->body = body;
+    resp->body_len = len;
+    resp->status = status;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s", content_type);
+    resp->base64_transfer = base64_transfer;
+}
+
+void estd_response_release(estd_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+}
+
+void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned schemes, int stale)
+{
+    const char *realm = srv->inst->cfg.realm;
+
+    resp->www_count = 0;
+    if (schemes & ESTD_AUTH_DIGEST) {
+        char nonce[160];
+        if (est_digest_nonce_issue(srv->nonces, time(NULL), nonce, sizeof nonce, NULL) == EST_OK) {
+            /* One Digest challenge, MD5 (the seed's example; what every
+             * client implements). Clients may still answer with
+             * algorithm=SHA-256: authn.c verifies both. */
+            snprintf(resp->www_authenticate[resp->www_count++], sizeof resp->www_authenticate[0],
+                     "Digest realm=\"%s\", qop=\"auth\", algorithm=MD5, nonce=\"%s\"%s", realm,
+                     nonce, stale ? ", stale=true" : "");
+        }
+    }
+    if (schemes & ESTD_AUTH_BASIC)
+        snprintf(resp->www_authenticate[resp->www_count++], sizeof resp->www_authenticate[0],
+                 "Basic realm=\"%s\"", realm);
+}

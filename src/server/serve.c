@@ -1,0 +1,100 @@
+/* estd serve DIR [--listen HOST:PORT]: run the EST server in the
+ * foreground; logs go to stderr; SIGTERM/SIGINT stop it gracefully
+ * (in-flight requests finish, nothing half-written). */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/thread.h>
+#include "commands.h"
+#include "server.h"
+
+#define SERVE_GRACE_SECONDS 30
+
+static unsigned cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static void serve_usage(FILE *f)
+{
+    fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
+          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT.\n", f);
+}
+
+int estd_serve_main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *listen = NULL;
+    estd_instance *inst = NULL;
+    estd_server srv = {0};
+    estd_loops *loops = NULL;
+    est_error err;
+    sigset_t stop_signals;
+    int opt, sig, status = 1;
+
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'l')
+            listen = optarg;
+        else if (opt == 'h') {
+            serve_usage(stdout);
+            return 0;
+        } else {
+            serve_usage(stderr);
+            return 1;
+        }
+    }
+    if (optind + 1 != argc) {
+        serve_usage(stderr);
+        return 1;
+    }
+    /* Block the stop signals in every thread; main waits for them. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+
+    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        return 1;
+    }
+    if (listen != NULL)
+        snprintf(inst->cfg.listen, sizeof inst->cfg.listen, "%s", listen);
+    srv.inst = inst;
+    if (estd_tls_context_new(inst, &srv.ssl_ctx, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
+    srv.nonces = est_digest_nonces_new(inst->cfg.nonce_lifetime_seconds);
+    srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : cores());
+    if (srv.nonces == NULL || srv.pool == NULL) {
+        estd_fail("serve", "out of memory");
+        goto out;
+    }
+    if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : cores(), &loops, &err) !=
+        EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
+    fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
+            inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
+    sigwait(&stop_signals, &sig);
+    fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    estd_loops_stop(loops, SERVE_GRACE_SECONDS);
+    loops = NULL;
+    status = 0;
+out:
+    estd_loops_stop(loops, 0);
+    estd_pool_free(srv.pool);
+    est_digest_nonces_free(srv.nonces);
+    SSL_CTX_free(srv.ssl_ctx);
+    estd_instance_free(inst);
+    return status;
+}

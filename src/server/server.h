@@ -1,0 +1,90 @@
+/* estd: the HTTPS front end. Event-loop threads (one event base and one
+ * evhttp each, each with its own SO_REUSEPORT listening socket) read
+ * requests; handlers run on the worker pool; the reply is sent back on the
+ * loop that owns the request. */
+#ifndef ESTD_SERVER_H
+#define ESTD_SERVER_H
+
+#include <stdatomic.h>
+#include <openssl/ssl.h>
+#include "authn.h"
+#include "instance.h"
+#include "pool.h"
+#include "tls.h"
+
+#define ESTD_BINDING_MAX 64
+
+/* What a handler sees: copied out of the evhttp request on the loop thread,
+ * so the worker never touches libevent objects. */
+typedef struct estd_request {
+    est_route route;
+    estd_ca *ca;
+    char method[8];
+    char *uri;                  /* request-target as sent */
+    char *authorization;        /* or NULL */
+    char *content_type;         /* or NULL */
+    uint8_t *body;
+    size_t body_len;
+    X509 *peer_cert;            /* owned reference, or NULL */
+    STACK_OF(X509) *peer_chain; /* owned, or NULL */
+    uint8_t binding[ESTD_BINDING_MAX];
+    size_t binding_len;         /* 0 when no channel binding could be read */
+    char peer[64];              /* "ip:port" for logs */
+} estd_request;
+
+#define ESTD_WWW_AUTH_MAX 2
+
+typedef struct estd_response {
+    int status;
+    char content_type[96];
+    int base64_transfer;        /* add Content-Transfer-Encoding: base64 */
+    char *body;                 /* owned, or NULL */
+    size_t body_len;
+    const char *shared_body;    /* borrowed prepared body (used when body is NULL) */
+    size_t shared_len;
+    char www_authenticate[ESTD_WWW_AUTH_MAX][384];
+    int www_count;
+    unsigned retry_after;       /* 0 = none */
+    char who[128];              /* authenticated name, for the access log */
+} estd_response;
+
+typedef struct estd_server {
+    estd_instance *inst;
+    SSL_CTX *ssl_ctx;
+    est_digest_nonces *nonces;
+    estd_pool *pool;
+    int connection_index;       /* SSL ex_data index (listener.c) */
+    atomic_int connections;
+    atomic_int in_flight;
+    atomic_int stopping;
+} estd_server;
+
+/* --- handlers.c: run on a worker --- */
+void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp);
+/* Prepared bodies, answered on the loop without a worker (/cacerts). 1 when
+ * handled. */
+int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp);
+
+/* --- enroll.c --- */
+void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                        estd_response *resp);
+
+/* --- response.c --- */
+/* A text/plain error with a one-line reason (printf-style). */
+void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sets a body (takes ownership of body) with a content type. */
+void estd_response_body(estd_response *resp, int status, const char *content_type,
+                        int base64_transfer, char *body, size_t len);
+void estd_response_release(estd_response *resp);
+/* Adds the 401 challenges for the schemes the policy accepts. */
+void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned schemes, int stale);
+
+/* --- listener.c --- */
+typedef struct estd_loops estd_loops;
+est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err);
+/* Stops accepting, waits for in-flight requests (up to grace seconds),
+ * then stops the loops and joins them. */
+void estd_loops_stop(estd_loops *loops, unsigned grace_seconds);
+
+#endif

@@ -1,0 +1,84 @@
+/* estd: TLS server context. */
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include "tls.h"
+
+/* The handshake must not fail on an unknown client chain: a device with a
+ * manufacturer certificate we do not trust may still enroll with a
+ * password, and /cacerts needs no client authentication. Possession of the
+ * presented key is still proven by CertificateVerify; which store (if any)
+ * vouches for the chain is decided per request in authn.c. */
+static int accept_any_chain(int preverify_ok, X509_STORE_CTX *ctx)
+{
+    (void)preverify_ok;
+    (void)ctx;
+    return 1;
+}
+
+static est_status add_client_ca_names(SSL_CTX *ctx, const estd_instance *inst, est_error *err)
+{
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+
+    if (names == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < inst->ca_count; i++) {
+        X509_NAME *n = X509_NAME_dup(X509_get_subject_name(inst->cas[i].cert));
+        if (n == NULL || !sk_X509_NAME_push(names, n)) {
+            X509_NAME_free(n);
+            goto fail;
+        }
+    }
+    if (inst->third_party != NULL) {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(inst->third_party);
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+            X509 *c = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+            X509_NAME *n = c ? X509_NAME_dup(X509_get_subject_name(c)) : NULL;
+            if (c != NULL && (n == NULL || !sk_X509_NAME_push(names, n))) {
+                X509_NAME_free(n);
+                goto fail;
+            }
+        }
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    return EST_OK;
+fail:
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return est_error_set(err, EST_E_NOMEM, "out of memory");
+}
+
+est_status estd_tls_context_new(const estd_instance *inst, SSL_CTX **out, est_error *err)
+{
+    const estd_config *cfg = &inst->cfg;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    est_status rc = EST_E_TLS;
+    int min = strcmp(cfg->tls_min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    static const unsigned char session_id_context[] = "estd";
+
+    if (ctx == NULL)
+        return est_error_set_openssl(err, EST_E_NOMEM, "SSL_CTX_new");
+    if (!SSL_CTX_set_min_proto_version(ctx, min)) {
+        rc = est_error_set_openssl(err, EST_E_TLS, "TLS minimum version");
+        goto out;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s", cfg->tls_cert);
+        goto out;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s", cfg->tls_key);
+        goto out;
+    }
+    /* Renegotiation would change tls-unique under a running request. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_chain);
+    SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
+    if ((rc = add_client_ca_names(ctx, inst, err)) != EST_OK)
+        goto out;
+    *out = ctx;
+    return EST_OK;
+out:
+    SSL_CTX_free(ctx);
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* estd: the TLS side of the front end (draft-04 §3.3). */
+#ifndef ESTD_TLS_H
+#define ESTD_TLS_H
+
+#include <openssl/ssl.h>
+#include "instance.h"
+
+/* Builds the server context: certificate + chain, key, minimum version,
+ * client certificates requested (never required: /cacerts needs none) with
+ * the EST CAs and third-party anchors named in the CertificateRequest.
+ * Chains are verified per request against the right trust store (see
+ * authn.c), so the handshake itself accepts any presented chain. */
+est_status estd_tls_context_new(const estd_instance *inst, SSL_CTX **out, est_error *err);
+
+#endif

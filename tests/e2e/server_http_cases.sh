@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs tests/e2e/data/http_cases.txt against a real estd with curl, then
+# checks that the server still serves and that no refused request left a
+# certificate in the store.
+. "$E2E_LIB/server.sh"
+DATA=$(cd "$(dirname "$0")/data" && pwd)
+DIR=$T/estd
+"$ESTD" init "$DIR" >/dev/null
+printf 'pw-good\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_start "$DIR"
+CA=$DIR/ca/ca.pem
+
+# Inputs.
+new_csr good /CN=device-1
+base64 -w 64 "$T/good.der" > "$T/good.b64"
+openssl req -inform DER -in "$T/good.der" -out "$T/good.pem"
+python3 - "$T/good.der" "$T/badsig.der" <<'PY'
+import sys; d = bytearray(open(sys.argv[1], 'rb').read()); d[-3] ^= 0x55
+open(sys.argv[2], 'wb').write(d)
+PY
+base64 -w 64 "$T/badsig.der" > "$T/badsig.b64"
+printf 'this is not base64 at all: %%$#@!\n' > "$T/garbage.txt"
+head -c 70000 /dev/zero | base64 > "$T/big.b64"
+openssl req -new -newkey rsa:1024 -nodes -keyout "$T/weak.key" -subj /CN=weak -outform DER \
+  -out "$T/weak.der" 2>/dev/null
+base64 "$T/weak.der" > "$T/weak.b64"
+openssl req -new -key "$T/good.key" -subj /CN=device-1 -outform DER -out "$T/cb.der" \
+  -addext "basicConstraints=CA:FALSE" -passin pass: \
+  -config <(printf '[req]\ndistinguished_name=dn\nattributes=attrs\n[dn]\n[attrs]\nchallengePassword=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n') 2>/dev/null
+base64 "$T/cb.der" > "$T/cbmismatch.b64"
+new_csr other /CN=someone-else
+base64 "$T/other.der" > "$T/other.b64"
+
+# A client certificate from this CA (enrolled with Basic) and a foreign one.
+curl -sf --cacert "$CA" --user alice:pw-good -H 'Content-Type: application/pkcs10' \
+  --data-binary @"$T/good.b64" "$URL/simpleenroll" -o "$T/client.p7" || fail "setup enroll"
+p7_to_pem "$T/client.p7" "$T/client.pem"
+cp "$T/good.key" "$T/client.key"
+new_csr dup /CN=device-1
+base64 "$T/dup.der" > "$T/dup.b64"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/foreign.key" \
+  -subj /CN=device-1 -days 2 -out "$T/foreign.pem" 2>/dev/null
+issued_before=$(store_count)
+
+run_case() {
+  local name=$1 method=$2 path=$3 auth=$4 body=$5 want=$6 regex=$7
+  local args=(-s --cacert "$CA" -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method")
+  case $auth in
+    good) args+=(--user alice:pw-good) ;;
+    bad) args+=(--user alice:wrong) ;;
+    cert) args+=(--cert "$T/client.pem" --key "$T/client.key") ;;
+    foreign) args+=(--cert "$T/foreign.pem" --key "$T/foreign.key") ;;
+  esac
+  if [ "$body" != - ]; then
+    args+=(-H 'Content-Type: application/pkcs10' --data-binary @"$T/$body")
+  elif [ "$method" = POST ]; then
+    args+=(-H 'Content-Type: application/pkcs10' --data-binary '')
+  fi
+  local got
+  got=$(curl "${args[@]}" "$URL$path") || true
+  [[ $got =~ ^($want)$ ]] || fail "$name: status $got, want $want: $(head -c 300 "$T/body")"
+  grep -Eq -- "$regex" "$T/body" || fail "$name: body does not match /$regex/: $(head -c 300 "$T/body")"
+  grep -qi '^Content-Length:' "$T/headers" || fail "$name: no Content-Length"
+  if [[ $got =~ ^[45] ]]; then
+    grep -qi '^Content-Type: text/plain' "$T/headers" || fail "$name: error is not text/plain"
+  fi
+  if [ "$got" = 401 ]; then
+    grep -qi '^WWW-Authenticate: ' "$T/headers" || fail "$name: 401 without WWW-Authenticate"
+  fi
+  pass "$name ($got)"
+}
+
+while IFS='|' read -r name method path auth body want regex; do
+  name=$(echo "$name" | xargs)
+  [ -z "$name" ] || [[ $name == \#* ]] && continue
+  run_case "$name" "$(echo $method | xargs)" "$(echo $path | xargs)" "$(echo $auth | xargs)" \
+    "$(echo $body | xargs)" "$(echo $want | xargs)" "$(echo "$regex" | sed 's/^ *//;s/ *$//')"
+done < "$DATA/http_cases.txt"
+
+estd_alive
+[ "$(store_count)" = "$issued_before" ] || fail "a refused request left a certificate in the store"
+sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE event IN ('reject','auth-fail')" | \
+  grep -qv '^0$' || fail "refusals were not audited"
+estd_stop
+pass "all cases; server alive; store unchanged; SIGTERM exit 0"

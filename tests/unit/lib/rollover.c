@@ -1,0 +1,282 @@
+/* Tests src/lib/rollover.c: root key rollover links (RFC 4210 §4.4).
+ *
+ * X509_verify_cert never looks for an issuer of a self-signed target, so
+ * "NewWithNew through NewWithOld" is checked the way a relying party that
+ * trusts only the old root meets it: NewWithOld verifies against the old
+ * root and carries NewWithNew's subject and key, and a certificate the new
+ * root issues verifies through NewWithOld. Symmetrically for OldWithNew. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/x509v3.h>
+#include "estkit/ca.h"
+#include "ca_internal.h"
+#include "ca_fixture.h"
+
+typedef struct {
+    X509 *old_root, *nwn, *nwo, *own;
+    EVP_PKEY *old_key, *new_key;
+} fixture;
+
+static fixture *make(unsigned old_days, unsigned new_days, const char *new_dn)
+{
+    fixture *f = calloc(1, sizeof *f);
+    est_error err;
+
+    f->old_key = ca_fixture_key(EST_KEY_EC_P256);
+    f->new_key = ca_fixture_key(EST_KEY_EC_P384);
+    assert_int_equal(est_ca_make_root(f->old_key, "CN=Root G1,O=Example", old_days, &f->old_root,
+                                      &err),
+                     EST_OK);
+    if (est_ca_rollover(f->old_root, f->old_key, f->new_key, new_dn, new_days, &f->nwn, &f->nwo,
+                        &f->own, &err) != EST_OK)
+        fail_msg("rollover: %s", err.message);
+    return f;
+}
+
+static void destroy(fixture *f)
+{
+    X509_free(f->old_root);
+    X509_free(f->nwn);
+    X509_free(f->nwo);
+    X509_free(f->own);
+    EVP_PKEY_free(f->old_key);
+    EVP_PKEY_free(f->new_key);
+    free(f);
+}
+
+/* A leaf issued by the CA made of cert + key. */
+static X509 *leaf_from(X509 *ca_cert, EVP_PKEY *ca_key)
+{
+    est_ca *ca = est_ca_new(ca_cert, NULL, NULL, est_signer_new_key(ca_key));
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    X509_REQ *csr = ca_fixture_csr(key, "CN=leaf", NULL, 0);
+    X509 *leaf = NULL;
+
+    assert_int_equal(est_ca_issue(ca, csr, NULL, NULL, &leaf, NULL), EST_OK);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+    est_ca_free(ca);
+    return leaf;
+}
+
+static STACK_OF(X509) *list_of(X509 *a)
+{
+    STACK_OF(X509) *list = sk_X509_new_null();
+    assert_true(sk_X509_push(list, a));
+    return list;
+}
+
+static void is_ca(X509 *cert)
+{
+    int critical = -1;
+    BASIC_CONSTRAINTS *bc = ca_fixture_ext(cert, NID_basic_constraints, &critical);
+    assert_non_null(bc);
+    assert_true(bc->ca);
+    assert_int_equal(critical, 1);
+    BASIC_CONSTRAINTS_free(bc);
+    assert_int_equal(X509_check_ca(cert), 1);
+}
+
+static void the_four_certificates_have_the_right_names_and_keys(void **state)
+{
+    fixture *f = make(3650, 3650, "CN=Root G2,O=Example");
+    X509_NAME *old_name = X509_get_subject_name(f->old_root), *new_name = NULL;
+    (void)state;
+
+    assert_int_equal(est_name_parse("CN=Root G2,O=Example", &new_name, NULL), EST_OK);
+    /* NewWithNew: self-signed new root. */
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwn), new_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->nwn), new_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->nwn), f->new_key), 1);
+    assert_int_equal(X509_verify(f->nwn, f->new_key), 1);
+    assert_int_equal(X509_get_signature_nid(f->nwn), NID_ecdsa_with_SHA384);
+    /* NewWithOld: new subject and key, old issuer, old signature. */
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwo), new_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->nwo), old_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->nwo), f->new_key), 1);
+    assert_int_equal(X509_verify(f->nwo, f->old_key), 1);
+    assert_int_equal(X509_get_signature_nid(f->nwo), NID_ecdsa_with_SHA256);
+    /* OldWithNew: old subject and key, new issuer, new signature. */
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->own), old_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->own), new_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->own), f->old_key), 1);
+    assert_int_equal(X509_verify(f->own, f->new_key), 1);
+    /* Key identifiers tie the links to the roots. */
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->nwo),
+                                           X509_get0_subject_key_id(f->nwn)),
+                     0);
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->nwo),
+                                           X509_get0_subject_key_id(f->old_root)),
+                     0);
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->own),
+                                           X509_get0_subject_key_id(f->old_root)),
+                     0);
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->own),
+                                           X509_get0_subject_key_id(f->nwn)),
+                     0);
+    is_ca(f->nwn);
+    is_ca(f->nwo);
+    is_ca(f->own);
+    X509_NAME_free(new_name);
+    destroy(f);
+}
+
+/* Trusting only the old root: NewWithOld verifies, and through it what
+ * the new root issues; without it, nothing from the new root does. */
+static void old_root_reaches_new_key_through_new_with_old(void **state)
+{
+    fixture *f = make(3650, 3650, "CN=Root G2,O=Example");
+    X509 *new_leaf = leaf_from(f->nwn, f->new_key);
+    STACK_OF(X509) *links = list_of(f->nwo);
+    (void)state;
+
+    assert_int_equal(ca_fixture_verify(f->old_root, NULL, f->nwo, NULL), X509_V_OK);
+    assert_int_equal(ca_fixture_verify(f->old_root, links, new_leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(f->old_root, NULL, new_leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(f->old_root, NULL, f->nwn, NULL), X509_V_OK);
+    sk_X509_free(links);
+    X509_free(new_leaf);
+    destroy(f);
+}
+
+/* Trusting only the new root: OldWithNew verifies, and through it what
+ * the old root issued before the rollover. */
+static void new_root_reaches_old_key_through_old_with_new(void **state)
+{
+    fixture *f = make(3650, 3650, "CN=Root G2,O=Example");
+    X509 *old_leaf = leaf_from(f->old_root, f->old_key);
+    STACK_OF(X509) *links = list_of(f->own);
+    (void)state;
+
+    assert_int_equal(ca_fixture_verify(f->nwn, NULL, f->own, NULL), X509_V_OK);
+    assert_int_equal(ca_fixture_verify(f->nwn, links, old_leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(f->nwn, NULL, old_leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(f->nwn, NULL, f->old_root, NULL), X509_V_OK);
+    sk_X509_free(links);
+    X509_free(old_leaf);
+    destroy(f);
+}
+
+/* The same subject for both generations: key identifiers keep the chains
+ * apart. */
+static void same_subject_rollover_still_chains(void **state)
+{
+    fixture *f = make(3650, 3650, NULL);
+    X509 *new_leaf = leaf_from(f->nwn, f->new_key), *old_leaf = leaf_from(f->old_root, f->old_key);
+    STACK_OF(X509) *to_new = list_of(f->nwo), *to_old = list_of(f->own);
+    (void)state;
+
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwn),
+                                   X509_get_subject_name(f->old_root)),
+                     0);
+    assert_int_equal(ca_fixture_verify(f->old_root, to_new, new_leaf, NULL), X509_V_OK);
+    assert_int_equal(ca_fixture_verify(f->nwn, to_old, old_leaf, NULL), X509_V_OK);
+    sk_X509_free(to_new);
+    sk_X509_free(to_old);
+    X509_free(new_leaf);
+    X509_free(old_leaf);
+    destroy(f);
+}
+
+static time_t not_after(X509 *cert)
+{
+    time_t t = 0;
+    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(cert), &t, NULL), EST_OK);
+    return t;
+}
+
+static time_t not_before(X509 *cert)
+{
+    time_t t = 0;
+    assert_int_equal(est_time_to_time_t(X509_get0_notBefore(cert), &t, NULL), EST_OK);
+    return t;
+}
+
+/* Each link lies inside the validity of the root that signs it. */
+static void links_never_outlive_their_signer(void **state)
+{
+    fixture *short_old = make(30, 3650, "CN=Root G2");
+    fixture *short_new = make(3650, 30, "CN=Root G2");
+    (void)state;
+
+    assert_int_equal(not_after(short_old->nwo), not_after(short_old->old_root));
+    assert_true(not_after(short_old->nwn) > not_after(short_old->old_root));
+    assert_int_equal(not_after(short_new->own), not_after(short_new->nwn));
+    assert_int_equal(not_after(short_new->nwo), not_after(short_new->nwn));
+    assert_true(not_before(short_new->own) >= not_before(short_new->nwn));
+    assert_true(not_before(short_new->nwo) >= not_before(short_new->old_root));
+    destroy(short_old);
+    destroy(short_new);
+}
+
+static void rollover_refuses_bad_input(void **state)
+{
+    EVP_PKEY *old_key = ca_fixture_key(EST_KEY_EC_P256), *new_key = ca_fixture_key(EST_KEY_EC_P256);
+    X509 *old_root = NULL, *a = (X509 *)1, *b = (X509 *)1, *c = (X509 *)1;
+    est_error err;
+    (void)state;
+
+    assert_int_equal(est_ca_make_root(old_key, "CN=Old", 365, &old_root, NULL), EST_OK);
+    /* The "old key" must be the old root's. */
+    assert_int_equal(est_ca_rollover(old_root, new_key, old_key, "CN=New", 365, &a, &b, &c, &err),
+                     EST_E_CA);
+    assert_null(a);
+    assert_int_equal(est_ca_rollover(old_root, old_key, old_key, "CN=New", 365, &a, &b, &c, &err),
+                     EST_E_INPUT);
+    assert_int_equal(est_ca_rollover(old_root, old_key, new_key, "CN=New", 0, &a, &b, &c, &err),
+                     EST_E_INPUT);
+    assert_int_equal(
+        est_ca_rollover(old_root, old_key, new_key, "CN=New", 36501, &a, &b, &c, &err),
+        EST_E_INPUT);
+    assert_int_equal(est_ca_rollover(old_root, old_key, new_key, "XX=New", 365, &a, &b, &c, &err),
+                     EST_E_INPUT);
+    assert_null(a);
+    assert_null(b);
+    assert_null(c);
+    X509_free(old_root);
+    EVP_PKEY_free(old_key);
+    EVP_PKEY_free(new_key);
+}
+
+static void expired_old_root_cannot_be_linked(void **state)
+{
+    EVP_PKEY *old_key = ca_fixture_key(EST_KEY_EC_P256), *new_key = ca_fixture_key(EST_KEY_EC_P256);
+    X509_NAME *name = NULL;
+    ASN1_OCTET_STRING *id = NULL;
+    X509 *old_root = NULL, *a = NULL, *b = NULL, *c = NULL;
+    time_t now = time(NULL);
+    est_error err;
+    (void)state;
+
+    assert_int_equal(est_name_parse("CN=Old", &name, NULL), EST_OK);
+    assert_int_equal(est_key_id(NULL, old_key, &id, NULL), EST_OK);
+    assert_int_equal(est_cert_make_ca(name, name, old_key, now - 10 * 86400, now - 60, id, id,
+                                      old_key, &old_root, &err),
+                     EST_OK);
+    assert_int_equal(est_ca_rollover(old_root, old_key, new_key, "CN=New", 365, &a, &b, &c, &err),
+                     EST_E_CA);
+    assert_non_null(strstr(err.message, "expired"));
+    X509_free(old_root);
+    ASN1_OCTET_STRING_free(id);
+    X509_NAME_free(name);
+    EVP_PKEY_free(old_key);
+    EVP_PKEY_free(new_key);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_four_certificates_have_the_right_names_and_keys),
+        cmocka_unit_test(old_root_reaches_new_key_through_new_with_old),
+        cmocka_unit_test(new_root_reaches_old_key_through_old_with_new),
+        cmocka_unit_test(same_subject_rollover_still_chains),
+        cmocka_unit_test(links_never_outlive_their_signer),
+        cmocka_unit_test(rollover_refuses_bad_input),
+        cmocka_unit_test(expired_old_root_cannot_be_linked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,214 @@
+/* Tests src/lib/signer.c: the signer seam and its in-process default. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include "estkit/ca.h"
+#include "ca_fixture.h"
+
+/* An unsigned certificate to sign: the root's body, re-signed. */
+static X509 *unsigned_cert(void)
+{
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    X509 *cert = NULL;
+
+    assert_int_equal(est_ca_make_root(key, "CN=to sign", 10, &cert, NULL), EST_OK);
+    EVP_PKEY_free(key);
+    return cert;
+}
+
+static X509_CRL *unsigned_crl(void)
+{
+    X509_CRL *crl = X509_CRL_new();
+    X509_NAME *name = NULL;
+
+    assert_int_equal(est_name_parse("CN=crl", &name, NULL), EST_OK);
+    assert_true(X509_CRL_set_version(crl, X509_CRL_VERSION_2));
+    assert_true(X509_CRL_set_issuer_name(crl, name));
+    X509_NAME_free(name);
+    return crl;
+}
+
+static void key_signer_digest_follows_key(void **state)
+{
+    static const struct {
+        est_key_type type;
+        int sig_nid;
+    } cases[] = {{EST_KEY_EC_P256, NID_ecdsa_with_SHA256},
+                 {EST_KEY_EC_P384, NID_ecdsa_with_SHA384},
+                 {EST_KEY_RSA_2048, NID_sha256WithRSAEncryption},
+                 {EST_KEY_RSA_3072, NID_sha384WithRSAEncryption},
+                 {EST_KEY_ED25519, NID_ED25519}};
+    est_error err;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        EVP_PKEY *key = ca_fixture_key(cases[i].type);
+        est_signer *signer = est_signer_new_key(key);
+        X509 *cert = unsigned_cert();
+        X509_CRL *crl = unsigned_crl();
+
+        assert_non_null(signer);
+        assert_ptr_equal(est_signer_get0_public_key(signer), key);
+        assert_int_equal(est_signer_sign_cert(signer, cert, &err), EST_OK);
+        assert_int_equal(X509_get_signature_nid(cert), cases[i].sig_nid);
+        assert_int_equal(X509_verify(cert, key), 1);
+        assert_int_equal(est_signer_sign_crl(signer, crl, &err), EST_OK);
+        assert_int_equal(X509_CRL_get_signature_nid(crl), cases[i].sig_nid);
+        assert_int_equal(X509_CRL_verify(crl, key), 1);
+        X509_CRL_free(crl);
+        X509_free(cert);
+        /* The signer holds its own reference. */
+        EVP_PKEY_free(key);
+        assert_non_null(est_signer_get0_public_key(signer));
+        est_signer_free(signer);
+    }
+}
+
+/* A backend behind the vtable: counts calls, can sign with the wrong key
+ * or fail outright. */
+typedef struct {
+    EVP_PKEY *key;   /* the public key it claims */
+    EVP_PKEY *signs; /* the key it actually signs with */
+    int fail;
+    int signed_count;
+    int *freed;
+} test_backend;
+
+static est_status backend_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
+{
+    test_backend *b = impl;
+    if (b->fail)
+        return est_error_set(err, EST_E_IO, "token removed");
+    b->signed_count++;
+    return X509_sign(cert, b->signs, md) > 0 ? EST_OK : EST_E_CA;
+}
+
+static est_status backend_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
+{
+    test_backend *b = impl;
+    (void)err;
+    b->signed_count++;
+    return X509_CRL_sign(crl, b->signs, md) > 0 ? EST_OK : EST_E_CA;
+}
+
+static EVP_PKEY *backend_key(void *impl)
+{
+    return ((test_backend *)impl)->key;
+}
+
+static void backend_free(void *impl)
+{
+    test_backend *b = impl;
+    (*b->freed)++;
+}
+
+static const est_signer_ops backend_ops = {
+    .name = "test-token",
+    .sign_cert = backend_sign_cert,
+    .sign_crl = backend_sign_crl,
+    .get0_public_key = backend_key,
+    .free = backend_free,
+};
+
+static void custom_backend_is_called_and_freed_once(void **state)
+{
+    int freed = 0;
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P384);
+    test_backend b = {key, key, 0, 0, &freed};
+    est_signer *signer = est_signer_new(&backend_ops, &b);
+    X509 *cert = unsigned_cert();
+    X509_CRL *crl = unsigned_crl();
+    est_error err;
+    (void)state;
+
+    assert_int_equal(est_signer_sign_cert(signer, cert, &err), EST_OK);
+    assert_int_equal(est_signer_sign_crl(signer, crl, &err), EST_OK);
+    assert_int_equal(b.signed_count, 2);
+    /* The seam picks the digest: SHA-384 for a P-384 key. */
+    assert_int_equal(X509_get_signature_nid(cert), NID_ecdsa_with_SHA384);
+    est_signer_free(signer);
+    assert_int_equal(freed, 1);
+    est_signer_free(NULL);
+    X509_CRL_free(crl);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* A backend whose signature does not verify with its public key must not
+ * get a certificate or CRL out. */
+static void wrong_signature_is_caught(void **state)
+{
+    int freed = 0;
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256), *other = ca_fixture_key(EST_KEY_EC_P256);
+    test_backend b = {key, other, 0, 0, &freed};
+    est_signer *signer = est_signer_new(&backend_ops, &b);
+    X509 *cert = unsigned_cert();
+    X509_CRL *crl = unsigned_crl();
+    est_error err;
+    (void)state;
+
+    assert_int_equal(est_signer_sign_cert(signer, cert, &err), EST_E_CA);
+    assert_non_null(strstr(err.message, "test-token"));
+    assert_int_equal(est_signer_sign_crl(signer, crl, &err), EST_E_CA);
+    assert_non_null(strstr(err.message, "test-token"));
+    est_signer_free(signer);
+    X509_CRL_free(crl);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(other);
+}
+
+static void backend_error_keeps_code_and_names_signer(void **state)
+{
+    int freed = 0;
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    test_backend b = {key, key, 1, 0, &freed};
+    est_signer *signer = est_signer_new(&backend_ops, &b);
+    X509 *cert = unsigned_cert();
+    est_error err;
+    (void)state;
+
+    assert_int_equal(est_signer_sign_cert(signer, cert, &err), EST_E_IO);
+    assert_string_equal(err.message, "signer test-token: token removed");
+    /* Without an error struct the code still comes back. */
+    assert_int_equal(est_signer_sign_cert(signer, cert, NULL), EST_E_IO);
+    est_signer_free(signer);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+static void incomplete_ops_are_refused_and_impl_released(void **state)
+{
+    int freed = 0;
+    test_backend b = {NULL, NULL, 0, 0, &freed};
+    est_signer_ops ops = backend_ops;
+    X509 *cert = unsigned_cert();
+    est_error err;
+    (void)state;
+
+    ops.sign_cert = NULL;
+    assert_null(est_signer_new(&ops, &b));
+    assert_int_equal(freed, 1);
+    assert_null(est_signer_new(NULL, &b));
+    assert_null(est_signer_new_key(NULL));
+    assert_null(est_signer_get0_public_key(NULL));
+    assert_int_equal(est_signer_sign_cert(NULL, cert, &err), EST_E_INTERNAL);
+    assert_int_equal(est_signer_sign_crl(NULL, NULL, &err), EST_E_INTERNAL);
+    X509_free(cert);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(key_signer_digest_follows_key),
+        cmocka_unit_test(custom_backend_is_called_and_freed_once),
+        cmocka_unit_test(wrong_signature_is_caught),
+        cmocka_unit_test(backend_error_keeps_code_and_names_signer),
+        cmocka_unit_test(incomplete_ops_are_refused_and_impl_released),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
