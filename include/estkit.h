@@ -19,5 +19,8 @@
 #include "estkit/channel_binding.h"
 #include "estkit/ca.h"
 #include "estkit/store.h"
+#include "estkit/client.h"
+#include "estkit/cmc.h"
+#include "estkit/key_package.h"
 
 #endif

@@ -50,6 +50,11 @@ typedef struct est_signer_ops {
     est_status (*sign_crl)(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err);
     EVP_PKEY *(*get0_public_key)(void *impl);
     void (*free)(void *impl);
+    /* Optional: signs data (md NULL = the key's own scheme, Ed25519) for
+     * CMS SignerInfos (CMC responses, key packages). *sig malloc'd
+     * (OPENSSL_free). A signer without it cannot sign CMS. */
+    est_status (*sign_data)(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
+                            uint8_t **sig, size_t *sig_len, est_error *err);
 } est_signer_ops;
 
 typedef struct est_signer est_signer;
@@ -60,6 +65,11 @@ void est_signer_free(est_signer *signer);
 EVP_PKEY *est_signer_get0_public_key(est_signer *signer);
 est_status est_signer_sign_cert(est_signer *signer, X509 *cert, est_error *err);
 est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err);
+/* Signs data with the digest est_key_digest picks (none for Ed25519) and
+ * verifies the signature before returning it. EST_E_UNSUPPORTED when the
+ * backend has no sign_data. *sig malloc'd (OPENSSL_free). */
+est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t len, uint8_t **sig,
+                                size_t *sig_len, est_error *err);
 
 /* --- profile and CSR checks --- */
 typedef struct est_profile {

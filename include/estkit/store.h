@@ -19,7 +19,7 @@ typedef enum est_cert_status {
 typedef struct est_cert_record {
     char serial[41];        /* uppercase hex, as `openssl x509 -serial` prints */
     char *subject;          /* RFC 2253 text */
-    char *san;              /* "DNS:a, IP:1.2.3.4" or NULL */
+    char *san;              /* "DNS:a, IP Address:1.2.3.4" or NULL */
     char spki_sha256[65];   /* lowercase hex of SHA-256(SubjectPublicKeyInfo DER) */
     int64_t not_before;     /* unix seconds */
     int64_t not_after;

@@ -10,7 +10,6 @@
  * rollover certificates in the order RFC 7030 §4.1.3 lists them). */
 #include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -97,9 +96,10 @@ out:
 
 /* The SignedData of a Simple PKI Response: no signers (a signed response is
  * a Full PKI Response, RFC 5272 §4.2, which is /fullcmc's business). The
- * encapsulated content type is not checked: every known server sends id-data,
- * and a wrong one carries no certificate-relevant meaning (be liberal,
- * RFC 8951). */
+ * encapsulated content type is not checked: RFC 5272 §4.1 says id-data and
+ * every server we know sends it, but the certificates mean the same whatever
+ * it says, so refusing another would only cost interoperability (be liberal,
+ * DESIGN §2). */
 static est_status check_signed_data(const PKCS7 *p7, est_error *err)
 {
     const PKCS7_SIGNED *sd;

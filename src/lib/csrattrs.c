@@ -9,9 +9,7 @@
  * OIDs and attribute types we do not know: draft-04 §4.5.2 tells the client
  * to ignore those, which is the client's decision, not the codec's. The
  * codec is OpenSSL ASN.1 templates; Attribute is OpenSSL's X509_ATTRIBUTE. */
-#include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <openssl/asn1t.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>

@@ -31,6 +31,7 @@ const char *est_strerror(est_status code)
     return "unknown error";
 }
 
+__attribute__((format(printf, 3, 0)))
 static void error_vset(est_error *err, est_status code, const char *fmt, va_list ap)
 {
     err->code = code;

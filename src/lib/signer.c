@@ -69,6 +69,30 @@ static est_status key_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_
     return EST_OK;
 }
 
+static est_status key_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
+                                uint8_t **sig, size_t *sig_len, est_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    est_status rc = EST_E_CA;
+
+    if (ctx == NULL || EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL,
+                                             NULL, impl, NULL) != 1 ||
+        EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 || (buf = OPENSSL_malloc(cap)) == NULL ||
+        EVP_DigestSign(ctx, buf, &cap, data, len) != 1) {
+        est_error_set_openssl(err, rc, "signing data");
+        OPENSSL_free(buf);
+        goto out;
+    }
+    *sig = buf;
+    *sig_len = cap;
+    rc = EST_OK;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
 static EVP_PKEY *key_get0_public_key(void *impl)
 {
     return impl;
@@ -85,6 +109,7 @@ static const est_signer_ops key_signer_ops = {
     .sign_crl = key_sign_crl,
     .get0_public_key = key_get0_public_key,
     .free = key_free,
+    .sign_data = key_sign_data,
 };
 
 est_signer *est_signer_new_key(EVP_PKEY *key)
@@ -136,5 +161,48 @@ est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err
         return est_error_set_openssl(err, EST_E_CA,
                                      "signer %s: the CRL signature does not verify",
                                      signer_name(signer));
+    return EST_OK;
+}
+
+static int data_signature_verifies(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data,
+                                   size_t len, const uint8_t *sig, size_t sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL &&
+             EVP_DigestVerifyInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL, key,
+                                     NULL) == 1 &&
+             EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t len, uint8_t **sig,
+                                size_t *sig_len, est_error *err)
+{
+    EVP_PKEY *key = est_signer_get0_public_key(signer);
+    const EVP_MD *md;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    est_status rc;
+
+    if (key == NULL || data == NULL || sig == NULL || sig_len == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "sign data: no signer or data");
+    if (signer->ops->sign_data == NULL)
+        return est_error_set(err, EST_E_UNSUPPORTED, "signer %s cannot sign CMS content",
+                             signer_name(signer));
+    md = est_key_digest(key);
+    rc = signer->ops->sign_data(signer->impl, md, data, len, &out, &out_len, err);
+    if (rc != EST_OK) {
+        est_error_prefix(err, "signer %s", signer_name(signer));
+        return rc;
+    }
+    if (!data_signature_verifies(key, md, data, len, out, out_len)) {
+        OPENSSL_free(out);
+        return est_error_set_openssl(err, EST_E_CA, "signer %s: the signature does not verify",
+                                     signer_name(signer));
+    }
+    *sig = out;
+    *sig_len = out_len;
     return EST_OK;
 }

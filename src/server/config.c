@@ -37,6 +37,8 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     ca->challenge = ESTD_CHALLENGE_CHANNEL_BINDING;
     ca->approval = ESTD_APPROVAL_AUTO;
     ca->retry_after_seconds = 60;
+    ca->serverkeygen_key_type = EST_KEY_EC_P256;
+    ca->fullcmc = 1;
 }
 
 void estd_config_defaults(estd_config *cfg, const char *dir)
@@ -290,6 +292,21 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_bool(&ca->allow_subject_change, value, err);
     if (strcmp(key, "serverkeygen") == 0)
         return set_bool(&ca->serverkeygen, value, err);
+    if (strcmp(key, "serverkeygen_key_type") == 0) {
+        ca->serverkeygen_key_from_csr = strcmp(value, "csr") == 0;
+        if (ca->serverkeygen_key_from_csr)
+            return EST_OK;
+        return est_key_type_parse(value, &ca->serverkeygen_key_type, err) == EST_OK
+                   ? EST_OK
+                   : est_error_set(err, EST_E_CONFIG, "'%s' is not csr or a key type (ec-p256, "
+                                                      "ec-p384, rsa-2048, ...)", value);
+    }
+    if (strcmp(key, "serverkeygen_require_encryption") == 0)
+        return set_bool(&ca->serverkeygen_require_encryption, value, err);
+    if (strcmp(key, "kek_file") == 0)
+        return set_string(ca->kek_file, sizeof ca->kek_file, value, err);
+    if (strcmp(key, "fullcmc") == 0)
+        return set_bool(&ca->fullcmc, value, err);
     if (strcmp(key, "csrattrs") == 0)
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
@@ -464,7 +481,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
         if (resolve(ca->cert, sizeof ca->cert, dir, err) != EST_OK ||
             resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
-            resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK)
+            resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
+            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK)
             return rc;
     }
     return EST_OK;
@@ -536,6 +554,18 @@ static const char config_template[] =
 "allow_subject_change = no\n"
 "# Offer /serverkeygen (off by default: the server then knows the key).\n"
 "serverkeygen = no\n"
+"# What it generates: a key type (ec-p256, ec-p384, rsa-2048, rsa-3072,\n"
+"# rsa-4096, ed25519) or csr (the type of the key in the request).\n"
+"serverkeygen_key_type = ec-p256\n"
+"# Refuse to return a key without encryption beyond TLS: the CSR must then\n"
+"# carry a DecryptKeyIdentifier (a key from kek_file) or an\n"
+"# AsymmetricDecryptKeyIdentifier (the TLS client certificate's key).\n"
+"serverkeygen_require_encryption = no\n"
+"# Pre-shared key-encryption keys, one per line: ID_HEX KEY_HEX (16, 24 or\n"
+"# 32 bytes of key). Keep it mode 0600; estd refuses a wider one.\n"
+"kek_file =\n"
+"# Offer /fullcmc (Full PKI Requests: PKCS#10 enrollment, revokeRequest).\n"
+"fullcmc = yes\n"
 "# What /csrattrs lists: comma list of OIDs or OpenSSL names, e.g.\n"
 "# challengePassword, 1.3.6.1.1.1.1.22. With pop_linking = required the\n"
 "# challengePassword OID is listed anyway.\n"

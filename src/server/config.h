@@ -65,6 +65,11 @@ typedef struct estd_ca_config {
     unsigned retry_after_seconds;
     int allow_subject_change;   /* re-enroll may change subject/SAN */
     int serverkeygen;           /* /serverkeygen offered */
+    int serverkeygen_key_from_csr;       /* serverkeygen_key_type = csr */
+    est_key_type serverkeygen_key_type;  /* what /serverkeygen generates */
+    int serverkeygen_require_encryption; /* refuse keys without extra encryption */
+    char kek_file[ESTD_PATH_MAX];        /* pre-shared KEKs for DecryptKeyIdentifier; "" = none */
+    int fullcmc;                /* /fullcmc offered (default yes) */
     char csrattrs[1024];        /* comma list of OIDs / names for /csrattrs; "" = none */
     int enforce_csrattrs;       /* refuse CSRs lacking what /csrattrs asks */
 } estd_ca_config;

@@ -17,8 +17,10 @@ static const char *pkcs7_type(est_dialect dialect)
                                         : "application/pkcs7-mime; smime-type=certs-only";
 }
 
-/* Reads the request body as a CSR: any of DESIGN §2's encodings. */
-static int csr_from_body(const estd_request *req, X509_REQ **csr, estd_response *resp)
+/* Reads the request body as a CSR: any of DESIGN §2's encodings. check:
+ * also est_csr_check (proof of possession, key policy); /serverkeygen
+ * passes 0, since it must ignore the CSR's key and signature. */
+int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
 {
     uint8_t *der = NULL;
     size_t der_len = 0;
@@ -46,7 +48,7 @@ static int csr_from_body(const estd_request *req, X509_REQ **csr, estd_response 
         goto out;
     }
     if (est_csr_parse(der, der_len, csr, &err) != EST_OK ||
-        est_csr_check(*csr, &req->ca->cfg->profile, &err) != EST_OK) {
+        (check && est_csr_check(*csr, &req->ca->cfg->profile, &err) != EST_OK)) {
         estd_response_error(resp, 400, "%s", err.message);
         goto out;
     }
@@ -75,7 +77,7 @@ static char *attribute_text(X509_REQ *csr, int nid)
 /* draft-04 §3.5 proof-of-possession linking: the CSR's challengePassword
  * (or RFC 7894 estIdentityLinking) holds base64(channel binding) of the TLS
  * connection the CSR arrived on. */
-static int pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
+int estd_pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
 {
     const estd_ca_config *cfg = req->ca->cfg;
     int linking_nid = OBJ_txt2nid(OID_EST_IDENTITY_LINKING);
@@ -156,7 +158,7 @@ static int reenroll_check(const estd_request *req, const estd_auth_result *auth,
 /* Optional enforcement of /csrattrs: curve and hash OIDs constrain the key
  * and signature; other OIDs must appear as attributes or requested
  * extensions. challengePassword is pop_link_check's business. */
-static int csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
+int estd_csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp)
 {
     const est_csrattrs *attrs = req->ca->csrattrs;
     STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -247,8 +249,8 @@ static void csr_sha256_hex(X509_REQ *csr, char out[65])
 /* draft-04 §4.2.3: manual approval answers 202 + Retry-After and the
  * client repeats the same request; the CSR's hash identifies it. Returns 1
  * when resp is final (202, 403, or the approved certificate). */
-static int approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
-                         X509_REQ *csr, const char *operation, estd_response *resp)
+int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                       X509_REQ *csr, const char *operation, estd_response *resp)
 {
     est_store *store = srv->inst->store;
     const char *label = req->ca->cfg->label;
@@ -313,11 +315,11 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
     X509 *cert = NULL;
     est_error err;
 
-    if (!csr_from_body(req, &csr, resp) || !pop_link_check(req, csr, resp) ||
-        !csrattrs_check(req, csr, resp) ||
+    if (!estd_csr_from_body(req, 1, &csr, resp) || !estd_pop_link_check(req, csr, resp) ||
+        !estd_csrattrs_check(req, csr, resp) ||
         (reenroll && !reenroll_check(req, auth, csr, &operation, resp)))
         goto refused;
-    if (approval_gate(srv, req, auth, csr, operation, resp))
+    if (estd_approval_gate(srv, req, auth, csr, operation, resp))
         goto out;
     if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
         estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,

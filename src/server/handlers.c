@@ -100,10 +100,13 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
             estd_handle_enroll(srv, req, &auth, resp);
         return;
     case EST_OP_FULLCMC:
-        estd_response_error(resp, 501, "/fullcmc is not implemented yet");
+        if (estd_fullcmc_offered(req, resp) && authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            estd_handle_fullcmc(srv, req, &auth, resp);
         return;
     case EST_OP_SERVERKEYGEN:
-        estd_response_error(resp, 501, "/serverkeygen is not implemented yet");
+        if (estd_serverkeygen_offered(req, resp) &&
+            authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            estd_handle_serverkeygen(srv, req, &auth, resp);
         return;
     case EST_OP_COUNT:
         break;

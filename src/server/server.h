@@ -68,6 +68,25 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
 /* --- enroll.c --- */
 void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                         estd_response *resp);
+/* Steps of enrollment the other CSR-carrying operations share. Each
+ * returns 1 to go on, or 0 with resp holding the refusal. */
+int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp);
+int estd_pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
+int estd_csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
+/* Manual approval (202 + Retry-After); 1 when resp is final. */
+int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                       X509_REQ *csr, const char *operation, estd_response *resp);
+
+/* --- serverkeygen.c (draft-04 §4.4, RFC 7030 §4.4) --- */
+/* 1 when this CA offers server key generation, else resp holds the 501. */
+int estd_serverkeygen_offered(const estd_request *req, estd_response *resp);
+void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
+                              const estd_auth_result *auth, estd_response *resp);
+
+/* --- fullcmc.c (draft-04 §4.3, RFC 7030 §4.3) --- */
+int estd_fullcmc_offered(const estd_request *req, estd_response *resp);
+void estd_handle_fullcmc(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                         estd_response *resp);
 
 /* --- response.c --- */
 /* A text/plain error with a one-line reason (printf-style). */

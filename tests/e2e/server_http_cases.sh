@@ -24,9 +24,10 @@ head -c 70000 /dev/zero | base64 > "$T/big.b64"
 openssl req -new -newkey rsa:1024 -nodes -keyout "$T/weak.key" -subj /CN=weak -outform DER \
   -out "$T/weak.der" 2>/dev/null
 base64 "$T/weak.der" > "$T/weak.b64"
-openssl req -new -key "$T/good.key" -subj /CN=device-1 -outform DER -out "$T/cb.der" \
-  -addext "basicConstraints=CA:FALSE" -passin pass: \
-  -config <(printf '[req]\ndistinguished_name=dn\nattributes=attrs\n[dn]\n[attrs]\nchallengePassword=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n') 2>/dev/null
+# openssl reads -config twice: it must be a real file, not a pipe.
+printf '[req]\ndistinguished_name=dn\nattributes=attrs\nprompt=no\n[dn]\nCN=device-1\n[attrs]\nchallengePassword=%s\n' \
+  AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= > "$T/cb.cnf"
+openssl req -new -key "$T/good.key" -config "$T/cb.cnf" -outform DER -out "$T/cb.der"
 base64 "$T/cb.der" > "$T/cbmismatch.b64"
 new_csr other /CN=someone-else
 base64 "$T/other.der" > "$T/other.b64"
@@ -70,11 +71,12 @@ run_case() {
   pass "$name ($got)"
 }
 
+trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
 while IFS='|' read -r name method path auth body want regex; do
-  name=$(echo "$name" | xargs)
+  name=$(trim "$name")
   [ -z "$name" ] || [[ $name == \#* ]] && continue
-  run_case "$name" "$(echo $method | xargs)" "$(echo $path | xargs)" "$(echo $auth | xargs)" \
-    "$(echo $body | xargs)" "$(echo $want | xargs)" "$(echo "$regex" | sed 's/^ *//;s/ *$//')"
+  run_case "$name" "$(trim "$method")" "$(trim "$path")" "$(trim "$auth")" "$(trim "$body")" \
+    "$(trim "$want")" "$(trim "$regex")"
 done < "$DATA/http_cases.txt"
 
 estd_alive

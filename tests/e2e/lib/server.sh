@@ -61,7 +61,7 @@ p7_to_pem() {
   if grep -q 'BEGIN PKCS7' "$1"; then
     openssl pkcs7 -in "$1" -print_certs -out "$2"
   else
-    base64 -d "$1" | openssl pkcs7 -inform DER -print_certs -out "$2"
+    tr -d '\r' < "$1" | base64 -d | openssl pkcs7 -inform DER -print_certs -out "$2"
   fi
 }
 

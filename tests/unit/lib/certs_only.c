@@ -12,11 +12,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "estkit/body.h"
 #include "estkit/certs_only.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
@@ -392,21 +392,18 @@ static char *unwrap_trace_pem(const char *start, const char *end)
     return pem;
 }
 
+/* The body codec reads the PEM as an EST client would. */
 static uint8_t *pem_to_der(const char *pem, size_t *len)
 {
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    char *name = NULL, *header = NULL;
-    unsigned char *data = NULL;
-    long data_len = 0;
+    uint8_t *der = NULL;
+    char *label = NULL;
+    est_error err;
 
-    assert_non_null(bio);
-    assert_int_equal(PEM_read_bio(bio, &name, &header, &data, &data_len), 1);
-    assert_string_equal(name, "PKCS7");
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    BIO_free(bio);
-    *len = (size_t)data_len;
-    return data;
+    assert_int_equal(est_body_decode((const uint8_t *)pem, strlen(pem), &der, len, &label, &err),
+                     EST_OK);
+    assert_string_equal(label, "PKCS7");
+    free(label);
+    return der;
 }
 
 /* The trace-form PKCS#7 blobs of the appendix, in document order:
@@ -466,7 +463,7 @@ static void seed_appendix_responses_parse(void **state)
     }
     for (int i = 0; i < SEED_BLOBS; i++) {
         sk_X509_pop_free(certs[i], X509_free);
-        OPENSSL_free(der[i]);
+        free(der[i]);
     }
 }
 
@@ -484,7 +481,7 @@ static void seed_certificates_rebuild(void **state)
         assert_int_equal(est_certs_only_parse(der[i], len[i], &one, NULL), EST_OK);
         assert_true(sk_X509_push(all, sk_X509_shift(one)) > 0);
         sk_X509_pop_free(one, X509_free);
-        OPENSSL_free(der[i]);
+        free(der[i]);
     }
     assert_int_equal(est_certs_only_build(all, &rebuilt, &rebuilt_len, NULL), EST_OK);
     assert_int_equal(est_certs_only_parse(rebuilt, rebuilt_len, &back, NULL), EST_OK);

@@ -1,0 +1,524 @@
+/* The default store, part one: the SQLite connection (DESIGN §3). Schema,
+ * migrations and every statement's SQL; locking, transactions, errors and
+ * paging; opening, checking and closing. The operations on rows are in
+ * store_sqlite_rows.c.
+ *
+ * Durability (DESIGN §4: a certificate is committed durably before any byte
+ * of it is sent): WAL with synchronous=FULL makes every COMMIT fsync the
+ * log, so a write that returned EST_OK survives a crash or power loss.
+ *
+ * Concurrency: one connection per store object, every use of it under one
+ * mutex; the server's threads share the object. Other processes (admin
+ * commands while estd serves) reach the file through connections of their
+ * own; SQLite's busy timeout plus the retries in sqlstore_step make their
+ * locks a wait, not an error. Writes take the write lock up front (BEGIN
+ * IMMEDIATE), so no transaction has to upgrade a read lock, the one case
+ * where waiting cannot help.
+ *
+ * All SQL is constant text with bound parameters. The one formatted
+ * statement is PRAGMA user_version (PRAGMAs take no parameters), set to a
+ * number from our own migration table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "store_sqlite_internal.h"
+
+/* How long one statement waits for another process's lock, and how often
+ * it waits again: about a minute in all before a caller sees an error, far
+ * beyond any transaction of ours (a few statements and one fsync). */
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_BUSY_RETRIES 12
+
+/* Schema migrations: migrations[i] takes a store from user_version i to
+ * i + 1. Append, never edit: a store in the field may be at any version. */
+static const char schema_v1[] =
+    "CREATE TABLE certs ("
+    " serial TEXT PRIMARY KEY NOT NULL," /* uppercase hex: lookups normalise */
+    " subject TEXT NOT NULL,"
+    " san TEXT,"
+    " spki_sha256 TEXT NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " issued_at INTEGER NOT NULL,"
+    " status INTEGER NOT NULL CHECK (status IN (0, 1)),"
+    " revoked_at INTEGER NOT NULL DEFAULT 0,"
+    " revocation_reason INTEGER,"       /* NULL: none */
+    " label TEXT NOT NULL DEFAULT '',"
+    " requester TEXT,"
+    " auth_method TEXT,"
+    " operation TEXT,"
+    " der BLOB NOT NULL);"
+    "CREATE INDEX certs_not_after ON certs (not_after);"
+    "CREATE INDEX certs_spki_sha256 ON certs (spki_sha256);"
+    "CREATE TABLE users ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " password_hash TEXT NOT NULL,"
+    " digest_realm TEXT,"
+    " digest_ha1_md5 TEXT,"
+    " digest_ha1_sha256 TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE pending ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: ids are told to clients */
+    " label TEXT NOT NULL DEFAULT '',"
+    " csr_sha256 TEXT NOT NULL,"
+    " requester TEXT,"
+    " auth_method TEXT,"
+    " operation TEXT,"
+    " subject TEXT,"
+    " status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),"
+    " reason TEXT,"
+    " cert_serial TEXT REFERENCES certs (serial),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " csr_der BLOB);"
+    "CREATE INDEX pending_label_csr ON pending (label, csr_sha256);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " label TEXT,"
+    " actor TEXT,"
+    " subject TEXT,"
+    " serial TEXT,"
+    " detail TEXT);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value);"; /* crl_number */
+
+static const char *const migrations[] = {schema_v1};
+_Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* Column lists in the order of the CERT_COL_, USER_COL_, PENDING_COL_ enums. */
+#define CERT_COLUMNS                                                                          \
+    "serial, subject, san, spki_sha256, not_before, not_after, issued_at, status, revoked_at," \
+    " revocation_reason, label, requester, auth_method, operation, der"
+#define USER_COLUMNS \
+    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
+#define PENDING_COLUMNS                                                                      \
+    "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \
+    " cert_serial, created_at, updated_at, csr_der"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_CHECK] = "PRAGMA integrity_check",
+    [ST_CERT_INSERT] = "INSERT INTO certs (" CERT_COLUMNS ") VALUES"
+                       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [ST_CERT_GET] = "SELECT " CERT_COLUMNS " FROM certs WHERE serial = ?1",
+    /* Keyset paging: ?3, ?4 are the last row of the previous page. */
+    [ST_CERT_PAGE] = "SELECT " CERT_COLUMNS " FROM certs"
+                     " WHERE (?1 = 0 OR not_after < ?1) AND (?2 = 0 OR status = 0)"
+                     " AND (?3 IS NULL OR (not_after, serial) > (?3, ?4))"
+                     " ORDER BY not_after, serial LIMIT ?5",
+    [ST_CERT_REVOKE] = "UPDATE certs SET status = 1, revoked_at = ?2, revocation_reason = ?3"
+                       " WHERE serial = ?1 AND status = 0",
+    [ST_CERT_STATUS] = "SELECT status FROM certs WHERE serial = ?1",
+    [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* A replaced user keeps the date it was created. */
+    [ST_USER_UPSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash,"
+                       " digest_realm = excluded.digest_realm,"
+                       " digest_ha1_md5 = excluded.digest_ha1_md5,"
+                       " digest_ha1_sha256 = excluded.digest_ha1_sha256",
+    [ST_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
+    [ST_USER_PAGE] = "SELECT " USER_COLUMNS " FROM users WHERE ?1 IS NULL OR name > ?1"
+                     " ORDER BY name LIMIT ?2",
+    [ST_PENDING_INSERT] = "INSERT INTO pending (label, csr_sha256, requester, auth_method,"
+                          " operation, subject, status, reason, cert_serial, created_at,"
+                          " updated_at, csr_der) VALUES"
+                          " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PENDING_GET] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?1",
+    /* draft-04 §4.2.3: the client's retry is the same CSR; the newest
+     * request for it answers. */
+    [ST_PENDING_FIND] = "SELECT " PENDING_COLUMNS " FROM pending"
+                        " WHERE label = ?1 AND csr_sha256 = ?2 ORDER BY id DESC LIMIT 1",
+    [ST_PENDING_UPDATE] = "UPDATE pending SET status = ?2, reason = ?3, cert_serial = ?4,"
+                          " updated_at = ?5 WHERE id = ?1",
+    [ST_PENDING_PAGE] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id > ?1"
+                        " ORDER BY id LIMIT ?2",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, label, actor, subject, serial, detail)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_CRL_BUMP] = "INSERT INTO meta (key, value) VALUES ('crl_number', 1)"
+                    " ON CONFLICT (key) DO UPDATE SET value = value + 1",
+    [ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
+};
+
+/* --- statements, errors, transactions ------------------------------------ */
+
+/* Only statements outside a transaction, BEGIN and COMMIT can meet
+ * SQLITE_BUSY here (writes hold the write lock from BEGIN IMMEDIATE on),
+ * and for exactly those SQLite allows stepping again. */
+int sqlstore_step(sqlite3_stmt *st)
+{
+    int src = sqlite3_step(st);
+
+    for (int i = 1; i < STORE_BUSY_RETRIES && (src & 0xff) == SQLITE_BUSY; i++)
+        src = sqlite3_step(st);
+    return src;
+}
+
+void sqlstore_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err)
+{
+    const char *msg = sqlite3_errmsg(s->db);
+
+    switch (src & 0xff) {
+    case SQLITE_FULL:
+        return est_error_set(err, EST_E_STORE, "store full: %s: %s", op, msg);
+    case SQLITE_NOMEM:
+        return est_error_set(err, EST_E_NOMEM, "%s: %s", op, msg);
+    case SQLITE_BUSY:
+        return est_error_set(err, EST_E_STORE, "%s: locked by another process for over %d s: %s",
+                             op, STORE_BUSY_TIMEOUT_MS / 1000 * STORE_BUSY_RETRIES, msg);
+    default:
+        return est_error_set(err, EST_E_STORE, "%s: %s", op, msg);
+    }
+}
+
+/* Steps a statement that returns no rows and resets it. */
+static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_error *err)
+{
+    int src = sqlstore_step(s->st[id]);
+    est_status rc = src == SQLITE_DONE ? EST_OK : sqlstore_error(s, src, op, err);
+
+    sqlstore_done(s->st[id]);
+    return rc;
+}
+
+/* Group commit, for when one fsync per certificate becomes the limit: a
+ * thread that finds the lock taken queues its record and waits; the holder
+ * drains the queue into its transaction, each record under its own
+ * SAVEPOINT (a serial conflict rolls back only that record), commits once
+ * and hands each waiter its own status. The bodies need no change: each
+ * (cert_insert_one in store_sqlite_rows.c) already works on one record
+ * inside a transaction someone else opened, and nobody is answered before
+ * the COMMIT returned. */
+est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, void *arg,
+                          est_error *err)
+{
+    est_status rc;
+
+    pthread_mutex_lock(&s->lock);
+    if ((rc = run(s, ST_BEGIN, op, err)) == EST_OK && (rc = fn(s, arg, err)) == EST_OK)
+        rc = run(s, ST_COMMIT, op, err);
+    /* A failed statement or COMMIT may have ended the transaction already
+     * (SQLITE_FULL does); roll back only what is still open. */
+    if (rc != EST_OK && !sqlite3_get_autocommit(s->db))
+        (void)run(s, ST_ROLLBACK, op, NULL);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
+                            const char *what, sqlstore_read_fn read, void **out, est_error *err)
+{
+    sqlite3_stmt *st = s->st[id];
+    est_status rc = EST_OK;
+    int src = sqlstore_step(st);
+
+    *out = NULL;
+    if (src == SQLITE_ROW && read(st, out) != 0)
+        rc = est_error_set(err, EST_E_NOMEM, "%s: unreadable row (out of memory or malformed)",
+                           op);
+    else if (src == SQLITE_DONE)
+        rc = est_error_set(err, EST_E_NOT_FOUND, "%s: no %s", op, what);
+    else if (src != SQLITE_ROW)
+        rc = sqlstore_error(s, src, op, err);
+    sqlstore_done(st);
+    return rc;
+}
+
+/* --- list paging ------------------------------------------------------------ */
+
+/* Reads up to SQLSTORE_LIST_PAGE rows after last into page[]. */
+static est_status list_fetch(sqlstore *s, const sqlstore_list_kind *k, const void *last,
+                             void *ctx, void **page, size_t *n, est_error *err)
+{
+    sqlite3_stmt *st = s->st[k->stmt];
+    est_status rc = EST_OK;
+    int src;
+
+    *n = 0;
+    pthread_mutex_lock(&s->lock);
+    if ((src = k->bind(st, last, ctx)) != SQLITE_OK) {
+        rc = sqlstore_error(s, src, k->op, err);
+        goto out;
+    }
+    while (*n < SQLSTORE_LIST_PAGE && (src = sqlstore_step(st)) == SQLITE_ROW) {
+        if (k->read(st, &page[*n]) != 0) {
+            rc = est_error_set(err, EST_E_NOMEM, "%s: unreadable row (out of memory or malformed)",
+                               k->op);
+            goto out;
+        }
+        ++*n;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sqlstore_error(s, src, k->op, err);
+out:
+    sqlstore_done(st);
+    pthread_mutex_unlock(&s->lock);
+    while (rc != EST_OK && *n > 0)
+        k->free_row(page[--*n]);
+    return rc;
+}
+
+est_status sqlstore_list(sqlstore *s, const sqlstore_list_kind *k, void *ctx, est_error *err)
+{
+    void *page[SQLSTORE_LIST_PAGE];
+    void *last = NULL;
+    size_t n = 0;
+    int stop = 0;
+    est_status rc;
+
+    do {
+        rc = list_fetch(s, k, last, ctx, page, &n, err);
+        k->free_row(last);
+        last = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!stop)
+                stop = k->visit(page[i], ctx) != 0;
+            if (i + 1 < n)
+                k->free_row(page[i]);
+        }
+        if (n > 0)
+            last = page[n - 1]; /* the next page starts after it */
+    } while (rc == EST_OK && !stop && n == SQLSTORE_LIST_PAGE);
+    k->free_row(last);
+    return rc;
+}
+
+/* --- opening, checking, closing ---------------------------------------------- */
+
+/* A new store file is made 0600 before SQLite sees it (SQLite's default is
+ * 0644 less the umask): it holds password hashes and Digest HA1 values, and
+ * the -wal and -shm files SQLite adds take the same mode. create = 0 and no
+ * file is EST_E_NOT_FOUND: a mistyped path must not become an empty store. */
+static est_status file_prepare(const char *path, int create, est_error *err)
+{
+    struct stat sb;
+    int fd;
+
+    if (stat(path, &sb) == 0)
+        return EST_OK;
+    if (errno != ENOENT)
+        return est_error_set(err, EST_E_IO, "store %s: %s", path, strerror(errno));
+    if (!create)
+        return est_error_set(err, EST_E_NOT_FOUND, "store %s: no such file", path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST)
+        return est_error_set(err, EST_E_IO, "store %s: create: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return EST_OK;
+}
+
+/* Runs constant SQL (no parameters, no rows wanted). */
+static est_status exec_sql(sqlstore *s, const char *sql, const char *path, const char *op,
+                           est_error *err)
+{
+    int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    est_status rc;
+
+    for (int i = 1; i < STORE_BUSY_RETRIES && (src & 0xff) == SQLITE_BUSY; i++)
+        src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (src == SQLITE_OK)
+        return EST_OK;
+    rc = sqlstore_error(s, src, op, err);
+    est_error_prefix(err, "store %s", path);
+    return rc;
+}
+
+/* The single value of a one-row PRAGMA, as an integer or a text copy. */
+static est_status pragma_value(sqlstore *s, const char *sql, const char *path, int *number,
+                               char *text, size_t cap, est_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    est_status rc = EST_OK;
+
+    if (src == SQLITE_OK && (src = sqlstore_step(st)) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        if (number != NULL)
+            *number = sqlite3_column_int(st, 0);
+        if (text != NULL)
+            snprintf(text, cap, "%s", v != NULL ? (const char *)v : "");
+    } else {
+        rc = src == SQLITE_DONE ? est_error_set(err, EST_E_STORE, "%s: no value", sql)
+                                : sqlstore_error(s, src, sql, err);
+        est_error_prefix(err, "store %s", path);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* WAL: readers never block the writer, and a commit appends to the log
+ * instead of rewriting pages. synchronous=FULL: the log is fsynced on
+ * every COMMIT (DESIGN §4). */
+static est_status configure(sqlstore *s, const char *path, est_error *err)
+{
+    char mode[16];
+    est_status rc;
+
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    if ((rc = pragma_value(s, "PRAGMA journal_mode = WAL", path, NULL, mode, sizeof mode,
+                           err)) != EST_OK)
+        return rc;
+    if (strcmp(mode, "wal") != 0)
+        return est_error_set(err, EST_E_STORE, "store %s: journal mode is %s, WAL unavailable",
+                             path, mode);
+    return exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", path, "pragmas",
+                    err);
+}
+
+/* Brings the schema to EST_STORE_SCHEMA_VERSION in one transaction. The
+ * version is read again once the write lock is held: another process may
+ * have migrated the file meanwhile. */
+static est_status migrate(sqlstore *s, const char *path, int create, est_error *err)
+{
+    char sql[64];
+    int version = 0;
+    est_status rc;
+
+    if ((rc = pragma_value(s, "PRAGMA user_version", path, &version, NULL, 0, err)) != EST_OK)
+        return rc;
+    if (version > EST_STORE_SCHEMA_VERSION)
+        return est_error_set(err, EST_E_STORE,
+                             "store %s: schema version %d is newer than this estd supports (%d)",
+                             path, version, EST_STORE_SCHEMA_VERSION);
+    if (version == EST_STORE_SCHEMA_VERSION)
+        return EST_OK;
+    /* An existing file without our schema (say, truncated to zero) is not
+     * silently turned into an empty store unless creating was asked for. */
+    if (version == 0 && !create)
+        return est_error_set(err, EST_E_STORE, "store %s: not an estd store (schema version 0)",
+                             path);
+    if ((rc = exec_sql(s, "BEGIN IMMEDIATE", path, "migrate", err)) != EST_OK)
+        return rc;
+    if ((rc = pragma_value(s, "PRAGMA user_version", path, &version, NULL, 0, err)) != EST_OK)
+        goto out;
+    for (; version < EST_STORE_SCHEMA_VERSION; version++) {
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+        if ((rc = exec_sql(s, migrations[version], path, "migrate", err)) != EST_OK ||
+            (rc = exec_sql(s, sql, path, "migrate", err)) != EST_OK)
+            goto out;
+    }
+    rc = exec_sql(s, "COMMIT", path, "migrate", err);
+out:
+    if (rc != EST_OK && !sqlite3_get_autocommit(s->db))
+        (void)exec_sql(s, "ROLLBACK", path, "migrate", NULL);
+    return rc;
+}
+
+static est_status prepare_all(sqlstore *s, const char *path, est_error *err)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        int src = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                     NULL);
+        if (src != SQLITE_OK) {
+            est_status rc = sqlstore_error(s, src, "prepare", err);
+            est_error_prefix(err, "store %s", path);
+            return rc;
+        }
+    }
+    return EST_OK;
+}
+
+void sqlstore_close(void *impl)
+{
+    sqlstore *s = impl;
+
+    if (s == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    /* The last connection to close checkpoints the WAL into the file. */
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+est_status est_store_open_sqlite(const char *path, int create, est_store **out, est_error *err)
+{
+    sqlstore *s = NULL;
+    est_store *store = NULL;
+    est_status rc;
+    int src;
+
+    if (path == NULL || out == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "store open: NULL argument");
+    *out = NULL;
+    if ((rc = file_prepare(path, create, err)) != EST_OK)
+        return rc;
+    if ((s = calloc(1, sizeof *s)) == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return est_error_set(err, EST_E_NOMEM, "store %s: out of memory", path);
+    }
+    /* NOMUTEX: the store's own lock serialises every use of the connection. */
+    src = sqlite3_open_v2(path, &s->db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                              (create ? SQLITE_OPEN_CREATE : 0),
+                          NULL);
+    if (src != SQLITE_OK) {
+        rc = est_error_set(err, src == SQLITE_NOMEM ? EST_E_NOMEM : EST_E_STORE,
+                           "store %s: open: %s", path,
+                           s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+        goto out;
+    }
+    if ((rc = configure(s, path, err)) != EST_OK ||
+        (rc = migrate(s, path, create, err)) != EST_OK ||
+        (rc = prepare_all(s, path, err)) != EST_OK)
+        goto out;
+    if ((store = calloc(1, sizeof *store)) == NULL) {
+        rc = est_error_set(err, EST_E_NOMEM, "store %s: out of memory", path);
+        goto out;
+    }
+    store->ops = &sqlstore_ops;
+    store->impl = s;
+    *out = store;
+    s = NULL;
+    rc = EST_OK;
+out:
+    sqlstore_close(s);
+    return rc;
+}
+
+est_status sqlstore_check(void *impl, est_error *err)
+{
+    sqlstore *s = impl;
+    sqlite3_stmt *st = s->st[ST_CHECK];
+    const char *result;
+    est_status rc = EST_OK;
+    int src;
+
+    pthread_mutex_lock(&s->lock);
+    src = sqlstore_step(st);
+    result = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (src != SQLITE_ROW)
+        rc = sqlstore_error(s, src, "integrity check", err);
+    else if (result == NULL || strcmp(result, "ok") != 0)
+        /* The first of its findings; `sqlite3 FILE 'PRAGMA integrity_check'`
+         * lists them all. */
+        rc = est_error_set(err, EST_E_STORE, "integrity check: %s",
+                           result != NULL ? result : "no result");
+    sqlstore_done(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+sqlite3 *est_store_sqlite_db(est_store *store)
+{
+    if (store == NULL || store->ops != &sqlstore_ops)
+        return NULL;
+    return ((sqlstore *)store->impl)->db;
+}

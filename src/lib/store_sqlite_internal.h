@@ -1,0 +1,96 @@
+/* Internals of the SQLite store, shared by its two files:
+ * store_sqlite.c (the connection: schema, migrations, every statement's SQL,
+ * locking, transactions, errors, paging) and store_sqlite_rows.c (the
+ * operations on certificates, users, pending requests, audit events, the
+ * CRL number, and the ops table). */
+#ifndef ESTKIT_STORE_SQLITE_INTERNAL_H
+#define ESTKIT_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include "estkit/store.h"
+
+/* Lists read this many rows per lock hold: bounded memory for any number
+ * of rows, and issuance is never stalled behind a long listing. */
+#define SQLSTORE_LIST_PAGE 64
+
+/* Every prepared statement; the SQL is in store_sqlite.c, beside the
+ * schema it must agree with. */
+enum sqlstore_stmt {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_CHECK,
+    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_PAGE, ST_CERT_REVOKE, ST_CERT_STATUS,
+    ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE,
+    ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_PAGE,
+    ST_AUDIT_INSERT, ST_CRL_BUMP, ST_CRL_GET,
+    ST_COUNT
+};
+
+/* Column order of the SELECTs of each table (the row readers rely on it). */
+enum { CERT_COL_SERIAL, CERT_COL_SUBJECT, CERT_COL_SAN, CERT_COL_SPKI, CERT_COL_NOT_BEFORE,
+       CERT_COL_NOT_AFTER, CERT_COL_ISSUED_AT, CERT_COL_STATUS, CERT_COL_REVOKED_AT,
+       CERT_COL_REASON, CERT_COL_LABEL, CERT_COL_REQUESTER, CERT_COL_AUTH, CERT_COL_OPERATION,
+       CERT_COL_DER };
+enum { USER_COL_NAME, USER_COL_HASH, USER_COL_REALM, USER_COL_HA1_MD5, USER_COL_HA1_SHA256,
+       USER_COL_CREATED_AT };
+enum { PENDING_COL_ID, PENDING_COL_LABEL, PENDING_COL_CSR_SHA256, PENDING_COL_REQUESTER,
+       PENDING_COL_AUTH, PENDING_COL_OPERATION, PENDING_COL_SUBJECT, PENDING_COL_STATUS,
+       PENDING_COL_REASON, PENDING_COL_CERT_SERIAL, PENDING_COL_CREATED_AT,
+       PENDING_COL_UPDATED_AT, PENDING_COL_CSR_DER };
+
+typedef struct sqlstore {
+    pthread_mutex_t lock; /* guards db and every statement */
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+} sqlstore;
+
+extern const est_store_ops sqlstore_ops;
+
+/* sqlite3_step, waiting again while another process holds the lock. */
+int sqlstore_step(sqlite3_stmt *st);
+/* Resets a statement and clears its bindings. */
+void sqlstore_done(sqlite3_stmt *st);
+/* The est_error for a failed SQLite call (src): names op and carries
+ * sqlite3_errmsg. Lock held, statement not yet reset. */
+est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err);
+
+/* Runs fn in one write transaction under the lock; EST_OK = committed and
+ * fsynced. fn returns EST_OK or the error to report (then rolled back). */
+typedef est_status (*sqlstore_write_fn)(sqlstore *s, void *arg, est_error *err);
+est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, void *arg,
+                          est_error *err);
+
+/* Reads a row of a statement into a new record (*row); -1 when out of
+ * memory. */
+typedef int (*sqlstore_read_fn)(sqlite3_stmt *st, void **row);
+/* Steps a bound statement expected to return at most one row and reads it;
+ * EST_E_NOT_FOUND "op: no what" when there is none. Lock held. */
+est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
+                            const char *what, sqlstore_read_fn read, void **out, est_error *err);
+
+/* One kind of row to list page by page: its statement, how to bind the
+ * keyset position after the previous page (last NULL: the first page) and
+ * the LIMIT, read a row, hand it to the caller (non-zero stops), free it. */
+typedef struct sqlstore_list_kind {
+    enum sqlstore_stmt stmt;
+    const char *op;
+    int (*bind)(sqlite3_stmt *st, const void *last, const void *ctx);
+    sqlstore_read_fn read;
+    int (*visit)(const void *row, void *ctx);
+    void (*free_row)(void *row);
+} sqlstore_list_kind;
+
+/* Visits every row. The callback runs without the store lock, so it may use
+ * the store itself; rows written meanwhile may or may not be seen, none is
+ * seen twice. */
+est_status sqlstore_list(sqlstore *s, const sqlstore_list_kind *k, void *ctx, est_error *err);
+
+est_status sqlstore_check(void *impl, est_error *err);
+void sqlstore_close(void *impl);
+
+/* The connection behind a store from est_store_open_sqlite, or NULL for any
+ * other store. Tests only: it bypasses the store's lock, so use it while no
+ * other thread uses the store (e.g. to set PRAGMA max_page_count and see
+ * how a full disk is reported). */
+sqlite3 *est_store_sqlite_db(est_store *store);
+
+#endif

@@ -1,0 +1,192 @@
+/* estd certs list DIR / estd cert show DIR SERIAL: what the store holds
+ * about issued certificates (DESIGN §4: every certificate is in the store
+ * before it is sent). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/pem.h>
+#include "cmd_common.h"
+
+/* --expiring: up to 100 years ahead, as the CA's validity limit. */
+#define CERTS_EXPIRING_DAYS_MAX 36500L
+#define SECONDS_PER_DAY 86400L
+/* A stored DER longer than this is damage, not a certificate. */
+#define CERT_SHOW_DER_MAX (1024 * 1024)
+
+static const char certs_usage[] =
+    "usage: estd certs list DIR [--expiring DAYS]\n"
+    "Prints one line per issued certificate, the soonest to expire first:\n"
+    "  SERIAL STATUS NOT-AFTER SUBJECT\n"
+    "SERIAL is hex as `openssl x509 -serial` prints it; STATUS is valid, revoked or\n"
+    "expired; NOT-AFTER is UTC. --expiring DAYS lists only the valid certificates\n"
+    "that expire within DAYS days (0: already expired ones are not listed either).\n"
+    "Exit status: 0 done, 1 error.\n";
+
+static const char cert_usage[] =
+    "usage: estd cert show DIR SERIAL\n"
+    "Prints what the store knows about the certificate (status, validity, who asked,\n"
+    "how) and then the certificate in PEM. SERIAL is hex in any case, as\n"
+    "`openssl x509 -serial` prints it (a leading \"serial=\" is accepted).\n"
+    "Exit status: 0 done, 1 error (also: no certificate with that serial).\n";
+
+static const char *status_text(const est_cert_record *rec, int64_t now)
+{
+    if (rec->status == EST_CERT_REVOKED)
+        return "revoked";
+    return rec->not_after < now ? "expired" : "valid";
+}
+
+typedef struct list_ctx {
+    int64_t now;
+    int64_t expiring_before; /* 0: no --expiring */
+} list_ctx;
+
+static int print_cert(const est_cert_record *rec, void *arg)
+{
+    const list_ctx *c = arg;
+    char not_after[ESTD_TIME_TEXT_MAX];
+
+    /* The store filters on not_after < bound; expired ones are no longer "expiring". */
+    if (c->expiring_before != 0 && rec->not_after < c->now)
+        return 0;
+    estd_time_text(rec->not_after, not_after);
+    printf("%s %s %s %s\n", rec->serial, status_text(rec, c->now), not_after,
+           rec->subject != NULL && rec->subject[0] != '\0' ? rec->subject : "-");
+    return 0;
+}
+
+static int certs_list(int argc, char **argv)
+{
+    enum { O_EXPIRING = 256 };
+    static const struct option options[] = {{"expiring", required_argument, NULL, O_EXPIRING},
+                                            {"help", no_argument, NULL, 'h'}, {0}};
+    const char *cmd = "certs list";
+    list_ctx ctx = {(int64_t)time(NULL), 0};
+    est_cert_filter filter = {0};
+    estd_instance *inst = NULL;
+    est_error err;
+    long days;
+    int opt, status = ESTD_EXIT_OK;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt == 'h') {
+            fputs(certs_usage, stdout);
+            return ESTD_EXIT_OK;
+        }
+        if (opt != O_EXPIRING ||
+            estd_number_arg(cmd, "--expiring", optarg, 0, CERTS_EXPIRING_DAYS_MAX, &days) != 0)
+            return ESTD_EXIT_ERROR;
+        ctx.expiring_before = ctx.now + (int64_t)days * SECONDS_PER_DAY;
+        /* 0 days must still filter: the bound is "now", which excludes everything. */
+        if (ctx.expiring_before == 0)
+            ctx.expiring_before = 1;
+        filter.expiring_before = ctx.expiring_before;
+        filter.only_valid = 1;
+    }
+    if (optind + 1 != argc)
+        return estd_usage_error(cmd, "expected DIR");
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->cert_list(inst->store->impl, &filter, print_cert, &ctx, &err) != EST_OK) {
+        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+        status = ESTD_EXIT_ERROR;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
+static void print_record(const est_cert_record *rec)
+{
+    char t[ESTD_TIME_TEXT_MAX];
+    int64_t now = (int64_t)time(NULL);
+
+    printf("serial: %s\nstatus: %s\n", rec->serial, status_text(rec, now));
+    if (rec->status == EST_CERT_REVOKED) {
+        estd_time_text(rec->revoked_at, t);
+        printf("revoked-at: %s\nrevocation-reason: %d\n", t, rec->revocation_reason);
+    }
+    printf("subject: %s\nsubject-alt-name: %s\n", rec->subject ? rec->subject : "",
+           rec->san ? rec->san : "-");
+    estd_time_text(rec->not_before, t);
+    printf("not-before: %s\n", t);
+    estd_time_text(rec->not_after, t);
+    printf("not-after: %s\n", t);
+    estd_time_text(rec->issued_at, t);
+    printf("issued-at: %s\nca-label: %s\nrequester: %s\nauth: %s\noperation: %s\n"
+           "public-key-sha256: %s\n",
+           t, rec->label && rec->label[0] ? rec->label : "(default)",
+           rec->requester ? rec->requester : "", rec->auth_method ? rec->auth_method : "",
+           rec->operation ? rec->operation : "", rec->spki_sha256);
+}
+
+static int cert_show(int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    const char *cmd = "cert show", *serial;
+    est_cert_record *rec = NULL;
+    estd_instance *inst = NULL;
+    const unsigned char *p;
+    X509 *cert = NULL;
+    est_error err;
+    int opt, status = ESTD_EXIT_ERROR;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt != 'h')
+            return ESTD_EXIT_ERROR;
+        fputs(cert_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    if (optind + 2 != argc)
+        return estd_usage_error(cmd, "expected DIR SERIAL");
+    if ((serial = estd_serial_arg(cmd, argv[optind + 1])) == NULL ||
+        (inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, &err) != EST_OK) {
+        if (err.code == EST_E_NOT_FOUND)
+            estd_fail(cmd, "no certificate with serial %s", serial);
+        else
+            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+        goto out;
+    }
+    p = rec->der;
+    if (rec->der_len > CERT_SHOW_DER_MAX || (cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL ||
+        p != rec->der + rec->der_len) {
+        estd_fail(cmd, "%s: the stored certificate %s is unreadable", inst->cfg.store, rec->serial);
+        goto out;
+    }
+    print_record(rec);
+    if (PEM_write_X509(stdout, cert) != 1 || fflush(stdout) != 0) {
+        estd_fail(cmd, "writing to stdout failed");
+        goto out;
+    }
+    status = ESTD_EXIT_OK;
+out:
+    X509_free(cert);
+    est_cert_record_free(rec);
+    estd_instance_free(inst);
+    return status;
+}
+
+int estd_certs_main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return certs_list(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(certs_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    return estd_usage_error("certs", "expected list");
+}
+
+int estd_cert_main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "show") == 0)
+        return cert_show(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(cert_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    return estd_usage_error("cert", "expected show");
+}

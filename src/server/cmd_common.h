@@ -1,0 +1,61 @@
+/* estd admin commands: what every cmd_*.c shares. Exit statuses, the
+ * one-line failure format, opening DIR, the audit actor and how times and
+ * serials look on the command line. */
+#ifndef ESTD_CMD_COMMON_H
+#define ESTD_CMD_COMMON_H
+
+#include <stdint.h>
+#include <openssl/x509.h>
+#include "commands.h"
+#include "instance.h"
+
+/* DESIGN §5: 0 done, 1 error (one line on stderr), 2 nothing to do. */
+enum {
+    ESTD_EXIT_OK = 0,
+    ESTD_EXIT_ERROR = 1,
+    ESTD_EXIT_NOTHING = 2,
+};
+
+/* Opens DIR as estd_instance_open does; on failure prints
+ * "estd: COMMAND: reason" (the reason names the file) and returns NULL. */
+estd_instance *estd_admin_open(const char *command, const char *dir, unsigned flags);
+
+/* Who ran an admin command, for the audit log: "admin:<login>". */
+const char *estd_admin_actor(void);
+
+/* Audits an admin action; a failure to audit is reported on stderr and
+ * makes the command fail (an unaudited change must not look done). */
+int estd_admin_audit(const char *command, estd_instance *inst, const char *event,
+                     const char *label, const char *subject, const char *serial,
+                     const char *detail);
+
+#define ESTD_TIME_TEXT_MAX 32
+/* Unix seconds -> "2025-01-31T12:00:00Z" (UTC). */
+void estd_time_text(int64_t t, char out[ESTD_TIME_TEXT_MAX]);
+
+/* A name as RFC 2253 text ("CN=x,O=y"), as the store keeps subjects. */
+void estd_name_text(const X509_NAME *name, char *out, size_t cap);
+
+/* A SERIAL argument as `openssl x509 -serial` prints it: hex, any case,
+ * an optional "serial=" prefix dropped. Returns the hex part, or NULL
+ * after printing an error. */
+const char *estd_serial_arg(const char *command, const char *arg);
+
+/* Wrong arguments: one line, "estd: COMMAND: what (see `estd help
+ * COMMAND`)", on stderr; returns ESTD_EXIT_ERROR. */
+int estd_usage_error(const char *command, const char *what);
+
+/* getopt_long over argv (argv[0] is the command's name) with GNU argument
+ * permutation, so options may follow the operands. Returns as getopt_long;
+ * for an unknown option or a missing value it prints the problem (one line)
+ * and returns '?'. A new argv restarts getopt's scan. */
+struct option;
+int estd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                const char *command);
+
+/* Whole number in [min, max] from an option value; prints and returns -1
+ * when it is not one. */
+int estd_number_arg(const char *command, const char *option, const char *text, long min,
+                    long max, long *out);
+
+#endif

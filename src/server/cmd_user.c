@@ -1,0 +1,243 @@
+/* estd user add|del|list DIR: the users HTTP Basic and Digest authenticate
+ * (draft-04 §3.2.3).
+ *
+ * Passwords are stored as a salted scrypt hash (est_password_hash), never
+ * in plaintext. Digest (RFC 7616) cannot work from such a hash: the server
+ * needs HA1 = H(user ":" realm ":" password). `user add` therefore also
+ * stores HA1 for MD5 and SHA-256 for the configured realm, unless
+ * --no-digest. HA1 is password-equivalent for that realm: whoever reads
+ * the store can answer Digest challenges as the user (not Basic ones, and
+ * not in another realm). The store file is 0600 for that reason. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "cmd_common.h"
+
+static const char user_usage[] =
+    "usage: estd user add DIR NAME --password-stdin [--force] [--no-digest]\n"
+    "       estd user del DIR NAME\n"
+    "       estd user list DIR\n"
+    "Manages the users HTTP Basic and Digest authentication accept.\n"
+    "  add   reads the password from the first line of stdin; stores a salted scrypt\n"
+    "        hash and, for Digest, HA1 = H(NAME:realm:password) in MD5 and SHA-256 for\n"
+    "        the realm in estd.conf. HA1 is password-equivalent for that realm: anyone\n"
+    "        who reads estd.db can pass Digest as NAME (Basic still needs the password).\n"
+    "        --no-digest stores only the scrypt hash (the user can then use Basic only).\n"
+    "        After changing the realm, add the users again with --force.\n"
+    "        --force replaces an existing user's password.\n"
+    "  del   removes the user.\n"
+    "  list  prints one line per user: name, created (UTC), Digest realm or \"basic-only\".\n"
+    "NAME: 1-128 characters, no spaces, control characters, ':', '\"' or '\\'.\n"
+    "Exit status: 0 done, 1 error.\n";
+
+/* RFC 7617 §2: the user-id cannot contain ':'; RFC 7616 §3.4: it is a
+ * quoted-string, so '"' and '\' would need escaping clients get wrong. */
+static int name_ok(const char *name)
+{
+    size_t len = strnlen(name, EST_USERNAME_MAX + 1);
+
+    if (len == 0 || len > EST_USERNAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c <= 0x20 || c == 0x7f || c == ':' || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* One line from stdin into buf (cap > EST_PASSWORD_MAX + 1): the newline
+ * is dropped, echo is off when stdin is a terminal. */
+static int password_read(const char *command, char *buf, size_t cap)
+{
+    struct termios saved, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    size_t len;
+    char *got;
+
+    if (tty) {
+        fputs("Password: ", stderr);
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    got = fgets(buf, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    if (got == NULL) {
+        estd_fail(command, "no password on stdin");
+        return -1;
+    }
+    len = strlen(buf);
+    if (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    else if (len == cap - 1) {
+        estd_fail(command, "password longer than %d bytes", EST_PASSWORD_MAX);
+        return -1;
+    }
+    if (len > 0 && buf[len - 1] == '\r')
+        buf[--len] = '\0';
+    if (len == 0 || len > EST_PASSWORD_MAX) {
+        estd_fail(command, len == 0 ? "empty password" : "password longer than %d bytes",
+                  EST_PASSWORD_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_add(int argc, char **argv)
+{
+    enum { O_STDIN = 256, O_FORCE, O_NO_DIGEST };
+    static const struct option options[] = {
+        {"password-stdin", no_argument, NULL, O_STDIN}, {"force", no_argument, NULL, O_FORCE},
+        {"no-digest", no_argument, NULL, O_NO_DIGEST}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *cmd = "user add";
+    char password[EST_PASSWORD_MAX + 2], md5[EST_DIGEST_HEX_MAX], sha256[EST_DIGEST_HEX_MAX];
+    int opt, from_stdin = 0, force = 0, digest = 1, status = ESTD_EXIT_ERROR;
+    est_user_record rec = {0};
+    estd_instance *inst = NULL;
+    est_error err;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt == 'h') {
+            fputs(user_usage, stdout);
+            return ESTD_EXIT_OK;
+        }
+        if (opt == '?')
+            return ESTD_EXIT_ERROR;
+        from_stdin |= opt == O_STDIN;
+        force |= opt == O_FORCE;
+        digest &= opt != O_NO_DIGEST;
+    }
+    if (optind + 2 != argc)
+        return estd_usage_error(cmd, "expected DIR NAME");
+    if (!from_stdin)
+        return estd_usage_error(cmd, "the password is read from stdin only: add --password-stdin");
+    if (!name_ok(argv[optind + 1]))
+        return estd_usage_error(cmd, "not a valid user name");
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL ||
+        password_read(cmd, password, sizeof password) != 0)
+        goto out;
+    rec.name = argv[optind + 1];
+    if (est_password_hash(password, &rec.password_hash, &err) != EST_OK ||
+        (digest && (est_digest_ha1(EST_DIGEST_MD5, rec.name, inst->cfg.realm, password, md5, &err) != EST_OK ||
+                    est_digest_ha1(EST_DIGEST_SHA256, rec.name, inst->cfg.realm, password, sha256, &err) != EST_OK))) {
+        estd_fail(cmd, "%s", err.message);
+        goto out;
+    }
+    if (digest) {
+        rec.digest_realm = inst->cfg.realm;
+        rec.digest_ha1_md5 = md5;
+        rec.digest_ha1_sha256 = sha256;
+    }
+    if (inst->store->ops->user_put(inst->store->impl, &rec, force, &err) != EST_OK) {
+        if (err.code == EST_E_CONFLICT)
+            estd_fail(cmd, "user '%s' exists (--force sets a new password)", rec.name);
+        else
+            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+        goto out;
+    }
+    if (estd_admin_audit(cmd, inst, force ? "user-put" : "user-add", "", rec.name, NULL,
+                         digest ? "basic+digest" : "basic-only") == 0)
+        status = ESTD_EXIT_OK;
+out:
+    OPENSSL_cleanse(password, sizeof password);
+    OPENSSL_cleanse(md5, sizeof md5);
+    OPENSSL_cleanse(sha256, sizeof sha256);
+    free(rec.password_hash);
+    estd_instance_free(inst);
+    return status;
+}
+
+static int user_del(int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    const char *cmd = "user del";
+    estd_instance *inst = NULL;
+    est_error err;
+    int opt, status = ESTD_EXIT_ERROR;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt != 'h')
+            return ESTD_EXIT_ERROR;
+        fputs(user_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    if (optind + 2 != argc)
+        return estd_usage_error(cmd, "expected DIR NAME");
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->user_delete(inst->store->impl, argv[optind + 1], &err) != EST_OK) {
+        if (err.code == EST_E_NOT_FOUND)
+            estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
+        else
+            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+    } else if (estd_admin_audit(cmd, inst, "user-del", "", argv[optind + 1], NULL, NULL) == 0) {
+        status = ESTD_EXIT_OK;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
+static int print_user(const est_user_record *rec, void *arg)
+{
+    const char *realm = arg;
+    char created[ESTD_TIME_TEXT_MAX];
+
+    estd_time_text(rec->created_at, created);
+    if (rec->digest_realm == NULL || rec->digest_ha1_md5 == NULL)
+        printf("%s %s basic-only\n", rec->name, created);
+    else if (strcmp(rec->digest_realm, realm) != 0)
+        printf("%s %s digest-stale(realm '%s', now '%s')\n", rec->name, created,
+               rec->digest_realm, realm);
+    else
+        printf("%s %s digest(realm '%s')\n", rec->name, created, rec->digest_realm);
+    return 0;
+}
+
+static int user_list(int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    const char *cmd = "user list";
+    estd_instance *inst = NULL;
+    est_error err;
+    int opt, status = ESTD_EXIT_OK;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt != 'h')
+            return ESTD_EXIT_ERROR;
+        fputs(user_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    if (optind + 1 != argc)
+        return estd_usage_error(cmd, "expected DIR");
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->user_list(inst->store->impl, print_user, inst->cfg.realm, &err) != EST_OK) {
+        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+        status = ESTD_EXIT_ERROR;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
+int estd_user_main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "add") == 0)
+        return user_add(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "del") == 0)
+        return user_del(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return user_list(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(user_usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    return estd_usage_error("user", "expected add, del or list");
+}

@@ -1,0 +1,639 @@
+/* Tests src/lib/store_sqlite_rows.c: every store operation on a real
+ * SQLite store: certificates (insert, lookup in any case, list with
+ * filters and paging, revoke), users, pending requests, audit events. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include "estkit/store.h"
+#include "store_fixture.h"
+#include "store_sqlite_internal.h"
+
+/* Rows one page of a listing holds (store_sqlite_internal.h), and more. */
+#define PAGE SQLSTORE_LIST_PAGE
+
+static int setup(void **state)
+{
+    *state = store_fixture_new();
+    return *state != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    store_fixture *fx = *state;
+
+    /* Whatever a test did, the store is still consistent. */
+    if (fx != NULL && fx->store != NULL)
+        assert_int_equal(fx->store->ops->check(fx->store->impl, NULL), EST_OK);
+    store_fixture_free(fx);
+    return 0;
+}
+
+static est_status insert(est_store *store, const char *serial, int64_t not_after, est_error *err)
+{
+    est_cert_record *rec = store_fixture_cert(serial, not_after, 32);
+    est_status rc = store->ops->cert_insert(store->impl, rec, err);
+
+    est_cert_record_free(rec);
+    return rc;
+}
+
+/* --- certificates ------------------------------------------------------------ */
+
+static void cert_round_trips_every_field(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("7F00AA", 2000000000, 500), *got = NULL;
+
+    free(rec->label);
+    rec->label = strdup("iot");
+    rec->issued_at = 1900000000;
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "7F00AA", &got, NULL), EST_OK);
+    assert_string_equal(got->serial, "7F00AA");
+    assert_string_equal(got->subject, rec->subject);
+    assert_string_equal(got->san, rec->san);
+    assert_string_equal(got->spki_sha256, rec->spki_sha256);
+    assert_int_equal(got->not_before, rec->not_before);
+    assert_int_equal(got->not_after, 2000000000);
+    assert_int_equal(got->issued_at, 1900000000);
+    assert_int_equal(got->status, EST_CERT_VALID);
+    assert_int_equal(got->revoked_at, 0);
+    assert_int_equal(got->revocation_reason, -1);
+    assert_string_equal(got->label, "iot");
+    assert_string_equal(got->requester, "alice");
+    assert_string_equal(got->auth_method, "basic");
+    assert_string_equal(got->operation, "enroll");
+    assert_int_equal(got->der_len, 500);
+    assert_memory_equal(got->der, rec->der, 500);
+    est_cert_record_free(got);
+    est_cert_record_free(rec);
+}
+
+static void cert_optional_fields_may_be_null(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("0102", 2000000000, 8), *got = NULL;
+
+    free(rec->san);
+    free(rec->label);
+    free(rec->requester);
+    rec->san = rec->label = rec->requester = NULL;
+    rec->issued_at = 0; /* = now */
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0102", &got, NULL), EST_OK);
+    assert_null(got->san);
+    assert_string_equal(got->label, ""); /* the default CA */
+    assert_null(got->requester);
+    assert_true(got->issued_at >= (int64_t)time(NULL) - 60);
+    est_cert_record_free(got);
+    est_cert_record_free(rec);
+}
+
+static void duplicate_serial_is_conflict_in_any_case(void **state)
+{
+    store_fixture *fx = *state;
+    est_error err;
+
+    assert_int_equal(insert(fx->store, "abcdef01", 2000000000, &err), EST_OK);
+    assert_int_equal(insert(fx->store, "ABCDEF01", 2000000000, &err), EST_E_CONFLICT);
+    assert_non_null(strstr(err.message, "ABCDEF01"));
+    assert_int_equal(insert(fx->store, "abcdef01", 2000000000, &err), EST_E_CONFLICT);
+    assert_int_equal(store_fixture_count(fx->store, NULL), 1);
+}
+
+static void lookup_is_case_insensitive(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *got = NULL;
+    est_error err;
+
+    assert_int_equal(insert(fx->store, "00DEADBEEF", 2000000000, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "00deadbeef", &got, &err), EST_OK);
+    assert_string_equal(got->serial, "00DEADBEEF");
+    est_cert_record_free(got);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "00DeAdBeEf", &got, &err), EST_OK);
+    est_cert_record_free(got);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "00DEADBEEE", &got, &err),
+                     EST_E_NOT_FOUND);
+    assert_null(got);
+    assert_non_null(strstr(err.message, "00DEADBEEE"));
+}
+
+/* RFC 5280 §4.1.2.2: 20 octets, 40 hex digits, and nothing but hex. */
+static void serial_text_limits(void **state)
+{
+    store_fixture *fx = *state;
+    char forty[41], forty_one[42];
+    est_cert_record *got = NULL;
+    est_error err;
+
+    memset(forty, 'A', 40);
+    forty[40] = '\0';
+    memset(forty_one, 'A', 41);
+    forty_one[41] = '\0';
+    assert_int_equal(insert(fx->store, forty, 2000000000, &err), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, forty, &got, &err), EST_OK);
+    est_cert_record_free(got);
+    got = NULL;
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, forty_one, &got, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "serial=0A", &got, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "", &got, &err), EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0A ", &got, &err), EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0A'; --", &got, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, NULL, &got, &err), EST_E_INPUT);
+    assert_null(got);
+    assert_int_equal(insert(fx->store, "XYZ", 2000000000, &err), EST_E_INPUT);
+}
+
+static void incomplete_records_are_refused(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("01", 2000000000, 8);
+    uint8_t *der = rec->der;
+    char *subject = rec->subject;
+    est_error err;
+
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, NULL, &err), EST_E_INPUT);
+    rec->der = NULL;
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, &err), EST_E_INPUT);
+    rec->der = der;
+    rec->der_len = 0;
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, &err), EST_E_INPUT);
+    rec->der_len = 8;
+    rec->subject = NULL;
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, &err), EST_E_INPUT);
+    rec->subject = subject;
+    rec->spki_sha256[0] = '\0';
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, &err), EST_E_INPUT);
+    rec->spki_sha256[0] = 'a';
+    rec->status = (est_cert_status)2;
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, &err), EST_E_INPUT);
+    assert_int_equal(store_fixture_count(fx->store, NULL), 0);
+    est_cert_record_free(rec);
+}
+
+typedef struct seen {
+    char serials[4 * PAGE][41];
+    size_t n;
+    size_t stop_after; /* 0 = never */
+    est_store *lookup; /* non-NULL: look each one up from inside the callback */
+    int lookups_ok;
+} seen;
+
+static int record_serial(const est_cert_record *rec, void *arg)
+{
+    seen *s = arg;
+    est_cert_record *again = NULL;
+
+    snprintf(s->serials[s->n++], sizeof s->serials[0], "%s", rec->serial);
+    if (s->lookup != NULL &&
+        s->lookup->ops->cert_get(s->lookup->impl, rec->serial, &again, NULL) == EST_OK)
+        s->lookups_ok++;
+    est_cert_record_free(again);
+    return s->stop_after != 0 && s->n == s->stop_after;
+}
+
+static void list_filters_and_orders_by_expiry(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_filter expiring = {.expiring_before = 2000000300};
+    est_cert_filter valid = {.only_valid = 1};
+    est_cert_filter both = {.expiring_before = 2000000300, .only_valid = 1};
+    seen *s = calloc(1, sizeof *s);
+
+    assert_int_equal(insert(fx->store, "03", 2000000300, NULL), EST_OK); /* not before 300 */
+    assert_int_equal(insert(fx->store, "01", 2000000200, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "02", 2000000100, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "04", 2000000100, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "04", 1, 0, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_list(fx->store->impl, NULL, record_serial, s, NULL),
+                     EST_OK);
+    assert_int_equal(s->n, 4);
+    assert_string_equal(s->serials[0], "02"); /* soonest first, then by serial */
+    assert_string_equal(s->serials[1], "04");
+    assert_string_equal(s->serials[2], "01");
+    assert_string_equal(s->serials[3], "03");
+    assert_int_equal(store_fixture_count(fx->store, &expiring), 3);
+    assert_int_equal(store_fixture_count(fx->store, &valid), 3);
+    assert_int_equal(store_fixture_count(fx->store, &both), 2);
+    assert_int_equal(fx->store->ops->cert_list(fx->store->impl, NULL, NULL, NULL, NULL),
+                     EST_E_INTERNAL);
+    free(s);
+}
+
+/* Paging: every row exactly once across page boundaries, including rows
+ * sharing a notAfter across a boundary; the callback may use the store;
+ * a non-zero return stops. */
+static void list_pages_through_many_rows(void **state)
+{
+    store_fixture *fx = *state;
+    size_t total = 2 * PAGE + 7;
+    seen *s = calloc(1, sizeof *s);
+    char serial[16];
+
+    for (size_t i = 0; i < total; i++) {
+        snprintf(serial, sizeof serial, "%04zX", i);
+        assert_int_equal(insert(fx->store, serial, 2000000000 + (int64_t)(i / 5), NULL), EST_OK);
+    }
+    s->lookup = fx->store;
+    assert_int_equal(fx->store->ops->cert_list(fx->store->impl, NULL, record_serial, s, NULL),
+                     EST_OK);
+    assert_int_equal(s->n, total);
+    assert_int_equal(s->lookups_ok, total);
+    for (size_t i = 0; i < total; i++) {
+        snprintf(serial, sizeof serial, "%04zX", i);
+        assert_string_equal(s->serials[i], serial);
+    }
+    memset(s, 0, sizeof *s);
+    s->stop_after = PAGE + 1;
+    assert_int_equal(fx->store->ops->cert_list(fx->store->impl, NULL, record_serial, s, NULL),
+                     EST_OK);
+    assert_int_equal(s->n, PAGE + 1);
+    memset(s, 0, sizeof *s);
+    for (size_t i = total; i < 3 * PAGE; i++) { /* exactly three full pages */
+        snprintf(serial, sizeof serial, "%04zX", i);
+        assert_int_equal(insert(fx->store, serial, 2100000000, NULL), EST_OK);
+    }
+    assert_int_equal(store_fixture_count(fx->store, NULL), 3 * PAGE);
+    free(s);
+}
+
+static void revoke_once_then_conflict(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *got = NULL;
+    est_error err;
+
+    assert_int_equal(insert(fx->store, "0ABC", 2000000000, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0abc", 1, 1700000000, &err),
+                     EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0ABC", &got, NULL), EST_OK);
+    assert_int_equal(got->status, EST_CERT_REVOKED);
+    assert_int_equal(got->revoked_at, 1700000000);
+    assert_int_equal(got->revocation_reason, 1);
+    est_cert_record_free(got);
+    /* The first revocation's date and reason stand. */
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0ABC", 4, 1800000000, &err),
+                     EST_E_CONFLICT);
+    assert_non_null(strstr(err.message, "already revoked"));
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0ABC", &got, NULL), EST_OK);
+    assert_int_equal(got->revoked_at, 1700000000);
+    assert_int_equal(got->revocation_reason, 1);
+    est_cert_record_free(got);
+}
+
+static void revoke_unknown_and_bad_reasons(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *got = NULL;
+    time_t before = time(NULL);
+    est_error err;
+
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DEF", 0, 0, &err),
+                     EST_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "0DEF"));
+    assert_int_equal(insert(fx->store, "0DEF", 2000000000, NULL), EST_OK);
+    /* RFC 5280 §5.3.1: 7 is unassigned, 10 (aACompromise) is the last. */
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DEF", 7, 0, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DEF", 11, 0, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DEF", -2, 0, &err),
+                     EST_E_INPUT);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DE=", 1, 0, &err),
+                     EST_E_INPUT);
+    /* -1: no reason code; when 0: now. */
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DEF", -1, 0, &err), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0DEF", &got, NULL), EST_OK);
+    assert_int_equal(got->revocation_reason, -1);
+    assert_true(got->revoked_at >= (int64_t)before && got->revoked_at <= (int64_t)time(NULL));
+    est_cert_record_free(got);
+    assert_int_equal(insert(fx->store, "0DF0", 2000000000, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0DF0", 10, 5, &err), EST_OK);
+}
+
+/* --- users ------------------------------------------------------------------- */
+
+static est_user_record user(const char *name, const char *hash)
+{
+    est_user_record u = {(char *)name, (char *)hash, NULL, NULL, NULL, 0};
+    return u;
+}
+
+static void users_add_get_replace_delete(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    est_user_record bob = user("bob", "hash-1"), *got = NULL;
+    int64_t created;
+    est_error err;
+
+    bob.digest_realm = "estd";
+    bob.digest_ha1_md5 = "0123";
+    bob.digest_ha1_sha256 = "4567";
+    bob.created_at = 1600000000;
+    assert_int_equal(ops->user_put(fx->store->impl, &bob, 0, &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, "bob", &got, &err), EST_OK);
+    assert_string_equal(got->name, "bob");
+    assert_string_equal(got->password_hash, "hash-1");
+    assert_string_equal(got->digest_realm, "estd");
+    assert_string_equal(got->digest_ha1_md5, "0123");
+    assert_string_equal(got->digest_ha1_sha256, "4567");
+    created = got->created_at;
+    assert_int_equal(created, 1600000000);
+    est_user_record_free(got);
+
+    bob.password_hash = "hash-2";
+    assert_int_equal(ops->user_put(fx->store->impl, &bob, 0, &err), EST_E_CONFLICT);
+    assert_non_null(strstr(err.message, "bob"));
+    bob.digest_ha1_md5 = NULL;
+    bob.created_at = 1700000000;
+    assert_int_equal(ops->user_put(fx->store->impl, &bob, 1, &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, "bob", &got, &err), EST_OK);
+    assert_string_equal(got->password_hash, "hash-2");
+    assert_null(got->digest_ha1_md5);
+    assert_int_equal(got->created_at, created); /* a replaced user keeps its date */
+    est_user_record_free(got);
+
+    assert_int_equal(ops->user_get(fx->store->impl, "Bob", &got, &err), EST_E_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(ops->user_delete(fx->store->impl, "bob", &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, "bob", &got, &err), EST_E_NOT_FOUND);
+    assert_int_equal(ops->user_delete(fx->store->impl, "bob", &err), EST_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "bob"));
+}
+
+static void users_refuse_incomplete_records(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    est_user_record u = user("", "h");
+    est_user_record *got = NULL;
+    est_error err;
+
+    assert_int_equal(ops->user_put(fx->store->impl, &u, 0, &err), EST_E_INPUT);
+    u = user(NULL, "h");
+    assert_int_equal(ops->user_put(fx->store->impl, &u, 0, &err), EST_E_INPUT);
+    u = user("carol", NULL);
+    assert_int_equal(ops->user_put(fx->store->impl, &u, 0, &err), EST_E_INPUT);
+    assert_int_equal(ops->user_put(fx->store->impl, NULL, 0, &err), EST_E_INPUT);
+    assert_int_equal(ops->user_get(fx->store->impl, NULL, &got, &err), EST_E_INPUT);
+    assert_int_equal(ops->user_delete(fx->store->impl, NULL, &err), EST_E_INPUT);
+    /* Names are data, never SQL. */
+    u = user("x'); DROP TABLE users; --", "h");
+    assert_int_equal(ops->user_put(fx->store->impl, &u, 0, &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, u.name, &got, &err), EST_OK);
+    est_user_record_free(got);
+}
+
+typedef struct names {
+    char list[2 * PAGE + 3][16];
+    size_t n;
+} names;
+
+static int record_name(const est_user_record *rec, void *arg)
+{
+    names *n = arg;
+    snprintf(n->list[n->n++], sizeof n->list[0], "%s", rec->name);
+    return 0;
+}
+
+static void users_list_in_name_order_across_pages(void **state)
+{
+    store_fixture *fx = *state;
+    names *n = calloc(1, sizeof *n);
+    char name[16];
+
+    for (int i = 2 * PAGE + 2; i >= 0; i--) {
+        est_user_record u = user(name, "h");
+        snprintf(name, sizeof name, "user%03d", i);
+        assert_int_equal(fx->store->ops->user_put(fx->store->impl, &u, 0, NULL), EST_OK);
+    }
+    assert_int_equal(fx->store->ops->user_list(fx->store->impl, record_name, n, NULL), EST_OK);
+    assert_int_equal(n->n, 2 * PAGE + 3);
+    for (int i = 0; i < 2 * PAGE + 3; i++) {
+        snprintf(name, sizeof name, "user%03d", i);
+        assert_string_equal(n->list[i], name);
+    }
+    assert_int_equal(fx->store->ops->user_list(fx->store->impl, NULL, NULL, NULL),
+                     EST_E_INTERNAL);
+    free(n);
+}
+
+/* --- pending requests ------------------------------------------------------- */
+
+static est_pending_record pending(const char *label, char hash_digit)
+{
+    static uint8_t csr[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+    est_pending_record p = {0};
+
+    p.label = (char *)label;
+    memset(p.csr_sha256, hash_digit, 64);
+    p.requester = "alice";
+    p.auth_method = "basic";
+    p.operation = "enroll";
+    p.subject = "CN=device";
+    p.status = EST_PENDING_WAITING;
+    p.csr_der = csr;
+    p.csr_der_len = sizeof csr;
+    return p;
+}
+
+static void pending_insert_get_find_newest(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    est_pending_record a = pending("iot", 'a'), again = pending("iot", 'a');
+    est_pending_record other = pending("", 'a'), *got = NULL;
+    char hash[65];
+    est_error err;
+
+    assert_int_equal(ops->pending_insert(fx->store->impl, &a, &err), EST_OK);
+    assert_true(a.id > 0);
+    assert_int_equal(ops->pending_get(fx->store->impl, a.id, &got, &err), EST_OK);
+    assert_int_equal(got->id, a.id);
+    assert_string_equal(got->label, "iot");
+    assert_memory_equal(got->csr_sha256, a.csr_sha256, 65);
+    assert_string_equal(got->requester, "alice");
+    assert_string_equal(got->auth_method, "basic");
+    assert_string_equal(got->operation, "enroll");
+    assert_string_equal(got->subject, "CN=device");
+    assert_int_equal(got->status, EST_PENDING_WAITING);
+    assert_null(got->reason);
+    assert_null(got->cert_serial);
+    assert_true(got->created_at > 0 && got->updated_at == got->created_at);
+    assert_int_equal(got->csr_der_len, a.csr_der_len);
+    assert_memory_equal(got->csr_der, a.csr_der, a.csr_der_len);
+    est_pending_record_free(got);
+
+    assert_int_equal(ops->pending_insert(fx->store->impl, &again, &err), EST_OK);
+    assert_true(again.id > a.id);
+    assert_int_equal(ops->pending_insert(fx->store->impl, &other, &err), EST_OK);
+    assert_int_equal(ops->pending_find(fx->store->impl, "iot", a.csr_sha256, &got, &err), EST_OK);
+    assert_int_equal(got->id, again.id); /* the newest */
+    est_pending_record_free(got);
+    assert_int_equal(ops->pending_find(fx->store->impl, NULL, a.csr_sha256, &got, &err), EST_OK);
+    assert_int_equal(got->id, other.id); /* NULL label = the default CA, "" */
+    est_pending_record_free(got);
+    memset(hash, 'b', 64);
+    hash[64] = '\0';
+    assert_int_equal(ops->pending_find(fx->store->impl, "iot", hash, &got, &err),
+                     EST_E_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(ops->pending_find(fx->store->impl, "iot", NULL, &got, &err), EST_E_INPUT);
+    assert_int_equal(ops->pending_get(fx->store->impl, 9999, &got, &err), EST_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "9999"));
+}
+
+static void pending_update_and_its_certificate(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    est_pending_record a = pending("", 'c'), b = pending("", 'd'), *got = NULL;
+    est_error err;
+
+    assert_int_equal(ops->pending_insert(fx->store->impl, &a, &err), EST_OK);
+    assert_int_equal(ops->pending_insert(fx->store->impl, &b, &err), EST_OK);
+    /* Marked issued only once the certificate is in the store. */
+    assert_int_equal(ops->pending_update(fx->store->impl, a.id, EST_PENDING_APPROVED, NULL, "0AA1",
+                                         &err),
+                     EST_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "0AA1"));
+    assert_int_equal(insert(fx->store, "0AA1", 2000000000, NULL), EST_OK);
+    assert_int_equal(ops->pending_update(fx->store->impl, a.id, EST_PENDING_APPROVED, NULL, "0aa1",
+                                         &err),
+                     EST_OK);
+    assert_int_equal(ops->pending_get(fx->store->impl, a.id, &got, &err), EST_OK);
+    assert_int_equal(got->status, EST_PENDING_APPROVED);
+    assert_string_equal(got->cert_serial, "0AA1");
+    assert_null(got->reason);
+    est_pending_record_free(got);
+
+    assert_int_equal(ops->pending_update(fx->store->impl, b.id, EST_PENDING_REJECTED,
+                                         "not a device of ours", NULL, &err),
+                     EST_OK);
+    assert_int_equal(ops->pending_get(fx->store->impl, b.id, &got, &err), EST_OK);
+    assert_int_equal(got->status, EST_PENDING_REJECTED);
+    assert_string_equal(got->reason, "not a device of ours");
+    assert_null(got->cert_serial);
+    est_pending_record_free(got);
+
+    assert_int_equal(ops->pending_update(fx->store->impl, 4242, EST_PENDING_REJECTED, NULL, NULL,
+                                         &err),
+                     EST_E_NOT_FOUND);
+    assert_int_equal(ops->pending_update(fx->store->impl, a.id, (est_pending_status)3, NULL, NULL,
+                                         &err),
+                     EST_E_INPUT);
+    assert_int_equal(ops->pending_update(fx->store->impl, a.id, EST_PENDING_APPROVED, NULL,
+                                         "not hex", &err),
+                     EST_E_INPUT);
+    b.status = (est_pending_status)-1;
+    assert_int_equal(ops->pending_insert(fx->store->impl, &b, &err), EST_E_INPUT);
+    b = pending("", '\0');
+    assert_int_equal(ops->pending_insert(fx->store->impl, &b, &err), EST_E_INPUT);
+    assert_int_equal(ops->pending_insert(fx->store->impl, NULL, &err), EST_E_INPUT);
+}
+
+typedef struct ids {
+    int64_t list[2 * PAGE + 1];
+    size_t n;
+} ids;
+
+static int record_id(const est_pending_record *rec, void *arg)
+{
+    ids *i = arg;
+    i->list[i->n++] = rec->id;
+    return 0;
+}
+
+static void pending_list_in_id_order_across_pages(void **state)
+{
+    store_fixture *fx = *state;
+    ids *got = calloc(1, sizeof *got);
+    int64_t want[2 * PAGE + 1];
+
+    for (size_t i = 0; i < 2 * PAGE + 1; i++) {
+        est_pending_record p = pending("", (char)('a' + i % 6));
+        assert_int_equal(fx->store->ops->pending_insert(fx->store->impl, &p, NULL), EST_OK);
+        want[i] = p.id;
+    }
+    assert_int_equal(fx->store->ops->pending_list(fx->store->impl, record_id, got, NULL), EST_OK);
+    assert_int_equal(got->n, 2 * PAGE + 1);
+    assert_memory_equal(got->list, want, sizeof want);
+    assert_int_equal(fx->store->ops->pending_list(fx->store->impl, NULL, NULL, NULL),
+                     EST_E_INTERNAL);
+    free(got);
+}
+
+/* --- audit ----------------------------------------------------------------- */
+
+static void audit_rows_are_appended(void **state)
+{
+    store_fixture *fx = *state;
+    est_audit_event ev = {"issue", "iot", "alice", "CN=device", "0A", "enroll"};
+    est_audit_event bare = {"auth-fail", NULL, NULL, NULL, NULL, NULL};
+    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3_stmt *st = NULL;
+    time_t before = time(NULL);
+    est_error err;
+
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &ev, &err), EST_OK);
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &bare, &err), EST_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT at, event, label, actor, subject, serial, detail"
+                                        " FROM audit ORDER BY id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true(sqlite3_column_int64(st, 0) >= (int64_t)before);
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "issue");
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "iot");
+    assert_string_equal((const char *)sqlite3_column_text(st, 3), "alice");
+    assert_string_equal((const char *)sqlite3_column_text(st, 4), "CN=device");
+    assert_string_equal((const char *)sqlite3_column_text(st, 5), "0A");
+    assert_string_equal((const char *)sqlite3_column_text(st, 6), "enroll");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "auth-fail");
+    assert_int_equal(sqlite3_column_type(st, 3), SQLITE_NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    bare.event = "";
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &bare, &err), EST_E_INPUT);
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, NULL, &err), EST_E_INPUT);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(cert_round_trips_every_field),
+        T(cert_optional_fields_may_be_null),
+        T(duplicate_serial_is_conflict_in_any_case),
+        T(lookup_is_case_insensitive),
+        T(serial_text_limits),
+        T(incomplete_records_are_refused),
+        T(list_filters_and_orders_by_expiry),
+        T(list_pages_through_many_rows),
+        T(revoke_once_then_conflict),
+        T(revoke_unknown_and_bad_reasons),
+        T(users_add_get_replace_delete),
+        T(users_refuse_incomplete_records),
+        T(users_list_in_name_order_across_pages),
+        T(pending_insert_get_find_newest),
+        T(pending_update_and_its_certificate),
+        T(pending_list_in_id_order_across_pages),
+        T(audit_rows_are_appended),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
