@@ -27,8 +27,8 @@
 #define ESTLOAD_MAX_HEAD_BYTES (16 * 1024)
 /* Largest response body accepted (a certs-only with a long chain). */
 #define ESTLOAD_MAX_BODY_BYTES (1024 * 1024)
-/* Largest request we build: headers plus a base64 CSR (RSA-4096 ~ 2 KiB). */
-#define ESTLOAD_MAX_REQUEST_BYTES (64 * 1024)
+/* Largest request we build: headers plus a base64 CSR (RSA-4096 ~ 2.3 KiB). */
+#define ESTLOAD_MAX_REQUEST_BYTES (8 * 1024)
 
 typedef enum load_op {
     LOAD_OP_CACERTS = 0,

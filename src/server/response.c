@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 #include "server.h"
 
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
@@ -48,6 +49,9 @@ void estd_response_body(estd_response *resp, int status, const char *content_typ
 
 void estd_response_release(estd_response *resp)
 {
+    /* DESIGN §4: server-generated keys are not kept (/serverkeygen). */
+    if (resp->secret_body && resp->body != NULL)
+        OPENSSL_cleanse(resp->body, resp->body_len);
     free(resp->body);
     resp->body = NULL;
 }

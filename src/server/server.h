@@ -46,6 +46,7 @@ typedef struct estd_response {
     int www_count;
     unsigned retry_after;       /* 0 = none */
     char who[128];              /* authenticated name, for the access log */
+    int secret_body;            /* body holds a private key: cleansed on release */
 } estd_response;
 
 typedef struct estd_server {

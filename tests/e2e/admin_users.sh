@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `estd user add|del|list`: passwords from stdin only, never stored in
+# plaintext, --force to replace, --no-digest, name checks, audit events,
+# and that the stored credentials really authenticate (Basic and Digest
+# against a running estd) until the user is deleted.
+. "$E2E_LIB/common.sh"
+DIR=$T/estd
+"$ESTD" init "$DIR" >/dev/null
+PW='S3cret-Passw0rd!'
+
+printf '%s\n' "$PW" | "$ESTD" user add "$DIR" alice --password-stdin || fail "user add"
+printf '%s\r\n' "other-pw" | "$ESTD" user add "$DIR" bob --password-stdin --no-digest || fail "user add --no-digest"
+"$ESTD" user list "$DIR" >"$T/list"
+grep -Eq "^alice [0-9T:-]+Z digest\(realm 'estkit'\)$" "$T/list" || fail "list: $(cat "$T/list")"
+grep -Eq '^bob [0-9T:-]+Z basic-only$' "$T/list" || fail "list --no-digest: $(cat "$T/list")"
+[ "$(wc -l <"$T/list")" = 2 ] || fail "list has $(wc -l <"$T/list") lines"
+pass "add and list"
+
+# Nothing password-like in plaintext anywhere in the store.
+[ "$(sqlite3 "$DIR/estd.db" .dump | grep -c -- "$PW")" = 0 ] || fail "the store holds the password"
+[ "$(sqlite3 "$DIR/estd.db" .dump | grep -c -- other-pw)" = 0 ] || fail "the store holds bob's password"
+sqlite3 "$DIR/estd.db" "SELECT password_hash FROM users WHERE name='alice'" | grep -q '^\$scrypt\$' \
+  || fail "password hash is not scrypt"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT digest_ha1_md5 FROM users WHERE name='alice'")" = \
+  "$(printf '%s' "alice:estkit:$PW" | openssl dgst -md5 -r | cut -d' ' -f1)" ] || fail "MD5 HA1"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT digest_ha1_sha256 FROM users WHERE name='alice'")" = \
+  "$(printf '%s' "alice:estkit:$PW" | openssl dgst -sha256 -r | cut -d' ' -f1)" ] || fail "SHA-256 HA1"
+[ -z "$(sqlite3 "$DIR/estd.db" "SELECT digest_ha1_md5 FROM users WHERE name='bob'")" ] || fail "bob has HA1"
+pass "no plaintext password in the store; scrypt hash and HA1 values"
+
+# Refusals: one line each, nothing changed.
+hash=$(sqlite3 "$DIR/estd.db" "SELECT password_hash FROM users WHERE name='alice'")
+expect_status 1 sh -c "printf 'new\n' | '$ESTD' user add '$DIR' alice --password-stdin"
+one_line_error "^estd: user add: user 'alice' exists \(--force"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT password_hash FROM users WHERE name='alice'")" = "$hash" ] \
+  || fail "refused add changed the password"
+expect_status 1 "$ESTD" user add "$DIR" carol
+one_line_error 'read from stdin only: add --password-stdin'
+expect_status 1 sh -c "printf '\n' | '$ESTD' user add '$DIR' carol --password-stdin"
+one_line_error '^estd: user add: empty password$'
+expect_status 1 sh -c "printf '' | '$ESTD' user add '$DIR' carol --password-stdin"
+one_line_error 'no password on stdin'
+# EST_PASSWORD_MAX = 256 bytes: 256 is accepted, 257 is not.
+head -c 256 /dev/zero | tr '\0' p | "$ESTD" user add "$DIR" long256 --password-stdin || fail "256-byte password"
+expect_status 1 sh -c "head -c 257 /dev/zero | tr '\\0' p | '$ESTD' user add '$DIR' long257 --password-stdin"
+one_line_error 'password longer than 256 bytes'
+for bad in 'a:b' 'a b' 'a"b' 'a\b' '' "$(head -c 129 /dev/zero | tr '\0' u)"; do
+  expect_status 1 sh -c "printf 'pw\n' | '$ESTD' user add '$DIR' '$bad' --password-stdin"
+  one_line_error 'not a valid user name'
+done
+printf 'pw\n' | "$ESTD" user add "$DIR" "$(head -c 128 /dev/zero | tr '\0' u)" --password-stdin \
+  || fail "128-character name refused"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM users WHERE name LIKE 'carol%' OR name LIKE 'long257'")" = 0 ] \
+  || fail "a refused user was stored"
+pass "refusals: existing user, no --password-stdin, empty/too long password, bad names"
+
+# --- the stored credentials authenticate against the server -----------------
+estd_start "$DIR"
+# /csrattrs needs authentication: 200 (or 204: nothing to ask for) once authenticated.
+code() {
+  local c
+  c=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DIR/ca/ca.pem" "$@" "$URL/csrattrs")
+  [ "$c" = 204 ] && c=200
+  echo "$c"
+}
+[ "$(code --basic --user "alice:$PW")" = 200 ] || fail "alice Basic"
+[ "$(code --digest --user "alice:$PW")" = 200 ] || fail "alice Digest"
+[ "$(code --basic --user "alice:wrong")" = 401 ] || fail "wrong password accepted"
+[ "$(code --basic --user "bob:other-pw")" = 200 ] || fail "bob Basic (CRLF line ending stripped)"
+[ "$(code --digest --user "bob:other-pw")" = 401 ] || fail "bob has no HA1 but Digest passed"
+printf 'changed-pw\n' | "$ESTD" user add "$DIR" alice --password-stdin --force || fail "add --force"
+[ "$(code --basic --user "alice:$PW")" = 401 ] || fail "old password still accepted after --force"
+[ "$(code --digest --user "alice:changed-pw")" = 200 ] || fail "new password (Digest) after --force"
+"$ESTD" user del "$DIR" alice || fail "user del"
+[ "$(code --basic --user "alice:changed-pw")" = 401 ] || fail "deleted user still authenticates"
+estd_stop
+pass "stored credentials authenticate (Basic, Digest), --force replaces, del removes"
+
+expect_status 1 "$ESTD" user del "$DIR" alice
+one_line_error "^estd: user del: no user 'alice'$"
+"$ESTD" user list "$DIR" | grep -q '^alice ' && fail "deleted user listed"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT group_concat(event, ' ') FROM (SELECT event FROM audit WHERE subject IN ('alice','bob') ORDER BY id)")" = \
+  'user-add user-add user-put user-del' ] || fail "audit: $(sqlite3 "$DIR/estd.db" 'SELECT event, subject FROM audit')"
+sqlite3 "$DIR/estd.db" "SELECT actor FROM audit WHERE event='user-del'" | grep -q '^admin:' || fail "audit actor"
+expect_status 1 "$ESTD" user frob "$DIR"
+one_line_error 'expected add, del or list'
+"$ESTD" user add --help | grep -q 'password-equivalent' || fail "help does not explain HA1"
+pass "del, audit events, help"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Named limits at and one past the limit (body size, header size), idle and
+# slow connections are closed after timeout_seconds, TLS minimum version,
+# and the server survives all of it.
+. "$E2E_LIB/server.sh"
+DIR=$T/estd
+"$ESTD" init "$DIR" >/dev/null
+printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+sed -i 's/^max_body_bytes = .*/max_body_bytes = 4096/; s/^timeout_seconds = .*/timeout_seconds = 2/; s/^tls_min_version = .*/tls_min_version = 1.3/' "$DIR/estd.conf"
+estd_start "$DIR"
+CA=$DIR/ca/ca.pem
+
+post_size() { # bytes -> status
+  head -c "$1" /dev/zero | tr '\0' 'A' > "$T/blob"
+  curl -s --cacert "$CA" --user u:pw -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/blob" "$URL/simpleenroll" -o "$T/body" -w '%{http_code}'
+}
+[ "$(post_size 4096)" = 400 ] || fail "body at the limit was not read and judged (want 400)"
+[ "$(post_size 4097)" = 413 ] || fail "body one past the limit not 413"
+grep -q 'larger than 4096' "$T/body" || fail "413 reason: $(cat "$T/body")"
+pass "max_body_bytes: at the limit read, one past 413 with a reason"
+
+big=$(head -c 9000 /dev/zero | tr '\0' 'x')
+code=$(curl -s --cacert "$CA" -H "X-Filler: $big" "$URL/cacerts" -o /dev/null -w '%{http_code}')
+[[ $code =~ ^4[0-9][0-9]$ ]] || fail "oversized headers answered $code"
+pass "oversized headers refused ($code)"
+
+# An idle TCP connection (no TLS handshake) and an idle TLS connection
+# (handshake done, no request) are both closed by the server.
+idle_closed_after() { # tls(0|1) -> seconds until the server closed, or 99
+  python3 - "$PORT" "$1" <<'PY'
+import socket, ssl, sys, time
+port, tls = int(sys.argv[1]), sys.argv[2] == "1"
+s = socket.create_connection(("127.0.0.1", port))
+if tls:
+    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(s)
+s.settimeout(10)
+start = time.time()
+try:
+    while s.recv(1024):
+        pass
+except (socket.timeout, TimeoutError):
+    print(99); sys.exit()
+except (ConnectionError, ssl.SSLError):
+    pass
+print(int(time.time() - start))
+PY
+}
+t=$(idle_closed_after 0); [ "$t" -le 5 ] || fail "idle TCP connection held for $t s (timeout 2)"
+t=$(idle_closed_after 1); [ "$t" -le 5 ] || fail "idle TLS connection held for $t s (timeout 2)"
+pass "idle connections closed by the server"
+
+openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 </dev/null >/dev/null 2>&1 \
+  && fail "TLS 1.2 accepted with tls_min_version = 1.3"
+openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 </dev/null >/dev/null 2>&1 \
+  || fail "TLS 1.3 refused"
+pass "tls_min_version enforced"
+estd_alive
+estd_stop
