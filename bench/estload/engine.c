@@ -73,11 +73,12 @@ typedef struct engine {
     int measuring, fatal;
 } engine;
 
-static void note_error(engine *e, const char *fmt, const char *detail)
+/* Counts a failed operation; the first reason is kept as "prefix detail". */
+static void note_error(engine *e, const char *prefix, const char *detail)
 {
     e->res->errors++;
     if (e->res->first_error[0] == '\0')
-        snprintf(e->res->first_error, sizeof e->res->first_error, fmt, detail);
+        snprintf(e->res->first_error, sizeof e->res->first_error, "%s%s", prefix, detail);
     if (e->res->ok == 0 && e->res->errors >= ERRORS_BEFORE_GIVING_UP)
         e->fatal = 1;
 }
@@ -126,9 +127,9 @@ static void conn_close(engine *e, conn *c, int graceful)
     ERR_clear_error();
 }
 
-static void op_failed(engine *e, conn *c, const char *fmt, const char *detail)
+static void op_failed(engine *e, conn *c, const char *prefix, const char *detail)
 {
-    note_error(e, fmt, detail);
+    note_error(e, prefix, detail);
     c->in_op = 0;
     conn_close(e, c, 0);
 }
@@ -175,12 +176,12 @@ static int op_begin(engine *e, conn *c)
     c->in_op = 1;
     c->op_start = now_ns();
     if (c->out_len == 0) {
-        op_failed(e, c, "%s", "request too large");
+        op_failed(e, c, "", "request too large");
         return 1;
     }
     if (c->ssl == NULL) {
         if (conn_open(e, c) != 0)
-            op_failed(e, c, "connect: %s", strerror(errno));
+            op_failed(e, c, "connect: ", strerror(errno));
         return 1;
     }
     if (c->state == CS_READY && e->ready > 0)
@@ -242,7 +243,7 @@ static void op_done(engine *e, conn *c)
 
     c->in_op = 0;
     if (!response_valid(e, c, why, sizeof why)) {
-        note_error(e, "%s", why);
+        note_error(e, "", why);
         keep = 0;
     } else {
         e->res->ok++;
@@ -269,7 +270,7 @@ static void conn_read(engine *e, conn *c)
             char *p;
             if (grown > ESTLOAD_MAX_HEAD_BYTES + ESTLOAD_MAX_BODY_BYTES + INITIAL_READ_BUFFER ||
                 (p = realloc(c->in, grown)) == NULL) {
-                op_failed(e, c, "%s", "response too large");
+                op_failed(e, c, "", "response too large");
                 return;
             }
             c->in = p;
@@ -282,21 +283,21 @@ static void conn_read(engine *e, conn *c)
                 set_events(e, c, r == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
                 return;
             }
-            op_failed(e, c, "reading the response: %s", ssl_reason());
+            op_failed(e, c, "reading the response: ", ssl_reason());
             return;
         }
         c->in_len += (size_t)n;
         if (!c->have_head) {
             r = http_parse_head(c->in, c->in_len, &c->head, why, sizeof why);
             if (r < 0) {
-                op_failed(e, c, "%s", why);
+                op_failed(e, c, "", why);
                 return;
             }
             c->have_head = r;
         }
         if (c->have_head && c->in_len >= c->head.head_len + (size_t)c->head.content_length) {
             if (c->in_len > c->head.head_len + (size_t)c->head.content_length) {
-                op_failed(e, c, "%s", "bytes after the response (we never pipeline)");
+                op_failed(e, c, "", "bytes after the response (we never pipeline)");
                 return;
             }
             op_done(e, c);
@@ -315,7 +316,7 @@ static void conn_write(engine *e, conn *c)
                 set_events(e, c, r == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
                 return;
             }
-            op_failed(e, c, "sending the request: %s", ssl_reason());
+            op_failed(e, c, "sending the request: ", ssl_reason());
             return;
         }
         c->out_off += (size_t)n;
@@ -336,7 +337,7 @@ static void conn_idle_read(engine *e, conn *c)
 
     if (r == SSL_ERROR_WANT_READ)
         return;
-    note_error(e, "%s", n > 0 ? "unexpected bytes on an idle connection"
+    note_error(e, "", n > 0 ? "unexpected bytes on an idle connection"
                               : "server closed an idle connection");
     conn_close(e, c, 0);
 }
@@ -363,9 +364,9 @@ static void conn_handshake(engine *e, conn *c)
         return;
     }
     if (c->in_op) {
-        op_failed(e, c, "TLS handshake: %s", ssl_reason());
+        op_failed(e, c, "TLS handshake: ", ssl_reason());
     } else {
-        note_error(e, "TLS handshake: %s", ssl_reason());
+        note_error(e, "TLS handshake: ", ssl_reason());
         conn_close(e, c, 0);
     }
 }
@@ -380,16 +381,16 @@ static void conn_step(engine *e, conn *c)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
             errno = soerr;
             if (c->in_op)
-                op_failed(e, c, "connect: %s", strerror(soerr));
+                op_failed(e, c, "connect: ", strerror(soerr));
             else {
-                note_error(e, "connect: %s", strerror(soerr));
+                note_error(e, "connect: ", strerror(soerr));
                 conn_close(e, c, 0);
             }
             return;
         }
         if (ssl_setup(e, c) != 0) {
             e->fatal = 1;
-            note_error(e, "TLS setup: %s", ssl_reason());
+            note_error(e, "TLS setup: ", ssl_reason());
             return;
         }
         c->state = CS_HANDSHAKE;
@@ -494,7 +495,7 @@ static int warmup(engine *e)
 
     for (unsigned i = 0; i < e->cfg->connections; i++)
         if (conn_open(e, &e->conns[i]) != 0) {
-            note_error(e, "connect: %s", strerror(errno));
+            note_error(e, "connect: ", strerror(errno));
             return -1;
         }
     while (e->ready < e->cfg->connections) {
@@ -601,6 +602,7 @@ int load_run(const load_config *cfg, load_result *res)
     if (cfg->op == LOAD_OP_IDLE) {
         res->ok = e.ready; /* connections still open at the end */
     }
+    res->csrs_used = e.next_csr;
     latency_summarise(&e.lat, res);
     rc = e.fatal ? -1 : 0;
 out:

@@ -92,6 +92,7 @@ typedef struct load_result {
     double server_cpu_pct;  /* of one core; 200 = two cores busy */
     long server_rss_kib;    /* highest VmRSS sampled */
     long server_rss_start_kib;
+    unsigned long csrs_used; /* more than the CSRs given: some were sent twice */
     char first_error[256];
 } load_result;
 

@@ -3,7 +3,8 @@
  * Decoding is liberal: raw DER, base64 with any line breaks/whitespace, or
  * base64 inside PEM armour ("-----BEGIN X-----"). Anything else is an error,
  * never silently accepted. Encoding follows the dialect: RFC 7030 gives
- * base64 of the DER with LF every 64 characters and no armour; draft-04
+ * RFC 4648 base64 of the DER on one line, no armour (RFC 8951 §3.2;
+ * strict clients do not skip line breaks); draft-04
  * gives PEM armour with the given label. Uses OpenSSL's EVP base64. */
 #ifndef ESTKIT_BODY_H
 #define ESTKIT_BODY_H

@@ -76,6 +76,9 @@ typedef struct est_client_config {
     const char *tls_cert_file;
     const char *tls_key_file;
 
+    /* Highest TLS version: 0 = the best both sides have, 12 = TLS 1.2
+     * (its channel binding is tls-unique), 13 = TLS 1.3 (tls-exporter). */
+    int tls_max_version;
     long timeout_seconds;      /* per request; 0: EST_CLIENT_TIMEOUT_DEFAULT */
     unsigned max_wait_seconds; /* total wait on 202; 0: return EST_E_RETRY_LATER */
     est_client_wait_fn on_wait;

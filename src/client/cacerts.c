@@ -144,7 +144,7 @@ int cacerts_main(int argc, char **argv)
 
     est_cli_init(&cli, "cacerts", usage);
     d.cli = &cli;
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:", options, NULL)) != -1) {
+    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1) {
         if (opt == 'o')
             out = optarg;
         else if (opt == OPT_FINGERPRINT)

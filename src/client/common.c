@@ -29,10 +29,11 @@ const char est_cli_common_help[] =
     "  --http-auth any|basic|digest  any: answer the server's 401; basic: send at once\n"
     "  --tls-cert FILE --tls-key FILE  TLS client certificate\n"
     "Other:\n"
+    "  --tls-max 1.2|1.3        highest TLS version (1.2: tls-unique channel binding)\n"
     "  --timeout SECONDS        per request (default 60)\n"
     "  --max-wait SECONDS       on HTTP 202 wait (Retry-After) and repeat, up to this\n"
     "                           long in all (default 0: return 3 at once)\n"
-    "  --verbose                say what happens\n"
+    "  -v, --verbose            say what happens\n"
     "Exit status: 0 done, 1 error (one line on stderr), 2 nothing to do,\n"
     "3 pending (the server answered 202; run the same command again later).\n";
 
@@ -127,6 +128,7 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
 {
     static const char *const dialects[] = {"rfc7030", "draft", NULL};
     static const char *const auths[] = {"any", "basic", "digest", NULL};
+    static const char *const tls_versions[] = {"1.2", "1.3", NULL};
     int v, r = -1;
     long n;
 
@@ -141,10 +143,15 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
     case OPT_TLS_CERT: cli->cfg.tls_cert_file = optarg; break;
     case OPT_TLS_KEY: cli->cfg.tls_key_file = optarg; break;
-    case OPT_VERBOSE: cli->verbose = 1; break;
+    case OPT_VERBOSE:
+    case 'v': cli->verbose = 1; break;
     case OPT_DIALECT:
         if ((r = choice(cli, "dialect", optarg, dialects, &v)) < 0)
             cli->cfg.dialect = (est_dialect)v;
+        break;
+    case OPT_TLS_MAX:
+        if ((r = choice(cli, "tls-max", optarg, tls_versions, &v)) < 0)
+            cli->cfg.tls_max_version = 12 + v;
         break;
     case OPT_HTTP_AUTH:
         if ((r = choice(cli, "http-auth", optarg, auths, &v)) < 0)

@@ -52,7 +52,7 @@ int csrattrs_main(int argc, char **argv)
     int opt, r = -1;
 
     est_cli_init(&cli, "csrattrs", usage);
-    while (r < 0 && (opt = getopt_long(argc, argv, ":", options, NULL)) != -1)
+    while (r < 0 && (opt = getopt_long(argc, argv, ":v", options, NULL)) != -1)
         r = est_cli_option(&cli, opt, argv);
     if (r < 0)
         r = est_cli_finish_options(&cli, argc, argv, 1);

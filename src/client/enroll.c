@@ -199,7 +199,7 @@ static int parse(job *j, int argc, char **argv, const struct option *options)
 {
     int opt, r = -1;
 
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:", options, NULL)) != -1)
+    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
         r = command_option(j, opt, argv);
     return r < 0 ? est_cli_finish_options(&j->cli, argc, argv, 1) : r;
 }

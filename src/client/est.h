@@ -39,6 +39,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TIMEOUT,
     OPT_MAX_WAIT,
+    OPT_TLS_MAX,
     OPT_VERBOSE,
     OPT_HELP,
     OPT_COMMAND_BASE = 512 /* a command's own long options start here */
@@ -57,6 +58,7 @@ enum {
     {"http-auth", required_argument, NULL, OPT_HTTP_AUTH},                       \
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},                         \
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},                           \
+    {"tls-max", required_argument, NULL, OPT_TLS_MAX},                           \
     {"timeout", required_argument, NULL, OPT_TIMEOUT},                           \
     {"max-wait", required_argument, NULL, OPT_MAX_WAIT},                         \
     {"verbose", no_argument, NULL, OPT_VERBOSE},                                 \

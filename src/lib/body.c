@@ -17,8 +17,8 @@
  * no bound; a long one is a sign of garbage, not of a real object. */
 #define BODY_PEM_LABEL_MAX 64
 
-/* RFC 7030 §4 / RFC 2045 §6.8: base64 lines of at most 76 characters; we
- * send 64, as PEM and every EST implementation we know do. */
+/* Line length of the draft's PEM bodies (RFC 7468 §2: 64 characters).
+ * RFC 7030 bodies are one line; see est_body_encode. */
 #define BODY_LINE_CHARS 64
 
 static const char pem_begin[] = "-----BEGIN ";

@@ -46,6 +46,9 @@ static est_status check_config(const est_client_config *cfg, est_error *err)
     /* Basic's user-id may not contain ':' (RFC 7617 §2). */
     if (cfg->username != NULL && strchr(cfg->username, ':') != NULL)
         return est_error_set(err, EST_E_CONFIG, "a user name cannot contain ':'");
+    if (cfg->tls_max_version != 0 && cfg->tls_max_version != 12 && cfg->tls_max_version != 13)
+        return est_error_set(err, EST_E_CONFIG, "TLS version %d: expected 12 or 13",
+                             cfg->tls_max_version);
     if (cfg->timeout_seconds < 0)
         return est_error_set(err, EST_E_CONFIG, "negative timeout");
     return EST_OK;
@@ -62,6 +65,7 @@ static est_status copy_config(est_client *c, const est_client_config *cfg, est_e
         return rc;
     c->dialect = cfg->dialect;
     c->http_auth = cfg->http_auth;
+    c->tls_max_version = cfg->tls_max_version;
     c->timeout_seconds = cfg->timeout_seconds ? cfg->timeout_seconds : EST_CLIENT_TIMEOUT_DEFAULT;
     c->max_wait_seconds = cfg->max_wait_seconds;
     c->on_wait = cfg->on_wait;

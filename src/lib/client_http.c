@@ -35,15 +35,14 @@ void est_http_response_free(est_http_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+int est_http_response_append(est_http_response *resp, const void *data, size_t n)
 {
-    est_http_response *resp = arg;
-    size_t n = size * nmemb, cap;
+    size_t cap;
     uint8_t *grown;
 
     if (n > EST_CLIENT_RESPONSE_MAX - resp->len) {
         resp->too_large = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+        return 0;
     }
     if (resp->len + n > resp->cap) {
         cap = resp->cap ? resp->cap : 4096;
@@ -63,7 +62,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     }
     memcpy(resp->body + resp->len, data, n);
     resp->len += n;
-    return n;
+    return 1;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    size_t n = size * nmemb;
+
+    /* Returning less than n aborts the transfer with CURLE_WRITE_ERROR. */
+    return est_http_response_append(arg, data, n) ? n : 0;
 }
 
 /* Copies a header's value (trimmed) when line is "name: value". */
@@ -87,11 +94,8 @@ static int header_value(const char *line, size_t len, const char *name, char *ou
     return 1;
 }
 
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+void est_http_response_header(est_http_response *resp, const char *line, size_t n)
 {
-    est_http_response *resp = arg;
-    size_t n = size * nmemb;
-
     /* A new status line (after a 401 or 100) starts a new header block. */
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         resp->content_type[0] = '\0';
@@ -99,7 +103,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     }
     if (!header_value(line, n, "Content-Type", resp->content_type, sizeof resp->content_type))
         header_value(line, n, "Retry-After", resp->retry_after, sizeof resp->retry_after);
-    return n;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    est_http_response_header(arg, line, size * nmemb);
+    return size * nmemb;
 }
 
 /* Options every handle shares. Peer verification is ours (client_tls.c). */
@@ -107,12 +116,17 @@ static int base_options(est_client *client, CURL *curl)
 {
     long timeout = client->timeout_seconds;
     long connect_timeout = timeout < CONNECT_TIMEOUT_MAX ? timeout : CONNECT_TIMEOUT_MAX;
+    /* TLS 1.2 at least: draft-04 §3.3 asks 1.1, which is long deprecated. */
+    long version = CURL_SSLVERSION_TLSv1_2 |
+                   (client->tls_max_version == 12   ? CURL_SSLVERSION_MAX_TLSv1_2
+                    : client->tls_max_version == 13 ? CURL_SSLVERSION_MAX_TLSv1_3
+                                                    : CURL_SSLVERSION_MAX_DEFAULT);
 
     return curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) == CURLE_OK &&
-           curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
+           curl_easy_setopt(curl, CURLOPT_SSLVERSION, version) == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK &&
            /* A resumed session skips the certificate check, and a session
@@ -317,6 +331,8 @@ est_status est_client_status_error(est_client *client, est_operation op,
     if (s == 200)
         return EST_OK;
     est_client_server_text(resp, text, sizeof text);
+    if (text[0] == '\0' && s < 400 && s != 202)
+        snprintf(text, sizeof text, "unexpected status");
     sep = text[0] ? ": " : "";
     if (s == 202)
         return est_error_set(err, EST_E_RETRY_LATER, "%s: request pending (HTTP 202)%s%s", srv,
@@ -329,8 +345,7 @@ est_status est_client_status_error(est_client *client, est_operation op,
     if (s == 404 || s == 501)
         return est_error_set(err, EST_E_UNSUPPORTED, "%s: HTTP %ld: /%s not offered%s%s", srv,
                              s, est_operation_path(op, client->dialect), sep, text);
-    return est_error_set(err, EST_E_PROTOCOL, "%s: HTTP %ld%s%s", srv, s, sep,
-                         text[0] ? text : s < 400 ? "unexpected status" : "");
+    return est_error_set(err, EST_E_PROTOCOL, "%s: HTTP %ld%s%s", srv, s, sep, text);
 }
 
 est_status est_client_check_type(est_client *client, const est_http_response *resp,

@@ -36,6 +36,7 @@ struct est_client {
     char *username, *password;
     est_http_auth http_auth;
     char *tls_cert_file, *tls_key_file;
+    int tls_max_version;
     long timeout_seconds;
     unsigned max_wait_seconds;
     est_client_wait_fn on_wait;
@@ -79,6 +80,11 @@ int est_client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
 /* client_http.c */
 void est_http_response_reset(est_http_response *resp);
 void est_http_response_free(est_http_response *resp);
+/* Appends body bytes; 0 (and too_large set) past EST_CLIENT_RESPONSE_MAX
+ * or when out of memory. */
+int est_http_response_append(est_http_response *resp, const void *data, size_t n);
+/* Takes one header line ("Name: value\r\n" or a status line). */
+void est_http_response_header(est_http_response *resp, const char *line, size_t n);
 /* One request on curl (the client's handle, or a bootstrap handle).
  * content_type NULL = GET. Transport failures are errors; any HTTP status
  * is EST_OK with resp->status set. */
@@ -116,5 +122,9 @@ est_status est_client_request_cert(est_client *client, est_operation op,
 /* The certificate of certs whose public key is key (any when key NULL). */
 est_status est_client_pick_cert(est_client *client, STACK_OF(X509) *certs, EVP_PKEY *key,
                                 X509 **out, est_error *err);
+
+/* client_keygen.c: the multipart answer of /serverkeygen (status 200). */
+est_status est_client_keygen_parse(est_client *client, const est_http_response *resp,
+                                   X509 **cert, EVP_PKEY **key, est_error *err);
 
 #endif

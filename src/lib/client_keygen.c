@@ -102,8 +102,8 @@ static est_status read_parts(const est_multipart *mp, EVP_PKEY **key, STACK_OF(X
     return EST_OK;
 }
 
-static est_status parse_keygen(est_client *c, const est_http_response *resp, X509 **cert,
-                               EVP_PKEY **key, est_error *err)
+est_status est_client_keygen_parse(est_client *c, const est_http_response *resp, X509 **cert,
+                                   EVP_PKEY **key, est_error *err)
 {
     est_media_type *mt = NULL;
     est_multipart *mp = NULL;
@@ -150,7 +150,7 @@ est_status est_client_serverkeygen(est_client *c, const est_enroll_params *param
      * key signs it when the caller has none. */
     rc = est_client_request_cert(c, EST_OP_SERVERKEYGEN, params, &throwaway, &resp, err);
     if (rc == EST_OK)
-        rc = parse_keygen(c, &resp, cert, key, err);
+        rc = est_client_keygen_parse(c, &resp, cert, key, err);
     EVP_PKEY_free(throwaway);
     est_http_response_free(&resp);
     return rc;

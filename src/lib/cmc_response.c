@@ -190,7 +190,7 @@ static est_status read_status(est_cmc_response *resp, const ASN1_TYPE *v, est_er
             snprintf(resp->status_string, sizeof resp->status_string, "%.*s",
                      ASN1_STRING_length(info->status_string),
                      (const char *)ASN1_STRING_get0_data(info->status_string));
-        if (ASN1_TYPE_get(info->other_info) == V_ASN1_INTEGER)
+        if (info->other_info != NULL && ASN1_TYPE_get(info->other_info) == V_ASN1_INTEGER)
             resp->fail_info = (est_cmc_fail)ASN1_INTEGER_get(info->other_info->value.integer);
     } else if (resp->status_string[0] == '\0' && info->status_string != NULL) {
         snprintf(resp->status_string, sizeof resp->status_string, "%.*s",

@@ -43,10 +43,29 @@ void est_multipart_free(est_multipart *mp)
     free(mp);
 }
 
-/* A header value we write must stay on its line. */
+/* Header text: printable ASCII, tab and space, obs-text (RFC 5322 §3.2.5
+ * obsolete but seen); never controls, which could end or split a line. */
+static int header_byte_ok(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* A header value we write must stay on its line and parse back as is
+ * (the parser trims surrounding whitespace). */
 static int value_ok(const char *value)
 {
-    return value == NULL || (value[0] != '\0' && strpbrk(value, "\r\n") == NULL);
+    size_t len;
+
+    if (value == NULL)
+        return 1;
+    len = strlen(value);
+    if (len == 0 || value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
+        value[len - 1] == '\t')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!header_byte_ok((unsigned char)value[i]))
+            return 0;
+    return 1;
 }
 
 est_status est_multipart_add(est_multipart *mp, const char *content_type,
@@ -61,7 +80,8 @@ est_status est_multipart_add(est_multipart *mp, const char *content_type,
         return est_error_set(err, EST_E_TOO_LARGE, "multipart: more than %d parts",
                              EST_MULTIPART_MAX_PARTS);
     if (!value_ok(content_type) || !value_ok(transfer_encoding))
-        return est_error_set(err, EST_E_INPUT, "multipart: header value empty or multi-line");
+        return est_error_set(err, EST_E_INPUT,
+                             "multipart: header value empty, padded or with control characters");
     if (content_type != NULL)
         part.content_type = strdup(content_type);
     if (transfer_encoding != NULL)
@@ -306,7 +326,7 @@ static est_status take_header(est_part *part, size_t index, const char *line, si
 }
 
 /* Unfolds in[start..end) (a header and its continuation lines) by dropping
- * CR and LF (RFC 5322 §2.2.3), then stores it. */
+ * their line ends (RFC 5322 §2.2.3), then stores it. */
 static est_status flush_header(est_part *part, size_t index, const uint8_t *in, size_t start,
                                size_t end, size_t *headers, est_error *err)
 {
@@ -317,8 +337,11 @@ static est_status flush_header(est_part *part, size_t index, const uint8_t *in, 
         return est_error_set(err, EST_E_TOO_LARGE, "multipart: part %zu: more than %d headers",
                              index, EST_MULTIPART_MAX_PART_HEADERS);
     for (size_t i = start; i < end; i++) {
-        if (in[i] == '\r' || in[i] == '\n')
+        if (in[i] == '\n' || (in[i] == '\r' && i + 1 < end && in[i + 1] == '\n'))
             continue;
+        if (!header_byte_ok(in[i]))
+            return est_error_set(err, EST_E_INPUT,
+                                 "multipart: part %zu: control character in header", index);
         if (len == sizeof line)
             return est_error_set(err, EST_E_TOO_LARGE,
                                  "multipart: part %zu: header longer than %d bytes", index,

@@ -83,8 +83,10 @@ static int rollover_parse(int argc, char **argv, rollover_opts *o)
             fputs(ca_usage, stdout);
             return 0;
         } else if (opt == O_KEY_TYPE) {
-            if (est_key_type_parse(optarg, &o->key_type, &err) != EST_OK)
-                return estd_usage_error(ROLLOVER_CMD, err.message), -1;
+            if (est_key_type_parse(optarg, &o->key_type, &err) != EST_OK) {
+                estd_usage_error(ROLLOVER_CMD, err.message);
+                return -1;
+            }
             o->key_type_set = 1;
         } else if (opt == O_SUBJECT) {
             o->subject = optarg;
@@ -95,8 +97,10 @@ static int rollover_parse(int argc, char **argv, rollover_opts *o)
             return -1;
         }
     }
-    if (optind + 1 != argc)
-        return estd_usage_error(ROLLOVER_CMD, "expected DIR"), -1;
+    if (optind + 1 != argc) {
+        estd_usage_error(ROLLOVER_CMD, "expected DIR");
+        return -1;
+    }
     o->dir = argv[optind];
     return 1;
 }

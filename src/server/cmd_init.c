@@ -36,9 +36,11 @@
 /* --server-name may repeat; a TLS certificate with more names than this
  * is a configuration mistake. */
 #define INIT_SERVER_NAMES_MAX 32
-/* est_key_read_file/est_certs_read_file bound the files; a DIR path
- * plus "/tls/server.key" must fit ESTD_PATH_MAX. */
-#define INIT_SUFFIX_MAX 32
+/* DIR plus the longest name inside it ("/tls/server.key.tmp-<pid>-<16
+ * hex>") must fit ESTD_PATH_MAX. */
+#define INIT_SUFFIX_MAX 64
+/* estd.conf's [server] listen = ... (config.h: char listen[256]). */
+#define INIT_LISTEN_MAX 255
 
 static const char init_usage[] =
     "usage: estd init DIR [--ca-subject DN] [--key-type TYPE] [--server-name NAME]...\n"
@@ -119,8 +121,10 @@ static int init_parse(int argc, char **argv, init_opts *o)
         case 'h': fputs(init_usage, stdout); return 0;
         case O_SUBJECT: o->ca_subject = optarg; break;
         case O_KEY_TYPE:
-            if (est_key_type_parse(optarg, &o->key_type, &err) != EST_OK)
-                return estd_usage_error(INIT_CMD, err.message), -1;
+            if (est_key_type_parse(optarg, &o->key_type, &err) != EST_OK) {
+                estd_usage_error(INIT_CMD, err.message);
+                return -1;
+            }
             break;
         case O_NAME:
             if (o->name_count == INIT_SERVER_NAMES_MAX) {
@@ -142,14 +146,20 @@ static int init_parse(int argc, char **argv, init_opts *o)
         default: return -1;
         }
     }
-    if (optind + 1 != argc)
-        return estd_usage_error(INIT_CMD, "expected exactly one DIR"), -1;
+    if (optind + 1 != argc) {
+        estd_usage_error(INIT_CMD, "expected exactly one DIR");
+        return -1;
+    }
     o->dir = argv[optind];
-    if ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL))
-        return estd_usage_error(INIT_CMD, "--ca-cert and --ca-key go together (--chain needs both)"), -1;
-    if (strlen(o->listen) >= sizeof(((estd_config *)0)->listen) || strchr(o->listen, ':') == NULL ||
-        strpbrk(o->listen, " \t\r\n#;") != NULL)
-        return estd_usage_error(INIT_CMD, "--listen takes HOST:PORT"), -1;
+    if ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL)) {
+        estd_usage_error(INIT_CMD, "--ca-cert and --ca-key go together (--chain needs both)");
+        return -1;
+    }
+    if (strlen(o->listen) > INIT_LISTEN_MAX || strchr(o->listen, ':') == NULL ||
+        strpbrk(o->listen, " \t\r\n#;") != NULL) {
+        estd_usage_error(INIT_CMD, "--listen takes HOST:PORT");
+        return -1;
+    }
     if (o->name_count == 0) {
         o->names[o->name_count++] = "localhost";
         o->names[o->name_count++] = "127.0.0.1";

@@ -78,9 +78,10 @@ static int pending_parse(int argc, char **argv, const char *cmd, int operands, i
             return -1;
         }
     }
-    if (optind + operands != argc)
-        return estd_usage_error(cmd, operands == 1 ? "expected DIR" : "expected DIR ID"),
-               -1;
+    if (optind + operands != argc) {
+        estd_usage_error(cmd, operands == 1 ? "expected DIR" : "expected DIR ID");
+        return -1;
+    }
     return 1;
 }
 

@@ -69,8 +69,10 @@ static int revoke_parse(int argc, char **argv, int *reason)
             return -1;
         }
     }
-    if (optind + 2 != argc)
-        return estd_usage_error("revoke", "expected DIR SERIAL"), -1;
+    if (optind + 2 != argc) {
+        estd_usage_error("revoke", "expected DIR SERIAL");
+        return -1;
+    }
     return 1;
 }
 
@@ -181,8 +183,10 @@ static int crl_parse(int argc, char **argv, const char **output, long *days, con
             return -1;
         }
     }
-    if (optind + 1 != argc)
-        return estd_usage_error("crl", "expected DIR"), -1;
+    if (optind + 1 != argc) {
+        estd_usage_error("crl", "expected DIR");
+        return -1;
+    }
     return 1;
 }
 

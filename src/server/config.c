@@ -354,8 +354,11 @@ static est_status section_open(estd_config *cfg, char *line, estd_ca_config **ca
     if (quote[0] != '"' || label_end == quote || label_end[1] != '\0')
         return est_error_set(err, EST_E_CONFIG, "a labelled CA section is [ca \"LABEL\"]");
     *label_end = '\0';
-    if (est_label_check(quote + 1, err) != EST_OK)
+    if (est_label_check(quote + 1, err) != EST_OK) {
+        if (err != NULL)
+            err->code = EST_E_CONFIG;
         return EST_E_CONFIG;
+    }
     if (estd_config_find_ca(cfg, quote + 1) != NULL)
         return est_error_set(err, EST_E_CONFIG, "CA label '%s' defined twice", quote + 1);
     if (cfg->ca_count == ESTD_CONFIG_MAX_LABELS + 1)

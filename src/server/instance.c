@@ -110,10 +110,10 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
                                        cfg->key, cfg->cert);
             goto out;
         }
+        /* est_ca_new owns the signer from here on, also when it fails. */
         signer = est_signer_new_key(key);
         ca->ca = signer ? est_ca_new(ca->cert, chain, extra, signer) : NULL;
         if (ca->ca == NULL) {
-            est_signer_free(signer);
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
             goto out;
         }

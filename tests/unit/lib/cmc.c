@@ -316,8 +316,9 @@ static int tool_request(int argc, char **argv)
     } else {
         fprintf(stderr, "usage: %s enroll KEY CSR_DER OUT IDS [SIGNER_CERT SIGNER_KEY]\n"
                         "       %s revoke TARGET_CERT SIGNER_CERT SIGNER_KEY REASON OUT IDS\n"
-                        "       %s response IN CA_PEM IDS [KEY CERT_OUT]\n",
-                argv[0], argv[0], argv[0]);
+                        "       %s response IN_DER CA_PEM IDS [KEY CERT_OUT]\n"
+                        "       %s odd unknown-control|wrong-content-type|crmf KEY CSR_DER OUT IDS\n",
+                argv[0], argv[0], argv[0], argv[0]);
         return 2;
     }
     if (est_cmc_request_build(&spec, &ids, &der, &len, &err) != EST_OK)
@@ -336,8 +337,9 @@ out:
     return rc;
 }
 
-/* response IN_DER CA_PEM IDS [KEY CERT_OUT]: prints status=... fail=...
- * text=...; exit 0 when it verifies against CA_PEM and echoes IDS. */
+/* response IN_DER CA_PEM IDS|- [KEY CERT_OUT]: prints status=... fail=...
+ * text=...; exit 0 when it verifies against CA_PEM, echoes IDS and (with
+ * KEY) holds a certificate for KEY, written to CERT_OUT. */
 static int tool_response(int argc, char **argv)
 {
     uint8_t *der = NULL;
@@ -354,12 +356,14 @@ static int tool_response(int argc, char **argv)
         return 2;
     if (est_file_read(argv[2], EST_CMC_MAX_DER, &der, &der_len, &err) != EST_OK ||
         !first_cert(argv[3], &ca, &err) || trust == NULL || !X509_STORE_add_cert(trust, ca) ||
-        !read_ids(argv[4], &ids) ||
-        est_cmc_response_parse(der, der_len, trust, &resp, &err) != EST_OK ||
-        est_cmc_response_check_ids(resp, &ids, &err) != EST_OK)
+        est_cmc_response_parse(der, der_len, trust, &resp, &err) != EST_OK)
         goto out;
     printf("status=%s fail=%s text=%s\n", est_cmc_status_name(resp->status),
            est_cmc_fail_name(resp->fail_info), resp->status_string);
+    /* IDS "-": the request had none to echo */
+    if (strcmp(argv[4], "-") != 0 &&
+        (!read_ids(argv[4], &ids) || est_cmc_response_check_ids(resp, &ids, &err) != EST_OK))
+        goto out;
     rc = 0;
     if (argc == 7) {
         STACK_OF(X509) *one = sk_X509_new_null();
@@ -382,6 +386,60 @@ out:
     return rc;
 }
 
+/* odd KIND KEY CSR_DER OUT IDS: a request the library would not build,
+ * signed by KEY (the CSR's): KIND unknown-control, wrong-content-type or
+ * crmf. transactionId 7, senderNonce eight 0x5a (cmc_fixture_pki_data). */
+static int tool_odd(int argc, char **argv)
+{
+    est_cmc_request_spec spec = {0};
+    EST_CMC_PKI_DATA *pki = NULL;
+    est_cmc_ids ids = {.transaction_id = 7, .sender_nonce = {.len = 8}};
+    uint8_t *csr_der = NULL, *der = NULL;
+    size_t csr_len = 0, len = 0;
+    int nid = NID_id_cct_PKIData, rc = 1;
+    est_error err = {0};
+
+    if (argc != 7)
+        return 2;
+    memset(ids.sender_nonce.data, 0x5a, 8);
+    if (est_key_read_file(argv[3], &spec.signer_key, &err) != EST_OK ||
+        est_file_read(argv[4], EST_CSR_MAX_DER, &csr_der, &csr_len, &err) != EST_OK ||
+        est_csr_parse(csr_der, csr_len, &spec.csr, &err) != EST_OK ||
+        (pki = cmc_fixture_pki_data(spec.csr)) == NULL)
+        goto out;
+    if (strcmp(argv[2], "unknown-control") == 0) {
+        ASN1_TYPE *t = cmc_fixture_octets(4, 1);
+        int ok = t != NULL && cmc_fixture_add_control(pki, 9, "1.3.6.1.4.1.99999.1", t);
+        ASN1_TYPE_free(t);
+        if (!ok)
+            goto out;
+    } else if (strcmp(argv[2], "wrong-content-type") == 0) {
+        nid = NID_pkcs7_data;
+    } else if (strcmp(argv[2], "crmf") == 0) {
+        EST_CMC_TAGGED_REQUEST *crm =
+            (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        crm->type = EST_CMC_REQUEST_CRM;
+        crm->d.crm = sk_ASN1_TYPE_new_null();
+        if (!sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, crm)) {
+            ASN1_item_free((ASN1_VALUE *)crm, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+            goto out;
+        }
+    } else {
+        goto out;
+    }
+    der = cmc_fixture_sign(pki, nid, spec.signer_key, NULL, spec.csr, &len);
+    rc = der != NULL && write_file(argv[5], der, len) && write_ids(argv[6], &ids) ? 0 : 1;
+out:
+    if (rc != 0)
+        tool_fail("odd", &err);
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    free(csr_der);
+    free(der);
+    X509_REQ_free(spec.csr);
+    EVP_PKEY_free(spec.signer_key);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -393,8 +451,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(enroll_exchange_in_process),
     };
 
+    if (argc > 1 && strcmp(argv[1], "response") == 0)
+        return tool_response(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "odd") == 0)
+        return tool_odd(argc, argv);
     if (argc > 1)
-        return strcmp(argv[1], "response") == 0 ? tool_response(argc, argv)
-                                                : tool_request(argc, argv);
+        return tool_request(argc, argv);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

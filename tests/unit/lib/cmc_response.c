@@ -74,6 +74,23 @@ static void failure_carries_fail_info_and_text(void **state)
     free(der);
 }
 
+/* otherInfo is OPTIONAL: a failure may come without a CMCFailInfo. */
+static void failure_without_fail_info(void **state)
+{
+    cmc_fixture *f = *state;
+    est_cmc_status_entry bad = {.status = EST_CMC_FAILED, .fail = EST_CMC_FAIL_NONE};
+    size_t len = 0;
+    uint8_t *der = build(f->ca, &bad, 1, NULL, NULL, &len);
+    est_cmc_response *resp = NULL;
+
+    assert_int_equal(est_cmc_response_parse(der, len, NULL, &resp, NULL), EST_OK);
+    assert_int_equal(resp->status, EST_CMC_FAILED);
+    assert_int_equal(resp->fail_info, EST_CMC_FAIL_NONE);
+    assert_string_equal(resp->status_string, "");
+    est_cmc_response_free(resp);
+    free(der);
+}
+
 static void first_non_success_status_wins(void **state)
 {
     cmc_fixture *f = *state;
@@ -285,6 +302,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failure_carries_fail_info_and_text),
+        cmocka_unit_test(failure_without_fail_info),
         cmocka_unit_test(first_non_success_status_wins),
         cmocka_unit_test(status_count_limit_at_and_past),
         cmocka_unit_test(ids_must_be_echoed_exactly),

@@ -205,6 +205,11 @@ static void malformed_bodies_are_rejected(void **state)
     parse_fails("--B\r\nContent-Type:   \r\n\r\nx\r\n--B--", "B", EST_E_INPUT);
     parse_fails("--B\r\nBad Name: x\r\n\r\nx\r\n--B--", "B", EST_E_INPUT);
     parse_fails("--B\r\nN\xc3\xa4me: x\r\n\r\nx\r\n--B--", "B", EST_E_INPUT);
+    /* Control characters in a header (found by fuzz_multipart). */
+    static const char nul_value[] = "--B\r\nContent-Type: a/\0b\r\n\r\nx\r\n--B--";
+    parse_fails_n(nul_value, sizeof nul_value - 1, "B", EST_E_INPUT);
+    parse_fails("--B\r\nContent-Type: a/b\rX-Evil: 1\r\n\r\nx\r\n--B--", "B", EST_E_INPUT);
+    parse_fails("--B\r\nContent-Type: a/b\x7f\r\n\r\nx\r\n--B--", "B", EST_E_INPUT);
     /* An error in a later part frees the earlier ones (LSan checks). */
     parse_fails("--B\r\nContent-Type: a/b\r\n\r\nx\r\n--B\r\nbad\r\n\r\ny\r\n--B--", "B",
                 EST_E_INPUT);
@@ -360,6 +365,9 @@ static void add_and_build_reject_bad_input(void **state)
                      EST_E_INPUT);
     assert_int_equal(est_multipart_add(mp, "a/b", "base64\n", NULL, 0, &err), EST_E_INPUT);
     assert_int_equal(est_multipart_add(mp, "", NULL, NULL, 0, &err), EST_E_INPUT);
+    assert_int_equal(est_multipart_add(mp, " a/b", NULL, NULL, 0, &err), EST_E_INPUT);
+    assert_int_equal(est_multipart_add(mp, "a/b\t", NULL, NULL, 0, &err), EST_E_INPUT);
+    assert_int_equal(est_multipart_add(mp, "a/\x01b", NULL, NULL, 0, &err), EST_E_INPUT);
     assert_int_equal(est_multipart_add(mp, "a/b", NULL, NULL, 3, &err), EST_E_INPUT);
     assert_int_equal(est_multipart_add(NULL, "a/b", NULL, NULL, 0, &err), EST_E_INPUT);
     assert_int_equal(mp->count, 0);

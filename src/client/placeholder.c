@@ -1,2 +1,0 @@
-/* est shared pieces: placeholder. */
-typedef int est_placeholder;
