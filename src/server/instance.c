@@ -75,6 +75,46 @@ static est_status ca_bodies_build(estd_ca *ca, est_error *err)
     return rc;
 }
 
+static int push_ref(STACK_OF(X509) *stack, X509 *cert)
+{
+    if (!sk_X509_push(stack, cert))
+        return 0;
+    X509_up_ref(cert);
+    return 1;
+}
+
+/* What /cacerts serves. After a rollover extra holds OldWithOld and the two
+ * link certificates. Links come first: path builders (OpenSSL's among them)
+ * take the first untrusted certificate whose subject and key identifier
+ * match, so a device holding only the old root must meet NewWithOld before
+ * the self-signed NewWithNew, and a device holding only the new root must
+ * meet OldWithNew before OldWithOld (draft-04 §4.1.3). */
+static est_status cacerts_build(estd_ca *ca, STACK_OF(X509) *chain, STACK_OF(X509) *extra,
+                                est_error *err)
+{
+    int n_extra = extra != NULL ? sk_X509_num(extra) : 0;
+
+    ca->cacerts = sk_X509_new_null();
+    if (ca->cacerts == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n_extra; i++) {
+            X509 *c = sk_X509_value(extra, i);
+            int self_signed = X509_self_signed(c, 0) == 1;
+            if (self_signed == (pass == 1) && !push_ref(ca->cacerts, c))
+                return est_error_set(err, EST_E_NOMEM, "out of memory");
+        }
+        if (pass == 0) {
+            if (!push_ref(ca->cacerts, ca->cert))
+                return est_error_set(err, EST_E_NOMEM, "out of memory");
+            for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+                if (!push_ref(ca->cacerts, sk_X509_value(chain, i)))
+                    return est_error_set(err, EST_E_NOMEM, "out of memory");
+        }
+    }
+    return EST_OK;
+}
+
 static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL, *extra = NULL;
@@ -91,17 +131,8 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
     if ((rc = read_optional_certs(cfg->chain, &chain, err)) != EST_OK ||
         (rc = read_optional_certs(cfg->extra, &extra, err)) != EST_OK)
         goto out;
-    ca->cacerts = sk_X509_new_null();
-    rc = EST_E_NOMEM;
-    if (ca->cacerts == NULL || !sk_X509_push(ca->cacerts, ca->cert))
+    if ((rc = cacerts_build(ca, chain, extra, err)) != EST_OK)
         goto out;
-    X509_up_ref(ca->cert);
-    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
-        if (sk_X509_push(ca->cacerts, sk_X509_value(chain, i)))
-            X509_up_ref(sk_X509_value(chain, i));
-    for (int i = 0; extra != NULL && i < sk_X509_num(extra); i++)
-        if (sk_X509_push(ca->cacerts, sk_X509_value(extra, i)))
-            X509_up_ref(sk_X509_value(extra, i));
     if (flags & ESTD_OPEN_KEYS) {
         if ((rc = est_key_read_file(cfg->key, &key, err)) != EST_OK)
             goto out;
