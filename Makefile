@@ -16,7 +16,7 @@ deps:
 	@bash scripts/deps
 
 build: deps
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESTKIT_SANITIZE=OFF -DESTKIT_FUZZ=OFF >/dev/null
 	@cmake --build build -j $(JOBS)
 
 run: build
