@@ -157,6 +157,13 @@ est_status est_client_serverkeygen(est_client *client, const est_enroll_params *
 est_status est_client_fullcmc(est_client *client, const uint8_t *req_der, size_t req_len,
                               uint8_t **resp_der, size_t *resp_len, est_error *err);
 
+/* The channel binding (base64, draft-04 §3.5) of the connection the last
+ * GET /csrattrs ran on, for a CSR the caller builds itself (one inside a
+ * Full PKI Request). The next est_client_fullcmc is then sent on that same
+ * connection only (EST_E_TLS if it was lost). EST_E_TLS when there is none. */
+est_status est_client_get_channel_binding(est_client *client, char *out, size_t cap,
+                                          est_error *err);
+
 /* --- CSR helpers --- */
 
 typedef struct est_csr_params {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -52,6 +53,9 @@ void est_cli_free(est_cli *cli)
     est_secret_free(cli->password);
     cli->password = NULL;
 }
+
+static void vmessage(const est_cli *cli, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void vmessage(const est_cli *cli, const char *fmt, va_list ap)
 {
@@ -207,6 +211,25 @@ static int first_line(char *buf, size_t len)
     return n <= EST_PASSWORD_MAX;
 }
 
+/* Up to cap - 1 bytes of fd, stopping after a newline; NUL-terminated.
+ * Returns the length (0 at once-EOF or on an error). */
+static size_t read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    while (n + 1 < cap) {
+        ssize_t got = read(fd, buf + n, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        if (buf[n++] == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 static int read_password(est_cli *cli)
 {
     char buf[EST_PASSWORD_MAX + 3];
@@ -217,9 +240,10 @@ static int read_password(est_cli *cli)
     int ok;
 
     if (cli->password_stdin) {
-        if (fgets(buf, sizeof buf, stdin) == NULL)
+        /* read(2), not stdio: no copy of the secret stays in a FILE buffer. */
+        if ((len = read_line(STDIN_FILENO, buf, sizeof buf)) == 0)
             return est_cli_error(cli, "--password-stdin: no password on standard input");
-        ok = first_line(buf, strlen(buf));
+        ok = first_line(buf, len);
         if (ok)
             cli->password = strdup(buf);
         OPENSSL_cleanse(buf, sizeof buf);

@@ -4,26 +4,33 @@
 #include <string.h>
 #include "est.h"
 #include "estkit/certs_only.h"
+#include "estkit/channel_binding.h"
 #include "estkit/cmc.h"
 
 static const char fullcmc_usage[] =
     "usage: est fullcmc --server URL --trust FILE [auth] --key FILE [--key-type T]\n"
-    "                   --subject DN [--san NAMES]... -o CERTFILE\n"
+    "                   --subject DN [--san NAMES]... [--pop-link] [--no-csrattrs]\n"
+    "                   -o CERTFILE\n"
     "Enrolls through /fullcmc: the CSR travels in a signed Full PKI Request; the key\n"
-    "in FILE is made (0600) when FILE does not exist.\n";
+    "in FILE is made (0600) when FILE does not exist. The CSR carries the TLS channel\n"
+    "binding with --pop-link or when /csrattrs lists challengePassword.\n";
 
 static const char revoke_usage[] =
     "usage: est revoke --server URL --trust FILE --cert FILE --key FILE [--reason R]\n"
     "Asks the CA to revoke --cert with a revokeRequest over /fullcmc, signed with\n"
     "--key; R is a CRL reason (unspecified, keyCompromise, superseded, ...).\n";
 
-enum { OPT_KEY = OPT_COMMAND_BASE, OPT_KEY_TYPE, OPT_SUBJECT, OPT_SAN, OPT_CERT, OPT_REASON };
+enum {
+    OPT_KEY = OPT_COMMAND_BASE, OPT_KEY_TYPE, OPT_SUBJECT, OPT_SAN, OPT_CERT, OPT_REASON,
+    OPT_POP_LINK, OPT_NO_CSRATTRS
+};
 
 typedef struct cmc_job {
     est_cli cli;
     const char *key_path, *cert_path, *out, *subject_text, *reason_text;
     est_key_type key_type;
-    int reason;
+    int reason, pop_link, skip_csrattrs;
+    char binding[EST_CHANNEL_BINDING_B64_MAX]; /* "" unless linking */
     GENERAL_NAMES *san;
     X509 *cert;
     EVP_PKEY *key, *new_key;
@@ -50,6 +57,8 @@ static int option(cmc_job *j, int opt, char **argv)
     case OPT_CERT: j->cert_path = optarg; return -1;
     case OPT_SUBJECT: j->subject_text = optarg; return -1;
     case OPT_REASON: j->reason_text = optarg; return -1;
+    case OPT_POP_LINK: j->pop_link = 1; return -1;
+    case OPT_NO_CSRATTRS: j->skip_csrattrs = 1; return -1;
     case OPT_KEY_TYPE:
         return est_key_type_parse(optarg, &j->key_type, &err) == EST_OK ? -1
                                                                         : est_cli_fail(&j->cli, &err);
@@ -154,7 +163,8 @@ static est_status build_enroll(cmc_job *j, uint8_t **der, size_t *len, est_cmc_i
 {
     X509_NAME *subject = NULL;
     X509_REQ *csr = NULL;
-    est_csr_params cp = {.key = j->key ? j->key : j->new_key, .san = j->san};
+    est_csr_params cp = {.key = j->key ? j->key : j->new_key, .san = j->san,
+                         .challenge_password = j->binding[0] ? j->binding : NULL};
     est_cmc_request_spec spec = {0};
     est_status rc;
 
@@ -169,6 +179,28 @@ static est_status build_enroll(cmc_job *j, uint8_t **der, size_t *len, est_cmc_i
     }
     X509_REQ_free(csr);
     X509_NAME_free(subject);
+    return rc;
+}
+
+/* draft-04 §3.5 for a CSR inside CMC: ask /csrattrs on the connection the
+ * request will use; link when told to or when it lists challengePassword.
+ * An HTTP refusal of /csrattrs is no reason to stop. */
+static est_status maybe_link(cmc_job *j, est_client *client, est_error *err)
+{
+    est_csrattrs *attrs = NULL;
+    est_status rc = EST_OK;
+    int link = j->pop_link;
+
+    if (!j->skip_csrattrs || j->pop_link) {
+        rc = est_client_csrattrs(client, &attrs, err);
+        if (rc != EST_OK && est_client_get_http_status(client) == 0)
+            return rc;
+        link = link || (attrs != NULL && est_csrattrs_has_nid(attrs, NID_pkcs9_challengePassword));
+        est_csrattrs_free(attrs);
+        rc = EST_OK;
+    }
+    if (link)
+        rc = est_client_get_channel_binding(client, j->binding, sizeof j->binding, err);
     return rc;
 }
 
@@ -192,13 +224,14 @@ static int run_enroll(cmc_job *j)
         return est_cli_fail(&j->cli, &err);
     if ((r = est_cli_client_new(&j->cli, &client)) != EST_EXIT_DONE)
         return r;
-    if (build_enroll(j, &der, &len, &ids, &err) != EST_OK ||
+    if (maybe_link(j, client, &err) != EST_OK || build_enroll(j, &der, &len, &ids, &err) != EST_OK ||
         exchange(j, client, der, len, &ids, j->key ? j->key : j->new_key, &cert, &err) != EST_OK ||
         (j->new_key != NULL && est_key_write_file(j->key_path, j->new_key, &err) != EST_OK) ||
         est_cli_write_cert(j->out, cert, &err) != EST_OK)
         r = est_cli_fail(&j->cli, &err);
     X509_free(cert);
     OPENSSL_free(der);
+    OPENSSL_cleanse(j->binding, sizeof j->binding);
     est_client_free(client);
     return r;
 }
@@ -211,6 +244,8 @@ int fullcmc_main(int argc, char **argv)
         {"key-type", required_argument, NULL, OPT_KEY_TYPE},
         {"subject", required_argument, NULL, OPT_SUBJECT},
         {"san", required_argument, NULL, OPT_SAN},
+        {"pop-link", no_argument, NULL, OPT_POP_LINK},
+        {"no-csrattrs", no_argument, NULL, OPT_NO_CSRATTRS},
         {"out", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };

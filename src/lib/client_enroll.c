@@ -79,6 +79,21 @@ est_status est_client_csrattrs(est_client *client, est_csrattrs **out, est_error
     return get_csrattrs(client, 0, out, err);
 }
 
+est_status est_client_get_channel_binding(est_client *c, char *out, size_t cap,
+                                          est_error *err)
+{
+    if (c == NULL || out == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "channel binding: NULL argument");
+    if (c->binding_len == 0)
+        return est_error_set(err, EST_E_TLS, "%s: no TLS channel binding (ask /csrattrs first)",
+                             c->server);
+    if (cap < 4 * ((c->binding_len + 2) / 3) + 1)
+        return est_error_set(err, EST_E_TOO_LARGE, "channel binding buffer too small");
+    EVP_EncodeBlock((unsigned char *)out, c->binding, (int)c->binding_len);
+    c->binding_armed = 1;
+    return EST_OK;
+}
+
 static est_status post_csr(est_client *c, est_operation op, const uint8_t *der, size_t len,
                            est_http_response *resp, est_error *err)
 {

@@ -52,6 +52,7 @@ struct est_client {
     uint8_t binding[EST_CHANNEL_BINDING_MAX];
     size_t binding_len;
     int binding_mismatch;
+    int binding_armed; /* the next /fullcmc must go on the bound connection */
 
     long last_status;
     unsigned retry_after;

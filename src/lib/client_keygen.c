@@ -173,11 +173,15 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
         (rc = est_body_encode(req_der, req_len, c->dialect, "PKCS7", &body, &body_len, err)) !=
             EST_OK)
         return rc;
+    /* A request carrying a channel binding goes on the bound connection. */
+    c->binding_mode = c->binding_armed ? EST_BINDING_CHECK : EST_BINDING_OFF;
+    c->binding_armed = 0;
     rc = est_client_http(c, curl, EST_OP_FULLCMC,
                          c->dialect == EST_DIALECT_DRAFT
                              ? "application/pkcs7-mime"
                              : "application/pkcs7-mime; smime-type=CMC-request",
                          (const uint8_t *)body, body_len, &resp, err);
+    c->binding_mode = EST_BINDING_OFF;
     if (rc != EST_OK)
         goto out;
     rc = est_client_status_error(c, EST_OP_FULLCMC, &resp, err);

@@ -37,6 +37,7 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     ca->challenge = ESTD_CHALLENGE_CHANNEL_BINDING;
     ca->approval = ESTD_APPROVAL_AUTO;
     ca->retry_after_seconds = 60;
+    ca->trust_ra = 1;
     ca->serverkeygen_key_type = EST_KEY_EC_P256;
     ca->fullcmc = 1;
 }
@@ -100,7 +101,7 @@ est_status estd_auth_policy_parse(const char *text, estd_auth_policy *out, est_e
         /* One alternative: terms joined by '+', ended by ',' or the end. */
         for (;;) {
             const char *start, *end;
-            unsigned bit;
+            unsigned bit = 0;
             while (*p == ' ' || *p == '\t')
                 p++;
             start = p;
@@ -242,7 +243,7 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
     static const char *const challenge_modes[] = {"channel-binding", "one-time-code", NULL};
     static const char *const approvals[] = {"auto", "manual", NULL};
     unsigned u;
-    int choice;
+    int choice = 0;
     est_status rc;
 
     if (strcmp(key, "cert") == 0)
@@ -290,6 +291,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_uint(&ca->retry_after_seconds, value, 1, 86400, err);
     if (strcmp(key, "allow_subject_change") == 0)
         return set_bool(&ca->allow_subject_change, value, err);
+    if (strcmp(key, "trust_ra") == 0)
+        return set_bool(&ca->trust_ra, value, err);
     if (strcmp(key, "serverkeygen") == 0)
         return set_bool(&ca->serverkeygen, value, err);
     if (strcmp(key, "serverkeygen_key_type") == 0) {
@@ -555,6 +558,10 @@ static const char config_template[] =
 "retry_after_seconds = 60\n"
 "# Whether re-enroll may change the subject and subjectAltName.\n"
 "allow_subject_change = no\n"
+"# Client certificates of this CA carrying id-kp-cmcRA are RAs (draft-04\n"
+"# section 3.7): their CSRs need not be linked to the RA's own TLS session,\n"
+"# and their re-enroll requests may carry their clients' subjects.\n"
+"trust_ra = yes\n"
 "# Offer /serverkeygen (off by default: the server then knows the key).\n"
 "serverkeygen = no\n"
 "# What it generates: a key type (ec-p256, ec-p384, rsa-2048, rsa-3072,\n"

@@ -64,6 +64,7 @@ typedef struct estd_ca_config {
     estd_approval approval;
     unsigned retry_after_seconds;
     int allow_subject_change;   /* re-enroll may change subject/SAN */
+    int trust_ra;               /* id-kp-cmcRA clients of this CA get RA policy (draft-04 §3.7) */
     int serverkeygen;           /* /serverkeygen offered */
     int serverkeygen_key_from_csr;       /* serverkeygen_key_type = csr */
     est_key_type serverkeygen_key_type;  /* what /serverkeygen generates */

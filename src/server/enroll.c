@@ -305,19 +305,32 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     return 1;
 }
 
+static int trusted_ra(const estd_request *req, const estd_auth_result *auth)
+{
+    return req->ca->cfg->trust_ra && auth->cert_is_ra && (auth->satisfied & ESTD_AUTH_CERT);
+}
+
 void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                         estd_response *resp)
 {
-    int reenroll = req->route.op == EST_OP_SIMPLEREENROLL;
+    int reenroll = req->route.op == EST_OP_SIMPLEREENROLL, ra;
     const char *operation = "enroll";
     estd_requester who = {auth->name, auth->method};
     X509_REQ *csr = NULL;
     X509 *cert = NULL;
     est_error err;
 
-    if (!estd_csr_from_body(req, 1, &csr, resp) || !estd_pop_link_check(req, csr, resp) ||
-        !estd_csrattrs_check(req, csr, resp) ||
-        (reenroll && !reenroll_check(req, auth, csr, &operation, resp)))
+    /* draft-04 §3.7: a client certificate from this CA with id-kp-cmcRA is
+     * an RA. It has checked its own clients' PoP linking and forwards
+     * their CSRs, so linking need not match this session and a re-enroll
+     * need not carry the RA's own subject. */
+    ra = trusted_ra(req, auth);
+    if (!estd_csr_from_body(req, 1, &csr, resp) || (!ra && !estd_pop_link_check(req, csr, resp)) ||
+        !estd_csrattrs_check(req, csr, resp))
+        goto refused;
+    if (reenroll && ra)
+        operation = "renew-via-ra";
+    else if (reenroll && !reenroll_check(req, auth, csr, &operation, resp))
         goto refused;
     if (estd_approval_gate(srv, req, auth, csr, operation, resp))
         goto out;

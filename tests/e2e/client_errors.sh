@@ -83,6 +83,8 @@ pass "no server, no such host, a silent server: one line each"
 # --- HTTP errors carry the server's text ---
 run_est nolabel cacerts --server "$SERVER/.well-known/est/nosuch" --trust "$CA" -o "$T/out.pem"
 expect_err nolabel 1 "HTTP 404: /cacerts not offered: no CA with label 'nosuch'"
+run_est nolabel2 cacerts --server "$SERVER" --label nosuch --dialect draft --trust "$CA" -o "$T/out.pem"
+expect_err nolabel2 1 "HTTP 404: /CACerts not offered: no CA with label 'nosuch'"
 run_est noauth enroll --server "$SERVER" --trust "$CA" --key "$T/k.key" --subject CN=x -o "$T/out.pem"
 expect_err noauth 1 "HTTP 401"
 [ ! -e "$T/k.key" ] || fail "a refused enroll wrote its key"
@@ -150,6 +152,19 @@ run_est urlpw cacerts --server "https://alice:secret@127.0.0.1:$PORT" --trust "$
 expect_err urlpw 1 "no user or password in the URL"
 run_est userpw enroll --server "$SERVER" --trust "$CA" --user alice --key k --subject CN=x -o o
 expect_err userpw 1 "never a password on the command line"
+# A password of EST_PASSWORD_MAX (256) bytes passes (the dead server is what fails).
+RC=0
+printf '%0256d\n' 0 | "$EST" enroll --server "https://127.0.0.1:$DEAD" --trust "$CA" --user alice \
+  --password-stdin --key "$T/k.key" --subject CN=x -o "$T/out.pem" 2>"$T/pw256.err" || RC=$?
+expect_err pw256 1 "cannot connect"
+RC=0
+printf '%0257d\n' 0 | "$EST" enroll --server "https://127.0.0.1:$DEAD" --trust "$CA" --user alice \
+  --password-stdin --key "$T/k.key" --subject CN=x -o "$T/out.pem" 2>"$T/pw257.err" || RC=$?
+expect_err pw257 1 "password longer than 256 bytes"
+RC=0
+"$EST" enroll --server "$SERVER" --trust "$CA" --user alice --password-stdin --key "$T/k.key" \
+  --subject CN=x -o "$T/out.pem" </dev/null 2>"$T/pwnone.err" || RC=$?
+expect_err pwnone 1 "no password on standard input"
 run_est unknownopt enroll --password secret
 expect_err unknownopt 1 "unknown option --password"
 run_est nocmd frobnicate

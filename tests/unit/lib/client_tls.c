@@ -181,6 +181,29 @@ static void ssl_ctx_callback_installs_verification(void **state)
     est_client_free(c);
 }
 
+/* Outside a transfer there is no connection: a bound request is refused,
+ * an unbound one passes, recording finds nothing. */
+static void prereq_refuses_without_the_bound_connection(void **state)
+{
+    est_client *c = client_for("https://127.0.0.1:8443", NULL, NULL);
+
+    (void)state;
+    c->curl = curl_easy_init();
+    c->binding_mode = EST_BINDING_OFF;
+    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
+    assert_int_equal(c->binding_mismatch, 0);
+    c->binding_mode = EST_BINDING_RECORD;
+    c->binding_len = 7;
+    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
+    assert_int_equal(c->binding_len, 0);
+    c->binding_mode = EST_BINDING_CHECK;
+    c->binding_len = 32;
+    memset(c->binding, 0xab, 32);
+    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_ABORT);
+    assert_int_equal(c->binding_mismatch, 1);
+    est_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +212,7 @@ int main(void)
         cmocka_unit_test(cmc_ra_only_with_explicit_anchors),
         cmocka_unit_test(third_party_anchor_needs_the_name),
         cmocka_unit_test(ssl_ctx_callback_installs_verification),
+        cmocka_unit_test(prereq_refuses_without_the_bound_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
