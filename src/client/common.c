@@ -266,6 +266,16 @@ static int read_password(est_cli *cli)
     return -1;
 }
 
+/* est_client_wait_fn: draft-04 §4.2.3 "SHOULD log or inform the end user". */
+static void on_wait(void *arg, unsigned seconds, unsigned waited, const char *text)
+{
+    const est_cli *cli = arg;
+
+    fprintf(stderr, "est: %s: %s: request pending (HTTP 202)%s%s; waiting %u s (%u s so far)\n",
+            cli->command, est_client_get0_server(cli->client), text[0] ? ": " : "", text,
+            seconds, waited);
+}
+
 int est_cli_client_new(est_cli *cli, est_client **out)
 {
     est_error err;
@@ -275,8 +285,11 @@ int est_cli_client_new(est_cli *cli, est_client **out)
     if ((cli->password_stdin || cli->password_file != NULL) && (r = read_password(cli)) >= 0)
         return r;
     cli->cfg.password = cli->password;
+    cli->cfg.on_wait = on_wait;
+    cli->cfg.on_wait_arg = cli;
     if (est_client_new(&cli->cfg, out, &err) != EST_OK)
         return est_cli_fail(cli, &err);
+    cli->client = *out;
     return EST_EXIT_DONE;
 }
 

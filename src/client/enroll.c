@@ -52,7 +52,6 @@ typedef struct job {
     GENERAL_NAMES *san;
     EVP_PKEY *key;  /* the key file's key, or NULL */
     X509 *cert;     /* re-enroll: the current certificate */
-    est_client *client;
 } job;
 
 static void job_free(job *j)
@@ -62,15 +61,6 @@ static void job_free(job *j)
     EVP_PKEY_free(j->key);
     X509_free(j->cert);
     est_cli_free(&j->cli);
-}
-
-/* est_client_wait_fn: draft-04 §4.2.3 "SHOULD log or inform the end user". */
-static void on_wait(void *arg, unsigned seconds, unsigned waited, const char *text)
-{
-    const job *j = arg;
-
-    fprintf(stderr, "est: %s: %s: request pending (HTTP 202)%s%s; waiting %u s (%u s so far)\n",
-            j->cli.command, est_client_get0_server(j->client), text[0] ? ": " : "", text, seconds, waited);
 }
 
 /* Success: the new key (when one was made) first, then the certificate. */
@@ -127,11 +117,8 @@ static int run(job *j)
     est_status rc;
     int found = 0, r;
 
-    j->cli.cfg.on_wait = on_wait;
-    j->cli.cfg.on_wait_arg = j;
     if ((r = est_cli_client_new(&j->cli, &client)) != EST_EXIT_DONE)
         goto out;
-    j->client = client;
     if ((rc = est_pending_load(j->out, &pending, &found, &err)) == EST_OK)
         rc = found ? resume(j, client, &pending, &cert, &new_key, &err)
              : j->op == EST_OP_SIMPLEENROLL ? est_client_enroll(client, &j->params, &cert, &new_key, &err)

@@ -72,6 +72,7 @@ typedef struct est_cli {
     const char *password_file;
     char *password;
     int verbose;
+    est_client *client; /* borrowed: the one est_cli_client_new made */
 } est_cli;
 
 /* Sets cli up for command with its usage text. */
@@ -92,8 +93,9 @@ int est_cli_fail(const est_cli *cli, const est_error *err);
 /* An informational line (stderr), printed with --verbose only. */
 void est_cli_info(const est_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Reads the password (stdin or file), then creates the client. Returns
- * EST_EXIT_DONE or an exit status after printing the reason. */
+/* Reads the password (stdin or file), then creates the client, which logs
+ * each wait on HTTP 202. Returns EST_EXIT_DONE or an exit status after
+ * printing the reason. */
 int est_cli_client_new(est_cli *cli, est_client **out);
 
 /* Output helpers: PEM to a file (atomically) or to stdout for "-". */

@@ -217,6 +217,10 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
             return est_error_set(err, EST_E_CONFIG, "realm must not contain quotes or backslashes");
         return set_string(cfg->realm, sizeof cfg->realm, value, err);
     }
+    if (strcmp(key, "digest_algorithm") == 0)
+        return est_digest_alg_parse(value, &cfg->digest_algorithm, err) == EST_OK
+                   ? EST_OK
+                   : est_error_set(err, EST_E_CONFIG, "'%s' is not MD5 or SHA-256", value);
     if (strcmp(key, "max_body_bytes") == 0) {
         rc = set_uint(&u, value, 1024, 16u << 20, err);
         cfg->max_body_bytes = u;
@@ -517,6 +521,9 @@ static const char config_template[] =
 "# HTTP Basic/Digest realm. Digest users are bound to it: after changing it,\n"
 "# set their passwords again with `estd user add --force`.\n"
 "realm = estkit\n"
+"# Algorithm the Digest challenge offers: MD5 (what every client speaks)\n"
+"# or SHA-256 (RFC 7616). Credentials in either are verified.\n"
+"digest_algorithm = MD5\n"
 "# Limits: request body (413 beyond), headers, idle/read timeout, connections.\n"
 "max_body_bytes = 65536\n"
 "max_header_bytes = 8192\n"

@@ -87,6 +87,7 @@ typedef struct estd_config {
     char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
     char store[ESTD_PATH_MAX];      /* SQLite file */
     char realm[128];                /* HTTP auth realm */
+    est_digest_alg digest_algorithm; /* what the Digest challenge offers */
     size_t max_body_bytes;
     size_t max_header_bytes;
     unsigned timeout_seconds;

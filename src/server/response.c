@@ -64,12 +64,13 @@ void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned sch
     if (schemes & ESTD_AUTH_DIGEST) {
         char nonce[160];
         if (est_digest_nonce_issue(srv->nonces, time(NULL), nonce, sizeof nonce, NULL) == EST_OK) {
-            /* One Digest challenge, MD5 (the seed's example; what every
-             * client implements). Clients may still answer with
-             * algorithm=SHA-256: authn.c verifies both. */
+            /* One Digest challenge with the configured algorithm (MD5 by
+             * default: the seed's example, what every client implements);
+             * authn.c verifies answers in either algorithm. */
             snprintf(resp->www_authenticate[resp->www_count++], sizeof resp->www_authenticate[0],
-                     "Digest realm=\"%s\", qop=\"auth\", algorithm=MD5, nonce=\"%s\"%s", realm,
-                     nonce, stale ? ", stale=true" : "");
+                     "Digest realm=\"%s\", qop=\"auth\", algorithm=%s, nonce=\"%s\"%s", realm,
+                     est_digest_alg_name(srv->inst->cfg.digest_algorithm), nonce,
+                     stale ? ", stale=true" : "");
         }
     }
     if (schemes & ESTD_AUTH_BASIC)

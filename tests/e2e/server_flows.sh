@@ -120,3 +120,34 @@ id=$("$ESTD" pending list "$DIR" | awk '/rejected-device/ {print $1; exit}')
 [ "$(enroll_wait nope.b64)" = 403 ] && grep -q 'unknown device' "$T/body" || fail "rejected not 403"
 pass "manual approval (202 Retry-After, approve -> 200, reject -> 403)"
 estd_stop
+
+# --- Digest with SHA-256 (RFC 7616) when configured ---
+sed -i 's/^approval = manual/approval = auto/; s/^digest_algorithm = .*/digest_algorithm = SHA-256/' "$DIR/estd.conf"
+estd_start "$DIR"
+code=$(curl -s --cacert "$CA" -H 'Content-Type: application/pkcs10' --data-binary @"$T/dev3.der" \
+  "$URL/simpleenroll" -D "$T/h" -o /dev/null -w '%{http_code}')
+[ "$code" = 401 ] && grep -q 'algorithm=SHA-256' "$T/h" || fail "SHA-256 Digest challenge: $code $(cat "$T/h")"
+new_csr dev4 /CN=device-4
+curl -sf --cacert "$CA" --digest --user estuser:estpwd -H 'Content-Type: application/pkcs10' \
+  --data-binary @"$T/dev4.der" "$URL/simpleenroll" -o "$T/dev4.p7" || fail "enroll with SHA-256 Digest"
+pass "Digest SHA-256"
+
+# --- SIGTERM while requests are in flight: they finish, exit status 0 ---
+for i in 1 2 3 4 5 6; do new_csr "term$i" "/CN=term-$i"; done
+for i in 1 2 3 4 5 6; do
+  curl -s --cacert "$CA" --digest --user estuser:estpwd -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/term$i.der" "$URL/simpleenroll" -o "$T/term$i.p7" -w '%{http_code}' \
+    > "$T/term$i.code" &
+done
+sleep 0.3
+estd_stop
+wait
+for i in 1 2 3 4 5 6; do
+  if [ "$(cat "$T/term$i.code")" = 200 ]; then
+    p7_to_pem "$T/term$i.p7" "$T/term$i.pem"
+    s=$(serial_of "$T/term$i.pem")
+    [ "$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM certs WHERE serial='$s'")" = 1 ] || fail "sent but not stored"
+  fi
+done
+[ "$(sqlite3 "$DIR/estd.db" 'PRAGMA integrity_check')" = ok ] || fail "store damaged by SIGTERM"
+pass "graceful SIGTERM with requests in flight"
