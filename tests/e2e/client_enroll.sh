@@ -124,6 +124,10 @@ same_key "$T/b2.pem" "$T/b.key"
   "$(openssl x509 -in "$T/b.pem" -noout -subject -ext subjectAltName)" ] || fail "renew changed names"
 [ "$(openssl x509 -in "$T/b2.pem" -noout -serial)" != "$(openssl x509 -in "$T/b.pem" -noout -serial)" ] \
   || fail "renew returned the old certificate"
+run_est renewd reenroll "${S[@]}" --dialect draft --cert "$T/b.pem" --key "$T/b.key" -o "$T/b2d.pem"
+expect_ok renewd
+grep -q '"POST /.well-known/est/simpleReEnroll" 200' "$T/estd.log" || fail "draft re-enroll path"
+same_key "$T/b2d.pem" "$T/b.key"
 run_est rekey reenroll "${S[@]}" --cert "$T/b.pem" --key "$T/b.key" --rekey "$T/b3.key" -o "$T/b3.pem"
 expect_ok rekey
 [ "$(mode_of "$T/b3.key")" = 600 ] || fail "rekey key mode"
@@ -145,7 +149,13 @@ expect_ok due
 same_key "$T/r.pem" "$T/r.key"
 verifies "$T/r.pem"
 ls "$T"/r.key.* "$T"/r.pem.* | grep -qv '\.orig$' && fail "temporary files left behind"
-cp "$T/r.key" "$T/r.key.orig"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other.key" \
+  -subj /CN=Other -days 2 -out "$T/other.pem" 2>/dev/null
+cp "$T/r.pem" "$T/r.pem.orig"; cp "$T/r.key" "$T/r.key.orig"
+run_est renewfail renew --server "https://127.0.0.1:$PORT" --trust "$T/other.pem" \
+  --cert "$T/r.pem" --key "$T/r.key" --days 400
+expect_err renewfail 1 "server certificate not trusted"
+cmp "$T/r.pem" "$T/r.pem.orig" && cmp "$T/r.key" "$T/r.key.orig" || fail "a failed renew changed files"
 run_est keep renew "${S[@]}" --cert "$T/r.pem" --key "$T/r.key" --days 400 --keep-key
 expect_ok keep
 cmp "$T/r.key" "$T/r.key.orig" || fail "--keep-key replaced the key"
