@@ -28,7 +28,8 @@ typedef struct decision {
 
 static void describe(FILE *f, X509 *cert, int index, int anchor)
 {
-    char subject[256], issuer[256], sha256[EST_FINGERPRINT_TEXT_MAX], sha1[EST_FINGERPRINT_TEXT_MAX];
+    char subject[256], issuer[256];
+    char sha256[EST_FINGERPRINT_TEXT_MAX], sha1[EST_FINGERPRINT_TEXT_MAX];
     BIO *bio = BIO_new_fp(f, BIO_NOCLOSE);
 
     X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);

@@ -18,11 +18,13 @@
 
 const char est_cli_common_help[] =
     "Server and trust:\n"
-    "  --server URL             https://host[:port] or https://host[:port]/.well-known/est[/label]\n"
+    "  --server URL             https://host[:port] or\n"
+    "                           https://host[:port]/.well-known/est[/label]\n"
     "  --label LABEL            CA label (the URL may carry it instead)\n"
     "  --dialect rfc7030|draft  path spellings: /cacerts (default) or /CACerts (draft-04)\n"
-    "  --trust FILE             explicit trust anchors (PEM), e.g. from `est cacerts --bootstrap`:\n"
-    "                           the server must match the URL or hold id-kp-cmcRA\n"
+    "  --trust FILE             explicit trust anchors (PEM), e.g. from `est cacerts\n"
+    "                           --bootstrap`: the server must match the URL or hold\n"
+    "                           id-kp-cmcRA\n"
     "  --third-party-trust FILE third-party anchors (PEM): the server must match the URL\n"
     "  --system-trust           the system's CA store as third-party anchors\n"
     "Client authentication (either or both):\n"

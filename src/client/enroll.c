@@ -72,14 +72,14 @@ static int install(job *j, X509 *cert, EVP_PKEY *new_key)
         return est_cli_fail(&j->cli, &err);
     if (est_cli_write_cert(j->out, cert, &err) != EST_OK)
         return est_cli_fail(&j->cli, &err);
-    est_pending_remove(j->out);
+    est_cli_pending_remove(j->out);
     est_cli_info(&j->cli, "certificate written to %s%s%s", j->out, new_key ? ", key to " : "",
                  new_key ? j->key_out : "");
     return EST_EXIT_DONE;
 }
 
 /* Repeats the request a 202 left behind; its key must be the one at hand. */
-static est_status resume(job *j, est_client *client, est_pending *p, X509 **cert,
+static est_status resume(job *j, est_client *client, est_cli_pending *p, X509 **cert,
                          EVP_PKEY **new_key, est_error *err)
 {
     const unsigned char *der = p->csr_der;
@@ -108,7 +108,7 @@ static est_status resume(job *j, est_client *client, est_pending *p, X509 **cert
 static int run(job *j)
 {
     est_client *client = NULL;
-    est_pending pending = {0};
+    est_cli_pending pending = {0};
     X509 *cert = NULL;
     EVP_PKEY *new_key = NULL;
     const uint8_t *der;
@@ -119,26 +119,30 @@ static int run(job *j)
 
     if ((r = est_cli_client_new(&j->cli, &client)) != EST_EXIT_DONE)
         goto out;
-    if ((rc = est_pending_load(j->out, &pending, &found, &err)) == EST_OK)
-        rc = found ? resume(j, client, &pending, &cert, &new_key, &err)
-             : j->op == EST_OP_SIMPLEENROLL ? est_client_enroll(client, &j->params, &cert, &new_key, &err)
-                                            : est_client_reenroll(client, &j->params, &cert, &new_key, &err);
+    rc = est_cli_pending_load(j->out, &pending, &found, &err);
+    if (rc == EST_OK && found)
+        rc = resume(j, client, &pending, &cert, &new_key, &err);
+    else if (rc == EST_OK && j->op == EST_OP_SIMPLEENROLL)
+        rc = est_client_enroll(client, &j->params, &cert, &new_key, &err);
+    else if (rc == EST_OK)
+        rc = est_client_reenroll(client, &j->params, &cert, &new_key, &err);
     if (rc == EST_OK) {
         r = install(j, cert, new_key);
-    } else if (rc == EST_E_RETRY_LATER && !found &&
+    } else if (/* a first 202: keep the request for the next run, then exit 3 below */
+               rc == EST_E_RETRY_LATER && !found &&
                est_client_get0_last_request(client, &der, &len) == EST_OK &&
-               est_pending_save(j->out, der, len, new_key, &err) != EST_OK) {
+               est_cli_pending_save(j->out, der, len, new_key, &err) != EST_OK) {
         r = est_cli_fail(&j->cli, &err);
     } else {
         /* A refusal is final: the next run starts afresh. */
         if (found && est_client_get_http_status(client) >= 400)
-            est_pending_remove(j->out);
+            est_cli_pending_remove(j->out);
         r = est_cli_fail(&j->cli, &err);
     }
 out:
     X509_free(cert);
     EVP_PKEY_free(new_key);
-    est_pending_free(&pending);
+    est_cli_pending_free(&pending);
     est_client_free(client);
     return r;
 }
@@ -320,7 +324,7 @@ int renew_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     job j = {.op = EST_OP_SIMPLEREENROLL, .days = -1};
-    est_pending probe = {0};
+    est_cli_pending probe = {0};
     est_error err;
     int r, left = 0, pending = 0;
 
@@ -329,7 +333,8 @@ int renew_main(int argc, char **argv)
     if (r < 0 && (j.cert_path == NULL || j.key_path == NULL || j.days < 0))
         r = est_cli_error(&j.cli, "--cert FILE, --key FILE and --days N are required");
     j.out = j.cert_path;
-    if (r < 0 && (r = load(&j)) < 0 && est_pending_load(j.out, &probe, &pending, &err) != EST_OK)
+    if (r < 0 && (r = load(&j)) < 0 &&
+        est_cli_pending_load(j.out, &probe, &pending, &err) != EST_OK)
         r = est_cli_fail(&j.cli, &err);
     /* A pending renewal goes on even if the clock says "not due". */
     if (r < 0 && !pending && !due(j.cert, j.days, &left)) {
@@ -348,7 +353,7 @@ int renew_main(int argc, char **argv)
         j.cli.cfg.tls_key_file = j.cli.cfg.tls_key_file ? j.cli.cfg.tls_key_file : j.key_path;
         r = run(&j);
     }
-    est_pending_free(&probe);
+    est_cli_pending_free(&probe);
     job_free(&j);
     return r;
 }

@@ -111,20 +111,20 @@ est_status est_cli_read_cert(const char *path, X509 **cert, est_error *err);
 /* The state a 202 leaves behind so the next run repeats the same request
  * (draft-04 §4.2.3): OUT.pending.csr and, for a key made for it,
  * OUT.pending.key (0600). pending.c. */
-typedef struct est_pending {
+typedef struct est_cli_pending {
     char *csr_path, *key_path;
     uint8_t *csr_der;
     size_t csr_len;
     EVP_PKEY *key; /* from OUT.pending.key, or NULL */
-} est_pending;
+} est_cli_pending;
 /* Loads the state for output path out; *found is 0 when there is none. */
-est_status est_pending_load(const char *out, est_pending *p, int *found, est_error *err);
+est_status est_cli_pending_load(const char *out, est_cli_pending *p, int *found, est_error *err);
 /* Saves the CSR and (when non-NULL) the key made for it. */
-est_status est_pending_save(const char *out, const uint8_t *csr, size_t csr_len, EVP_PKEY *key,
+est_status est_cli_pending_save(const char *out, const uint8_t *csr, size_t csr_len, EVP_PKEY *key,
                             est_error *err);
 /* Removes the state files of out. */
-void est_pending_remove(const char *out);
-void est_pending_free(est_pending *p);
+void est_cli_pending_remove(const char *out);
+void est_cli_pending_free(est_cli_pending *p);
 
 extern const char est_cli_common_help[];
 

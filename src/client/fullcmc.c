@@ -60,8 +60,9 @@ static int option(cmc_job *j, int opt, char **argv)
     case OPT_POP_LINK: j->pop_link = 1; return -1;
     case OPT_NO_CSRATTRS: j->skip_csrattrs = 1; return -1;
     case OPT_KEY_TYPE:
-        return est_key_type_parse(optarg, &j->key_type, &err) == EST_OK ? -1
-                                                                        : est_cli_fail(&j->cli, &err);
+        if (est_key_type_parse(optarg, &j->key_type, &err) != EST_OK)
+            return est_cli_fail(&j->cli, &err);
+        return -1;
     case OPT_SAN:
         return est_san_parse(optarg, &j->san, &err) == EST_OK ? -1 : est_cli_fail(&j->cli, &err);
     default:
@@ -224,7 +225,8 @@ static int run_enroll(cmc_job *j)
         return est_cli_fail(&j->cli, &err);
     if ((r = est_cli_client_new(&j->cli, &client)) != EST_EXIT_DONE)
         return r;
-    if (maybe_link(j, client, &err) != EST_OK || build_enroll(j, &der, &len, &ids, &err) != EST_OK ||
+    if (maybe_link(j, client, &err) != EST_OK ||
+        build_enroll(j, &der, &len, &ids, &err) != EST_OK ||
         exchange(j, client, der, len, &ids, j->key ? j->key : j->new_key, &cert, &err) != EST_OK ||
         (j->new_key != NULL && est_key_write_file(j->key_path, j->new_key, &err) != EST_OK) ||
         est_cli_write_cert(j->out, cert, &err) != EST_OK)
@@ -277,7 +279,8 @@ static int run_revoke(cmc_job *j)
 
     if (est_cli_read_cert(j->cert_path, &j->cert, &err) != EST_OK ||
         est_key_read_file(j->key_path, &j->key, &err) != EST_OK || load_trust(j, &err) != EST_OK ||
-        (j->reason_text != NULL && est_crl_reason_parse(j->reason_text, &j->reason, &err) != EST_OK))
+        (j->reason_text != NULL &&
+         est_crl_reason_parse(j->reason_text, &j->reason, &err) != EST_OK))
         return est_cli_fail(&j->cli, &err);
     /* The holder of the certificate proves it over TLS too, by default. */
     if (j->cli.cfg.tls_cert_file == NULL && j->cli.cfg.username == NULL) {

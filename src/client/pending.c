@@ -23,7 +23,7 @@ static char *with_suffix(const char *path, const char *suffix)
     return asprintf(&s, "%s%s", path, suffix) < 0 ? NULL : s;
 }
 
-void est_pending_free(est_pending *p)
+void est_cli_pending_free(est_cli_pending *p)
 {
     free(p->csr_path);
     free(p->key_path);
@@ -63,7 +63,7 @@ out:
     return rc;
 }
 
-est_status est_pending_load(const char *out, est_pending *p, int *found, est_error *err)
+est_status est_cli_pending_load(const char *out, est_cli_pending *p, int *found, est_error *err)
 {
     est_status rc;
 
@@ -85,7 +85,7 @@ est_status est_pending_load(const char *out, est_pending *p, int *found, est_err
     return EST_OK;
 }
 
-est_status est_pending_save(const char *out, const uint8_t *csr, size_t csr_len, EVP_PKEY *key,
+est_status est_cli_pending_save(const char *out, const uint8_t *csr, size_t csr_len, EVP_PKEY *key,
                             est_error *err)
 {
     char *csr_path = with_suffix(out, PENDING_CSR_SUFFIX);
@@ -115,7 +115,7 @@ out:
     return rc;
 }
 
-void est_pending_remove(const char *out)
+void est_cli_pending_remove(const char *out)
 {
     char *csr_path = with_suffix(out, PENDING_CSR_SUFFIX);
     char *key_path = with_suffix(out, PENDING_KEY_SUFFIX);

@@ -167,11 +167,13 @@ est_status est_cacerts_select_anchor(STACK_OF(X509) *certs, STACK_OF(X509) **ord
         est_error_set(err, EST_E_NOMEM, "out of memory");
         goto out;
     }
-    for (int i = 0; i < sk_X509_num(certs); i++)
-        if (!self_signed(sk_X509_value(certs, i)) && !sk_X509_push(links, sk_X509_value(certs, i))) {
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *c = sk_X509_value(certs, i);
+        if (!self_signed(c) && !sk_X509_push(links, c)) {
             est_error_set(err, EST_E_NOMEM, "out of memory");
             goto out;
         }
+    }
     if ((rc = push_ref(out, anchor, err)) != EST_OK ||
         (rc = validate_rest(certs, anchor, store, links, out, err)) != EST_OK)
         goto out;

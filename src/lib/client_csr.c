@@ -226,7 +226,9 @@ static int attribute_type(int nid, const X509_ATTRIBUTE *attr, est_key_type *typ
         return curve_type(OBJ_obj2nid(v->value.object), type);
     if (nid == NID_rsaEncryption && v != NULL && v->type == V_ASN1_INTEGER) {
         bits = ASN1_INTEGER_get(v->value.integer);
-        *type = bits >= 4096 ? EST_KEY_RSA_4096 : bits >= 3072 ? EST_KEY_RSA_3072 : EST_KEY_RSA_2048;
+        *type = bits >= 4096   ? EST_KEY_RSA_4096
+                : bits >= 3072 ? EST_KEY_RSA_3072
+                               : EST_KEY_RSA_2048;
         return 1;
     }
     return 0;

@@ -77,7 +77,8 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, const estd_auth_
     EXTENDED_KEY_USAGE_free(eku);
 }
 
-static void authenticate_basic(estd_instance *inst, const char *header, estd_auth_result *out)
+static void authenticate_basic(estd_instance *inst, estd_credential_cache *credentials,
+                               const char *header, estd_auth_result *out)
 {
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
@@ -87,10 +88,18 @@ static void authenticate_basic(estd_instance *inst, const char *header, estd_aut
         snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
         goto out;
     }
-    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK ||
-        est_password_verify(password, rec->password_hash, NULL) != EST_OK) {
+    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
+    }
+    /* The user row is read every time, so deleting a user or changing the
+     * password takes effect at once; only the slow hash is cached. */
+    if (!estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
+        if (est_password_verify(password, rec->password_hash, NULL) != EST_OK) {
+            snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+            goto out;
+        }
+        estd_credential_cache_put(credentials, user, password, rec->password_hash, time(NULL));
     }
     out->satisfied |= ESTD_AUTH_BASIC;
     append_method(out, "basic");
@@ -148,14 +157,15 @@ out:
 }
 
 est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
-                             const estd_auth_input *in, estd_auth_result *out, est_error *err)
+                             estd_credential_cache *credentials, const estd_auth_input *in,
+                             estd_auth_result *out, est_error *err)
 {
     memset(out, 0, sizeof *out);
     if (in->peer_cert != NULL)
         authenticate_cert(inst, ca, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, in->authorization, out);
+            authenticate_basic(inst, credentials, in->authorization, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
             authenticate_digest(inst, nonces, in, out);
         else

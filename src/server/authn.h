@@ -5,6 +5,7 @@
 #define ESTD_AUTHN_H
 
 #include <openssl/x509.h>
+#include "credential_cache.h"
 #include "instance.h"
 
 typedef struct estd_auth_input {
@@ -29,7 +30,8 @@ typedef struct estd_auth_result {
  * that is recorded in out->reason). Returns an error only for internal
  * failures. */
 est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
-                             const estd_auth_input *in, estd_auth_result *out, est_error *err);
+                             estd_credential_cache *credentials, const estd_auth_input *in,
+                             estd_auth_result *out, est_error *err);
 
 /* 1 when some alternative of policy is fully satisfied. */
 int estd_auth_allows(const estd_auth_policy *policy, const estd_auth_result *res);

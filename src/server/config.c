@@ -57,6 +57,7 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->timeout_seconds = 30;
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
+    cfg->credential_cache_seconds = 60;
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -235,6 +236,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->timeout_seconds, value, 1, 3600, err);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000, err);
+    if (strcmp(key, "credential_cache_seconds") == 0)
+        return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
@@ -531,6 +534,11 @@ static const char config_template[] =
 "max_connections = 4096\n"
 "# How long a Digest nonce stays fresh.\n"
 "nonce_lifetime_seconds = 300\n"
+"# Seconds a verified Basic password is remembered, so a device that sends\n"
+"# credentials on every request does not pay a slow hash each time. Only\n"
+"# an HMAC of the credentials is kept; a password change applies at once.\n"
+"# 0 = verify every time.\n"
+"credential_cache_seconds = 60\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

@@ -93,6 +93,7 @@ typedef struct estd_config {
     unsigned timeout_seconds;
     unsigned max_connections;
     unsigned nonce_lifetime_seconds;
+    unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

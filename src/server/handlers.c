@@ -56,7 +56,7 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
 
-    if (estd_authenticate(srv->inst, req->ca, srv->nonces, &in, auth, &err) != EST_OK) {
+    if (estd_authenticate(srv->inst, req->ca, srv->nonces, srv->credentials, &in, auth, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         return 0;
     }

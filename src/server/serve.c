@@ -73,8 +73,9 @@ int estd_serve_main(int argc, char **argv)
         goto out;
     }
     srv.nonces = est_digest_nonces_new(inst->cfg.nonce_lifetime_seconds);
+    srv.credentials = estd_credential_cache_new(inst->cfg.credential_cache_seconds);
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : cores());
-    if (srv.nonces == NULL || srv.pool == NULL) {
+    if (srv.nonces == NULL || srv.credentials == NULL || srv.pool == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
@@ -94,6 +95,7 @@ out:
     estd_loops_stop(loops, 0);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
+    estd_credential_cache_free(srv.credentials);
     SSL_CTX_free(srv.ssl_ctx);
     estd_instance_free(inst);
     return status;

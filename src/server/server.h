@@ -53,6 +53,7 @@ typedef struct estd_server {
     estd_instance *inst;
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
+    estd_credential_cache *credentials;
     estd_pool *pool;
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;

@@ -132,6 +132,16 @@ curl -sf --cacert "$CA" --digest --user estuser:estpwd -H 'Content-Type: applica
   --data-binary @"$T/dev4.der" "$URL/simpleenroll" -o "$T/dev4.p7" || fail "enroll with SHA-256 Digest"
 pass "Digest SHA-256"
 
+# --- the Basic credential cache never outlives a password change ---
+basic() { new_csr "$1" "/CN=$1"; curl -s --cacert "$CA" --user "estuser:$2" -H 'Content-Type: application/pkcs10' \
+  --data-binary @"$T/$1.der" "$URL/simpleenroll" -o /dev/null -w '%{http_code}'; }
+[ "$(basic cache1 estpwd)" = 200 ] && [ "$(basic cache2 estpwd)" = 200 ] || fail "Basic enroll"
+printf 'changed\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force >/dev/null
+[ "$(basic cache3 estpwd)" = 401 ] || fail "old password still accepted after a change (cached)"
+[ "$(basic cache4 changed)" = 200 ] || fail "new password refused"
+printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force >/dev/null
+pass "password change applies at once despite the credential cache"
+
 # --- SIGTERM while requests are in flight: they finish, exit status 0 ---
 for i in 1 2 3 4 5 6; do new_csr "term$i" "/CN=term-$i"; done
 for i in 1 2 3 4 5 6; do

@@ -262,7 +262,8 @@ static est_csrattrs *attrs_from_b64(const char *b64)
 static void seed_vector_wishes(void **state)
 {
     /* macAddress, challengePassword, 1.3.132.0.4 (sect113r1), sha384. */
-    est_csrattrs *attrs = attrs_from_b64("MCYGBysGAQEBARYGCSqGSIb3DQEJBwYFK4EEAAQGCWCGSAFlAwQCAg==");
+    est_csrattrs *attrs =
+        attrs_from_b64("MCYGBysGAQEBARYGCSqGSIb3DQEJBwYFK4EEAAQGCWCGSAFlAwQCAg==");
     est_key_type type = EST_KEY_RSA_4096;
     const EVP_MD *md = NULL;
     int set = 1;

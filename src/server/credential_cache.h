@@ -1,0 +1,34 @@
+/* estd: a cache of recently verified Basic credentials.
+ *
+ * Verifying a password costs one scrypt run (tens of milliseconds, on
+ * purpose). A device that sends Basic credentials with every request would
+ * pay it each time, so a successful check is remembered — safely:
+ *   - entries are keyed by HMAC-SHA256(per-process random key, user, password,
+ *     stored hash): no password or password-equivalent is kept;
+ *   - an entry only matches the stored hash it was verified against, so a
+ *     password change (new salt, new hash) invalidates it at once;
+ *   - entries live at most lifetime seconds; the table is bounded;
+ *   - comparison is constant-time. */
+#ifndef ESTD_CREDENTIAL_CACHE_H
+#define ESTD_CREDENTIAL_CACHE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define ESTD_CREDENTIAL_CACHE_SLOTS 4096
+
+typedef struct estd_credential_cache estd_credential_cache;
+
+/* lifetime_seconds 0 disables the cache (every check misses). */
+estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds);
+void estd_credential_cache_free(estd_credential_cache *cache);
+
+/* 1 when user/password was verified against stored_hash less than lifetime
+ * seconds before now. */
+int estd_credential_cache_hit(estd_credential_cache *cache, const char *user,
+                              const char *password, const char *stored_hash, time_t now);
+/* Remembers a successful verification. */
+void estd_credential_cache_put(estd_credential_cache *cache, const char *user,
+                               const char *password, const char *stored_hash, time_t now);
+
+#endif
