@@ -111,8 +111,9 @@ est_status est_client_get0_last_request(const est_client *client, const uint8_t 
 /* GET /cacerts (draft-04 §4.1). On success *certs holds the trust anchor
  * (newest self-signed certificate) first, then every other certificate of
  * the response, each validated against it (§4.1.3). Without trust, runs the
- * bootstrap: on acceptance the handle trusts the anchor from now on, on a
- * new connection. Caller frees with sk_X509_pop_free(certs, X509_free). */
+ * bootstrap: on acceptance the handle trusts these certificates from now
+ * on, on a new connection (save them for explicit_trust_file); on refusal
+ * EST_E_AUTH. Caller frees with sk_X509_pop_free(certs, X509_free). */
 est_status est_client_cacerts(est_client *client, STACK_OF(X509) **certs, est_error *err);
 
 /* GET /csrattrs (draft-04 §4.5). HTTP 204 and 404 give an empty list. */

@@ -135,7 +135,7 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     static const char *const dialects[] = {"rfc7030", "draft", NULL};
     static const char *const auths[] = {"any", "basic", "digest", NULL};
     static const char *const tls_versions[] = {"1.2", "1.3", NULL};
-    int v, r = -1;
+    int v = 0, r = -1;
     long n;
 
     switch (opt) {

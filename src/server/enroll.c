@@ -305,6 +305,25 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     return 1;
 }
 
+/* A repeat of a request already waiting for approval arrives on a new TLS
+ * connection, so its channel binding cannot match; the binding was checked
+ * when the request was first stored (draft-04 §4.2.3: "repeating the same
+ * request"). */
+static int pending_repeat(estd_server *srv, const estd_request *req, X509_REQ *csr)
+{
+    est_store *store = srv->inst->store;
+    est_pending_record *rec = NULL;
+    char hash[65];
+    int known;
+
+    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+        return 0;
+    csr_sha256_hex(csr, hash);
+    known = store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
+    est_pending_record_free(rec);
+    return known;
+}
+
 static int trusted_ra(const estd_request *req, const estd_auth_result *auth)
 {
     return req->ca->cfg->trust_ra && auth->cert_is_ra && (auth->satisfied & ESTD_AUTH_CERT);
@@ -325,8 +344,11 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
      * their CSRs, so linking need not match this session and a re-enroll
      * need not carry the RA's own subject. */
     ra = trusted_ra(req, auth);
-    if (!estd_csr_from_body(req, 1, &csr, resp) || (!ra && !estd_pop_link_check(req, csr, resp)) ||
-        !estd_csrattrs_check(req, csr, resp))
+    if (!estd_csr_from_body(req, 1, &csr, resp))
+        goto refused;
+    if (!ra && !pending_repeat(srv, req, csr) && !estd_pop_link_check(req, csr, resp))
+        goto refused;
+    if (!estd_csrattrs_check(req, csr, resp))
         goto refused;
     if (reenroll && ra)
         operation = "renew-via-ra";

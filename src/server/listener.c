@@ -307,8 +307,9 @@ reply_now:
 
 /* --- loops --- */
 
-/* One listening socket per loop (SO_REUSEPORT): the kernel spreads
- * connections over the loops without a shared accept lock. */
+/* One listening socket for the process; each loop accepts on its own dup()
+ * of it. Not SO_REUSEPORT: that would let a second estd bind the same port
+ * and silently take half the connections. */
 static est_status listen_socket(const char *listen_spec, evutil_socket_t *out, est_error *err)
 {
     char host[256], *colon;
@@ -333,7 +334,6 @@ static est_status listen_socket(const char *listen_spec, evutil_socket_t *out, e
         return est_error_set(err, EST_E_CONFIG, "listen '%s': %s", listen_spec, gai_strerror(gai));
     fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         rc = est_error_set(err, EST_E_IO, "listen on %s: %s", listen_spec, strerror(errno));
         goto out;
@@ -348,11 +348,11 @@ out:
     return rc;
 }
 
-static est_status loop_init(estd_loop *loop, estd_server *srv, est_error *err)
+static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t listener,
+                            est_error *err)
 {
     const estd_config *cfg = &srv->inst->cfg;
     evutil_socket_t fd;
-    est_status rc;
 
     loop->srv = srv;
     loop->base = event_base_new();
@@ -368,8 +368,9 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, est_error *err)
     evhttp_set_max_headers_size(loop->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(loop->http, (int)cfg->timeout_seconds);
     evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    if ((rc = listen_socket(cfg->listen, &fd, err)) != EST_OK)
-        return rc;
+    fd = fcntl(listener, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return est_error_set(err, EST_E_IO, "listen on %s: %s", cfg->listen, strerror(errno));
     loop->bound = evhttp_accept_socket_with_handle(loop->http, fd);
     if (loop->bound == NULL) {
         close(fd);
@@ -396,6 +397,7 @@ static void loop_release(estd_loop *loop)
 est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err)
 {
     estd_loops *loops = calloc(1, sizeof *loops);
+    evutil_socket_t listener = -1;
     est_status rc = EST_E_NOMEM;
 
     if (loops == NULL || (loops->loops = calloc(threads, sizeof *loops->loops)) == NULL) {
@@ -404,11 +406,15 @@ est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out
     }
     loops->srv = srv;
     srv->connection_index = SSL_get_ex_new_index(0, srv, NULL, NULL, connection_gone);
+    if ((rc = listen_socket(srv->inst->cfg.listen, &listener, err)) != EST_OK)
+        goto fail;
     for (unsigned i = 0; i < threads; i++) {
         loops->count = i + 1;
-        if ((rc = loop_init(&loops->loops[i], srv, err)) != EST_OK)
+        if ((rc = loop_init(&loops->loops[i], srv, listener, err)) != EST_OK)
             goto fail;
     }
+    close(listener); /* each loop holds its own duplicate */
+    listener = -1;
     for (unsigned i = 0; i < threads; i++) {
         if (pthread_create(&loops->loops[i].thread, NULL, loop_thread, &loops->loops[i]) != 0) {
             rc = est_error_set(err, EST_E_INTERNAL, "cannot start thread");
@@ -419,6 +425,8 @@ est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out
     *out = loops;
     return EST_OK;
 fail:
+    if (listener >= 0)
+        close(listener);
     estd_loops_stop(loops, 0);
     return rc;
 }

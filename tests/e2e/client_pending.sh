@@ -68,6 +68,19 @@ tail -n 1 "$T/short.err" | grep -q 'request pending (HTTP 202).*(retry after 1 s
   || fail "last line: $(tail -n 1 "$T/short.err")"
 pass "--max-wait runs out after two waits of Retry-After: exit 3"
 
+# --- linking required + manual approval across runs: the repeat comes on a
+# new TLS connection; estd checked the binding when it stored the request ---
+estd_stop
+sed -i 's/^pop_linking = .*/pop_linking = required/' "$DIR/estd.conf"
+estd_start "$DIR"
+E=(enroll --server "https://127.0.0.1:$PORT" --trust "$CA" --user alice --password-file "$T/pw")
+run_est link1 "${E[@]}" --key "$T/l.key" --subject CN=waiting-linked -o "$T/l.pem"
+expect_err link1 3 "request pending"
+"$ESTD" pending approve "$DIR" "$(pending_id waiting-linked)" >/dev/null
+run_est link2 "${E[@]}" --key "$T/l.key" --subject CN=waiting-linked -o "$T/l.pem"
+expect_ok link2
+pass "pop_linking = required with manual approval completes across runs"
+
 # --- rejected: exit 1 with the reason, pending state dropped ---
 "$ESTD" pending reject "$DIR" "$(pending_id waiting-c)" --reason "unknown device" >/dev/null
 run_est rejected "${E[@]}" --key "$T/c.key" --subject CN=waiting-c -o "$T/c.pem"
