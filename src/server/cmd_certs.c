@@ -129,7 +129,6 @@ static int cert_show(int argc, char **argv)
     estd_instance *inst = NULL;
     const unsigned char *p;
     X509 *cert = NULL;
-    est_error err;
     int opt, status = ESTD_EXIT_ERROR;
 
     while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
@@ -143,13 +142,8 @@ static int cert_show(int argc, char **argv)
     if ((serial = estd_serial_arg(cmd, argv[optind + 1])) == NULL ||
         (inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, &err) != EST_OK) {
-        if (err.code == EST_E_NOT_FOUND)
-            estd_fail(cmd, "no certificate with serial %s", serial);
-        else
-            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+    if ((rec = estd_admin_cert_get(cmd, inst, serial)) == NULL)
         goto out;
-    }
     p = rec->der;
     if (rec->der_len > CERT_SHOW_DER_MAX || (cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL ||
         p != rec->der + rec->der_len) {

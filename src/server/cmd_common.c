@@ -152,3 +152,17 @@ int estd_number_arg(const char *command, const char *option, const char *text, l
     *out = v;
     return 0;
 }
+
+est_cert_record *estd_admin_cert_get(const char *command, estd_instance *inst, const char *serial)
+{
+    est_cert_record *rec = NULL;
+    est_error err;
+
+    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, &err) == EST_OK)
+        return rec;
+    if (err.code == EST_E_NOT_FOUND)
+        estd_fail(command, "no certificate with serial %s", serial);
+    else
+        estd_fail(command, "%s: %s", inst->cfg.store, err.message);
+    return NULL;
+}

@@ -41,6 +41,11 @@ void estd_name_text(const X509_NAME *name, char *out, size_t cap);
  * after printing an error. */
 const char *estd_serial_arg(const char *command, const char *arg);
 
+/* The stored certificate with this serial, or NULL after a one-line error
+ * ("no certificate with serial X" or the store's reason). */
+est_cert_record *estd_admin_cert_get(const char *command, estd_instance *inst,
+                                     const char *serial);
+
 /* Wrong arguments: one line, "estd: COMMAND: what (see `estd help
  * COMMAND`)", on stderr; returns ESTD_EXIT_ERROR. */
 int estd_usage_error(const char *command, const char *what);

@@ -90,13 +90,8 @@ int estd_revoke_main(int argc, char **argv)
     if ((serial = estd_serial_arg(cmd, argv[optind + 1])) == NULL ||
         (inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, &err) != EST_OK) {
-        if (err.code == EST_E_NOT_FOUND)
-            estd_fail(cmd, "no certificate with serial %s", serial);
-        else
-            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+    if ((rec = estd_admin_cert_get(cmd, inst, serial)) == NULL)
         goto out;
-    }
     if (inst->store->ops->cert_revoke(inst->store->impl, rec->serial, reason, (int64_t)time(NULL),
                                       &err) != EST_OK) {
         if (err.code == EST_E_CONFLICT) {
