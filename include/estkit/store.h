@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 1
+#define EST_STORE_SCHEMA_VERSION 2
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -87,9 +87,26 @@ typedef struct est_audit_event {
     const char *detail;     /* one line, never secrets */
 } est_audit_event;
 
+/* A one-time enrollment code (challenge_password = one-time-code). The
+ * store keeps only a salted hash of the code itself, never the code. */
+#define EST_OTP_CODE_MAX 64 /* longest code otp_insert/otp_consume accept */
+
+typedef struct est_otp_record {
+    int64_t id;             /* assigned by otp_insert */
+    char *label;            /* CA label the code enrolls with, "" for the default CA */
+    char *subject;          /* RFC 2253 text the CSR's subject must equal; NULL = any */
+    int64_t created_at;
+    int64_t expires_at;     /* unix seconds; valid while now < expires_at */
+    int64_t used_at;        /* 0 while unused */
+    char *used_serial;      /* the certificate issued with it, or NULL */
+} est_otp_record;
+
+void est_otp_record_free(est_otp_record *rec); /* NULL ok */
+
 typedef int (*est_cert_visit_fn)(const est_cert_record *rec, void *arg);   /* non-zero stops */
 typedef int (*est_user_visit_fn)(const est_user_record *rec, void *arg);
 typedef int (*est_pending_visit_fn)(const est_pending_record *rec, void *arg);
+typedef int (*est_otp_visit_fn)(const est_otp_record *rec, void *arg);
 
 typedef struct est_store_ops {
     const char *name;
@@ -123,6 +140,26 @@ typedef struct est_store_ops {
     /* EST_OK when the backend's own consistency check passes. */
     est_status (*check)(void *impl, est_error *err);
     void (*close)(void *impl);
+    /* One-time enrollment codes (schema version 2). code: 1-EST_OTP_CODE_MAX
+     * characters; only its salted hash is stored. Sets rec->id; used_* are
+     * ignored. EST_E_CONFLICT when the same code is stored already. */
+    est_status (*otp_insert)(void *impl, est_otp_record *rec, const char *code, est_error *err);
+    /* In one transaction: finds code for label, checks it is unused, not
+     * expired at now (0 = the clock) and bound to subject or to no subject,
+     * and marks it used. EST_E_NOT_FOUND: no such code for this label;
+     * EST_E_AUTH: used, expired or bound to another subject (the message
+     * says which). *out (out may be NULL) is the consumed code. */
+    est_status (*otp_consume)(void *impl, const char *label, const char *code,
+                              const char *subject, int64_t now, est_otp_record **out,
+                              est_error *err);
+    /* Records the certificate issued with consumed code id. EST_E_NOT_FOUND
+     * when there is no used code id or no certificate serial. */
+    est_status (*otp_set_serial)(void *impl, int64_t id, const char *serial, est_error *err);
+    est_status (*otp_list)(void *impl, est_otp_visit_fn fn, void *arg, est_error *err);
+    /* cert_insert and audit_append of ev in one durable transaction: one
+     * fsync per issuance instead of two. Same errors as cert_insert. */
+    est_status (*cert_insert_audited)(void *impl, const est_cert_record *rec,
+                                      const est_audit_event *ev, est_error *err);
 } est_store_ops;
 
 typedef struct est_store {

@@ -135,7 +135,7 @@ static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_NAME *subject, GEN
                         const est_profile *profile, X509 **out, est_error *err)
 {
     X509 *ca_cert = est_ca_get0_cert(ca), *cert = NULL;
-    time_t not_before, not_after;
+    time_t not_before = 0, not_after = 0;
     est_status rc;
 
     if (X509_NAME_entry_count(subject) == 0 && (san == NULL || sk_GENERAL_NAME_num(san) == 0))

@@ -72,6 +72,16 @@ void est_pending_record_free(est_pending_record *rec)
     free(rec);
 }
 
+void est_otp_record_free(est_otp_record *rec)
+{
+    if (rec == NULL)
+        return;
+    free(rec->label);
+    free(rec->subject);
+    free(rec->used_serial);
+    free(rec);
+}
+
 /* Everything written to bio so far as a NUL-terminated malloc'd string. */
 static est_status bio_to_string(BIO *bio, char **out, est_error *err)
 {

@@ -87,7 +87,29 @@ static const char schema_v1[] =
     " detail TEXT);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value);"; /* crl_number */
 
-static const char *const migrations[] = {schema_v1};
+/* Version 2: one-time enrollment codes (challenge_password = one-time-code).
+ * code_hash is lowercase hex SHA-256(salt || code) with one random salt per
+ * store (meta 'otp_salt'). Why no slow hash or per-code salt: codes are
+ * made by `estd otp add` from 100 random bits, never chosen by people, so
+ * a stolen hash leaves 2^100 guesses whatever the hash costs (slow hashes
+ * help low-entropy passwords only), and the salt already makes any
+ * precomputation useless beyond this one store. A per-code salt would only
+ * stop one guess being tried against all codes at once (n / 2^100: nothing)
+ * yet would force every enrollment to hash every outstanding code under
+ * the write lock; with one salt the lookup is a unique index. */
+static const char schema_v2[] =
+    "CREATE TABLE otp ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: ids appear in audit lines */
+    " label TEXT NOT NULL DEFAULT '',"
+    " code_hash TEXT NOT NULL UNIQUE,"
+    " subject TEXT,"                    /* NULL: any subject */
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER,"                 /* NULL: unused */
+    " used_serial TEXT REFERENCES certs (serial));"
+    "INSERT INTO meta (key, value) VALUES ('otp_salt', lower(hex(randomblob(16))));";
+
+static const char *const migrations[] = {schema_v1, schema_v2};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -97,6 +119,7 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERS
     " revocation_reason, label, requester, auth_method, operation, der"
 #define USER_COLUMNS \
     "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
+#define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
 #define PENDING_COLUMNS                                                                      \
     "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \
     " cert_serial, created_at, updated_at, csr_der"
@@ -146,6 +169,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CRL_BUMP] = "INSERT INTO meta (key, value) VALUES ('crl_number', 1)"
                     " ON CONFLICT (key) DO UPDATE SET value = value + 1",
     [ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
+    [ST_OTP_SALT] = "SELECT value FROM meta WHERE key = 'otp_salt'",
+    [ST_OTP_INSERT] = "INSERT INTO otp (label, code_hash, subject, created_at, expires_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* The label is part of the match: a code made for one CA is no code
+     * at another. */
+    [ST_OTP_FIND] = "SELECT " OTP_COLUMNS " FROM otp WHERE code_hash = ?1 AND label = ?2",
+    [ST_OTP_USE] = "UPDATE otp SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+    [ST_OTP_SERIAL] = "UPDATE otp SET used_serial = ?2 WHERE id = ?1 AND used_at IS NOT NULL",
+    [ST_OTP_PAGE] = "SELECT " OTP_COLUMNS " FROM otp WHERE id > ?1 ORDER BY id LIMIT ?2",
 };
 
 /* --- statements, errors, transactions ------------------------------------ */

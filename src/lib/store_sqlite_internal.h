@@ -1,8 +1,9 @@
 /* Internals of the SQLite store, shared by its two files:
  * store_sqlite.c (the connection: schema, migrations, every statement's SQL,
- * locking, transactions, errors, paging) and store_sqlite_rows.c (the
+ * locking, transactions, errors, paging), store_sqlite_rows.c (the
  * operations on certificates, users, pending requests, audit events, the
- * CRL number, and the ops table). */
+ * CRL number, and the ops table) and store_sqlite_otp.c (one-time
+ * enrollment codes). */
 #ifndef ESTKIT_STORE_SQLITE_INTERNAL_H
 #define ESTKIT_STORE_SQLITE_INTERNAL_H
 
@@ -22,6 +23,7 @@ enum sqlstore_stmt {
     ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE,
     ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_PAGE,
     ST_AUDIT_INSERT, ST_CRL_BUMP, ST_CRL_GET,
+    ST_OTP_SALT, ST_OTP_INSERT, ST_OTP_FIND, ST_OTP_USE, ST_OTP_SERIAL, ST_OTP_PAGE,
     ST_COUNT
 };
 
@@ -36,6 +38,8 @@ enum { PENDING_COL_ID, PENDING_COL_LABEL, PENDING_COL_CSR_SHA256, PENDING_COL_RE
        PENDING_COL_AUTH, PENDING_COL_OPERATION, PENDING_COL_SUBJECT, PENDING_COL_STATUS,
        PENDING_COL_REASON, PENDING_COL_CERT_SERIAL, PENDING_COL_CREATED_AT,
        PENDING_COL_UPDATED_AT, PENDING_COL_CSR_DER };
+enum { OTP_COL_ID, OTP_COL_LABEL, OTP_COL_SUBJECT, OTP_COL_CREATED_AT, OTP_COL_EXPIRES_AT,
+       OTP_COL_USED_AT, OTP_COL_USED_SERIAL };
 
 typedef struct sqlstore {
     pthread_mutex_t lock; /* guards db and every statement */
@@ -85,6 +89,15 @@ typedef struct sqlstore_list_kind {
 est_status sqlstore_list(sqlstore *s, const sqlstore_list_kind *k, void *ctx, est_error *err);
 
 est_status sqlstore_check(void *impl, est_error *err);
+
+/* store_sqlite_otp.c: the one-time enrollment code operations. */
+est_status sqlstore_otp_insert(void *impl, est_otp_record *rec, const char *code,
+                               est_error *err);
+est_status sqlstore_otp_consume(void *impl, const char *label, const char *code,
+                                const char *subject, int64_t now, est_otp_record **out,
+                                est_error *err);
+est_status sqlstore_otp_set_serial(void *impl, int64_t id, const char *serial, est_error *err);
+est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err);
 void sqlstore_close(void *impl);
 
 /* The connection behind a store from est_store_open_sqlite, or NULL for any

@@ -755,6 +755,30 @@ static est_status next_crl_number(void *impl, long *out, est_error *err)
     return sqlstore_write(impl, "CRL number", crl_number_one, out, err);
 }
 
+typedef struct cert_audit_args {
+    const est_cert_record *rec;
+    const est_audit_event *ev;
+} cert_audit_args;
+
+static est_status cert_insert_audited_one(sqlstore *s, void *arg, est_error *err)
+{
+    cert_audit_args *a = arg;
+    est_status rc = cert_insert_one(s, (void *)(uintptr_t)a->rec, err);
+
+    return rc != EST_OK ? rc : audit_append_one(s, (void *)(uintptr_t)a->ev, err);
+}
+
+static est_status cert_insert_audited(void *impl, const est_cert_record *rec,
+                                      const est_audit_event *ev, est_error *err)
+{
+    cert_audit_args a = {rec, ev};
+
+    if (rec == NULL || rec->subject == NULL || rec->der == NULL || rec->der_len == 0 ||
+        rec->spki_sha256[0] == '\0' || ev == NULL || ev->event == NULL || ev->event[0] == '\0')
+        return est_error_set(err, EST_E_INPUT, "certificate insert: incomplete record");
+    return sqlstore_write(impl, "certificate insert", cert_insert_audited_one, &a, err);
+}
+
 const est_store_ops sqlstore_ops = {
     .name = "sqlite",
     .cert_insert = cert_insert,
@@ -774,4 +798,9 @@ const est_store_ops sqlstore_ops = {
     .next_crl_number = next_crl_number,
     .check = sqlstore_check,
     .close = sqlstore_close,
+    .otp_insert = sqlstore_otp_insert,
+    .otp_consume = sqlstore_otp_consume,
+    .otp_set_serial = sqlstore_otp_set_serial,
+    .otp_list = sqlstore_otp_list,
+    .cert_insert_audited = cert_insert_audited,
 };

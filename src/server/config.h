@@ -42,7 +42,7 @@ typedef enum estd_pop_mode {
 
 typedef enum estd_challenge_meaning {
     ESTD_CHALLENGE_CHANNEL_BINDING = 0, /* draft-04 §3.5 (default) */
-    ESTD_CHALLENGE_OTP = 1,             /* one-time enrollment code: not yet implemented */
+    ESTD_CHALLENGE_OTP = 1,             /* one-time enrollment code (`estd otp add`) */
 } estd_challenge_meaning;
 
 typedef enum estd_approval {

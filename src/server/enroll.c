@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
+#include "cmd_common.h"
 #include "server.h"
 
 /* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
@@ -113,6 +114,69 @@ int estd_pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *r
 out:
     OPENSSL_clear_free(value, value ? strlen(value) : 0);
     return ok;
+}
+
+/* challenge_password = one-time-code (DESIGN §2): challengePassword is a
+ * code from `estd otp add`, good once, for this CA label and, when the code
+ * is bound to one, this subject. Call it last, once the request is
+ * otherwise acceptable: the code is spent here, in one store transaction.
+ * The client learns only "missing" or "not valid"; the audit log says why
+ * (unknown, used, expired, other subject). */
+int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                   X509_REQ *csr, int64_t *otp_id, estd_response *resp)
+{
+    est_store *store = srv->inst->store;
+    const char *label = req->ca->cfg->label;
+    char *code = NULL, subject[1024];
+    est_otp_record *rec = NULL;
+    est_error err;
+    est_status rc;
+    int ok = 0;
+
+    *otp_id = 0;
+    if (req->ca->cfg->challenge != ESTD_CHALLENGE_OTP)
+        return 1;
+    if ((code = attribute_text(csr, NID_pkcs9_challengePassword)) == NULL) {
+        estd_response_error(resp, 403, "one-time enrollment code missing: put it in the CSR's "
+                                       "challengePassword");
+        goto out;
+    }
+    estd_name_text(X509_REQ_get_subject_name(csr), subject, sizeof subject);
+    rc = store->ops->otp_consume(store->impl, label, code, subject, 0, &rec, &err);
+    if (rc == EST_E_NOT_FOUND || rc == EST_E_AUTH || rc == EST_E_INPUT) {
+        estd_audit(srv->inst, "otp-refused", label, auth->name, subject, NULL, err.message);
+        estd_response_error(resp, 403, "one-time enrollment code not valid");
+    } else if (rc != EST_OK) {
+        estd_response_error(resp, 500, "%s", err.message);
+    } else {
+        *otp_id = rec->id;
+        ok = 1;
+    }
+out:
+    est_otp_record_free(rec);
+    OPENSSL_clear_free(code, code ? strlen(code) : 0);
+    return ok;
+}
+
+/* After a code was spent: which certificate it bought (or that none came
+ * of it), for `estd otp list` and the audit log. */
+void estd_otp_settle(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                     int64_t otp_id, X509 *cert, const char *outcome)
+{
+    est_store *store = srv->inst->store;
+    BIGNUM *bn = NULL;
+    char *serial = NULL, detail[160];
+
+    if (otp_id == 0)
+        return;
+    if (cert != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) != NULL)
+        serial = BN_bn2hex(bn);
+    if (serial != NULL && store->ops->otp_set_serial(store->impl, otp_id, serial, NULL) != EST_OK)
+        outcome = "issued; recording the serial with the code failed";
+    snprintf(detail, sizeof detail, "code %lld: %s", (long long)otp_id, outcome);
+    estd_audit(srv->inst, "otp-use", req->ca->cfg->label, auth->name, NULL, serial, detail);
+    OPENSSL_free(serial);
+    BN_free(bn);
 }
 
 /* draft-04 §4.2.2: re-enroll keeps subject and subjectAltName unless policy
@@ -332,7 +396,8 @@ static int trusted_ra(const estd_request *req, const estd_auth_result *auth)
 void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                         estd_response *resp)
 {
-    int reenroll = req->route.op == EST_OP_SIMPLEREENROLL, ra;
+    int reenroll = req->route.op == EST_OP_SIMPLEREENROLL, ra, repeat;
+    int64_t otp_id = 0;
     const char *operation = "enroll";
     estd_requester who = {auth->name, auth->method};
     X509_REQ *csr = NULL;
@@ -346,7 +411,8 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
     ra = trusted_ra(req, auth);
     if (!estd_csr_from_body(req, 1, &csr, resp))
         goto refused;
-    if (!ra && !pending_repeat(srv, req, csr) && !estd_pop_link_check(req, csr, resp))
+    repeat = pending_repeat(srv, req, csr);
+    if (!ra && !repeat && !estd_pop_link_check(req, csr, resp))
         goto refused;
     if (!estd_csrattrs_check(req, csr, resp))
         goto refused;
@@ -354,13 +420,23 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
         operation = "renew-via-ra";
     else if (reenroll && !reenroll_check(req, auth, csr, &operation, resp))
         goto refused;
-    if (estd_approval_gate(srv, req, auth, csr, operation, resp))
+    /* One-time codes admit new enrollments; a re-enroll is admitted by the
+     * certificate it renews. A repeat of a waiting request spent its code
+     * when it was first stored. */
+    if (!reenroll && !repeat && !estd_otp_check(srv, req, auth, csr, &otp_id, resp))
+        goto refused;
+    if (estd_approval_gate(srv, req, auth, csr, operation, resp)) {
+        estd_otp_settle(srv, req, auth, otp_id, NULL,
+                        resp->status == 202 ? "request waiting for approval" : "no certificate");
         goto out;
+    }
     if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
         estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
                             "%s", err.message);
+        estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
     }
+    estd_otp_settle(srv, req, auth, otp_id, cert, "issued");
     respond_with_cert(req, cert, resp);
     goto out;
 refused:

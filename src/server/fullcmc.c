@@ -212,6 +212,13 @@ static int check_cert_request(cmc_job *job, const est_cmc_cert_request *r, estd_
         refuse(job, 400, EST_CMC_FAIL_POP_FAILED, r->body_part_id, resp, "%s", why);
         return 0;
     }
+    /* One-time enrollment codes are spent by /simpleenroll and /serverkeygen;
+     * a CMC batch would need one per request and all-or-nothing spending. */
+    if (req->ca->cfg->challenge == ESTD_CHALLENGE_OTP) {
+        refuse(job, 403, EST_CMC_FAIL_BAD_REQUEST, r->body_part_id, resp,
+               "this CA enrolls with one-time codes: use /simpleenroll or /serverkeygen");
+        return 0;
+    }
     if (!text_check(estd_csrattrs_check, req, r->csr, why, sizeof why)) {
         refuse(job, 400, EST_CMC_FAIL_BAD_REQUEST, r->body_part_id, resp, "%s", why);
         return 0;

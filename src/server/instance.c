@@ -45,8 +45,10 @@ static est_status ca_csrattrs_build(estd_ca *ca, est_error *err)
     for (char *tok = strtok_r(list, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
         if (est_csrattrs_add_oid(ca->csrattrs, tok, err) != EST_OK)
             return est_error_prefix(err, "csrattrs");
-    /* draft-04 §3.5: a server that requires linking says so in /csrattrs. */
-    if (ca->cfg->pop == ESTD_POP_REQUIRED && !est_csrattrs_has_nid(ca->csrattrs, NID_pkcs9_challengePassword))
+    /* draft-04 §3.5: a server that requires linking says so in /csrattrs;
+     * so does one that needs a one-time code in challengePassword. */
+    if ((ca->cfg->pop == ESTD_POP_REQUIRED || ca->cfg->challenge == ESTD_CHALLENGE_OTP) &&
+        !est_csrattrs_has_nid(ca->csrattrs, NID_pkcs9_challengePassword))
         if (est_csrattrs_add_oid(ca->csrattrs, "1.2.840.113549.1.9.7", err) != EST_OK)
             return EST_E_INTERNAL;
     return EST_OK;
@@ -284,13 +286,17 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
             goto out;
         }
-        rc = inst->store->ops->cert_insert(inst->store->impl, rec, err);
+        {
+            /* The issuance and its audit row commit together (one fsync). */
+            est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
+                                  rec->serial, operation};
+            rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
+        }
         if (rc != EST_E_CONFLICT)
             break;
     }
     if (rc != EST_OK)
         goto out;
-    estd_audit(inst, "issue", ca->cfg->label, who->name, rec->subject, rec->serial, operation);
     *out = cert;
     cert = NULL;
 out:

@@ -19,6 +19,7 @@ static const struct {
     {"crl", estd_crl_main, "write a signed CRL of the revoked certificates"},
     {"ca", estd_ca_main, "CA maintenance: root key rollover"},
     {"pending", estd_pending_main, "list, approve or reject requests waiting for approval"},
+    {"otp", estd_otp_main, "add or list one-time enrollment codes"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

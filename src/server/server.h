@@ -75,6 +75,13 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
 int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp);
 int estd_pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
 int estd_csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
+/* challenge_password = one-time-code: spends the CSR's code (403 when
+ * missing or not valid); *otp_id = the code spent, 0 when none. 1 = go on. */
+int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                   X509_REQ *csr, int64_t *otp_id, estd_response *resp);
+/* Records what a spent code (otp_id != 0) bought: cert's serial, or none. */
+void estd_otp_settle(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                     int64_t otp_id, X509 *cert, const char *outcome);
 /* Manual approval (202 + Retry-After); 1 when resp is final. */
 int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                        X509_REQ *csr, const char *operation, estd_response *resp);

@@ -336,6 +336,7 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
     X509_REQ *csr = NULL;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
+    int64_t otp_id = 0;
     est_error err;
 
     /* A key generated now would have to be kept until an operator
@@ -346,14 +347,19 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
         goto out;
     }
     if (!estd_csr_from_body(req, 0, &csr, resp) || !estd_pop_link_check(req, csr, resp) ||
-        !key_type_choose(req, csr, &type, resp) || !encryption_choose(req, csr, &enc, resp))
+        !key_type_choose(req, csr, &type, resp) || !encryption_choose(req, csr, &enc, resp) ||
+        !estd_otp_check(srv, req, auth, csr, &otp_id, resp))
         goto refused;
     if (est_key_generate(type, &key, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
+        estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: key generation failed");
         goto out;
     }
-    if (!issue_for_key(srv, req, auth, csr, key, &cert, resp))
+    if (!issue_for_key(srv, req, auth, csr, key, &cert, resp)) {
+        estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
+    }
+    estd_otp_settle(srv, req, auth, otp_id, cert, "issued");
     respond(req, key, cert, &enc, resp);
     goto out;
 refused:

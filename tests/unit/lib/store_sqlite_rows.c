@@ -612,6 +612,47 @@ static void audit_rows_are_appended(void **state)
     assert_int_equal(fx->store->ops->audit_append(fx->store->impl, NULL, &err), EST_E_INPUT);
 }
 
+static int64_t audit_count(store_fixture *fx)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n;
+
+    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(fx->store),
+                                        "SELECT count(*) FROM audit", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The certificate and its audit row commit together, or neither does. */
+static void cert_insert_audited_is_one_transaction(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("0BEE", 2000000000, 16), *got = NULL;
+    est_audit_event ev = {"issue", "", "alice", "CN=x", "0BEE", "enroll"};
+    est_error err;
+
+    assert_int_equal(fx->store->ops->cert_insert_audited(fx->store->impl, rec, &ev, &err), EST_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0bee", &got, &err), EST_OK);
+    assert_int_equal(audit_count(fx), 1);
+    /* A duplicate serial fails the insert: no audit row either. */
+    assert_int_equal(fx->store->ops->cert_insert_audited(fx->store->impl, rec, &ev, &err),
+                     EST_E_CONFLICT);
+    assert_int_equal(audit_count(fx), 1);
+    /* An incomplete audit event refuses the whole insert. */
+    memcpy(rec->serial, "0BEF", 5);
+    ev.event = "";
+    assert_int_not_equal(fx->store->ops->cert_insert_audited(fx->store->impl, rec, &ev, &err),
+                         EST_OK);
+    est_cert_record_free(got);
+    got = NULL;
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0BEF", &got, &err), EST_E_NOT_FOUND);
+    assert_int_equal(audit_count(fx), 1);
+    est_cert_record_free(rec);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -633,6 +674,7 @@ int main(void)
         T(pending_update_and_its_certificate),
         T(pending_list_in_id_order_across_pages),
         T(audit_rows_are_appended),
+        T(cert_insert_audited_is_one_transaction),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
