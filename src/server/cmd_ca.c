@@ -424,11 +424,8 @@ out:
 
 int estd_ca_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "rollover") == 0)
-        return rollover_main(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(ca_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    return estd_usage_error("ca", "expected rollover");
+    static const estd_subcommand table[] = {{"rollover", rollover_main}};
+
+    return estd_subcommand_run("ca", table, sizeof table / sizeof table[0], ca_usage,
+                               "expected rollover", argc, argv);
 }

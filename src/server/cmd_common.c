@@ -166,3 +166,18 @@ est_cert_record *estd_admin_cert_get(const char *command, estd_instance *inst, c
         estd_fail(command, "%s: %s", inst->cfg.store, err.message);
     return NULL;
 }
+
+int estd_subcommand_run(const char *group, const estd_subcommand *table, size_t count,
+                        const char *usage, const char *expected, int argc, char **argv)
+{
+    if (argc >= 2) {
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(argv[1], table[i].name) == 0)
+                return table[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            fputs(usage, stdout);
+            return ESTD_EXIT_OK;
+        }
+    }
+    return estd_usage_error(group, expected);
+}

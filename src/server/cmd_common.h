@@ -41,6 +41,17 @@ void estd_name_text(const X509_NAME *name, char *out, size_t cap);
  * after printing an error. */
 const char *estd_serial_arg(const char *command, const char *arg);
 
+/* A subcommand of a command group ("user add", "pending approve", ...). */
+typedef struct estd_subcommand {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} estd_subcommand;
+
+/* Runs argv[1]'s subcommand with argv shifted by one; --help/-h prints
+ * usage; anything else is a one-line usage error naming `expected`. */
+int estd_subcommand_run(const char *group, const estd_subcommand *table, size_t count,
+                        const char *usage, const char *expected, int argc, char **argv);
+
 /* The stored certificate with this serial, or NULL after a one-line error
  * ("no certificate with serial X" or the store's reason). */
 est_cert_record *estd_admin_cert_get(const char *command, estd_instance *inst,

@@ -197,13 +197,8 @@ static int otp_list(int argc, char **argv)
 
 int estd_otp_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "add") == 0)
-        return otp_add(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return otp_list(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(otp_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    return estd_usage_error("otp", "expected add or list");
+    static const estd_subcommand table[] = {{"add", otp_add}, {"list", otp_list}};
+
+    return estd_subcommand_run("otp", table, sizeof table / sizeof table[0], otp_usage,
+                               "expected add or list", argc, argv);
 }

@@ -247,15 +247,8 @@ out:
 
 int estd_pending_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return pending_list(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "approve") == 0)
-        return pending_approve(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "reject") == 0)
-        return pending_reject(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(pending_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    return estd_usage_error("pending", "expected list, approve or reject");
+    static const estd_subcommand table[] = {{"list", pending_list}, {"approve", pending_approve}, {"reject", pending_reject}};
+
+    return estd_subcommand_run("pending", table, sizeof table / sizeof table[0], pending_usage,
+                               "expected list, approve or reject", argc, argv);
 }

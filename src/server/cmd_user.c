@@ -229,15 +229,8 @@ static int user_list(int argc, char **argv)
 
 int estd_user_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "add") == 0)
-        return user_add(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "del") == 0)
-        return user_del(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return user_list(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(user_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    return estd_usage_error("user", "expected add, del or list");
+    static const estd_subcommand table[] = {{"add", user_add}, {"del", user_del}, {"list", user_list}};
+
+    return estd_subcommand_run("user", table, sizeof table / sizeof table[0], user_usage,
+                               "expected add, del or list", argc, argv);
 }

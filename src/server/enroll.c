@@ -440,12 +440,7 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
     respond_with_cert(req, cert, resp);
     goto out;
 refused:
-    if (resp->body != NULL) {
-        char reason[200];
-        snprintf(reason, sizeof reason, "%.*s", (int)(resp->body_len ? resp->body_len - 1 : 0),
-                 resp->body);
-        estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
-    }
+    estd_audit_refusal(srv, req, auth, resp);
 out:
     X509_REQ_free(csr);
     X509_free(cert);

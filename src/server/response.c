@@ -77,3 +77,16 @@ void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned sch
         snprintf(resp->www_authenticate[resp->www_count++], sizeof resp->www_authenticate[0],
                  "Basic realm=\"%s\"", realm);
 }
+
+void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                        const estd_response *resp)
+{
+    char reason[200];
+
+    if (resp->body == NULL)
+        return;
+    /* The body is the reason plus its newline (estd_response_error). */
+    snprintf(reason, sizeof reason, "%.*s", (int)(resp->body_len ? resp->body_len - 1 : 0),
+             resp->body);
+    estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
+}

@@ -105,6 +105,9 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len);
 void estd_response_release(estd_response *resp);
+/* Audits a refusal ("reject") with the one-line reason resp carries. */
+void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                        const estd_response *resp);
 /* Adds the 401 challenges for the schemes the policy accepts. */
 void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned schemes, int stale);
 

@@ -363,12 +363,7 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
     respond(req, key, cert, &enc, resp);
     goto out;
 refused:
-    if (resp->body != NULL) {
-        char reason[200];
-        snprintf(reason, sizeof reason, "%.*s", (int)(resp->body_len ? resp->body_len - 1 : 0),
-                 resp->body);
-        estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
-    }
+    estd_audit_refusal(srv, req, auth, resp);
 out:
     OPENSSL_cleanse(&enc, sizeof enc);
     EVP_PKEY_free(key); /* OpenSSL cleanses the private key as it frees it */
