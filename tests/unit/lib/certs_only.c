@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
+#include "spec_file.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -342,23 +343,8 @@ static void signed_response_is_rejected(void **state)
 
 /* ---- the seed's appendix traces -------------------------------------------- */
 
-#define SPEC_MAX (1 << 20)
 #define SEED_BLOBS 4
 
-static char *read_spec(void)
-{
-    FILE *f = fopen(ESTKIT_SPEC_FILE, "rb");
-    char *text = malloc(SPEC_MAX + 1);
-    size_t n;
-
-    assert_non_null(f);
-    assert_non_null(text);
-    n = fread(text, 1, SPEC_MAX, f);
-    assert_true(n > 0 && n < SPEC_MAX);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
 
 /* Turns one appendix blob (from just after "-----BEGIN PKCS7-----." to its
  * END line) back into PEM: the artwork's own line breaks are wrapping, '.'
@@ -413,7 +399,7 @@ static uint8_t *pem_to_der(const char *pem, size_t *len)
 static int seed_blobs(uint8_t *der[SEED_BLOBS], size_t len[SEED_BLOBS])
 {
     static const char begin[] = "-----BEGIN PKCS7-----.";
-    char *spec = read_spec();
+    char *spec = spec_file_read();
     const char *s = strstr(spec, "Operational Scenario Example Messages");
     int n = 0;
 

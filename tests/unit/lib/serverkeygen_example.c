@@ -21,23 +21,9 @@
 #include "estkit/certs_only.h"
 #include "estkit/media_type.h"
 #include "estkit/multipart.h"
+#include "spec_file.h"
 
-#define SPEC_MAX (1 << 20)
 
-static char *read_spec(void)
-{
-    FILE *f = fopen(ESTKIT_SPEC_FILE, "rb");
-    char *text = malloc(SPEC_MAX + 1);
-    size_t n;
-
-    assert_non_null(f);
-    assert_non_null(text);
-    n = fread(text, 1, SPEC_MAX, f);
-    assert_true(n > 0 && n < SPEC_MAX);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
 
 /* Rebuilds the bytes of a trace from the artwork text between start and end:
  * the artwork's own line breaks are wrapping and go; '.' becomes LF (a real
@@ -75,7 +61,7 @@ static char *trace_data(const char *from, const char *marker, const char *stop, 
 
 static void request_csr_decodes(void **state)
 {
-    char *spec = read_spec(), *body, *label = NULL;
+    char *spec = spec_file_read(), *body, *label = NULL;
     const char *post = strstr(spec, "POST /serverKeyGen HTTP/1.1");
     uint8_t *der = NULL;
     size_t body_len, der_len = 0;
@@ -166,7 +152,7 @@ static STACK_OF(X509) *decode_certs_part(const est_part *part)
 
 static void response_parses_and_key_matches_certificate(void **state)
 {
-    char *spec = read_spec(), *body, *boundary;
+    char *spec = spec_file_read(), *body, *boundary;
     const char *section = strstr(spec, "example of a valid /serverKeyGen exchange");
     size_t body_len;
     est_multipart *mp = NULL;
