@@ -128,6 +128,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT write",
+    [ST_RELEASE] = "RELEASE write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO write",
     [ST_CHECK] = "PRAGMA integrity_check",
     [ST_CERT_INSERT] = "INSERT INTO certs (" CERT_COLUMNS ") VALUES"
                        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -227,28 +230,152 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
     return rc;
 }
 
-/* Group commit, for when one fsync per certificate becomes the limit: a
- * thread that finds the lock taken queues its record and waits; the holder
- * drains the queue into its transaction, each record under its own
- * SAVEPOINT (a serial conflict rolls back only that record), commits once
- * and hands each waiter its own status. The bodies need no change: each
- * (cert_insert_one in store_sqlite_rows.c) already works on one record
- * inside a transaction someone else opened, and nobody is answered before
- * the COMMIT returned. */
+/* --- group commit ------------------------------------------------------------ */
+
+/* With synchronous=FULL every COMMIT is an fsync (milliseconds), so one
+ * transaction per write caps issuance at one certificate per fsync however
+ * many threads ask. Instead writers queue their write; the first finding no
+ * leader becomes one, and while it commits, later writers queue up behind
+ * it. It then takes up to SQLSTORE_GROUP_MAX queued writes, runs each under
+ * its own SAVEPOINT in one transaction (a duplicate serial rolls back only
+ * that write, which gets its own EST_E_CONFLICT), commits once, and wakes
+ * every writer of the group with its own status. Nobody is answered before
+ * the COMMIT holding its rows returned (DESIGN §4). A lone writer is a
+ * group of one: its own BEGIN IMMEDIATE, write and COMMIT as before, with
+ * the same results (the savepoint changes none). */
+struct sqlstore_job {
+    sqlstore_write_fn fn;
+    void *arg;
+    const char *op;
+    est_status rc;  /* EST_OK until its write or its transaction fails */
+    est_error e;    /* why, when rc != EST_OK */
+    int done;       /* rc is final; the writer may return */
+    sqlstore_job *next;
+};
+
+/* Runs one job under its own SAVEPOINT. 0: the transaction goes on (a
+ * failed job's own changes are rolled back to its savepoint); -1: the
+ * transaction is gone or unusable, and *terr says why for the jobs before
+ * this one. */
+static int job_run(sqlstore *s, sqlstore_job *j, est_error *terr)
+{
+    if ((j->rc = run(s, ST_SAVEPOINT, j->op, &j->e)) != EST_OK) {
+        *terr = j->e;
+        return -1;
+    }
+    j->rc = j->fn(s, j->arg, &j->e);
+    /* A failed statement may have ended the whole transaction (SQLITE_FULL
+     * does), undoing the jobs before this one too. */
+    if (sqlite3_get_autocommit(s->db)) {
+        if (j->rc == EST_OK)
+            j->rc = est_error_set(&j->e, EST_E_INTERNAL, "%s: transaction ended early", j->op);
+        *terr = j->e;
+        return -1;
+    }
+    if (j->rc != EST_OK)
+        return run(s, ST_ROLLBACK_TO, j->op, terr) == EST_OK &&
+                       run(s, ST_RELEASE, j->op, terr) == EST_OK
+                   ? 0
+                   : -1;
+    if ((j->rc = run(s, ST_RELEASE, j->op, &j->e)) != EST_OK) {
+        *terr = j->e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs jobs from first on in one transaction and commits it. Returns the
+ * job to start the next transaction with when a job's failure ended this
+ * one early (the jobs before it are then failed, the rest still to run),
+ * or NULL. Messages of BEGIN and COMMIT name the first job's operation. */
+static sqlstore_job *txn_run(sqlstore *s, sqlstore_job *first)
+{
+    sqlstore_job *j = first, *next = NULL;
+    est_error terr = {EST_OK, ""};
+    est_status trc = run(s, ST_BEGIN, first->op, &terr);
+
+    for (; trc == EST_OK && j != NULL; j = j->next) {
+        if (job_run(s, j, &terr) != 0) {
+            trc = terr.code != EST_OK ? terr.code : EST_E_INTERNAL;
+            next = j->next;
+            break;
+        }
+    }
+    if (trc == EST_OK)
+        trc = run(s, ST_COMMIT, first->op, &terr);
+    /* A failed statement or COMMIT may have ended the transaction already;
+     * roll back only what is still open. */
+    if (trc != EST_OK && !sqlite3_get_autocommit(s->db))
+        (void)run(s, ST_ROLLBACK, first->op, NULL);
+    for (j = first; trc != EST_OK && j != next; j = j->next) {
+        if (j->rc == EST_OK) {
+            j->rc = trc;
+            j->e = terr;
+        }
+    }
+    return next;
+}
+
+/* Detaches up to SQLSTORE_GROUP_MAX jobs from the head of the queue as a
+ * NULL-terminated list. qlock held, queue not empty. */
+static sqlstore_job *group_take(sqlstore *s)
+{
+    sqlstore_job *first = s->head, *last = s->head;
+
+    for (int n = 1; n < SQLSTORE_GROUP_MAX && last->next != NULL; n++)
+        last = last->next;
+    s->head = last->next;
+    if (s->head == NULL)
+        s->tail = NULL;
+    last->next = NULL;
+    return first;
+}
+
+/* The leader's work: groups from the queue's head until its own job is
+ * done (bounded latency for it too), then hands the lead on. qlock held. */
+static void group_lead(sqlstore *s, const sqlstore_job *own)
+{
+    s->leading = 1;
+    while (!own->done) {
+        sqlstore_job *group = group_take(s), *next;
+
+        pthread_mutex_unlock(&s->qlock);
+        pthread_mutex_lock(&s->lock);
+        for (sqlstore_job *first = group; first != NULL;)
+            first = txn_run(s, first);
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_lock(&s->qlock);
+        /* A job is its writer's stack: untouched once done is seen. */
+        for (; group != NULL; group = next) {
+            next = group->next;
+            group->done = 1;
+        }
+        pthread_cond_broadcast(&s->done);
+    }
+    s->leading = 0;
+    if (s->head != NULL)
+        pthread_cond_broadcast(&s->done); /* a queued writer leads next */
+}
+
 est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, void *arg,
                           est_error *err)
 {
-    est_status rc;
+    sqlstore_job job = {fn, arg, op, EST_OK, {EST_OK, ""}, 0, NULL};
 
-    pthread_mutex_lock(&s->lock);
-    if ((rc = run(s, ST_BEGIN, op, err)) == EST_OK && (rc = fn(s, arg, err)) == EST_OK)
-        rc = run(s, ST_COMMIT, op, err);
-    /* A failed statement or COMMIT may have ended the transaction already
-     * (SQLITE_FULL does); roll back only what is still open. */
-    if (rc != EST_OK && !sqlite3_get_autocommit(s->db))
-        (void)run(s, ST_ROLLBACK, op, NULL);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    pthread_mutex_lock(&s->qlock);
+    if (s->tail != NULL)
+        s->tail->next = &job;
+    else
+        s->head = &job;
+    s->tail = &job;
+    while (!job.done && s->leading)
+        pthread_cond_wait(&s->done, &s->qlock);
+    if (!job.done)
+        group_lead(s, &job);
+    pthread_mutex_unlock(&s->qlock);
+    if (job.rc != EST_OK && err != NULL)
+        *err = job.e;
+    return job.rc;
 }
 
 est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
@@ -477,7 +604,32 @@ void sqlstore_close(void *impl)
     /* The last connection to close checkpoints the WAL into the file. */
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_cond_destroy(&s->done);
     free(s);
+}
+
+/* A store with its locks made, no connection yet; NULL when out of memory. */
+static sqlstore *store_new(void)
+{
+    sqlstore *s = calloc(1, sizeof *s);
+    int lock, qlock, done;
+
+    if (s == NULL)
+        return NULL;
+    lock = pthread_mutex_init(&s->lock, NULL) == 0;
+    qlock = pthread_mutex_init(&s->qlock, NULL) == 0;
+    done = pthread_cond_init(&s->done, NULL) == 0;
+    if (lock && qlock && done)
+        return s;
+    if (lock)
+        pthread_mutex_destroy(&s->lock);
+    if (qlock)
+        pthread_mutex_destroy(&s->qlock);
+    if (done)
+        pthread_cond_destroy(&s->done);
+    free(s);
+    return NULL;
 }
 
 est_status est_store_open_sqlite(const char *path, int create, est_store **out, est_error *err)
@@ -492,10 +644,8 @@ est_status est_store_open_sqlite(const char *path, int create, est_store **out, 
     *out = NULL;
     if ((rc = file_prepare(path, create, err)) != EST_OK)
         return rc;
-    if ((s = calloc(1, sizeof *s)) == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
+    if ((s = store_new()) == NULL)
         return est_error_set(err, EST_E_NOMEM, "store %s: out of memory", path);
-    }
     /* NOMUTEX: the store's own lock serialises every use of the connection. */
     src = sqlite3_open_v2(path, &s->db,
                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |

@@ -18,7 +18,7 @@
 /* Every prepared statement; the SQL is in store_sqlite.c, beside the
  * schema it must agree with. */
 enum sqlstore_stmt {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_CHECK,
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CHECK,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_PAGE, ST_CERT_REVOKE, ST_CERT_STATUS,
     ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE,
     ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_PAGE,
@@ -41,10 +41,23 @@ enum { PENDING_COL_ID, PENDING_COL_LABEL, PENDING_COL_CSR_SHA256, PENDING_COL_RE
 enum { OTP_COL_ID, OTP_COL_LABEL, OTP_COL_SUBJECT, OTP_COL_CREATED_AT, OTP_COL_EXPIRES_AT,
        OTP_COL_USED_AT, OTP_COL_USED_SERIAL };
 
+/* Writes committed together at most: bounds the time a writer waits for
+ * the others of its group and the work lost when the group's COMMIT fails. */
+#define SQLSTORE_GROUP_MAX 64
+
+/* One caller's write waiting in the group commit queue (sqlstore_write). */
+typedef struct sqlstore_job sqlstore_job;
+
 typedef struct sqlstore {
     pthread_mutex_t lock; /* guards db and every statement */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    /* Group commit: writers queue here; one of them at a time (leading)
+     * commits the queue's head, then wakes the others through done. */
+    pthread_mutex_t qlock; /* guards the queue and every queued job */
+    pthread_cond_t done;
+    sqlstore_job *head, *tail;
+    int leading;
 } sqlstore;
 
 extern const est_store_ops sqlstore_ops;
@@ -57,8 +70,12 @@ void sqlstore_done(sqlite3_stmt *st);
  * sqlite3_errmsg. Lock held, statement not yet reset. */
 est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err);
 
-/* Runs fn in one write transaction under the lock; EST_OK = committed and
- * fsynced. fn returns EST_OK or the error to report (then rolled back). */
+/* Runs fn in a write transaction under the lock, possibly together with
+ * other threads' writes (group commit, each under its own SAVEPOINT);
+ * EST_OK = committed and fsynced. fn returns EST_OK or the error to report
+ * (then only its own changes are rolled back). fn must not use the store
+ * (it runs under the lock, maybe in another thread) and must leave every
+ * statement reset. */
 typedef est_status (*sqlstore_write_fn)(sqlstore *s, void *arg, est_error *err);
 est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, void *arg,
                           est_error *err);

@@ -95,7 +95,15 @@ static void authenticate_basic(estd_instance *inst, estd_credential_cache *crede
     /* The user row is read every time, so deleting a user or changing the
      * password takes effect at once; only the slow hash is cached. */
     if (!estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
-        if (est_password_verify(password, rec->password_hash, NULL) != EST_OK) {
+        est_status verified;
+        if (!estd_credential_cache_verify_begin(credentials)) {
+            out->busy = 1;
+            snprintf(out->reason, sizeof out->reason, "too many password checks at once");
+            goto out;
+        }
+        verified = est_password_verify(password, rec->password_hash, NULL);
+        estd_credential_cache_verify_end(credentials);
+        if (verified != EST_OK) {
             snprintf(out->reason, sizeof out->reason, "wrong user name or password");
             goto out;
         }

@@ -236,6 +236,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->timeout_seconds, value, 1, 3600, err);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000, err);
+    if (strcmp(key, "max_password_checks") == 0)
+        return set_uint(&cfg->max_password_checks, value, 0, 256, err);
     if (strcmp(key, "credential_cache_seconds") == 0)
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
@@ -539,6 +541,10 @@ static const char config_template[] =
 "# an HMAC of the credentials is kept; a password change applies at once.\n"
 "# 0 = verify every time.\n"
 "credential_cache_seconds = 60\n"
+"# Slow password checks allowed at once (wrong passwords are never cached);\n"
+"# beyond that Basic requests get 503 + Retry-After, leaving workers for\n"
+"# certificate-authenticated clients. 0 = as many as there are workers.\n"
+"max_password_checks = 0\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

@@ -19,11 +19,12 @@ typedef struct cache_slot {
 struct estd_credential_cache {
     pthread_mutex_t lock;
     unsigned lifetime;
+    unsigned max_verifying, verifying;
     unsigned char key[32];
     cache_slot slots[ESTD_CREDENTIAL_CACHE_SLOTS];
 };
 
-estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds)
+estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds, unsigned max_verifying)
 {
     estd_credential_cache *cache = calloc(1, sizeof *cache);
 
@@ -34,6 +35,7 @@ estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds)
         return NULL;
     }
     cache->lifetime = lifetime_seconds;
+    cache->max_verifying = max_verifying > 0 ? max_verifying : 1;
     pthread_mutex_init(&cache->lock, NULL);
     return cache;
 }
@@ -107,4 +109,28 @@ void estd_credential_cache_put(estd_credential_cache *cache, const char *user,
     slot->verified_at = now;
     pthread_mutex_unlock(&cache->lock);
     OPENSSL_cleanse(tag, sizeof tag);
+}
+
+int estd_credential_cache_verify_begin(estd_credential_cache *cache)
+{
+    int ok;
+
+    if (cache == NULL)
+        return 1;
+    pthread_mutex_lock(&cache->lock);
+    ok = cache->verifying < cache->max_verifying;
+    if (ok)
+        cache->verifying++;
+    pthread_mutex_unlock(&cache->lock);
+    return ok;
+}
+
+void estd_credential_cache_verify_end(estd_credential_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    pthread_mutex_lock(&cache->lock);
+    if (cache->verifying > 0)
+        cache->verifying--;
+    pthread_mutex_unlock(&cache->lock);
 }

@@ -19,14 +19,23 @@
 
 typedef struct estd_credential_cache estd_credential_cache;
 
-/* lifetime_seconds 0 disables the cache (every check misses). */
-estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds);
+/* lifetime_seconds 0 disables the cache (every check misses).
+ * max_verifying: how many slow password verifications may run at once;
+ * beyond that a request is answered 503, so a flood of wrong passwords
+ * (which are never cached) cannot occupy every worker. */
+estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds,
+                                                 unsigned max_verifying);
 void estd_credential_cache_free(estd_credential_cache *cache);
 
 /* 1 when user/password was verified against stored_hash less than lifetime
  * seconds before now. */
 int estd_credential_cache_hit(estd_credential_cache *cache, const char *user,
                               const char *password, const char *stored_hash, time_t now);
+/* Takes a verification slot: 1 = go ahead (call _verify_end after), 0 =
+ * too many running. */
+int estd_credential_cache_verify_begin(estd_credential_cache *cache);
+void estd_credential_cache_verify_end(estd_credential_cache *cache);
+
 /* Remembers a successful verification. */
 void estd_credential_cache_put(estd_credential_cache *cache, const char *user,
                                const char *password, const char *stored_hash, time_t now);

@@ -63,6 +63,11 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
     snprintf(resp->who, sizeof resp->who, "%s", auth->name);
     if (estd_auth_allows(policy, auth))
         return 1;
+    if (auth->busy) {
+        estd_response_error(resp, 503, "server busy checking passwords; retry later");
+        resp->retry_after = 1;
+        return 0;
+    }
     estd_audit(srv->inst, "auth-fail", req->ca->cfg->label, auth->name[0] ? auth->name : req->peer,
                NULL, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
     if (schemes != 0) {

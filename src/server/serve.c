@@ -73,7 +73,11 @@ int estd_serve_main(int argc, char **argv)
         goto out;
     }
     srv.nonces = est_digest_nonces_new(inst->cfg.nonce_lifetime_seconds);
-    srv.credentials = estd_credential_cache_new(inst->cfg.credential_cache_seconds);
+    /* max_password_checks 0 = as many as there are workers (no extra cap). */
+    srv.credentials = estd_credential_cache_new(
+        inst->cfg.credential_cache_seconds,
+        inst->cfg.max_password_checks ? inst->cfg.max_password_checks
+                                      : (inst->cfg.workers ? inst->cfg.workers : cores()));
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : cores());
     if (srv.nonces == NULL || srv.credentials == NULL || srv.pool == NULL) {
         estd_fail("serve", "out of memory");

@@ -58,3 +58,23 @@ openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 </dev/null >/dev/null 2>&1 \
 pass "tls_min_version enforced"
 estd_alive
 estd_stop
+
+# max_password_checks: a flood of wrong Basic passwords (never cached) gets
+# 503 + Retry-After beyond the cap instead of occupying every worker.
+sed -i 's/^workers = .*/workers = 2/; s/^max_password_checks = .*/max_password_checks = 1/' "$DIR/estd.conf"
+estd_start "$DIR"
+new_csr flood /CN=flood
+pids=()
+for i in 1 2 3 4 5 6; do
+  curl -s --cacert "$CA" --user u:wrong -H 'Content-Type: application/pkcs10' --data-binary @"$T/flood.der" \
+    "$URL/simpleenroll" -D "$T/flood$i.h" -o /dev/null -w '%{http_code}' > "$T/flood$i.code" &
+  pids+=($!)
+done
+wait "${pids[@]}"  # not estd: it runs in the background too
+grep -l '^503$' "$T"/flood*.code >/dev/null || fail "no 503 under a password flood: $(cat "$T"/flood*.code)"
+grep -l '^401$' "$T"/flood*.code >/dev/null || fail "no password was checked at all"
+f=$(grep -l '^503$' "$T"/flood*.code | head -1)
+grep -q '^Retry-After: 1' "${f%.code}.h" || fail "503 without Retry-After"
+estd_alive
+pass "max_password_checks caps concurrent slow hashes (503 + Retry-After beyond)"
+estd_stop

@@ -9,7 +9,7 @@
 
 static void verified_credentials_hit_within_lifetime(void **state)
 {
-    estd_credential_cache *c = estd_credential_cache_new(60);
+    estd_credential_cache *c = estd_credential_cache_new(60, 1);
     (void)state;
     assert_non_null(c);
     assert_false(estd_credential_cache_hit(c, "alice", "pw", "$hash1", 1000));
@@ -23,7 +23,7 @@ static void verified_credentials_hit_within_lifetime(void **state)
 
 static void anything_else_misses(void **state)
 {
-    estd_credential_cache *c = estd_credential_cache_new(60);
+    estd_credential_cache *c = estd_credential_cache_new(60, 1);
     (void)state;
     estd_credential_cache_put(c, "alice", "pw", "$hash1", 1000);
     assert_false(estd_credential_cache_hit(c, "alice", "wrong", "$hash1", 1001));
@@ -37,12 +37,26 @@ static void anything_else_misses(void **state)
 
 static void lifetime_zero_disables(void **state)
 {
-    estd_credential_cache *c = estd_credential_cache_new(0);
+    estd_credential_cache *c = estd_credential_cache_new(0, 1);
     (void)state;
     estd_credential_cache_put(c, "alice", "pw", "$hash1", 1000);
     assert_false(estd_credential_cache_hit(c, "alice", "pw", "$hash1", 1000));
     estd_credential_cache_free(c);
     estd_credential_cache_free(NULL);
+}
+
+static void verification_slots_are_bounded(void **state)
+{
+    estd_credential_cache *c = estd_credential_cache_new(60, 2);
+    (void)state;
+    assert_true(estd_credential_cache_verify_begin(c));
+    assert_true(estd_credential_cache_verify_begin(c));
+    assert_false(estd_credential_cache_verify_begin(c)); /* third at once: refused */
+    estd_credential_cache_verify_end(c);
+    assert_true(estd_credential_cache_verify_begin(c));
+    estd_credential_cache_verify_end(c);
+    estd_credential_cache_verify_end(c);
+    estd_credential_cache_free(c);
 }
 
 int main(void)
@@ -51,6 +65,7 @@ int main(void)
         cmocka_unit_test(verified_credentials_hit_within_lifetime),
         cmocka_unit_test(anything_else_misses),
         cmocka_unit_test(lifetime_zero_disables),
+        cmocka_unit_test(verification_slots_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
