@@ -1,8 +1,8 @@
 /* The default store, part two: the operations on rows (certificates, users,
  * pending requests, audit events, the CRL number) and the ops table. The
  * connection, schema and SQL are in store_sqlite.c. Reads take the store
- * lock for one statement; writes go through sqlstore_write, one durable
- * transaction each. */
+ * lock for one statement; writes go through sqlstore_write, durable when
+ * it returns (concurrent writes share a transaction: group commit). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
