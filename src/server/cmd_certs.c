@@ -123,22 +123,15 @@ static void print_record(const est_cert_record *rec)
 
 static int cert_show(int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "cert show", *serial;
     est_cert_record *rec = NULL;
     estd_instance *inst = NULL;
     const unsigned char *p;
     X509 *cert = NULL;
-    int opt, status = ESTD_EXIT_ERROR;
+    int parsed, status = ESTD_EXIT_ERROR;
 
-    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
-        if (opt != 'h')
-            return ESTD_EXIT_ERROR;
-        fputs(cert_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    if (optind + 2 != argc)
-        return estd_usage_error(cmd, "expected DIR SERIAL");
+    if ((parsed = estd_operands(cmd, cert_usage, argc, argv, 2, "expected DIR SERIAL")) >= 0)
+        return parsed;
     if ((serial = estd_serial_arg(cmd, argv[optind + 1])) == NULL ||
         (inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;

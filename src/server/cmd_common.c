@@ -181,3 +181,20 @@ int estd_subcommand_run(const char *group, const estd_subcommand *table, size_t 
     }
     return estd_usage_error(group, expected);
 }
+
+int estd_operands(const char *command, const char *usage, int argc, char **argv, int operands,
+                  const char *expected)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    int opt;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, command)) != -1) {
+        if (opt != 'h')
+            return ESTD_EXIT_ERROR;
+        fputs(usage, stdout);
+        return ESTD_EXIT_OK;
+    }
+    if (optind + operands != argc)
+        return estd_usage_error(command, expected);
+    return -1;
+}

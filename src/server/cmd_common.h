@@ -41,6 +41,13 @@ void estd_name_text(const X509_NAME *name, char *out, size_t cap);
  * after printing an error. */
 const char *estd_serial_arg(const char *command, const char *arg);
 
+/* For subcommands whose only option is --help: prints usage for --help,
+ * checks there are exactly `operands` operands (else a one-line usage error
+ * naming `expected`). Returns -1 to go on (operands start at argv[optind]),
+ * else the exit status to return. */
+int estd_operands(const char *command, const char *usage, int argc, char **argv, int operands,
+                  const char *expected);
+
 /* A subcommand of a command group ("user add", "pending approve", ...). */
 typedef struct estd_subcommand {
     const char *name;

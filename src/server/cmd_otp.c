@@ -170,21 +170,14 @@ static int print_otp(const est_otp_record *rec, void *arg)
 
 static int otp_list(int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "otp list";
     int64_t now = (int64_t)time(NULL);
     estd_instance *inst = NULL;
     est_error err;
-    int opt, status = ESTD_EXIT_OK;
+    int parsed, status = ESTD_EXIT_OK;
 
-    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
-        if (opt != 'h')
-            return ESTD_EXIT_ERROR;
-        fputs(otp_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    if (optind + 1 != argc)
-        return estd_usage_error(cmd, "expected DIR");
+    if ((parsed = estd_operands(cmd, otp_usage, argc, argv, 1, "expected DIR")) >= 0)
+        return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     if (inst->store->ops->otp_list(inst->store->impl, print_otp, &now, &err) != EST_OK) {

@@ -157,20 +157,13 @@ out:
 
 static int user_del(int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "user del";
     estd_instance *inst = NULL;
     est_error err;
-    int opt, status = ESTD_EXIT_ERROR;
+    int parsed, status = ESTD_EXIT_ERROR;
 
-    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
-        if (opt != 'h')
-            return ESTD_EXIT_ERROR;
-        fputs(user_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    if (optind + 2 != argc)
-        return estd_usage_error(cmd, "expected DIR NAME");
+    if ((parsed = estd_operands(cmd, user_usage, argc, argv, 2, "expected DIR NAME")) >= 0)
+        return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     if (inst->store->ops->user_delete(inst->store->impl, argv[optind + 1], &err) != EST_OK) {
@@ -203,20 +196,13 @@ static int print_user(const est_user_record *rec, void *arg)
 
 static int user_list(int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "user list";
     estd_instance *inst = NULL;
     est_error err;
-    int opt, status = ESTD_EXIT_OK;
+    int parsed, status = ESTD_EXIT_OK;
 
-    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
-        if (opt != 'h')
-            return ESTD_EXIT_ERROR;
-        fputs(user_usage, stdout);
-        return ESTD_EXIT_OK;
-    }
-    if (optind + 1 != argc)
-        return estd_usage_error(cmd, "expected DIR");
+    if ((parsed = estd_operands(cmd, user_usage, argc, argv, 1, "expected DIR")) >= 0)
+        return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     if (inst->store->ops->user_list(inst->store->impl, print_user, inst->cfg.realm, &err) != EST_OK) {
