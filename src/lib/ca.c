@@ -237,8 +237,43 @@ static est_status set_time(X509 *cert, int not_after, time_t t, est_error *err)
     return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "certificate time");
 }
 
+/* The certificate's SubjectPublicKeyInfo as a copy of spki's algorithm and
+ * key bits. X509_set_pubkey would re-encode the key through OpenSSL 3.0's
+ * encoder and decode it back (X509_PUBKEY_set), which cost a third of an
+ * enrollment's CPU (docs/PERFORMANCE.md); the bits are already DER here. */
+static est_status copy_spki(X509 *cert, const X509_PUBKEY *spki, est_error *err)
+{
+    X509_PUBKEY *dst = X509_get_X509_PUBKEY(cert);
+    ASN1_OBJECT *oid = NULL;
+    X509_ALGOR *src_alg = NULL, *dst_alg = NULL;
+    const unsigned char *bits;
+    unsigned char *copy = NULL;
+    int bits_len;
+
+    if (!X509_PUBKEY_get0_param(&oid, &bits, &bits_len, &src_alg, spki) || bits_len <= 0)
+        return est_error_set(err, EST_E_INPUT, "public key without key bits");
+    if ((copy = OPENSSL_memdup(bits, (size_t)bits_len)) == NULL ||
+        (oid = OBJ_dup(oid)) == NULL)
+        goto fail;
+    /* set0 takes oid and copy; the parameters follow with X509_ALGOR_copy,
+     * whatever their type (curve OID, explicit parameters, NULL, absent). */
+    if (!X509_PUBKEY_set0_param(dst, oid, V_ASN1_UNDEF, NULL, copy, bits_len)) {
+        ASN1_OBJECT_free(oid);
+        goto fail;
+    }
+    copy = NULL;
+    if (!X509_PUBKEY_get0_param(NULL, NULL, NULL, &dst_alg, dst) ||
+        !X509_ALGOR_copy(dst_alg, src_alg))
+        goto fail;
+    return EST_OK;
+fail:
+    OPENSSL_free(copy);
+    return est_error_set_openssl(err, EST_E_CA, "copying the public key");
+}
+
 est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                        time_t not_before, time_t not_after, X509 **out, est_error *err)
+                        const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
+                        est_error *err)
 {
     ASN1_INTEGER *serial = NULL;
     X509 *cert = NULL;
@@ -250,11 +285,12 @@ est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_P
     rc = EST_E_CA;
     if ((cert = X509_new()) == NULL || !X509_set_version(cert, X509_VERSION_3) ||
         !X509_set_serialNumber(cert, serial) || !X509_set_subject_name(cert, subject) ||
-        !X509_set_issuer_name(cert, issuer) || !X509_set_pubkey(cert, key)) {
+        !X509_set_issuer_name(cert, issuer) || (spki == NULL && !X509_set_pubkey(cert, key))) {
         est_error_set_openssl(err, EST_E_CA, "building the certificate");
         goto out;
     }
-    if ((rc = set_time(cert, 0, not_before, err)) != EST_OK ||
+    if ((spki != NULL && (rc = copy_spki(cert, spki, err)) != EST_OK) ||
+        (rc = set_time(cert, 0, not_before, err)) != EST_OK ||
         (rc = set_time(cert, 1, not_after, err)) != EST_OK)
         goto out;
     *out = cert;
@@ -273,15 +309,30 @@ est_status est_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_
     return EST_OK;
 }
 
-est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
+est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err)
 {
-    const ASN1_OCTET_STRING *existing = cert != NULL ? X509_get0_subject_key_id(cert) : NULL;
-    X509_PUBKEY *pub = NULL;
     const unsigned char *bits;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     int bits_len;
-    est_status rc = EST_E_CA;
+
+    *out = NULL;
+    if (!X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, spki) ||
+        !EVP_Digest(bits, (size_t)bits_len, md, &md_len, EVP_sha1(), NULL) ||
+        (*out = ASN1_OCTET_STRING_new()) == NULL ||
+        !ASN1_OCTET_STRING_set(*out, md, (int)md_len)) {
+        ASN1_OCTET_STRING_free(*out);
+        *out = NULL;
+        return est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
+    }
+    return EST_OK;
+}
+
+est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
+{
+    const ASN1_OCTET_STRING *existing = cert != NULL ? X509_get0_subject_key_id(cert) : NULL;
+    X509_PUBKEY *pub = NULL;
+    est_status rc;
 
     *out = NULL;
     if (existing != NULL) {
@@ -289,17 +340,9 @@ est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_er
             return est_error_set(err, EST_E_NOMEM, "out of memory");
         return EST_OK;
     }
-    if (!X509_PUBKEY_set(&pub, key) || !X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, pub) ||
-        !EVP_Digest(bits, (size_t)bits_len, md, &md_len, EVP_sha1(), NULL) ||
-        (*out = ASN1_OCTET_STRING_new()) == NULL ||
-        !ASN1_OCTET_STRING_set(*out, md, (int)md_len)) {
-        ASN1_OCTET_STRING_free(*out);
-        *out = NULL;
-        est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
-        goto out;
-    }
-    rc = EST_OK;
-out:
+    if (!X509_PUBKEY_set(&pub, key))
+        return est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
+    rc = est_key_id_of_spki(pub, out, err);
     X509_PUBKEY_free(pub);
     return rc;
 }
@@ -360,7 +403,8 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
     est_status rc;
 
     *out = NULL;
-    if ((rc = est_cert_new(subject, issuer, key, not_before, not_after, &cert, err)) != EST_OK ||
+    if ((rc = est_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
+            EST_OK ||
         (rc = add_ca_usage(cert, err)) != EST_OK ||
         (rc = est_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK)
         goto out;

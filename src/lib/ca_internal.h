@@ -19,10 +19,14 @@ est_signer *est_ca_get0_signer(const est_ca *ca);
  * before signing, with a reason, not as a chain that never verifies. */
 est_status est_ca_check_key(const est_ca *ca, est_error *err);
 
-/* A v3 certificate with a random serial, the names, key and validity;
- * not signed, no extensions. */
+/* A v3 certificate with a random serial, the names, the public key and the
+ * validity; not signed, no extensions. With spki (the same key as a
+ * SubjectPublicKeyInfo) its algorithm and bits are copied as they are:
+ * no re-encoding, but the certificate's X509_get0_pubkey is NULL until it
+ * is parsed again. With spki NULL, key is encoded (slow on OpenSSL 3.0). */
 est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                        time_t not_before, time_t not_after, X509 **out, est_error *err);
+                        const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
+                        est_error *err);
 /* A CA certificate (CA:TRUE, keyCertSign|cRLSign, SKI, AKI) for key,
  * signed by signing_key: roots and rollover links. */
 est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
@@ -34,6 +38,8 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
  * non-NULL and has one, else the SHA-1 of the subjectPublicKey bits
  * (RFC 5280 §4.2.1.2, method 1). */
 est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err);
+/* The same SHA-1 straight from a SubjectPublicKeyInfo: no key re-encoding. */
+est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err);
 /* Adds subjectKeyIdentifier and authorityKeyIdentifier (keyIdentifier only). */
 est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
                                 const ASN1_OCTET_STRING *issuer_key_id, est_error *err);

@@ -100,8 +100,20 @@ out:
     return rc;
 }
 
-static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, GENERAL_NAMES *san,
-                                 const est_profile *profile, est_error *err)
+/* The CA certificate's subjectKeyIdentifier, or the hash of its key bits. */
+static est_status issuer_key_id(X509 *ca_cert, ASN1_OCTET_STRING **out, est_error *err)
+{
+    const ASN1_OCTET_STRING *existing = X509_get0_subject_key_id(ca_cert);
+
+    if (existing == NULL)
+        return est_key_id_of_spki(X509_get_X509_PUBKEY(ca_cert), out, err);
+    if ((*out = ASN1_OCTET_STRING_dup(existing)) == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    return EST_OK;
+}
+
+static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
+                                 GENERAL_NAMES *san, const est_profile *profile, est_error *err)
 {
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     ASN1_OCTET_STRING *subject_id = NULL, *issuer_id = NULL;
@@ -116,8 +128,8 @@ static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, GENERAL_
     if ((rc = est_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
         (rc = add_key_usage(cert, key, err)) != EST_OK ||
         (rc = add_extended_key_usage(cert, profile, err)) != EST_OK ||
-        (rc = est_key_id(NULL, key, &subject_id, err)) != EST_OK ||
-        (rc = est_key_id(ca_cert, X509_get0_pubkey(ca_cert), &issuer_id, err)) != EST_OK ||
+        (rc = est_key_id_of_spki(spki, &subject_id, err)) != EST_OK ||
+        (rc = issuer_key_id(ca_cert, &issuer_id, err)) != EST_OK ||
         (rc = est_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical. */
@@ -131,8 +143,34 @@ out:
     return rc;
 }
 
-static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_NAME *subject, GENERAL_NAMES *san,
-                        const est_profile *profile, X509 **out, est_error *err)
+/* The signed certificate read back from its DER, as relying parties will
+ * read it: built from a copied SubjectPublicKeyInfo it has no decoded key
+ * (X509_get0_pubkey NULL), which path validation and callers need. */
+static est_status reparse(X509 **cert, est_error *err)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    int len = i2d_X509(*cert, &der);
+    X509 *parsed = NULL;
+
+    p = der;
+    if (len <= 0 || (parsed = d2i_X509(NULL, &p, len)) == NULL) {
+        OPENSSL_free(der);
+        return est_error_set_openssl(err, EST_E_CA, "reading back the certificate");
+    }
+    OPENSSL_free(der);
+    X509_free(*cert);
+    *cert = parsed;
+    return EST_OK;
+}
+
+/* key is the subject's public key decoded (its type picks the key usage),
+ * spki the same key as the SubjectPublicKeyInfo that goes into the
+ * certificate: callers hold both already, and deriving one from the other
+ * is what OpenSSL 3.0 makes expensive. */
+static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
+                        const X509_NAME *subject, GENERAL_NAMES *san, const est_profile *profile,
+                        X509 **out, est_error *err)
 {
     X509 *ca_cert = est_ca_get0_cert(ca), *cert = NULL;
     time_t not_before = 0, not_after = 0;
@@ -143,10 +181,11 @@ static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_NAME *subject, GEN
                              "the certificate would have neither a subject nor a subjectAltName");
     if ((rc = est_ca_check_key(ca, err)) != EST_OK ||
         (rc = issue_validity(ca_cert, profile, &not_before, &not_after, err)) != EST_OK ||
-        (rc = est_cert_new(subject, X509_get_subject_name(ca_cert), key, not_before, not_after,
-                           &cert, err)) != EST_OK ||
-        (rc = add_extensions(cert, ca, key, san, profile, err)) != EST_OK ||
-        (rc = est_signer_sign_cert(est_ca_get0_signer(ca), cert, err)) != EST_OK)
+        (rc = est_cert_new(subject, X509_get_subject_name(ca_cert), key, spki, not_before,
+                           not_after, &cert, err)) != EST_OK ||
+        (rc = add_extensions(cert, ca, key, spki, san, profile, err)) != EST_OK ||
+        (rc = est_signer_sign_cert(est_ca_get0_signer(ca), cert, err)) != EST_OK ||
+        (rc = reparse(&cert, err)) != EST_OK)
         goto out;
     *out = cert;
     cert = NULL;
@@ -174,8 +213,8 @@ est_status est_ca_issue(est_ca *ca, X509_REQ *csr, const est_profile *profile,
         return est_error_set_openssl(err, EST_E_INPUT, "CSR public key unreadable");
     if (profile->honour_san)
         san = est_csr_get1_san(csr);
-    rc = issue(ca, key, subject != NULL ? subject : X509_REQ_get_subject_name(csr), san, profile,
-               out, err);
+    rc = issue(ca, key, X509_REQ_get_X509_PUBKEY(csr),
+               subject != NULL ? subject : X509_REQ_get_subject_name(csr), san, profile, out, err);
     GENERAL_NAMES_free(san);
     return rc;
 }
@@ -231,6 +270,7 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
     est_profile defaults;
     GENERAL_NAMES *san = NULL;
     X509_NAME *empty = NULL;
+    X509_PUBKEY *spki = NULL;
     est_status rc = EST_E_NOMEM;
 
     if (ca == NULL || public_key == NULL || out == NULL || (names == NULL && name_count > 0))
@@ -255,9 +295,14 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
             goto out;
         }
     }
-    rc = issue(ca, public_key, subject, san, profile, out, err);
+    if (!X509_PUBKEY_set(&spki, public_key)) {
+        rc = est_error_set_openssl(err, EST_E_INPUT, "public key unusable");
+        goto out;
+    }
+    rc = issue(ca, public_key, spki, subject, san, profile, out, err);
 out:
     GENERAL_NAMES_free(san);
     X509_NAME_free(empty);
+    X509_PUBKEY_free(spki);
     return rc;
 }

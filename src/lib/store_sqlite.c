@@ -203,9 +203,9 @@ void sqlstore_done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err)
+static est_status error_on(sqlite3 *db, int src, const char *op, est_error *err)
 {
-    const char *msg = sqlite3_errmsg(s->db);
+    const char *msg = sqlite3_errmsg(db);
 
     switch (src & 0xff) {
     case SQLITE_FULL:
@@ -218,6 +218,11 @@ est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err)
     default:
         return est_error_set(err, EST_E_STORE, "%s: %s", op, msg);
     }
+}
+
+est_status sqlstore_error(sqlstore *s, int src, const char *op, est_error *err)
+{
+    return error_on(s->db, src, op, err);
 }
 
 /* Steps a statement that returns no rows and resets it. */
@@ -378,10 +383,9 @@ est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, voi
     return job.rc;
 }
 
-est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
-                            const char *what, sqlstore_read_fn read, void **out, est_error *err)
+est_status sqlstore_get_one(sqlite3_stmt *st, const char *op, const char *what,
+                            sqlstore_read_fn read, void **out, est_error *err)
 {
-    sqlite3_stmt *st = s->st[id];
     est_status rc = EST_OK;
     int src = sqlstore_step(st);
 
@@ -392,9 +396,21 @@ est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
     else if (src == SQLITE_DONE)
         rc = est_error_set(err, EST_E_NOT_FOUND, "%s: no %s", op, what);
     else if (src != SQLITE_ROW)
-        rc = sqlstore_error(s, src, op, err);
+        rc = error_on(sqlite3_db_handle(st), src, op, err);
     sqlstore_done(st);
     return rc;
+}
+
+sqlite3_stmt *sqlstore_lookup_begin(sqlstore *s, enum sqlstore_stmt id)
+{
+    pthread_mutex_lock(&s->rlock);
+    return s->rst[id];
+}
+
+void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st)
+{
+    sqlstore_done(st);
+    pthread_mutex_unlock(&s->rlock);
 }
 
 /* --- list paging ------------------------------------------------------------ */
@@ -528,8 +544,6 @@ static est_status configure(sqlstore *s, const char *path, est_error *err)
     char mode[16];
     est_status rc;
 
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     if ((rc = pragma_value(s, "PRAGMA journal_mode = WAL", path, NULL, mode, sizeof mode,
                            err)) != EST_OK)
         return rc;
@@ -579,18 +593,48 @@ out:
     return rc;
 }
 
-static est_status prepare_all(sqlstore *s, const char *path, est_error *err)
+static est_status prepare_all(sqlite3 *db, sqlite3_stmt **st, const char *path, est_error *err)
 {
     for (int i = 0; i < ST_COUNT; i++) {
-        int src = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                     NULL);
+        int src = sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
         if (src != SQLITE_OK) {
-            est_status rc = sqlstore_error(s, src, "prepare", err);
+            est_status rc = error_on(db, src, "prepare", err);
             est_error_prefix(err, "store %s", path);
             return rc;
         }
     }
     return EST_OK;
+}
+
+static est_status open_db(const char *path, int flags, sqlite3 **db, est_error *err)
+{
+    /* NOMUTEX: the store's own locks serialise every use of a connection. */
+    int src = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | flags, NULL);
+
+    if (src != SQLITE_OK)
+        return est_error_set(err, src == SQLITE_NOMEM ? EST_E_NOMEM : EST_E_STORE,
+                             "store %s: open: %s", path,
+                             *db != NULL ? sqlite3_errmsg(*db) : sqlite3_errstr(src));
+    sqlite3_extended_result_codes(*db, 1);
+    sqlite3_busy_timeout(*db, STORE_BUSY_TIMEOUT_MS);
+    return EST_OK;
+}
+
+/* The lookup connection, once the schema is current. query_only: a bug
+ * cannot write through it, past the group commit. */
+static est_status open_reader(sqlstore *s, const char *path, est_error *err)
+{
+    est_status rc;
+    int src;
+
+    if ((rc = open_db(path, 0, &s->rdb, err)) != EST_OK)
+        return rc;
+    if ((src = sqlite3_exec(s->rdb, "PRAGMA query_only = 1", NULL, NULL, NULL)) != SQLITE_OK) {
+        rc = error_on(s->rdb, src, "reader", err);
+        est_error_prefix(err, "store %s", path);
+        return rc;
+    }
+    return prepare_all(s->rdb, s->rst, path, err);
 }
 
 void sqlstore_close(void *impl)
@@ -599,10 +643,14 @@ void sqlstore_close(void *impl)
 
     if (s == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(s->rst[i]);
         sqlite3_finalize(s->st[i]);
+    }
     /* The last connection to close checkpoints the WAL into the file. */
+    sqlite3_close(s->rdb);
     sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->done);
@@ -613,17 +661,20 @@ void sqlstore_close(void *impl)
 static sqlstore *store_new(void)
 {
     sqlstore *s = calloc(1, sizeof *s);
-    int lock, qlock, done;
+    int lock, rlock, qlock, done;
 
     if (s == NULL)
         return NULL;
     lock = pthread_mutex_init(&s->lock, NULL) == 0;
+    rlock = pthread_mutex_init(&s->rlock, NULL) == 0;
     qlock = pthread_mutex_init(&s->qlock, NULL) == 0;
     done = pthread_cond_init(&s->done, NULL) == 0;
-    if (lock && qlock && done)
+    if (lock && rlock && qlock && done)
         return s;
     if (lock)
         pthread_mutex_destroy(&s->lock);
+    if (rlock)
+        pthread_mutex_destroy(&s->rlock);
     if (qlock)
         pthread_mutex_destroy(&s->qlock);
     if (done)
@@ -637,7 +688,6 @@ est_status est_store_open_sqlite(const char *path, int create, est_store **out, 
     sqlstore *s = NULL;
     est_store *store = NULL;
     est_status rc;
-    int src;
 
     if (path == NULL || out == NULL)
         return est_error_set(err, EST_E_INTERNAL, "store open: NULL argument");
@@ -646,20 +696,11 @@ est_status est_store_open_sqlite(const char *path, int create, est_store **out, 
         return rc;
     if ((s = store_new()) == NULL)
         return est_error_set(err, EST_E_NOMEM, "store %s: out of memory", path);
-    /* NOMUTEX: the store's own lock serialises every use of the connection. */
-    src = sqlite3_open_v2(path, &s->db,
-                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                              (create ? SQLITE_OPEN_CREATE : 0),
-                          NULL);
-    if (src != SQLITE_OK) {
-        rc = est_error_set(err, src == SQLITE_NOMEM ? EST_E_NOMEM : EST_E_STORE,
-                           "store %s: open: %s", path,
-                           s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
-        goto out;
-    }
-    if ((rc = configure(s, path, err)) != EST_OK ||
+    if ((rc = open_db(path, create ? SQLITE_OPEN_CREATE : 0, &s->db, err)) != EST_OK ||
+        (rc = configure(s, path, err)) != EST_OK ||
         (rc = migrate(s, path, create, err)) != EST_OK ||
-        (rc = prepare_all(s, path, err)) != EST_OK)
+        (rc = prepare_all(s->db, s->st, path, err)) != EST_OK ||
+        (rc = open_reader(s, path, err)) != EST_OK)
         goto out;
     if ((store = calloc(1, sizeof *store)) == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "store %s: out of memory", path);

@@ -52,6 +52,12 @@ typedef struct sqlstore {
     pthread_mutex_t lock; /* guards db and every statement */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    /* Point lookups (a certificate's revocation, a user) use a second
+     * connection: under WAL it reads the last commit while the writer is
+     * in its fsync, instead of every request queueing behind it. */
+    pthread_mutex_t rlock; /* guards rdb and every rst */
+    sqlite3 *rdb;
+    sqlite3_stmt *rst[ST_COUNT];
     /* Group commit: writers queue here; one of them at a time (leading)
      * commits the queue's head, then wakes the others through done. */
     pthread_mutex_t qlock; /* guards the queue and every queued job */
@@ -84,9 +90,15 @@ est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, voi
  * memory. */
 typedef int (*sqlstore_read_fn)(sqlite3_stmt *st, void **row);
 /* Steps a bound statement expected to return at most one row and reads it;
- * EST_E_NOT_FOUND "op: no what" when there is none. Lock held. */
-est_status sqlstore_get_one(sqlstore *s, enum sqlstore_stmt id, const char *op,
-                            const char *what, sqlstore_read_fn read, void **out, est_error *err);
+ * EST_E_NOT_FOUND "op: no what" when there is none. Its connection's lock
+ * held. */
+est_status sqlstore_get_one(sqlite3_stmt *st, const char *op, const char *what,
+                            sqlstore_read_fn read, void **out, est_error *err);
+/* A lookup on the reader connection: takes its lock and returns its
+ * statement id, to bind and step; _end resets it and unlocks. A lookup
+ * sees every write whose sqlstore_write has returned. */
+sqlite3_stmt *sqlstore_lookup_begin(sqlstore *s, enum sqlstore_stmt id);
+void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st);
 
 /* One kind of row to list page by page: its statement, how to bind the
  * keyset position after the previous page (last NULL: the first page) and

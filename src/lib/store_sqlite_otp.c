@@ -188,7 +188,7 @@ static est_status otp_consume_one(sqlstore *s, void *arg, est_error *err)
         sqlstore_done(s->st[ST_OTP_FIND]);
         return rc;
     }
-    rc = sqlstore_get_one(s, ST_OTP_FIND, "one-time code", "such code for this CA", otp_read,
+    rc = sqlstore_get_one(s->st[ST_OTP_FIND], "one-time code", "such code for this CA", otp_read,
                           &row, err);
     a->row = row;
     if (rc != EST_OK || (rc = otp_usable(a->row, a, err)) != EST_OK)

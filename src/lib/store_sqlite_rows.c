@@ -191,6 +191,7 @@ static est_status cert_insert(void *impl, const est_cert_record *rec, est_error 
 static est_status cert_get(void *impl, const char *serial, est_cert_record **out, est_error *err)
 {
     sqlstore *s = impl;
+    sqlite3_stmt *st;
     char key[STORE_SERIAL_HEX_MAX + 1], what[STORE_SERIAL_HEX_MAX + 32];
     void *row = NULL;
     est_status rc;
@@ -200,13 +201,12 @@ static est_status cert_get(void *impl, const char *serial, est_cert_record **out
     if ((rc = serial_normalise(serial, key, err)) != EST_OK)
         return rc;
     snprintf(what, sizeof what, "certificate with serial %s", key);
-    pthread_mutex_lock(&s->lock);
-    if ((src = bind_text(s->st[ST_CERT_GET], 1, key)) != SQLITE_OK)
+    st = sqlstore_lookup_begin(s, ST_CERT_GET);
+    if ((src = bind_text(st, 1, key)) != SQLITE_OK)
         rc = sqlstore_error(s, src, "certificate lookup", err);
     else
-        rc = sqlstore_get_one(s, ST_CERT_GET, "certificate lookup", what, cert_read, &row, err);
-    sqlstore_done(s->st[ST_CERT_GET]);
-    pthread_mutex_unlock(&s->lock);
+        rc = sqlstore_get_one(st, "certificate lookup", what, cert_read, &row, err);
+    sqlstore_lookup_end(s, st);
     *out = row;
     return rc;
 }
@@ -385,6 +385,7 @@ static est_status user_put(void *impl, const est_user_record *rec, int replace, 
 static est_status user_get(void *impl, const char *name, est_user_record **out, est_error *err)
 {
     sqlstore *s = impl;
+    sqlite3_stmt *st;
     char what[96];
     void *row = NULL;
     est_status rc;
@@ -394,13 +395,12 @@ static est_status user_get(void *impl, const char *name, est_user_record **out, 
     if (name == NULL)
         return est_error_set(err, EST_E_INPUT, "user lookup: no name");
     snprintf(what, sizeof what, "user '%.64s'", name);
-    pthread_mutex_lock(&s->lock);
-    if ((src = bind_text(s->st[ST_USER_GET], 1, name)) != SQLITE_OK)
+    st = sqlstore_lookup_begin(s, ST_USER_GET);
+    if ((src = bind_text(st, 1, name)) != SQLITE_OK)
         rc = sqlstore_error(s, src, "user lookup", err);
     else
-        rc = sqlstore_get_one(s, ST_USER_GET, "user lookup", what, user_read, &row, err);
-    sqlstore_done(s->st[ST_USER_GET]);
-    pthread_mutex_unlock(&s->lock);
+        rc = sqlstore_get_one(st, "user lookup", what, user_read, &row, err);
+    sqlstore_lookup_end(s, st);
     *out = row;
     return rc;
 }
@@ -570,6 +570,7 @@ static est_status pending_insert(void *impl, est_pending_record *rec, est_error 
 static est_status pending_get(void *impl, int64_t id, est_pending_record **out, est_error *err)
 {
     sqlstore *s = impl;
+    sqlite3_stmt *st;
     char what[48];
     void *row = NULL;
     est_status rc;
@@ -577,13 +578,12 @@ static est_status pending_get(void *impl, int64_t id, est_pending_record **out, 
 
     *out = NULL;
     snprintf(what, sizeof what, "request %lld", (long long)id);
-    pthread_mutex_lock(&s->lock);
-    if ((src = sqlite3_bind_int64(s->st[ST_PENDING_GET], 1, id)) != SQLITE_OK)
+    st = sqlstore_lookup_begin(s, ST_PENDING_GET);
+    if ((src = sqlite3_bind_int64(st, 1, id)) != SQLITE_OK)
         rc = sqlstore_error(s, src, "pending lookup", err);
     else
-        rc = sqlstore_get_one(s, ST_PENDING_GET, "pending lookup", what, pending_read, &row, err);
-    sqlstore_done(s->st[ST_PENDING_GET]);
-    pthread_mutex_unlock(&s->lock);
+        rc = sqlstore_get_one(st, "pending lookup", what, pending_read, &row, err);
+    sqlstore_lookup_end(s, st);
     *out = row;
     return rc;
 }
@@ -592,7 +592,7 @@ static est_status pending_find(void *impl, const char *label, const char *csr_sh
                                est_pending_record **out, est_error *err)
 {
     sqlstore *s = impl;
-    sqlite3_stmt *st = s->st[ST_PENDING_FIND];
+    sqlite3_stmt *st;
     void *row = NULL;
     est_status rc;
     int src;
@@ -600,15 +600,14 @@ static est_status pending_find(void *impl, const char *label, const char *csr_sh
     *out = NULL;
     if (csr_sha256 == NULL)
         return est_error_set(err, EST_E_INPUT, "pending lookup: no CSR hash");
-    pthread_mutex_lock(&s->lock);
+    st = sqlstore_lookup_begin(s, ST_PENDING_FIND);
     if ((src = bind_text(st, 1, label != NULL ? label : "")) != SQLITE_OK ||
         (src = bind_text(st, 2, csr_sha256)) != SQLITE_OK)
         rc = sqlstore_error(s, src, "pending lookup", err);
     else
-        rc = sqlstore_get_one(s, ST_PENDING_FIND, "pending lookup", "request for this CSR",
-                              pending_read, &row, err);
-    sqlstore_done(st);
-    pthread_mutex_unlock(&s->lock);
+        rc = sqlstore_get_one(st, "pending lookup", "request for this CSR", pending_read, &row,
+                              err);
+    sqlstore_lookup_end(s, st);
     *out = row;
     return rc;
 }

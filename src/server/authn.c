@@ -12,18 +12,24 @@ static void append_method(estd_auth_result *out, const char *name)
     snprintf(out->method + used, sizeof out->method - used, "%s%s", used ? "+" : "", name);
 }
 
-/* RFC 5280 path validation of the presented chain against one store. */
-static int chain_verifies(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain, char *why,
-                          size_t why_len)
+/* RFC 5280 path validation of the presented chain against one store; a
+ * success is remembered for the next requests of the same certificate. */
+static int chain_verifies(estd_chain_cache *chains, X509_STORE *store, X509 *leaf,
+                          STACK_OF(X509) *chain, char *why, size_t why_len)
 {
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509_STORE_CTX *ctx;
+    time_t now = time(NULL);
     int ok = 0;
 
-    if (ctx == NULL || !X509_STORE_CTX_init(ctx, store, leaf, chain))
+    if (estd_chain_cache_hit(chains, store, leaf, now))
+        return 1;
+    if ((ctx = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(ctx, store, leaf, chain))
         goto out;
     X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
     ok = X509_verify_cert(ctx) == 1;
-    if (!ok)
+    if (ok)
+        estd_chain_cache_put(chains, store, leaf, X509_STORE_CTX_get0_chain(ctx), now);
+    else
         snprintf(why, why_len, "client certificate not accepted: %s",
                  X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 out:
@@ -45,14 +51,14 @@ static int cert_is_revoked(estd_instance *inst, X509 *cert)
     return revoked;
 }
 
-static void authenticate_cert(estd_instance *inst, estd_ca *ca, const estd_auth_input *in,
-                              estd_auth_result *out)
+static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache *chains,
+                              const estd_auth_input *in, estd_auth_result *out)
 {
     X509 *cert = in->peer_cert;
     EXTENDED_KEY_USAGE *eku;
 
     out->presented |= ESTD_AUTH_CERT;
-    if (chain_verifies(ca->trust, cert, in->peer_chain, out->reason, sizeof out->reason)) {
+    if (chain_verifies(chains, ca->trust, cert, in->peer_chain, out->reason, sizeof out->reason)) {
         if (cert_is_revoked(inst, cert)) {
             snprintf(out->reason, sizeof out->reason, "client certificate is revoked");
             return;
@@ -60,7 +66,7 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, const estd_auth_
         out->satisfied |= ESTD_AUTH_CERT;
         append_method(out, "cert");
     } else if (inst->third_party != NULL &&
-               chain_verifies(inst->third_party, cert, in->peer_chain, out->reason,
+               chain_verifies(chains, inst->third_party, cert, in->peer_chain, out->reason,
                               sizeof out->reason)) {
         out->satisfied |= ESTD_AUTH_THIRD_PARTY;
         append_method(out, "third-party");
@@ -164,18 +170,17 @@ out:
     est_user_record_free(rec);
 }
 
-est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
-                             estd_credential_cache *credentials, const estd_auth_input *in,
-                             estd_auth_result *out, est_error *err)
+est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_caches *caches,
+                             const estd_auth_input *in, estd_auth_result *out, est_error *err)
 {
     memset(out, 0, sizeof *out);
     if (in->peer_cert != NULL)
-        authenticate_cert(inst, ca, in, out);
+        authenticate_cert(inst, ca, caches->chains, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, credentials, in->authorization, out);
+            authenticate_basic(inst, caches->credentials, in->authorization, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
-            authenticate_digest(inst, nonces, in, out);
+            authenticate_digest(inst, caches->nonces, in, out);
         else
             snprintf(out->reason, sizeof out->reason, "unsupported authorization scheme");
     }

@@ -5,6 +5,7 @@
 #define ESTD_AUTHN_H
 
 #include <openssl/x509.h>
+#include "chain_cache.h"
 #include "credential_cache.h"
 #include "instance.h"
 
@@ -27,12 +28,18 @@ typedef struct estd_auth_result {
     char reason[160];            /* why a presented credential failed */
 } estd_auth_result;
 
+/* What authentication remembers between requests (any may be NULL). */
+typedef struct estd_auth_caches {
+    est_digest_nonces *nonces;         /* Digest nonces handed out */
+    estd_credential_cache *credentials; /* verified Basic passwords */
+    estd_chain_cache *chains;          /* verified client certificate chains */
+} estd_auth_caches;
+
 /* Verifies whatever the client presented (never fails on a bad credential:
  * that is recorded in out->reason). Returns an error only for internal
  * failures. */
-est_status estd_authenticate(estd_instance *inst, estd_ca *ca, est_digest_nonces *nonces,
-                             estd_credential_cache *credentials, const estd_auth_input *in,
-                             estd_auth_result *out, est_error *err);
+est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_caches *caches,
+                             const estd_auth_input *in, estd_auth_result *out, est_error *err);
 
 /* 1 when some alternative of policy is fully satisfied. */
 int estd_auth_allows(const estd_auth_policy *policy, const estd_auth_result *res);

@@ -94,7 +94,7 @@ typedef struct estd_config {
     unsigned max_connections;
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
-    unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = workers */
+    unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -53,10 +53,11 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
 {
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
                           req->uri};
+    estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains};
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
 
-    if (estd_authenticate(srv->inst, req->ca, srv->nonces, srv->credentials, &in, auth, &err) != EST_OK) {
+    if (estd_authenticate(srv->inst, req->ca, &caches, &in, auth, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         return 0;
     }

@@ -54,6 +54,7 @@ typedef struct estd_server {
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
+    estd_chain_cache *chains;
     estd_pool *pool;
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;

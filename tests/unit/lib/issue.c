@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
 #include "ca_internal.h"
@@ -235,6 +236,45 @@ static void key_usage_follows_key_type(void **state)
         assert_int_equal(ASN1_BIT_STRING_get_bit(usage, 4), cases[i].key_agreement);
         assert_int_equal(ca_fixture_verify(f->root, NULL, cert, NULL), X509_V_OK);
         ASN1_BIT_STRING_free(usage);
+        X509_free(cert);
+        X509_REQ_free(csr);
+        EVP_PKEY_free(key);
+    }
+}
+
+/* The certificate carries the CSR's SubjectPublicKeyInfo byte for byte
+ * (issue.c copies it rather than re-encoding the key), whatever the key's
+ * parameters: a curve OID, NULL for RSA, none for Ed25519. Its key is
+ * usable, and the subjectKeyIdentifier is the SHA-1 of the key bits. */
+static void public_key_is_the_csrs_exactly(void **state)
+{
+    fixture *f = *state;
+    static const est_key_type types[] = {EST_KEY_EC_P256, EST_KEY_EC_P384, EST_KEY_RSA_2048,
+                                         EST_KEY_ED25519};
+
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        EVP_PKEY *key = ca_fixture_key(types[i]);
+        X509_REQ *csr = ca_fixture_csr(key, "CN=spki", NULL, 0);
+        X509 *cert = issue_csr(f, csr, NULL);
+        unsigned char *want = NULL, *got = NULL, md[SHA_DIGEST_LENGTH];
+        int want_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr), &want);
+        int got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &got);
+        const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
+        const unsigned char *bits;
+        int bits_len;
+
+        assert_true(want_len > 0);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, (size_t)want_len);
+        assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
+        assert_true(X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL,
+                                           X509_REQ_get_X509_PUBKEY(csr)));
+        SHA1(bits, (size_t)bits_len, md);
+        assert_non_null(ski);
+        assert_int_equal(ASN1_STRING_length(ski), SHA_DIGEST_LENGTH);
+        assert_memory_equal(ASN1_STRING_get0_data(ski), md, SHA_DIGEST_LENGTH);
+        OPENSSL_free(want);
+        OPENSSL_free(got);
         X509_free(cert);
         X509_REQ_free(csr);
         EVP_PKEY_free(key);
@@ -484,6 +524,7 @@ int main(void)
         T(validity_days_limits),
         T(p384_ca_signs_with_sha384),
         T(key_usage_follows_key_type),
+        T(public_key_is_the_csrs_exactly),
         T(profile_controls_san_and_eku),
         T(subject_override_wins),
         T(empty_subject_gets_critical_san),

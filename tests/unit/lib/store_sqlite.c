@@ -277,6 +277,29 @@ static void another_writer_makes_writes_wait_not_fail(void **state)
     est_cert_record_free(rec);
 }
 
+/* Lookups run on their own connection: they see what is committed and
+ * nothing of a transaction still open on the writer (on one shared
+ * connection they would see it, and wait for its COMMIT's fsync). */
+static void lookups_see_only_committed_writes(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("0DEC0DE", 2000000000, 50), *got = NULL;
+    sqlite3 *writer = est_store_sqlite_db(fx->store);
+
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+    assert_int_equal(sqlite3_exec(writer, "BEGIN IMMEDIATE; UPDATE certs SET status = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0DEC0DE", &got, NULL), EST_OK);
+    assert_int_equal(got->status, EST_CERT_VALID);
+    est_cert_record_free(got);
+    assert_int_equal(sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "0DEC0DE", &got, NULL), EST_OK);
+    assert_int_equal(got->status, EST_CERT_REVOKED);
+    est_cert_record_free(got);
+    est_cert_record_free(rec);
+}
+
 #define THREADS 8
 #define INSERTS_PER_THREAD 200
 
@@ -360,6 +383,7 @@ int main(void)
         T(truncated_file_is_a_clear_error),
         T(full_disk_is_store_full_and_leaves_the_store_usable),
         T(another_writer_makes_writes_wait_not_fail),
+        T(lookups_see_only_committed_writes),
         T(many_threads_insert_concurrently),
         cmocka_unit_test(only_sqlite_stores_have_a_connection),
     };
