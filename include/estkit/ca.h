@@ -119,6 +119,12 @@ est_status est_serial_to_hex(const ASN1_INTEGER *serial, char out[41], est_error
  * the CSR's subject (re-enroll keeps the old subject). */
 est_status est_ca_issue(est_ca *ca, X509_REQ *csr, const est_profile *profile,
                         const X509_NAME *subject, X509 **out, est_error *err);
+/* The same certificate, as built and signed rather than read back from its
+ * DER: X509_get0_pubkey(*out) is NULL (the key is the CSR's), so it is fit
+ * for i2d_X509 and its fields, not for path validation. Saves parsing the
+ * key once more, which OpenSSL 3.0 makes expensive; estd uses it. */
+est_status est_ca_issue_unparsed(est_ca *ca, X509_REQ *csr, const est_profile *profile,
+                                 const X509_NAME *subject, X509 **out, est_error *err);
 /* Issues for a bare public key (server key generation, TLS server cert):
  * names are DNS names or IP literals put in the SAN; eku as in the profile. */
 est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAME *subject,

@@ -184,8 +184,7 @@ static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
         (rc = est_cert_new(subject, X509_get_subject_name(ca_cert), key, spki, not_before,
                            not_after, &cert, err)) != EST_OK ||
         (rc = add_extensions(cert, ca, key, spki, san, profile, err)) != EST_OK ||
-        (rc = est_signer_sign_cert(est_ca_get0_signer(ca), cert, err)) != EST_OK ||
-        (rc = reparse(&cert, err)) != EST_OK)
+        (rc = est_signer_sign_cert(est_ca_get0_signer(ca), cert, err)) != EST_OK)
         goto out;
     *out = cert;
     cert = NULL;
@@ -196,6 +195,18 @@ out:
 
 est_status est_ca_issue(est_ca *ca, X509_REQ *csr, const est_profile *profile,
                         const X509_NAME *subject, X509 **out, est_error *err)
+{
+    est_status rc = est_ca_issue_unparsed(ca, csr, profile, subject, out, err);
+
+    if (rc == EST_OK && (rc = reparse(out, err)) != EST_OK) {
+        X509_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+est_status est_ca_issue_unparsed(est_ca *ca, X509_REQ *csr, const est_profile *profile,
+                                 const X509_NAME *subject, X509 **out, est_error *err)
 {
     est_profile defaults;
     GENERAL_NAMES *san = NULL;
@@ -299,7 +310,11 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
         rc = est_error_set_openssl(err, EST_E_INPUT, "public key unusable");
         goto out;
     }
-    rc = issue(ca, public_key, spki, subject, san, profile, out, err);
+    if ((rc = issue(ca, public_key, spki, subject, san, profile, out, err)) == EST_OK &&
+        (rc = reparse(out, err)) != EST_OK) {
+        X509_free(*out);
+        *out = NULL;
+    }
 out:
     GENERAL_NAMES_free(san);
     X509_NAME_free(empty);

@@ -275,7 +275,10 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
         cert = NULL;
         est_cert_record_free(rec);
         rec = NULL;
-        if ((rc = est_ca_issue(ca->ca, csr, &ca->cfg->profile, subject, &cert, err)) != EST_OK ||
+        /* Only serialised from here on (store, response): no need for the
+         * certificate's decoded key. */
+        if ((rc = est_ca_issue_unparsed(ca->ca, csr, &ca->cfg->profile, subject, &cert, err)) !=
+                EST_OK ||
             (rc = est_cert_record_from_x509(cert, &rec, err)) != EST_OK)
             goto out;
         rec->label = strdup(ca->cfg->label);

@@ -80,6 +80,15 @@ est_status estd_tls_context_new(const estd_instance *inst, SSL_CTX **out, est_er
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
+    /* No session resumption. An EST client connects for one enrollment a
+     * year, so a resumed session saves it nothing; tls-unique over a resumed
+     * TLS 1.2 session is the triple-handshake hole (RFC 7627) in PoP
+     * linking; and making a TLS 1.3 ticket copies the session through DER
+     * on OpenSSL 3.0, parsing the client certificate a second time (13 % of
+     * a fresh-handshake enrollment's CPU in bench/). */
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if ((rc = add_client_ca_names(ctx, inst, err)) != EST_OK)
         goto out;
     *out = ctx;

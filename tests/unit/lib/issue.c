@@ -281,6 +281,36 @@ static void public_key_is_the_csrs_exactly(void **state)
     }
 }
 
+/* The unparsed form is the same certificate: its DER read back verifies
+ * and carries the CSR's key; only the decoded key is missing, as documented. */
+static void unparsed_certificate_serialises_to_a_valid_one(void **state)
+{
+    fixture *f = *state;
+    X509_REQ *csr = ca_fixture_csr(f->key, "CN=unparsed", "u.example", 0);
+    X509 *cert = NULL, *parsed;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    int len;
+    est_error err;
+
+    assert_int_equal(est_csr_check(csr, NULL, &err), EST_OK);
+    assert_int_equal(est_ca_issue_unparsed(f->ca, csr, NULL, NULL, &cert, &err), EST_OK);
+    assert_null(X509_get0_pubkey(cert));
+    len = i2d_X509(cert, &der);
+    assert_true(len > 0);
+    p = der;
+    parsed = d2i_X509(NULL, &p, len);
+    assert_non_null(parsed);
+    assert_int_equal(ca_fixture_verify(f->root, NULL, parsed, NULL), X509_V_OK);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(parsed), f->key), 1);
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(parsed), X509_REQ_get_subject_name(csr)),
+                     0);
+    OPENSSL_free(der);
+    X509_free(parsed);
+    X509_free(cert);
+    X509_REQ_free(csr);
+}
+
 static void profile_controls_san_and_eku(void **state)
 {
     fixture *f = *state;
@@ -525,6 +555,7 @@ int main(void)
         T(p384_ca_signs_with_sha384),
         T(key_usage_follows_key_type),
         T(public_key_is_the_csrs_exactly),
+        T(unparsed_certificate_serialises_to_a_valid_one),
         T(profile_controls_san_and_eku),
         T(subject_override_wins),
         T(empty_subject_gets_critical_san),
