@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct estd_loops {
 typedef struct estd_job {
     estd_loop *loop;
     struct evhttp_request *evreq;
+    evutil_socket_t fd; /* the client's socket, -1 if unknown */
     estd_request req;
     estd_response resp;
 } estd_job;
@@ -173,11 +175,33 @@ static void job_reply(evutil_socket_t fd, short what, void *arg)
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+/* 1 when the client has shut its side of the connection. libevent does not
+ * read a connection while its request is being handled, so it cannot tell;
+ * the socket can. Should the connection have been freed meanwhile (a
+ * timeout) and its descriptor reused, the answer concerns another socket:
+ * "open" runs the job as before, "shut" skips a job whose client is gone
+ * anyway. */
+static int client_left(evutil_socket_t fd)
+{
+    struct pollfd p = {fd, POLLRDHUP, 0};
+
+    return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static void job_run(void *arg)
 {
     estd_job *job = arg;
 
-    estd_handle(job->loop->srv, &job->req, &job->resp);
+    /* A client that left while its request queued would get nothing from
+     * the work (as nginx, treat it as aborted): skip it, so a flood of
+     * requests dropped at once cannot keep the workers busy for nobody. */
+    if (client_left(job->fd)) {
+        fprintf(stderr, "estd: %s left before its %s %s ran; skipped\n", job->req.peer,
+                job->req.method, job->req.uri);
+        estd_response_error(&job->resp, 503, "client gone");
+    } else {
+        estd_handle(job->loop->srv, &job->req, &job->resp);
+    }
     /* Back to the owning loop: evhttp objects are touched only there. */
     if (event_base_once(job->loop->base, -1, EV_TIMEOUT, job_reply, job, NULL) != 0) {
         fprintf(stderr, "estd: cannot schedule a reply; dropping request\n");
@@ -263,6 +287,7 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     }
     job->loop = loop;
     job->evreq = evreq;
+    job->fd = bev != NULL ? bufferevent_getfd(bev) : -1;
     snprintf(job->req.method, sizeof job->req.method, "%s",
              cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER");
     peer_text(evcon, job->req.peer, sizeof job->req.peer);
