@@ -57,6 +57,21 @@ curl -sf --cacert "$CA" --user estuser:estpwd -H 'Content-Type: application/pkcs
   --data-binary @"$T/dev3.der" "$URL/simpleenroll" -o "$T/dev3.p7" || fail "enroll raw DER"
 pass "enroll with a raw DER body"
 
+# --- no TLS session resumption (tls-unique over a resumed TLS 1.2 session
+# is the triple-handshake hole; tickets cost a second client-cert parse) ---
+for v in -tls1_2 -tls1_3; do
+  openssl s_client -connect "127.0.0.1:$PORT" "$v" -CAfile "$CA" -sess_out "$T/sess$v" \
+    </dev/null >"$T/s1$v" 2>&1 || fail "s_client $v: $(tail -3 "$T/s1$v")"
+  if [ -s "$T/sess$v" ]; then
+    openssl s_client -connect "127.0.0.1:$PORT" "$v" -CAfile "$CA" -sess_in "$T/sess$v" \
+      </dev/null >"$T/s2$v" 2>&1 || fail "s_client $v resume: $(tail -3 "$T/s2$v")"
+    grep -q '^Reused,' "$T/s2$v" && fail "$v session resumed"
+    grep -q '^New,' "$T/s2$v" || fail "$v second handshake: $(grep -E '^(New|Reused)' "$T/s2$v")"
+  fi
+  grep -q 'NewSessionTicket\|TLS session ticket:' "$T/s1$v" && fail "$v: a session ticket was sent"
+done
+pass "TLS sessions are not resumed (1.2 and 1.3), no tickets"
+
 # --- re-enroll with the TLS client certificate: renew (same key), rekey ---
 openssl req -new -key "$T/dev1.key" -subj /CN=device-1 -addext "subjectAltName=DNS:dev1.example" \
   -outform DER -out "$T/renew.der"
