@@ -117,6 +117,8 @@ static void reply_send(struct evhttp_request *evreq, const char *peer, const cha
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
     struct evbuffer *buf = evbuffer_new();
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;
     const char *body = resp->body ? resp->body : resp->shared_body;
     size_t len = resp->body ? resp->body_len : resp->shared_len;
     char number[32];
@@ -142,7 +144,17 @@ static void reply_send(struct evhttp_request *evreq, const char *peer, const cha
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
     access_log(peer, evreq, method, resp, len);
+    evcon = evhttp_request_get_connection(evreq);
+    bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evhttp_send_reply(evreq, resp->status, status_phrase(resp->status), buf);
+    /* evhttp leaves the head and the body in separate chains, which
+     * bufferevent_openssl would send as two TLS records in two write(2)s
+     * (two segments: TCP_NODELAY). One chain: one record, one write. The
+     * output is only written on a later loop pass (a socket-backed
+     * bufferevent_openssl merely arms its write event here), so the
+     * connection is still alive. */
+    if (bev != NULL)
+        evbuffer_pullup(bufferevent_get_output(bev), -1);
     if (buf != NULL)
         evbuffer_free(buf);
 }
