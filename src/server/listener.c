@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
 #include "server.h"
@@ -29,6 +30,7 @@ typedef struct estd_loop {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    evutil_socket_t listen_fd; /* this loop's dup() of the listening socket */
     pthread_t thread;
     int started;
 } estd_loop;
@@ -394,10 +396,21 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
                             est_error *err)
 {
     const estd_config *cfg = &srv->inst->cfg;
-    evutil_socket_t fd;
+    struct event_config *ev_cfg;
+    struct evconnlistener *lev = NULL;
 
     loop->srv = srv;
-    loop->base = event_base_new();
+    loop->listen_fd = -1;
+    /* The changelist backend merges the epoll_ctl calls libevent makes for
+     * a connection within one loop pass (evhttp switches reading and
+     * writing on and off around every request): /cacerts 28,000 ->
+     * 36,000/s. Its known hazard is a dup()ed descriptor closed before a
+     * pending deletion is applied, which is why listen_fd is closed only
+     * after the loop has run once more (loop_stop_accepting). */
+    if ((ev_cfg = event_config_new()) != NULL &&
+        event_config_set_flag(ev_cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+        loop->base = event_base_new_with_config(ev_cfg);
+    event_config_free(ev_cfg);
     loop->http = loop->base ? evhttp_new(loop->base) : NULL;
     if (loop->http == NULL)
         return est_error_set(err, EST_E_NOMEM, "cannot create event loop");
@@ -410,12 +423,15 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
     evhttp_set_max_headers_size(loop->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(loop->http, (int)cfg->timeout_seconds);
     evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    fd = fcntl(listener, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
+    loop->listen_fd = fcntl(listener, F_DUPFD_CLOEXEC, 0);
+    if (loop->listen_fd < 0)
         return est_error_set(err, EST_E_IO, "listen on %s: %s", cfg->listen, strerror(errno));
-    loop->bound = evhttp_accept_socket_with_handle(loop->http, fd);
-    if (loop->bound == NULL) {
-        close(fd);
+    /* Backlog 0: listen() was called already. Not LEV_OPT_CLOSE_ON_FREE:
+     * see above. */
+    if ((lev = evconnlistener_new(loop->base, NULL, NULL, 0, 0, loop->listen_fd)) == NULL ||
+        (loop->bound = evhttp_bind_listener(loop->http, lev)) == NULL) {
+        if (lev != NULL)
+            evconnlistener_free(lev);
         return est_error_set(err, EST_E_IO, "cannot accept on %s", cfg->listen);
     }
     return EST_OK;
@@ -434,6 +450,9 @@ static void loop_release(estd_loop *loop)
         evhttp_free(loop->http);
     if (loop->base != NULL)
         event_base_free(loop->base);
+    if (loop->listen_fd >= 0)
+        close(loop->listen_fd);
+    loop->listen_fd = -1;
 }
 
 est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err)
@@ -473,13 +492,30 @@ fail:
     return rc;
 }
 
+static void loop_close_listener(evutil_socket_t fd, short what, void *arg)
+{
+    estd_loop *loop = arg;
+    (void)fd, (void)what;
+    if (loop->listen_fd >= 0)
+        close(loop->listen_fd);
+    loop->listen_fd = -1;
+}
+
+/* Runs on the loop. The listener's deletion from epoll is applied at the
+ * loop's next pass; the descriptor is closed on a timer after it, so the
+ * kernel never keeps a registration for a closed dup (the changelist
+ * hazard). Once every loop's dup is closed, connections are refused. */
 static void loop_stop_accepting(evutil_socket_t fd, short what, void *arg)
 {
+    static const struct timeval after_next_pass = {0, 1000};
     estd_loop *loop = arg;
     (void)fd, (void)what;
     if (loop->bound != NULL) {
         evhttp_del_accept_socket(loop->http, loop->bound);
         loop->bound = NULL;
+        if (event_base_once(loop->base, -1, EV_TIMEOUT, loop_close_listener, loop,
+                            &after_next_pass) != 0)
+            loop_close_listener(-1, 0, loop);
     }
 }
 
@@ -495,8 +531,11 @@ void estd_loops_stop(estd_loops *loops, unsigned grace_seconds)
         if (loops->loops[i].started)
             event_base_once(loops->loops[i].base, -1, EV_TIMEOUT, loop_stop_accepting,
                             &loops->loops[i], NULL);
-        else
-            loop_stop_accepting(-1, 0, &loops->loops[i]);
+        else if (loops->loops[i].bound != NULL) {
+            /* Never dispatched: nothing was registered with epoll yet. */
+            evhttp_del_accept_socket(loops->loops[i].http, loops->loops[i].bound);
+            loops->loops[i].bound = NULL;
+        }
     }
     /* In-flight requests finish and their replies are flushed. */
     for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_seconds * 20;
