@@ -428,7 +428,8 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
         return est_error_set(err, EST_E_IO, "listen on %s: %s", cfg->listen, strerror(errno));
     /* Backlog 0: listen() was called already. Not LEV_OPT_CLOSE_ON_FREE:
      * see above. */
-    if ((lev = evconnlistener_new(loop->base, NULL, NULL, 0, 0, loop->listen_fd)) == NULL ||
+    if ((lev = evconnlistener_new(loop->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0,
+                                  loop->listen_fd)) == NULL ||
         (loop->bound = evhttp_bind_listener(loop->http, lev)) == NULL) {
         if (lev != NULL)
             evconnlistener_free(lev);
