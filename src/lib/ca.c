@@ -340,6 +340,9 @@ est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_er
             return est_error_set(err, EST_E_NOMEM, "out of memory");
         return EST_OK;
     }
+    /* The certificate's own SubjectPublicKeyInfo needs no re-encoding. */
+    if (cert != NULL)
+        return est_key_id_of_spki(X509_get_X509_PUBKEY(cert), out, err);
     if (!X509_PUBKEY_set(&pub, key))
         return est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
     rc = est_key_id_of_spki(pub, out, err);

@@ -34,9 +34,10 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
                             const ASN1_OCTET_STRING *subject_key_id,
                             const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
                             X509 **out, est_error *err);
-/* The key identifier for key: cert's subjectKeyIdentifier when cert is
- * non-NULL and has one, else the SHA-1 of the subjectPublicKey bits
- * (RFC 5280 §4.2.1.2, method 1). */
+/* The key identifier: cert's subjectKeyIdentifier when it has one, else
+ * the SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1) of
+ * cert, or of key when cert is NULL (key is then required, and must be
+ * cert's key when both are given). */
 est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err);
 /* The same SHA-1 straight from a SubjectPublicKeyInfo: no key re-encoding. */
 est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err);

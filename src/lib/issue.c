@@ -100,18 +100,6 @@ out:
     return rc;
 }
 
-/* The CA certificate's subjectKeyIdentifier, or the hash of its key bits. */
-static est_status issuer_key_id(X509 *ca_cert, ASN1_OCTET_STRING **out, est_error *err)
-{
-    const ASN1_OCTET_STRING *existing = X509_get0_subject_key_id(ca_cert);
-
-    if (existing == NULL)
-        return est_key_id_of_spki(X509_get_X509_PUBKEY(ca_cert), out, err);
-    if ((*out = ASN1_OCTET_STRING_dup(existing)) == NULL)
-        return est_error_set(err, EST_E_NOMEM, "out of memory");
-    return EST_OK;
-}
-
 static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
                                  GENERAL_NAMES *san, const est_profile *profile, est_error *err)
 {
@@ -129,7 +117,7 @@ static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X5
         (rc = add_key_usage(cert, key, err)) != EST_OK ||
         (rc = add_extended_key_usage(cert, profile, err)) != EST_OK ||
         (rc = est_key_id_of_spki(spki, &subject_id, err)) != EST_OK ||
-        (rc = issuer_key_id(ca_cert, &issuer_id, err)) != EST_OK ||
+        (rc = est_key_id(ca_cert, NULL, &issuer_id, err)) != EST_OK ||
         (rc = est_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical. */

@@ -1,29 +1,22 @@
 /* estd: verified client chain cache (see chain_cache.h). */
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "chain_cache.h"
-
-#define TAG_LEN 32
-
-typedef struct chain_slot {
-    unsigned char tag[TAG_LEN];
-    time_t expires; /* 0 = empty */
-} chain_slot;
+#include "tag_table.h"
 
 struct estd_chain_cache {
-    pthread_mutex_t lock;
-    chain_slot slots[ESTD_CHAIN_CACHE_SLOTS];
+    estd_tag_table *verified;
 };
 
 estd_chain_cache *estd_chain_cache_new(void)
 {
     estd_chain_cache *cache = calloc(1, sizeof *cache);
 
-    if (cache != NULL)
-        pthread_mutex_init(&cache->lock, NULL);
+    if (cache != NULL && (cache->verified = estd_tag_table_new()) == NULL) {
+        free(cache);
+        return NULL;
+    }
     return cache;
 }
 
@@ -31,11 +24,11 @@ void estd_chain_cache_free(estd_chain_cache *cache)
 {
     if (cache == NULL)
         return;
-    pthread_mutex_destroy(&cache->lock);
+    estd_tag_table_free(cache->verified);
     free(cache);
 }
 
-static int tag_make(const X509_STORE *store, X509 *leaf, unsigned char tag[TAG_LEN])
+static int tag_make(const X509_STORE *store, X509 *leaf, unsigned char tag[ESTD_TAG_LEN])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *der = NULL;
@@ -49,48 +42,26 @@ static int tag_make(const X509_STORE *store, X509 *leaf, unsigned char tag[TAG_L
     return ok;
 }
 
-static chain_slot *slot_for(estd_chain_cache *cache, const unsigned char tag[TAG_LEN])
-{
-    size_t v = 0;
-
-    memcpy(&v, tag, sizeof v);
-    return &cache->slots[v % ESTD_CHAIN_CACHE_SLOTS];
-}
-
 int estd_chain_cache_hit(estd_chain_cache *cache, const X509_STORE *store, X509 *leaf, time_t now)
 {
-    unsigned char tag[TAG_LEN];
-    chain_slot *slot;
-    int hit;
+    unsigned char tag[ESTD_TAG_LEN];
 
-    if (cache == NULL || !tag_make(store, leaf, tag))
-        return 0;
-    pthread_mutex_lock(&cache->lock);
-    slot = slot_for(cache, tag);
-    hit = slot->expires != 0 && now < slot->expires &&
-          CRYPTO_memcmp(slot->tag, tag, TAG_LEN) == 0;
-    pthread_mutex_unlock(&cache->lock);
-    return hit;
+    return cache != NULL && tag_make(store, leaf, tag) &&
+           estd_tag_table_hit(cache->verified, tag, now);
 }
 
 void estd_chain_cache_put(estd_chain_cache *cache, const X509_STORE *store, X509 *leaf,
                           STACK_OF(X509) *verified_chain, time_t now)
 {
-    time_t expires = now + ESTD_CHAIN_CACHE_SECONDS;
-    unsigned char tag[TAG_LEN];
-    chain_slot *slot;
+    time_t until = now + ESTD_CHAIN_CACHE_SECONDS;
+    unsigned char tag[ESTD_TAG_LEN];
 
     if (cache == NULL || verified_chain == NULL)
         return;
     /* A verdict must not outlive a certificate it rests on. */
     for (int i = 0; i < sk_X509_num(verified_chain); i++)
-        if (X509_cmp_time(X509_get0_notAfter(sk_X509_value(verified_chain, i)), &expires) <= 0)
+        if (X509_cmp_time(X509_get0_notAfter(sk_X509_value(verified_chain, i)), &until) <= 0)
             return;
-    if (!tag_make(store, leaf, tag))
-        return;
-    pthread_mutex_lock(&cache->lock);
-    slot = slot_for(cache, tag);
-    memcpy(slot->tag, tag, TAG_LEN);
-    slot->expires = expires;
-    pthread_mutex_unlock(&cache->lock);
+    if (tag_make(store, leaf, tag))
+        estd_tag_table_put(cache->verified, tag, now, until);
 }

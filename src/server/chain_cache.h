@@ -18,7 +18,6 @@
 #include <time.h>
 #include <openssl/x509.h>
 
-#define ESTD_CHAIN_CACHE_SLOTS 4096
 #define ESTD_CHAIN_CACHE_SECONDS 60
 
 typedef struct estd_chain_cache estd_chain_cache;

@@ -9,19 +9,14 @@
 #include <openssl/rand.h>
 #include "credential_cache.h"
 
-#define TAG_LEN 32
-
-typedef struct cache_slot {
-    unsigned char tag[TAG_LEN];
-    time_t verified_at; /* 0 = empty */
-} cache_slot;
+#define TAG_LEN ESTD_TAG_LEN
 
 struct estd_credential_cache {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* guards verifying */
     unsigned lifetime;
     unsigned max_verifying, verifying;
     unsigned char key[32];
-    cache_slot slots[ESTD_CREDENTIAL_CACHE_SLOTS];
+    estd_tag_table *verified;
 };
 
 estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds, unsigned max_verifying)
@@ -30,7 +25,8 @@ estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds, unsi
 
     if (cache == NULL)
         return NULL;
-    if (RAND_bytes(cache->key, sizeof cache->key) != 1) {
+    if (RAND_bytes(cache->key, sizeof cache->key) != 1 ||
+        (cache->verified = estd_tag_table_new()) == NULL) {
         free(cache);
         return NULL;
     }
@@ -44,6 +40,7 @@ void estd_credential_cache_free(estd_credential_cache *cache)
 {
     if (cache == NULL)
         return;
+    estd_tag_table_free(cache->verified);
     pthread_mutex_destroy(&cache->lock);
     OPENSSL_cleanse(cache, sizeof *cache);
     free(cache);
@@ -69,28 +66,15 @@ static int tag_make(const estd_credential_cache *cache, const char *user, const 
     return ok;
 }
 
-static size_t slot_index(const unsigned char tag[TAG_LEN])
-{
-    size_t v = 0;
-    memcpy(&v, tag, sizeof v);
-    return v % ESTD_CREDENTIAL_CACHE_SLOTS;
-}
-
 int estd_credential_cache_hit(estd_credential_cache *cache, const char *user,
                               const char *password, const char *stored_hash, time_t now)
 {
     unsigned char tag[TAG_LEN];
-    cache_slot *slot;
     int hit;
 
     if (cache == NULL || cache->lifetime == 0 || !tag_make(cache, user, password, stored_hash, tag))
         return 0;
-    pthread_mutex_lock(&cache->lock);
-    slot = &cache->slots[slot_index(tag)];
-    hit = slot->verified_at != 0 && now >= slot->verified_at &&
-          now - slot->verified_at < (time_t)cache->lifetime &&
-          CRYPTO_memcmp(slot->tag, tag, TAG_LEN) == 0;
-    pthread_mutex_unlock(&cache->lock);
+    hit = estd_tag_table_hit(cache->verified, tag, now);
     OPENSSL_cleanse(tag, sizeof tag);
     return hit;
 }
@@ -99,15 +83,10 @@ void estd_credential_cache_put(estd_credential_cache *cache, const char *user,
                                const char *password, const char *stored_hash, time_t now)
 {
     unsigned char tag[TAG_LEN];
-    cache_slot *slot;
 
     if (cache == NULL || cache->lifetime == 0 || !tag_make(cache, user, password, stored_hash, tag))
         return;
-    pthread_mutex_lock(&cache->lock);
-    slot = &cache->slots[slot_index(tag)];
-    memcpy(slot->tag, tag, TAG_LEN);
-    slot->verified_at = now;
-    pthread_mutex_unlock(&cache->lock);
+    estd_tag_table_put(cache->verified, tag, now, now + (time_t)cache->lifetime);
     OPENSSL_cleanse(tag, sizeof tag);
 }
 

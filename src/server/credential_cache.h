@@ -14,8 +14,7 @@
 
 #include <stddef.h>
 #include <time.h>
-
-#define ESTD_CREDENTIAL_CACHE_SLOTS 4096
+#include "tag_table.h"
 
 typedef struct estd_credential_cache estd_credential_cache;
 
