@@ -133,7 +133,8 @@ out:
 
 /* The signed certificate read back from its DER, as relying parties will
  * read it: built from a copied SubjectPublicKeyInfo it has no decoded key
- * (X509_get0_pubkey NULL), which path validation and callers need. */
+ * (X509_get0_pubkey NULL), which path validation and callers need. *cert
+ * is replaced, or freed and NULL on failure. */
 static est_status reparse(X509 **cert, est_error *err)
 {
     unsigned char *der = NULL;
@@ -142,14 +143,13 @@ static est_status reparse(X509 **cert, est_error *err)
     X509 *parsed = NULL;
 
     p = der;
-    if (len <= 0 || (parsed = d2i_X509(NULL, &p, len)) == NULL) {
-        OPENSSL_free(der);
-        return est_error_set_openssl(err, EST_E_CA, "reading back the certificate");
-    }
+    if (len > 0)
+        parsed = d2i_X509(NULL, &p, len);
     OPENSSL_free(der);
     X509_free(*cert);
     *cert = parsed;
-    return EST_OK;
+    return parsed != NULL ? EST_OK
+                          : est_error_set_openssl(err, EST_E_CA, "reading back the certificate");
 }
 
 /* key is the subject's public key decoded (its type picks the key usage),
@@ -186,11 +186,7 @@ est_status est_ca_issue(est_ca *ca, X509_REQ *csr, const est_profile *profile,
 {
     est_status rc = est_ca_issue_unparsed(ca, csr, profile, subject, out, err);
 
-    if (rc == EST_OK && (rc = reparse(out, err)) != EST_OK) {
-        X509_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    return rc == EST_OK ? reparse(out, err) : rc;
 }
 
 est_status est_ca_issue_unparsed(est_ca *ca, X509_REQ *csr, const est_profile *profile,
@@ -298,11 +294,8 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
         rc = est_error_set_openssl(err, EST_E_INPUT, "public key unusable");
         goto out;
     }
-    if ((rc = issue(ca, public_key, spki, subject, san, profile, out, err)) == EST_OK &&
-        (rc = reparse(out, err)) != EST_OK) {
-        X509_free(*out);
-        *out = NULL;
-    }
+    if ((rc = issue(ca, public_key, spki, subject, san, profile, out, err)) == EST_OK)
+        rc = reparse(out, err);
 out:
     GENERAL_NAMES_free(san);
     X509_NAME_free(empty);

@@ -1,31 +1,17 @@
 /* estd: verified client chain cache (see chain_cache.h). */
-#include <stdlib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "chain_cache.h"
-#include "tag_table.h"
 
-struct estd_chain_cache {
-    estd_tag_table *verified;
-};
-
+/* The cache is a tag table; the tag says which chain against which store. */
 estd_chain_cache *estd_chain_cache_new(void)
 {
-    estd_chain_cache *cache = calloc(1, sizeof *cache);
-
-    if (cache != NULL && (cache->verified = estd_tag_table_new()) == NULL) {
-        free(cache);
-        return NULL;
-    }
-    return cache;
+    return estd_tag_table_new();
 }
 
 void estd_chain_cache_free(estd_chain_cache *cache)
 {
-    if (cache == NULL)
-        return;
-    estd_tag_table_free(cache->verified);
-    free(cache);
+    estd_tag_table_free(cache);
 }
 
 static int tag_make(const X509_STORE *store, X509 *leaf, unsigned char tag[ESTD_TAG_LEN])
@@ -47,7 +33,7 @@ int estd_chain_cache_hit(estd_chain_cache *cache, const X509_STORE *store, X509 
     unsigned char tag[ESTD_TAG_LEN];
 
     return cache != NULL && tag_make(store, leaf, tag) &&
-           estd_tag_table_hit(cache->verified, tag, now);
+           estd_tag_table_hit(cache, tag, now);
 }
 
 void estd_chain_cache_put(estd_chain_cache *cache, const X509_STORE *store, X509 *leaf,
@@ -63,5 +49,5 @@ void estd_chain_cache_put(estd_chain_cache *cache, const X509_STORE *store, X509
         if (X509_cmp_time(X509_get0_notAfter(sk_X509_value(verified_chain, i)), &until) <= 0)
             return;
     if (tag_make(store, leaf, tag))
-        estd_tag_table_put(cache->verified, tag, now, until);
+        estd_tag_table_put(cache, tag, now, until);
 }

@@ -17,10 +17,11 @@
 
 #include <time.h>
 #include <openssl/x509.h>
+#include "tag_table.h"
 
 #define ESTD_CHAIN_CACHE_SECONDS 60
 
-typedef struct estd_chain_cache estd_chain_cache;
+typedef estd_tag_table estd_chain_cache;
 
 estd_chain_cache *estd_chain_cache_new(void);
 void estd_chain_cache_free(estd_chain_cache *cache);

@@ -52,6 +52,7 @@ int estd_serve_main(int argc, char **argv)
     estd_loops *loops = NULL;
     est_error err;
     sigset_t stop_signals;
+    unsigned ncores = cores(), workers;
     int opt, sig, status = 1;
 
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -93,17 +94,15 @@ int estd_serve_main(int argc, char **argv)
      * each), so more at once finish no sooner and hold workers longer. */
     srv.credentials = estd_credential_cache_new(
         inst->cfg.credential_cache_seconds,
-        inst->cfg.max_password_checks ? inst->cfg.max_password_checks : cores());
-    srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers
-                                               : (cores() * WORKERS_PER_CORE > WORKERS_MAX
-                                                      ? WORKERS_MAX
-                                                      : cores() * WORKERS_PER_CORE));
+        inst->cfg.max_password_checks ? inst->cfg.max_password_checks : ncores);
+    workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
+    srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
-    if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : cores(), &loops, &err) !=
+    if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
         EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
