@@ -3,11 +3,13 @@
  *
  * Passwords are stored as a salted scrypt hash (est_password_hash), never
  * in plaintext. Digest (RFC 7616) cannot work from such a hash: the server
- * needs HA1 = H(user ":" realm ":" password). `user add` therefore also
- * stores HA1 for MD5 and SHA-256 for the configured realm, unless
- * --no-digest. HA1 is password-equivalent for that realm: whoever reads
- * the store can answer Digest challenges as the user (not Basic ones, and
- * not in another realm). The store file is 0600 for that reason. */
+ * needs HA1 = H(user ":" realm ":" password). `user add --digest`
+ * therefore also stores HA1 for MD5 and SHA-256 for the configured realm;
+ * without --digest (the default since HA1 is what an attacker wants) only
+ * the scrypt hash is kept. HA1 is unsalted and password-equivalent for that
+ * realm: whoever reads the store can answer Digest challenges as the user
+ * (not Basic ones, and not in another realm), and it is one fast hash to
+ * crack offline. The store file is 0600 for that reason. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +20,20 @@
 #include "cmd_common.h"
 
 static const char user_usage[] =
-    "usage: estd user add DIR NAME --password-stdin [--force] [--no-digest]\n"
+    "usage: estd user add DIR NAME --password-stdin [--force] [--digest | --no-digest]\n"
     "       estd user del DIR NAME\n"
     "       estd user list DIR\n"
     "Manages the users HTTP Basic and Digest authentication accept.\n"
     "  add   reads the password from the first line of stdin; stores a salted scrypt\n"
-    "        hash and, for Digest, HA1 = H(NAME:realm:password) in MD5 and SHA-256 for\n"
-    "        the realm in estd.conf. HA1 is password-equivalent for that realm: anyone\n"
-    "        who reads estd.db can pass Digest as NAME (Basic still needs the password).\n"
-    "        --no-digest stores only the scrypt hash (the user can then use Basic only).\n"
-    "        After changing the realm, add the users again with --force.\n"
-    "        --force replaces an existing user's password.\n"
+    "        hash (the user can use Basic only).\n"
+    "        --digest also stores, for Digest, HA1 = H(NAME:realm:password) in MD5 and\n"
+    "        SHA-256 for the realm in estd.conf. HA1 is unsalted and password-equivalent\n"
+    "        for that realm: anyone who reads estd.db can pass Digest as NAME (Basic\n"
+    "        still needs the password). After changing the realm, add the Digest users\n"
+    "        again with --force --digest.\n"
+    "        --no-digest (the default) stores no HA1.\n"
+    "        --force replaces an existing user's password; with or without --digest it\n"
+    "        turns Digest on or off for the user.\n"
     "  del   removes the user.\n"
     "  list  prints one line per user: name, created (UTC), Digest realm or \"basic-only\".\n"
     "NAME: 1-128 characters, no spaces, control characters, ':', '\"' or '\\'.\n"
@@ -93,13 +98,14 @@ static int password_read(const char *command, char *buf, size_t cap)
 
 static int user_add(int argc, char **argv)
 {
-    enum { O_STDIN = 256, O_FORCE, O_NO_DIGEST };
+    enum { O_STDIN = 256, O_FORCE, O_DIGEST, O_NO_DIGEST };
     static const struct option options[] = {
         {"password-stdin", no_argument, NULL, O_STDIN}, {"force", no_argument, NULL, O_FORCE},
-        {"no-digest", no_argument, NULL, O_NO_DIGEST}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"digest", no_argument, NULL, O_DIGEST}, {"no-digest", no_argument, NULL, O_NO_DIGEST},
+        {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "user add";
     char password[EST_PASSWORD_MAX + 2], md5[EST_DIGEST_HEX_MAX], sha256[EST_DIGEST_HEX_MAX];
-    int opt, from_stdin = 0, force = 0, digest = 1, status = ESTD_EXIT_ERROR;
+    int opt, from_stdin = 0, force = 0, digest = 0, status = ESTD_EXIT_ERROR;
     est_user_record rec = {0};
     estd_instance *inst = NULL;
     est_error err;
@@ -113,7 +119,9 @@ static int user_add(int argc, char **argv)
             return ESTD_EXIT_ERROR;
         from_stdin |= opt == O_STDIN;
         force |= opt == O_FORCE;
-        digest &= opt != O_NO_DIGEST;
+        /* The last of --digest / --no-digest wins; no HA1 unless asked for. */
+        if (opt == O_DIGEST || opt == O_NO_DIGEST)
+            digest = opt == O_DIGEST;
     }
     if (optind + 2 != argc)
         return estd_usage_error(cmd, "expected DIR NAME");

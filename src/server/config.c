@@ -28,9 +28,10 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     }
     est_profile_default(&ca->profile);
     ca->enroll_auth.alternatives[0] = ESTD_AUTH_CERT;
+    /* No Digest by default: it needs unsalted, password-equivalent HA1 in
+     * the store (`estd user add --digest`); see docs/operator.md. */
     ca->enroll_auth.alternatives[1] = ESTD_AUTH_BASIC;
-    ca->enroll_auth.alternatives[2] = ESTD_AUTH_DIGEST;
-    ca->enroll_auth.count = 3;
+    ca->enroll_auth.count = 2;
     ca->reenroll_auth.alternatives[0] = ESTD_AUTH_CERT;
     ca->reenroll_auth.count = 1;
     ca->pop = ESTD_POP_OPTIONAL;
@@ -569,7 +570,9 @@ static const char config_template[] =
 "# Who may enroll / re-enroll. Alternatives separated by ',', combined\n"
 "# methods by '+': cert (issued by this CA), third-party (third_party_trust),\n"
 "# basic, digest, none. Example: enroll_auth = cert, third-party+basic\n"
-"enroll_auth = cert, basic, digest\n"
+"# digest also needs users added with `estd user add --digest`, which\n"
+"# stores unsalted, password-equivalent HA1 (see docs/operator.md).\n"
+"enroll_auth = cert, basic\n"
 "reenroll_auth = cert\n"
 "# Proof-of-possession linking (channel binding in challengePassword):\n"
 "# optional = checked when present; required = refused when missing.\n"

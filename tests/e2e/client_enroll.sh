@@ -24,7 +24,8 @@ count_401() { grep -c '" 401 ' "$T/estd.log" || true; }
 
 DIR=$T/estd
 "$ESTD" init "$DIR" --enable-serverkeygen >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin --digest
+sed -i 's/^enroll_auth = .*/enroll_auth = cert, basic, digest/' "$DIR/estd.conf"
 printf 'secret\n' > "$T/pw"
 chmod 600 "$T/pw"
 estd_start "$DIR"

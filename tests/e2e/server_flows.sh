@@ -7,8 +7,10 @@
 . "$E2E_LIB/server.sh"
 DIR=$T/estd
 "$ESTD" init "$DIR" >/dev/null
-printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin
+# Digest is opt-in (issue #12): the policy names it and the user has HA1.
+printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin --digest
 sed -i 's/^csrattrs =.*/csrattrs = challengePassword, 1.3.6.1.1.1.1.22, secp384r1, sha384/' "$DIR/estd.conf"
+sed -i 's/^enroll_auth = .*/enroll_auth = cert, basic, digest/' "$DIR/estd.conf"
 estd_start "$DIR"
 CA=$DIR/ca/ca.pem
 
@@ -151,10 +153,10 @@ pass "Digest SHA-256"
 basic() { new_csr "$1" "/CN=$1"; curl -s --cacert "$CA" --user "estuser:$2" -H 'Content-Type: application/pkcs10' \
   --data-binary @"$T/$1.der" "$URL/simpleenroll" -o /dev/null -w '%{http_code}'; }
 [ "$(basic cache1 estpwd)" = 200 ] && [ "$(basic cache2 estpwd)" = 200 ] || fail "Basic enroll"
-printf 'changed\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force >/dev/null
+printf 'changed\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force --digest >/dev/null
 [ "$(basic cache3 estpwd)" = 401 ] || fail "old password still accepted after a change (cached)"
 [ "$(basic cache4 changed)" = 200 ] || fail "new password refused"
-printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force >/dev/null
+printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin --force --digest >/dev/null
 pass "password change applies at once despite the credential cache"
 
 # --- SIGTERM while requests are in flight: they finish, exit status 0 ---

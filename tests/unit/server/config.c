@@ -77,7 +77,10 @@ static void defaults_are_the_documented_ones(void **state)
     assert_string_equal(ca->cert, "ca/ca.pem");
     assert_string_equal(ca->chain, "ca/chain.pem");
     assert_string_equal(ca->extra, "ca/extra.pem");
-    assert_int_equal(ca->enroll_auth.count, 3);
+    /* Digest is off by default (issue #12: HA1 is password-equivalent). */
+    assert_int_equal(ca->enroll_auth.count, 2);
+    assert_int_equal(ca->enroll_auth.alternatives[0], ESTD_AUTH_CERT);
+    assert_int_equal(ca->enroll_auth.alternatives[1], ESTD_AUTH_BASIC);
     assert_int_equal(ca->reenroll_auth.count, 1);
     assert_int_equal(ca->reenroll_auth.alternatives[0], ESTD_AUTH_CERT);
     assert_int_equal(ca->approval, ESTD_APPROVAL_AUTO);
