@@ -22,5 +22,6 @@
 #include "estkit/client.h"
 #include "estkit/cmc.h"
 #include "estkit/key_package.h"
+#include "estkit/text.h"
 
 #endif

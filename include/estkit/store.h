@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 2
+#define EST_STORE_SCHEMA_VERSION 3
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -78,6 +78,11 @@ typedef struct est_pending_record {
 
 void est_pending_record_free(est_pending_record *rec);
 
+/* Longest audit text field, in characters after escaping; longer ones are
+ * cut and end in "...". A subject or reason beyond it is an attack, not a
+ * record worth keeping whole. */
+#define EST_AUDIT_FIELD_MAX 1024
+
 typedef struct est_audit_event {
     const char *event;      /* "issue", "reject", "auth-fail", "revoke", "user-add", ... */
     const char *label;
@@ -85,7 +90,14 @@ typedef struct est_audit_event {
     const char *subject;    /* what: cert subject or user name */
     const char *serial;
     const char *detail;     /* one line, never secrets */
+    unsigned count;         /* events this row stands for; 0 = 1 (schema version 3) */
 } est_audit_event;
+
+/* Which audit rows audit_prune removes; a 0 field does not prune. */
+typedef struct est_audit_prune {
+    int64_t before;         /* rows written before this time (Unix seconds) */
+    int64_t keep_rows;      /* all but the newest keep_rows rows */
+} est_audit_prune;
 
 /* A one-time enrollment code (challenge_password = one-time-code). The
  * store keeps only a salted hash of the code itself, never the code. */
@@ -134,6 +146,8 @@ typedef struct est_store_ops {
     est_status (*pending_update)(void *impl, int64_t id, est_pending_status status,
                                  const char *reason, const char *cert_serial, est_error *err);
     est_status (*pending_list)(void *impl, est_pending_visit_fn fn, void *arg, est_error *err);
+    /* Every text field is stored escaped (est_text_escape) and cut at
+     * EST_AUDIT_FIELD_MAX characters: audit rows end up on terminals. */
     est_status (*audit_append)(void *impl, const est_audit_event *ev, est_error *err);
     /* Next CRL number (monotonic, durable). */
     est_status (*next_crl_number)(void *impl, long *out, est_error *err);
@@ -160,6 +174,10 @@ typedef struct est_store_ops {
      * fsync per issuance instead of two. Same errors as cert_insert. */
     est_status (*cert_insert_audited)(void *impl, const est_cert_record *rec,
                                       const est_audit_event *ev, est_error *err);
+    /* Removes old audit rows in one transaction; *removed (may be NULL) =
+     * how many. */
+    est_status (*audit_prune)(void *impl, const est_audit_prune *what, int64_t *removed,
+                              est_error *err);
 } est_store_ops;
 
 typedef struct est_store {

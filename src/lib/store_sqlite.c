@@ -109,7 +109,14 @@ static const char schema_v2[] =
     " used_serial TEXT REFERENCES certs (serial));"
     "INSERT INTO meta (key, value) VALUES ('otp_salt', lower(hex(randomblob(16))));";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: an audit row can stand for several events of one kind
+ * (estd counts repeated authentication failures from one address into one
+ * row per window), and rows are pruned by age: an index on the time. */
+static const char schema_v3[] =
+    "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX audit_at ON audit (at);";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -167,8 +174,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " updated_at = ?5 WHERE id = ?1",
     [ST_PENDING_PAGE] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id > ?1"
                         " ORDER BY id LIMIT ?2",
-    [ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, label, actor, subject, serial, detail)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, label, actor, subject, serial, detail,"
+                        " count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_AUDIT_PRUNE_BEFORE] = "DELETE FROM audit WHERE at < ?1",
+    /* Keeps the newest ?1 rows (ids only grow). */
+    [ST_AUDIT_PRUNE_KEEP] = "DELETE FROM audit WHERE id <= (SELECT id FROM audit"
+                            " ORDER BY id DESC LIMIT 1 OFFSET ?1)",
     [ST_CRL_BUMP] = "INSERT INTO meta (key, value) VALUES ('crl_number', 1)"
                     " ON CONFLICT (key) DO UPDATE SET value = value + 1",
     [ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",

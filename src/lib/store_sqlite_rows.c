@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "estkit/text.h"
 #include "store_sqlite_internal.h"
 
 /* RFC 5280 §4.1.2.2: a serial is at most 20 octets, 40 hex digits. */
@@ -698,6 +699,19 @@ static est_status pending_list(void *impl, est_pending_visit_fn fn, void *arg, e
 
 /* --- audit events and the CRL number ------------------------------------------ */
 
+/* Binds an audit text field escaped (issue #12: a user name or subject
+ * with ESC or CR/LF must reach no terminal raw). SQLITE_TRANSIENT: the
+ * escaped copy lives on this stack frame only. */
+static int bind_escaped(sqlite3_stmt *st, int i, const char *v)
+{
+    char text[EST_AUDIT_FIELD_MAX + 1];
+
+    if (v == NULL)
+        return sqlite3_bind_null(st, i);
+    est_text_escape(v, strlen(v), text, sizeof text);
+    return sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+}
+
 static est_status audit_append_one(sqlstore *s, void *arg, est_error *err)
 {
     const est_audit_event *ev = arg;
@@ -706,15 +720,64 @@ static est_status audit_append_one(sqlstore *s, void *arg, est_error *err)
     int src;
 
     if ((src = sqlite3_bind_int64(st, 1, (int64_t)time(NULL))) != SQLITE_OK ||
-        (src = bind_text(st, 2, ev->event)) != SQLITE_OK ||
-        (src = bind_text(st, 3, ev->label)) != SQLITE_OK ||
-        (src = bind_text(st, 4, ev->actor)) != SQLITE_OK ||
-        (src = bind_text(st, 5, ev->subject)) != SQLITE_OK ||
-        (src = bind_text(st, 6, ev->serial)) != SQLITE_OK ||
-        (src = bind_text(st, 7, ev->detail)) != SQLITE_OK ||
+        (src = bind_escaped(st, 2, ev->event)) != SQLITE_OK ||
+        (src = bind_escaped(st, 3, ev->label)) != SQLITE_OK ||
+        (src = bind_escaped(st, 4, ev->actor)) != SQLITE_OK ||
+        (src = bind_escaped(st, 5, ev->subject)) != SQLITE_OK ||
+        (src = bind_escaped(st, 6, ev->serial)) != SQLITE_OK ||
+        (src = bind_escaped(st, 7, ev->detail)) != SQLITE_OK ||
+        (src = sqlite3_bind_int64(st, 8, ev->count > 0 ? ev->count : 1)) != SQLITE_OK ||
         (src = sqlite3_step(st)) != SQLITE_DONE)
         rc = sqlstore_error(s, src, "audit", err);
     sqlstore_done(st);
+    return rc;
+}
+
+typedef struct audit_prune_args {
+    const est_audit_prune *what;
+    int64_t removed;
+} audit_prune_args;
+
+static est_status audit_prune_step(sqlstore *s, sqlite3_stmt *st, int64_t value,
+                                   int64_t *removed, est_error *err)
+{
+    est_status rc = EST_OK;
+    int src;
+
+    if ((src = sqlite3_bind_int64(st, 1, value)) != SQLITE_OK ||
+        (src = sqlite3_step(st)) != SQLITE_DONE)
+        rc = sqlstore_error(s, src, "audit prune", err);
+    else
+        *removed += sqlite3_changes(s->db);
+    sqlstore_done(st);
+    return rc;
+}
+
+static est_status audit_prune_one(sqlstore *s, void *arg, est_error *err)
+{
+    audit_prune_args *a = arg;
+    est_status rc = EST_OK;
+
+    a->removed = 0;
+    if (a->what->before > 0)
+        rc = audit_prune_step(s, s->st[ST_AUDIT_PRUNE_BEFORE], a->what->before, &a->removed, err);
+    if (rc == EST_OK && a->what->keep_rows > 0)
+        rc = audit_prune_step(s, s->st[ST_AUDIT_PRUNE_KEEP], a->what->keep_rows, &a->removed,
+                              err);
+    return rc;
+}
+
+static est_status audit_prune(void *impl, const est_audit_prune *what, int64_t *removed,
+                              est_error *err)
+{
+    audit_prune_args a = {what, 0};
+    est_status rc;
+
+    if (what == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "audit prune: NULL argument");
+    rc = sqlstore_write(impl, "audit prune", audit_prune_one, &a, err);
+    if (removed != NULL)
+        *removed = rc == EST_OK ? a.removed : 0;
     return rc;
 }
 
@@ -794,6 +857,7 @@ const est_store_ops sqlstore_ops = {
     .pending_update = pending_update,
     .pending_list = pending_list,
     .audit_append = audit_append,
+    .audit_prune = audit_prune,
     .next_crl_number = next_crl_number,
     .check = sqlstore_check,
     .close = sqlstore_close,

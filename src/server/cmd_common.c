@@ -54,7 +54,7 @@ int estd_admin_audit(const char *command, estd_instance *inst, const char *event
                      const char *label, const char *subject, const char *serial,
                      const char *detail)
 {
-    est_audit_event ev = {event, label, estd_admin_actor(), subject, serial, detail};
+    est_audit_event ev = {event, label, estd_admin_actor(), subject, serial, detail, 1};
     est_error err;
 
     if (inst->store->ops->audit_append(inst->store->impl, &ev, &err) != EST_OK) {

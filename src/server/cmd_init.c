@@ -433,7 +433,7 @@ static est_status write_store(const char *tmp, const init_opts *o, const init_ca
         (rc = path_join(path, tmp, "estd.db", err)) != EST_OK ||
         (rc = est_store_open_sqlite(path, 1, &store, err)) != EST_OK)
         return rc;
-    est_audit_event ev = {"init", "", estd_admin_actor(), subject, serial, detail};
+    est_audit_event ev = {"init", "", estd_admin_actor(), subject, serial, detail, 1};
     rc = store->ops->audit_append(store->impl, &ev, err);
     est_store_close(store);
     return rc;

@@ -253,7 +253,7 @@ estd_ca *estd_instance_find_ca(estd_instance *inst, const char *label)
 est_status estd_audit(estd_instance *inst, const char *event, const char *label, const char *actor,
                       const char *subject, const char *serial, const char *detail)
 {
-    est_audit_event ev = {event, label, actor, subject, serial, detail};
+    est_audit_event ev = {event, label, actor, subject, serial, detail, 1};
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 
@@ -292,7 +292,7 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
         {
             /* The issuance and its audit row commit together (one fsync). */
             est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
-                                  rec->serial, operation};
+                                  rec->serial, operation, 1};
             rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
         }
         if (rc != EST_E_CONFLICT)

@@ -86,12 +86,26 @@ static struct bufferevent *connection_new(struct event_base *base, void *arg)
 
 /* --- replies (loop thread) --- */
 
-static void access_log(const char *peer, const struct evhttp_request *evreq, const char *method,
+/* Longest text of one client-supplied field in an access line (escaped,
+ * then cut with "..."). */
+#define ACCESS_LOG_FIELD_MAX 256
+
+/* Every byte the client chose (path, user name or certificate subject,
+ * User-Agent) goes through est_text_escape: ESC or CR/LF in a request path
+ * must not drive the operator's terminal or forge a log line (issue #12). */
+static void access_log(const char *peer, struct evhttp_request *evreq, const char *method,
                        const estd_response *resp, size_t len)
 {
-    fprintf(stderr, "estd: access: %s \"%s %.200s\" %d %zu%s%s\n", peer, method,
-            evhttp_request_get_uri(evreq), resp->status, len, resp->who[0] ? " who=" : "",
-            resp->who);
+    const char *uri = evhttp_request_get_uri(evreq);
+    const char *agent = evhttp_find_header(evhttp_request_get_input_headers(evreq), "User-Agent");
+    char path[ACCESS_LOG_FIELD_MAX], who[ACCESS_LOG_FIELD_MAX], ua[ACCESS_LOG_FIELD_MAX];
+
+    est_text_escape(uri, uri ? strlen(uri) : 0, path, sizeof path);
+    est_text_escape(resp->who, strlen(resp->who), who, sizeof who);
+    est_text_escape(agent, agent ? strlen(agent) : 0, ua, sizeof ua);
+    fprintf(stderr, "estd: access: %s \"%s %s\" %d %zu%s%s%s%s%s\n", peer, method, path,
+            resp->status, len, who[0] ? " who=" : "", who, ua[0] ? " ua=\"" : "", ua,
+            ua[0] ? "\"" : "");
 }
 
 static const char *status_phrase(int status)
@@ -210,8 +224,10 @@ static void job_run(void *arg)
      * the work (as nginx, treat it as aborted): skip it, so a flood of
      * requests dropped at once cannot keep the workers busy for nobody. */
     if (client_left(job->fd)) {
+        char path[ACCESS_LOG_FIELD_MAX];
+        est_text_escape(job->req.uri, job->req.uri ? strlen(job->req.uri) : 0, path, sizeof path);
         fprintf(stderr, "estd: %s left before its %s %s ran; skipped\n", job->req.peer,
-                job->req.method, job->req.uri);
+                job->req.method, path);
         estd_response_error(&job->resp, 503, "client gone");
     } else {
         estd_handle(job->loop->srv, &job->req, &job->resp);

@@ -90,7 +90,7 @@ static void *write_one(void *arg)
 {
     writer *w = arg;
     est_cert_record *rec = store_fixture_cert(w->serial, 2000000000, 64);
-    est_audit_event ev = {"issue", "", "alice", "CN=device", w->serial, w->detail};
+    est_audit_event ev = {"issue", "", "alice", "CN=device", w->serial, w->detail, 1};
 
     if (w->c != NULL) {
         pthread_mutex_lock(&w->c->lock);

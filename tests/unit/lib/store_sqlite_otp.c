@@ -357,8 +357,8 @@ static void racing_consumers_get_the_code_once(void **state)
     assert_int_equal(ok, 1);
 }
 
-/* A store made by the version 1 code: no otp table, no salt, user_version
- * 1. Reopening migrates it, keeping its rows. */
+/* A store made by the version 1 code: no otp table, no salt, no audit
+ * count, user_version 1. Reopening migrates it, keeping its rows. */
 static void version_1_store_is_migrated(void **state)
 {
     store_fixture *fx = *state;
@@ -371,13 +371,21 @@ static void version_1_store_is_migrated(void **state)
     fx->store = NULL;
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE otp; DELETE FROM meta WHERE key = 'otp_salt';"
+                                      " DROP INDEX audit_at; ALTER TABLE audit DROP COLUMN count;"
+                                      " INSERT INTO audit (at, event) VALUES (1, 'old');"
                                       " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_fixture_reopen(fx, NULL), EST_OK);
     db = est_store_sqlite_db(fx->store);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), EST_STORE_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    /* Version 3: an old audit row stands for one event. */
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count FROM audit WHERE event = 'old'", -1, &st,
+                                        NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
     sqlite3_finalize(st);
     assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "01", &got, NULL), EST_OK);
     assert_int_equal(add(fx->store, "", NULL, "AFTER", FAR_FUTURE, NULL, NULL), EST_OK);

@@ -580,8 +580,8 @@ static void pending_list_in_id_order_across_pages(void **state)
 static void audit_rows_are_appended(void **state)
 {
     store_fixture *fx = *state;
-    est_audit_event ev = {"issue", "iot", "alice", "CN=device", "0A", "enroll"};
-    est_audit_event bare = {"auth-fail", NULL, NULL, NULL, NULL, NULL};
+    est_audit_event ev = {"issue", "iot", "alice", "CN=device", "0A", "enroll", 1};
+    est_audit_event bare = {"auth-fail", NULL, NULL, NULL, NULL, NULL, 0};
     sqlite3 *db = est_store_sqlite_db(fx->store);
     sqlite3_stmt *st = NULL;
     time_t before = time(NULL);
@@ -631,7 +631,7 @@ static void cert_insert_audited_is_one_transaction(void **state)
 {
     store_fixture *fx = *state;
     est_cert_record *rec = store_fixture_cert("0BEE", 2000000000, 16), *got = NULL;
-    est_audit_event ev = {"issue", "", "alice", "CN=x", "0BEE", "enroll"};
+    est_audit_event ev = {"issue", "", "alice", "CN=x", "0BEE", "enroll", 1};
     est_error err;
 
     assert_int_equal(fx->store->ops->cert_insert_audited(fx->store->impl, rec, &ev, &err), EST_OK);
@@ -653,10 +653,83 @@ static void cert_insert_audited_is_one_transaction(void **state)
     est_cert_record_free(rec);
 }
 
+static char *audit_text(store_fixture *fx, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    char *text;
+
+    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(fx->store), sql, -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    text = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return text;
+}
+
+/* Issue #12: client-chosen text reaches audit rows escaped and bounded;
+ * a row can stand for several events. */
+static void audit_fields_are_escaped_bounded_and_counted(void **state)
+{
+    store_fixture *fx = *state;
+    char long_subject[EST_AUDIT_FIELD_MAX + 2], *got;
+    est_audit_event ev = {"auth-fail", "", "eve\x1B[2J\r\nforged\xFF", NULL, NULL, "x", 500};
+    est_error err;
+
+    memset(long_subject, 'A', sizeof long_subject - 1);
+    long_subject[sizeof long_subject - 1] = '\0';
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &ev, &err), EST_OK);
+    got = audit_text(fx, "SELECT actor || ' ' || count FROM audit");
+    assert_string_equal(got, "eve\\x1B[2J\\x0D\\x0Aforged\\xFF 500");
+    free(got);
+    /* At the limit the field is whole; one past, it is cut with "...". */
+    ev.count = 0;
+    ev.subject = long_subject + 1;
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &ev, &err), EST_OK);
+    ev.subject = long_subject;
+    assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &ev, &err), EST_OK);
+    got = audit_text(fx, "SELECT group_concat(length(subject) || ':' || substr(subject, -3) || ':'"
+                         " || count, ' ') FROM (SELECT * FROM audit WHERE id > 1 ORDER BY id)");
+    assert_string_equal(got, "1024:AAA:1 1024:...:1");
+    free(got);
+}
+
+/* `estd audit prune`: by age, by row count; recent rows stay. */
+static void audit_prune_by_age_and_by_rows(void **state)
+{
+    store_fixture *fx = *state;
+    sqlite3 *db = est_store_sqlite_db(fx->store);
+    est_audit_event ev = {"auth-fail", "", "eve", NULL, NULL, NULL, 1};
+    est_audit_prune by_age = {1000, 0}, by_rows = {0, 2};
+    int64_t removed = -1;
+    est_error err;
+    char *got;
+
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(fx->store->ops->audit_append(fx->store->impl, &ev, &err), EST_OK);
+    /* Rows 1-3 are old: at 999, 1000, 1001. */
+    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET at = 998 + id WHERE id <= 3", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    assert_int_equal(fx->store->ops->audit_prune(fx->store->impl, &by_age, &removed, &err), EST_OK);
+    assert_int_equal(removed, 1); /* at < before: 999 only */
+    got = audit_text(fx, "SELECT group_concat(id, ',') FROM audit");
+    assert_string_equal(got, "2,3,4,5,6");
+    free(got);
+    assert_int_equal(fx->store->ops->audit_prune(fx->store->impl, &by_rows, &removed, &err), EST_OK);
+    assert_int_equal(removed, 3);
+    got = audit_text(fx, "SELECT group_concat(id, ',') FROM audit");
+    assert_string_equal(got, "5,6");
+    free(got);
+    /* Nothing (more) to remove is no error. */
+    assert_int_equal(fx->store->ops->audit_prune(fx->store->impl, &by_rows, &removed, &err), EST_OK);
+    assert_int_equal(removed, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(audit_fields_are_escaped_bounded_and_counted),
+        T(audit_prune_by_age_and_by_rows),
         T(cert_round_trips_every_field),
         T(cert_optional_fields_may_be_null),
         T(duplicate_serial_is_conflict_in_any_case),
