@@ -72,13 +72,32 @@ est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t 
                                 size_t *sig_len, est_error *err);
 
 /* --- profile and CSR checks --- */
+
+/* What one CSR may carry (issue #12: a 60 kB subject and 2,500 extensions
+ * were issued). Each refusal names the limit by its estd.conf key, e.g.
+ * "CSR subject is 61440 bytes, limit csr_max_subject_bytes = 4096". */
+typedef struct est_csr_limits {
+    size_t max_bytes;               /* csr_max_bytes: the whole DER; default 16384 */
+    size_t max_subject_bytes;       /* csr_max_subject_bytes: subject DER; default 4096 */
+    unsigned max_subject_rdns;      /* csr_max_subject_rdns: subject attributes; default 32 */
+    size_t max_value_bytes;         /* csr_max_value_bytes: one subject value; default 1024 */
+    unsigned max_attributes;        /* csr_max_attributes: PKCS#10 attributes; default 16 */
+    unsigned max_extensions;        /* csr_max_extensions: extensionRequest; default 32 */
+    unsigned max_san_entries;       /* csr_max_san_entries: subjectAltName names; default 100 */
+    size_t max_san_bytes;           /* csr_max_san_bytes: subjectAltName DER; default 8192 */
+} est_csr_limits;
+
+void est_csr_limits_default(est_csr_limits *limits);
+
 typedef struct est_profile {
     unsigned validity_days;       /* default 365 */
     unsigned backdate_seconds;    /* notBefore = now - this; default 300 */
     char extended_key_usage[128]; /* comma list of OpenSSL short names; default "clientAuth"; "" = none */
     int honour_san;               /* copy subjectAltName from the CSR; default 1 */
     int min_rsa_bits;             /* default 2048 */
+    int max_rsa_bits;             /* default 8192: verifying a huge key costs the CA */
     int allow_ed25519;            /* default 1 */
+    est_csr_limits csr_limits;    /* est_csr_limits_default */
 } est_profile;
 
 void est_profile_default(est_profile *profile);
@@ -87,10 +106,16 @@ void est_profile_default(est_profile *profile);
 
 /* Parses a DER PKCS#10 (no trailing bytes). */
 est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est_error *err);
-/* Proof of possession and key policy: the CSR signature verifies with its
- * own key; RSA >= min_rsa_bits, EC only P-256/P-384/P-521, Ed25519 when
- * allowed; subject or SAN non-empty. EST_E_INPUT / EST_E_POLICY + reason. */
+/* Proof of possession and key policy: the CSR is within profile's
+ * csr_limits (checked first, est_csr_check_limits); the CSR signature
+ * verifies with its own key; RSA from min_rsa_bits to max_rsa_bits, EC only
+ * named P-256/P-384/P-521, Ed25519 when allowed (Ed448 never); subject or
+ * SAN non-empty. EST_E_INPUT / EST_E_POLICY + reason. */
 est_status est_csr_check(X509_REQ *csr, const est_profile *profile, est_error *err);
+/* Only the size and count limits (for /serverkeygen, which ignores the
+ * CSR's key). EST_E_POLICY naming the limit, EST_E_INPUT when the CSR's
+ * extensionRequest does not decode. */
+est_status est_csr_check_limits(X509_REQ *csr, const est_csr_limits *limits, est_error *err);
 /* challengePassword as text (malloc'd; est_secret_free), EST_E_NOT_FOUND when absent. */
 est_status est_csr_get_challenge_password(X509_REQ *csr, char **out, est_error *err);
 /* The subjectAltName requested in the CSR's extensionRequest, or NULL. */

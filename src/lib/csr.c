@@ -16,6 +16,35 @@
 /* RFC 2985 §5.4.1: ub-challenge-password is 255 characters. */
 #define EST_CHALLENGE_PASSWORD_MAX 255
 
+/* Default CSR limits. Real device CSRs are a few hundred bytes with under
+ * ten subject attributes and a handful of extensions; the defaults leave
+ * an order of magnitude of room while keeping what is signed, stored and
+ * printed small. RFC 5280's upper bounds (ub-common-name 64, ...) are lower
+ * still but not universally honoured, so the value limit is generous. */
+#define CSR_DEFAULT_MAX_BYTES 16384
+#define CSR_DEFAULT_MAX_SUBJECT_BYTES 4096
+#define CSR_DEFAULT_MAX_SUBJECT_RDNS 32
+#define CSR_DEFAULT_MAX_VALUE_BYTES 1024
+#define CSR_DEFAULT_MAX_ATTRIBUTES 16
+#define CSR_DEFAULT_MAX_EXTENSIONS 32
+#define CSR_DEFAULT_MAX_SAN_ENTRIES 100 /* what public CAs allow per certificate */
+#define CSR_DEFAULT_MAX_SAN_BYTES 8192
+#define CSR_DEFAULT_MAX_RSA_BITS 8192
+
+void est_csr_limits_default(est_csr_limits *limits)
+{
+    if (limits == NULL)
+        return;
+    limits->max_bytes = CSR_DEFAULT_MAX_BYTES;
+    limits->max_subject_bytes = CSR_DEFAULT_MAX_SUBJECT_BYTES;
+    limits->max_subject_rdns = CSR_DEFAULT_MAX_SUBJECT_RDNS;
+    limits->max_value_bytes = CSR_DEFAULT_MAX_VALUE_BYTES;
+    limits->max_attributes = CSR_DEFAULT_MAX_ATTRIBUTES;
+    limits->max_extensions = CSR_DEFAULT_MAX_EXTENSIONS;
+    limits->max_san_entries = CSR_DEFAULT_MAX_SAN_ENTRIES;
+    limits->max_san_bytes = CSR_DEFAULT_MAX_SAN_BYTES;
+}
+
 void est_profile_default(est_profile *profile)
 {
     if (profile == NULL)
@@ -26,7 +55,9 @@ void est_profile_default(est_profile *profile)
     strcpy(profile->extended_key_usage, "clientAuth");
     profile->honour_san = 1;
     profile->min_rsa_bits = 2048;
+    profile->max_rsa_bits = CSR_DEFAULT_MAX_RSA_BITS;
     profile->allow_ed25519 = 1;
+    est_csr_limits_default(&profile->csr_limits);
 }
 
 est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est_error *err)
@@ -89,6 +120,9 @@ static est_status check_key_policy(EVP_PKEY *key, const est_profile *profile, es
         if (bits < profile->min_rsa_bits)
             return est_error_set(err, EST_E_POLICY, "RSA key of %d bits (minimum %d)", bits,
                                  profile->min_rsa_bits);
+        if (bits > profile->max_rsa_bits)
+            return est_error_set(err, EST_E_POLICY, "RSA key of %d bits, limit max_rsa_bits = %d",
+                                 bits, profile->max_rsa_bits);
         return EST_OK;
     case EVP_PKEY_EC:
         return check_ec_key(key, err);
@@ -126,6 +160,104 @@ static est_status request_san(X509_REQ *csr, GENERAL_NAMES **san, est_error *err
     return rc;
 }
 
+/* --- limits (issue #12) --------------------------------------------------
+ * draft-04 §4.2.1 leaves what a CSR may ask for to CA policy; these bounds
+ * keep one request from costing the CA memory, disk and operator screens.
+ * Counts and lengths only: nothing here verifies a signature. */
+
+static est_status check_subject(const X509_NAME *name, const est_csr_limits *limits,
+                                est_error *err)
+{
+    int der_len = i2d_X509_NAME(name, NULL), count = X509_NAME_entry_count(name);
+
+    if (der_len < 0)
+        return est_error_set_openssl(err, EST_E_INPUT, "CSR subject does not encode");
+    if ((size_t)der_len > limits->max_subject_bytes)
+        return est_error_set(err, EST_E_POLICY,
+                             "CSR subject is %d bytes, limit csr_max_subject_bytes = %zu", der_len,
+                             limits->max_subject_bytes);
+    /* Every attribute counts, also those sharing a multi-valued RDN. */
+    if ((unsigned)count > limits->max_subject_rdns)
+        return est_error_set(err, EST_E_POLICY,
+                             "CSR subject has %d attributes, limit csr_max_subject_rdns = %u",
+                             count, limits->max_subject_rdns);
+    for (int i = 0; i < count; i++) {
+        const ASN1_STRING *value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+        int len = ASN1_STRING_length(value);
+
+        if (len > 0 && (size_t)len > limits->max_value_bytes)
+            return est_error_set(err, EST_E_POLICY,
+                                 "CSR subject attribute %d is %d bytes, limit "
+                                 "csr_max_value_bytes = %zu", i + 1, len, limits->max_value_bytes);
+    }
+    return EST_OK;
+}
+
+static est_status check_san(X509_EXTENSION *ext, const est_csr_limits *limits, est_error *err)
+{
+    int len = ASN1_STRING_length(X509_EXTENSION_get_data(ext)), count;
+    GENERAL_NAMES *san;
+
+    if (len > 0 && (size_t)len > limits->max_san_bytes)
+        return est_error_set(err, EST_E_POLICY,
+                             "CSR subjectAltName is %d bytes, limit csr_max_san_bytes = %zu", len,
+                             limits->max_san_bytes);
+    /* A SAN that does not decode is refused later, naming the problem. */
+    if ((san = X509V3_EXT_d2i(ext)) == NULL) {
+        ERR_clear_error();
+        return EST_OK;
+    }
+    count = sk_GENERAL_NAME_num(san);
+    GENERAL_NAMES_free(san);
+    if ((unsigned)count > limits->max_san_entries)
+        return est_error_set(err, EST_E_POLICY,
+                             "CSR subjectAltName has %d names, limit csr_max_san_entries = %u",
+                             count, limits->max_san_entries);
+    return EST_OK;
+}
+
+static est_status check_extensions(X509_REQ *csr, const est_csr_limits *limits, est_error *err)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+    est_status rc = EST_OK;
+    int count, idx;
+
+    if (exts == NULL)
+        return est_error_set_openssl(err, EST_E_INPUT, "CSR extensionRequest does not decode");
+    count = sk_X509_EXTENSION_num(exts);
+    if ((unsigned)count > limits->max_extensions)
+        rc = est_error_set(err, EST_E_POLICY,
+                           "CSR requests %d extensions, limit csr_max_extensions = %u", count,
+                           limits->max_extensions);
+    else if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0)
+        rc = check_san(sk_X509_EXTENSION_value(exts, idx), limits, err);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return rc;
+}
+
+est_status est_csr_check_limits(X509_REQ *csr, const est_csr_limits *limits, est_error *err)
+{
+    int der_len, attributes;
+    est_status rc;
+
+    if (csr == NULL || limits == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "CSR limits: NULL argument");
+    /* A parsed CSR keeps its signed part's encoding: this re-encodes nothing big. */
+    if ((der_len = i2d_X509_REQ(csr, NULL)) < 0)
+        return est_error_set_openssl(err, EST_E_INPUT, "CSR does not encode");
+    if ((size_t)der_len > limits->max_bytes)
+        return est_error_set(err, EST_E_POLICY, "CSR is %d bytes, limit csr_max_bytes = %zu",
+                             der_len, limits->max_bytes);
+    attributes = X509_REQ_get_attr_count(csr);
+    if (attributes > 0 && (unsigned)attributes > limits->max_attributes)
+        return est_error_set(err, EST_E_POLICY,
+                             "CSR has %d attributes, limit csr_max_attributes = %u", attributes,
+                             limits->max_attributes);
+    if ((rc = check_subject(X509_REQ_get_subject_name(csr), limits, err)) != EST_OK)
+        return rc;
+    return check_extensions(csr, limits, err);
+}
+
 /* Key policy before the signature: a key we refuse costs no verification
  * (an attacker's huge RSA key must not buy CPU time). */
 est_status est_csr_check(X509_REQ *csr, const est_profile *profile, est_error *err)
@@ -145,6 +277,8 @@ est_status est_csr_check(X509_REQ *csr, const est_profile *profile, est_error *e
     if (X509_REQ_get_version(csr) != X509_REQ_VERSION_1)
         return est_error_set(err, EST_E_INPUT, "CSR version field %ld (must be 0, v1)",
                              X509_REQ_get_version(csr));
+    if ((rc = est_csr_check_limits(csr, &profile->csr_limits, err)) != EST_OK)
+        return rc;
     key = X509_REQ_get0_pubkey(csr);
     if (key == NULL)
         return est_error_set_openssl(err, EST_E_INPUT, "CSR public key unreadable");

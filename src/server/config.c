@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,45 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
 
+/* The csr_* keys: one row per est_csr_limits field (issue #12). Ranges:
+ * small enough to keep a CSR inside est_csr_parse's EST_CSR_MAX_DER, large
+ * enough for any real certificate. */
+static const struct {
+    const char *key;
+    size_t offset;
+    int is_size; /* size_t field, else unsigned */
+    unsigned min, max;
+} csr_limit_keys[] = {
+    {"csr_max_bytes", offsetof(est_csr_limits, max_bytes), 1, 256, EST_CSR_MAX_DER},
+    {"csr_max_subject_bytes", offsetof(est_csr_limits, max_subject_bytes), 1, 64, EST_CSR_MAX_DER},
+    {"csr_max_subject_rdns", offsetof(est_csr_limits, max_subject_rdns), 0, 1, 1000},
+    {"csr_max_value_bytes", offsetof(est_csr_limits, max_value_bytes), 1, 16, EST_CSR_MAX_DER},
+    {"csr_max_attributes", offsetof(est_csr_limits, max_attributes), 0, 0, 1000},
+    {"csr_max_extensions", offsetof(est_csr_limits, max_extensions), 0, 0, 1000},
+    {"csr_max_san_entries", offsetof(est_csr_limits, max_san_entries), 0, 0, 10000},
+    {"csr_max_san_bytes", offsetof(est_csr_limits, max_san_bytes), 1, 0, EST_CSR_MAX_DER},
+};
+
+static est_status csr_limit_set(est_csr_limits *limits, const char *key, const char *value,
+                                est_error *err)
+{
+    for (size_t i = 0; i < sizeof csr_limit_keys / sizeof csr_limit_keys[0]; i++) {
+        char *field = (char *)limits + csr_limit_keys[i].offset;
+        unsigned u = 0;
+        est_status rc;
+
+        if (strcmp(key, csr_limit_keys[i].key) != 0)
+            continue;
+        rc = set_uint(&u, value, csr_limit_keys[i].min, csr_limit_keys[i].max, err);
+        if (rc == EST_OK && csr_limit_keys[i].is_size)
+            *(size_t *)(void *)field = u;
+        else if (rc == EST_OK)
+            *(unsigned *)(void *)field = u;
+        return rc;
+    }
+    return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
+}
+
 static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *value,
                              est_error *err)
 {
@@ -276,6 +316,13 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         ca->profile.min_rsa_bits = (int)u;
         return rc;
     }
+    if (strcmp(key, "max_rsa_bits") == 0) {
+        rc = set_uint(&u, value, 2048, 16384, err);
+        ca->profile.max_rsa_bits = (int)u;
+        return rc;
+    }
+    if (strncmp(key, "csr_", 4) == 0)
+        return csr_limit_set(&ca->profile.csr_limits, key, value, err);
     if (strcmp(key, "allow_ed25519") == 0)
         return set_bool(&ca->profile.allow_ed25519, value, err);
     if (strcmp(key, "enroll_auth") == 0)
@@ -494,6 +541,11 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
         return rc;
     for (size_t i = 0; i < cfg->ca_count; i++) {
         estd_ca_config *ca = &cfg->cas[i];
+        if (ca->profile.max_rsa_bits < ca->profile.min_rsa_bits)
+            return est_error_set(err, EST_E_CONFIG, "%s: [ca%s%s%s] max_rsa_bits %d is below "
+                                 "min_rsa_bits %d", path, ca->label[0] ? " \"" : "", ca->label,
+                                 ca->label[0] ? "\"" : "", ca->profile.max_rsa_bits,
+                                 ca->profile.min_rsa_bits);
         if (resolve(ca->cert, sizeof ca->cert, dir, err) != EST_OK ||
             resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
@@ -565,8 +617,23 @@ static const char config_template[] =
 "extended_key_usage = clientAuth\n"
 "# Copy the subjectAltName a CSR requests (other requested extensions never).\n"
 "honour_san = yes\n"
+"# Keys a CSR may carry: RSA of min_rsa_bits to max_rsa_bits, EC on the\n"
+"# named curves P-256, P-384, P-521 (never explicit parameters), Ed25519\n"
+"# when allowed. Ed448 and other types are refused.\n"
 "min_rsa_bits = 2048\n"
+"max_rsa_bits = 8192\n"
 "allow_ed25519 = yes\n"
+"# Limits on one CSR (400 naming the limit beyond): the whole DER, the\n"
+"# subject's DER, its attributes (RDN components) and one value's bytes,\n"
+"# PKCS#10 attributes, requested extensions, subjectAltName names and DER.\n"
+"csr_max_bytes = 16384\n"
+"csr_max_subject_bytes = 4096\n"
+"csr_max_subject_rdns = 32\n"
+"csr_max_value_bytes = 1024\n"
+"csr_max_attributes = 16\n"
+"csr_max_extensions = 32\n"
+"csr_max_san_entries = 100\n"
+"csr_max_san_bytes = 8192\n"
 "# Who may enroll / re-enroll. Alternatives separated by ',', combined\n"
 "# methods by '+': cert (issued by this CA), third-party (third_party_trust),\n"
 "# basic, digest, none. Example: enroll_auth = cert, third-party+basic\n"

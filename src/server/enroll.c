@@ -20,7 +20,8 @@ static const char *pkcs7_type(est_dialect dialect)
 
 /* Reads the request body as a CSR: any of DESIGN §2's encodings. check:
  * also est_csr_check (proof of possession, key policy); /serverkeygen
- * passes 0, since it must ignore the CSR's key and signature. */
+ * passes 0, since it must ignore the CSR's key and signature, and gets the
+ * size limits only. */
 int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
 {
     uint8_t *der = NULL;
@@ -48,8 +49,12 @@ int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_
         estd_response_error(resp, err.code == EST_E_TOO_LARGE ? 413 : 400, "%s", err.message);
         goto out;
     }
+    /* Without check the limits still apply (issue #12): /serverkeygen puts
+     * the CSR's subject and SAN into the certificate it issues. */
     if (est_csr_parse(der, der_len, csr, &err) != EST_OK ||
-        (check && est_csr_check(*csr, &req->ca->cfg->profile, &err) != EST_OK)) {
+        (check && est_csr_check(*csr, &req->ca->cfg->profile, &err) != EST_OK) ||
+        (!check &&
+         est_csr_check_limits(*csr, &req->ca->cfg->profile.csr_limits, &err) != EST_OK)) {
         estd_response_error(resp, 400, "%s", err.message);
         goto out;
     }

@@ -121,11 +121,16 @@ static void parse_size_limit_at_and_one_past(void **state)
     unsigned char *at = csr_of_size(key, EST_CSR_MAX_DER);
     unsigned char *past = csr_of_size(key, EST_CSR_MAX_DER + 1);
     X509_REQ *csr = NULL;
+    est_profile p;
     est_error err;
     (void)state;
 
+    est_profile_default(&p);
     assert_int_equal(est_csr_parse(at, EST_CSR_MAX_DER, &csr, &err), EST_OK);
-    assert_int_equal(est_csr_check(csr, NULL, &err), EST_OK);
+    /* Parsing allows it; the default csr_max_bytes does not. */
+    assert_int_equal(est_csr_check(csr, NULL, &err), EST_E_POLICY);
+    p.csr_limits.max_bytes = EST_CSR_MAX_DER;
+    assert_int_equal(est_csr_check(csr, &p, &err), EST_OK);
     X509_REQ_free(csr);
     csr = NULL;
     assert_int_equal(est_csr_parse(past, EST_CSR_MAX_DER + 1, &csr, &err), EST_E_TOO_LARGE);
@@ -474,6 +479,218 @@ static void malformed_extension_request_is_input_error(void **state)
     EVP_PKEY_free(key);
 }
 
+/* --- limits (issue #12): each at the limit and one past ---------------- */
+
+/* A P-256 CSR, through DER: rdns subject attributes of value_len bytes,
+ * extensions requested extensions of which one is a SAN of san_names DNS
+ * names (when san_names > 0), attributes PKCS#10 attributes beside the
+ * extensionRequest. */
+static X509_REQ *shaped_csr(EVP_PKEY *key, int rdns, int value_len, int extensions, int san_names,
+                            int attributes)
+{
+    X509_REQ *req = X509_REQ_new(), *back;
+    X509_NAME *name = X509_NAME_new();
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    GENERAL_NAMES *san = GENERAL_NAMES_new();
+    char *value = malloc((size_t)value_len + 1), buf[64];
+
+    assert_true(req && name && exts && san && value);
+    memset(value, 'v', (size_t)value_len);
+    value[value_len] = '\0';
+    for (int i = 0; i < rdns; i++)
+        /* A plain string type: OpenSSL's own OU bound (64) must not apply. */
+        assert_int_equal(X509_NAME_add_entry_by_txt(name, "OU", V_ASN1_UTF8STRING,
+                                                    (const unsigned char *)value, -1, -1, 0), 1);
+    for (int i = 0; i < san_names; i++) {
+        GENERAL_NAME *gn = GENERAL_NAME_new();
+        ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+        snprintf(buf, sizeof buf, "n%05d.example", i);
+        assert_int_equal(ASN1_STRING_set(dns, buf, -1), 1);
+        GENERAL_NAME_set0_value(gn, GEN_DNS, dns);
+        assert_true(sk_GENERAL_NAME_push(san, gn) > 0);
+    }
+    if (san_names > 0)
+        assert_int_equal(X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0, 0), 1);
+    for (int i = sk_X509_EXTENSION_num(exts); i < extensions; i++) {
+        ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+        ASN1_OBJECT *oid;
+        X509_EXTENSION *ext;
+        snprintf(buf, sizeof buf, "1.3.6.1.4.1.99999.%d", i);
+        oid = OBJ_txt2obj(buf, 1);
+        assert_int_equal(ASN1_OCTET_STRING_set(data, (const unsigned char *)"\x05\x00", 2), 1);
+        ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, data);
+        assert_non_null(X509v3_add_ext(&exts, ext, -1)); /* copies */
+        X509_EXTENSION_free(ext);
+        ASN1_OBJECT_free(oid);
+        ASN1_OCTET_STRING_free(data);
+    }
+    for (int i = 0; i < attributes; i++) {
+        ASN1_OBJECT *oid;
+        snprintf(buf, sizeof buf, "1.3.6.1.4.1.99998.%d", i);
+        oid = OBJ_txt2obj(buf, 1);
+        assert_int_equal(X509_REQ_add1_attr_by_OBJ(req, oid, V_ASN1_UTF8STRING,
+                                                   (const unsigned char *)"x", 1), 1);
+        ASN1_OBJECT_free(oid);
+    }
+    assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
+    assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+    assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+    if (sk_X509_EXTENSION_num(exts) > 0)
+        assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+    assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+    back = reparse(req);
+    X509_REQ_free(req);
+    X509_NAME_free(name);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAMES_free(san);
+    free(value);
+    return back;
+}
+
+static int limited(X509_REQ *csr, const est_profile *p, est_error *err, const char *want)
+{
+    int rc = est_csr_check(csr, p, err);
+
+    if (rc != EST_OK && want != NULL)
+        assert_string_equal(err->message, want);
+    return rc;
+}
+
+static void defaults_of_the_limits(void **state)
+{
+    est_profile p;
+    (void)state;
+    est_profile_default(&p);
+    assert_int_equal(p.max_rsa_bits, 8192);
+    assert_int_equal(p.csr_limits.max_bytes, 16384);
+    assert_int_equal(p.csr_limits.max_subject_bytes, 4096);
+    assert_int_equal(p.csr_limits.max_subject_rdns, 32);
+    assert_int_equal(p.csr_limits.max_value_bytes, 1024);
+    assert_int_equal(p.csr_limits.max_attributes, 16);
+    assert_int_equal(p.csr_limits.max_extensions, 32);
+    assert_int_equal(p.csr_limits.max_san_entries, 100);
+    assert_int_equal(p.csr_limits.max_san_bytes, 8192);
+}
+
+/* What was issued before: a ~60 kB subject and 2,500 extensions. */
+static void oversized_subject_and_many_extensions_are_refused_by_default(void **state)
+{
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    X509_REQ *big_subject = shaped_csr(key, 60, 1000, 0, 0, 0);
+    X509_REQ *many_ext = shaped_csr(key, 1, 8, 2500, 0, 0);
+    est_profile p;
+    est_error err;
+    (void)state;
+
+    est_profile_default(&p);
+    p.csr_limits.max_bytes = EST_CSR_MAX_DER; /* reach the subject's own limit */
+    assert_int_equal(est_csr_check(big_subject, &p, &err), EST_E_POLICY);
+    assert_non_null(strstr(err.message, "limit csr_max_subject_bytes = 4096"));
+    assert_int_equal(est_csr_check(many_ext, &p, &err), EST_E_POLICY);
+    assert_string_equal(err.message, "CSR requests 2500 extensions, limit csr_max_extensions = 32");
+    /* With the defaults the whole size is refused first. */
+    assert_int_equal(est_csr_check(big_subject, NULL, &err), EST_E_POLICY);
+    assert_non_null(strstr(err.message, "limit csr_max_bytes = 16384"));
+    X509_REQ_free(big_subject);
+    X509_REQ_free(many_ext);
+    EVP_PKEY_free(key);
+}
+
+static void size_limits_at_and_one_past(void **state)
+{
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    X509_REQ *csr = shaped_csr(key, 3, 100, 2, 5, 1);
+    GENERAL_NAMES *san = est_csr_get1_san(csr);
+    int whole = i2d_X509_REQ(csr, NULL), subject = i2d_X509_NAME(X509_REQ_get_subject_name(csr), NULL);
+    int san_len = i2d_GENERAL_NAMES(san, NULL);
+    char want[160];
+    est_profile p;
+    est_error err;
+    (void)state;
+
+    est_profile_default(&p);
+    p.csr_limits.max_bytes = (size_t)whole;
+    p.csr_limits.max_subject_bytes = (size_t)subject;
+    p.csr_limits.max_value_bytes = 100;
+    p.csr_limits.max_san_bytes = (size_t)san_len;
+    assert_int_equal(limited(csr, &p, &err, NULL), EST_OK);
+    p.csr_limits.max_bytes--;
+    snprintf(want, sizeof want, "CSR is %d bytes, limit csr_max_bytes = %d", whole, whole - 1);
+    assert_int_equal(limited(csr, &p, &err, want), EST_E_POLICY);
+    p.csr_limits.max_bytes++;
+    p.csr_limits.max_subject_bytes--;
+    snprintf(want, sizeof want, "CSR subject is %d bytes, limit csr_max_subject_bytes = %d",
+             subject, subject - 1);
+    assert_int_equal(limited(csr, &p, &err, want), EST_E_POLICY);
+    p.csr_limits.max_subject_bytes++;
+    p.csr_limits.max_value_bytes = 99;
+    assert_int_equal(limited(csr, &p, &err, "CSR subject attribute 1 is 100 bytes, limit "
+                                            "csr_max_value_bytes = 99"), EST_E_POLICY);
+    p.csr_limits.max_value_bytes = 100;
+    p.csr_limits.max_san_bytes--;
+    snprintf(want, sizeof want, "CSR subjectAltName is %d bytes, limit csr_max_san_bytes = %d",
+             san_len, san_len - 1);
+    assert_int_equal(limited(csr, &p, &err, want), EST_E_POLICY);
+    GENERAL_NAMES_free(san);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+}
+
+static void count_limits_at_and_one_past(void **state)
+{
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256);
+    /* 3 subject attributes, 4 extensions (one a SAN of 5 names), 2 attributes
+     * beside the extensionRequest (3 in all). */
+    X509_REQ *csr = shaped_csr(key, 3, 8, 4, 5, 2);
+    est_profile p;
+    est_error err;
+    (void)state;
+
+    est_profile_default(&p);
+    p.csr_limits.max_subject_rdns = 3;
+    p.csr_limits.max_extensions = 4;
+    p.csr_limits.max_san_entries = 5;
+    p.csr_limits.max_attributes = 3;
+    assert_int_equal(limited(csr, &p, &err, NULL), EST_OK);
+    p.csr_limits.max_subject_rdns = 2;
+    assert_int_equal(limited(csr, &p, &err, "CSR subject has 3 attributes, limit "
+                                            "csr_max_subject_rdns = 2"), EST_E_POLICY);
+    p.csr_limits.max_subject_rdns = 3;
+    p.csr_limits.max_extensions = 3;
+    assert_int_equal(limited(csr, &p, &err, "CSR requests 4 extensions, limit "
+                                            "csr_max_extensions = 3"), EST_E_POLICY);
+    p.csr_limits.max_extensions = 4;
+    p.csr_limits.max_san_entries = 4;
+    assert_int_equal(limited(csr, &p, &err, "CSR subjectAltName has 5 names, limit "
+                                            "csr_max_san_entries = 4"), EST_E_POLICY);
+    p.csr_limits.max_san_entries = 5;
+    p.csr_limits.max_attributes = 2;
+    assert_int_equal(limited(csr, &p, &err, "CSR has 3 attributes, limit csr_max_attributes = 2"),
+                     EST_E_POLICY);
+    /* est_csr_check_limits alone (/serverkeygen) applies the same. */
+    assert_int_equal(est_csr_check_limits(csr, &p.csr_limits, &err), EST_E_POLICY);
+    p.csr_limits.max_attributes = 3;
+    assert_int_equal(est_csr_check_limits(csr, &p.csr_limits, &err), EST_OK);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+}
+
+static void rsa_maximum_at_and_one_past(void **state)
+{
+    EVP_PKEY *rsa2048 = ca_fixture_key(EST_KEY_RSA_2048);
+    est_profile p;
+    est_error err;
+    (void)state;
+
+    est_profile_default(&p);
+    p.max_rsa_bits = 2048;
+    assert_int_equal(check_key(rsa2048, &p, &err), EST_OK);
+    p.max_rsa_bits = 2047;
+    assert_int_equal(check_key(rsa2048, &p, &err), EST_E_POLICY);
+    assert_string_equal(err.message, "RSA key of 2048 bits, limit max_rsa_bits = 2047");
+    EVP_PKEY_free(rsa2048);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +708,11 @@ int main(void)
         cmocka_unit_test(challenge_password_read_and_checked),
         cmocka_unit_test(san_is_read_from_extension_request),
         cmocka_unit_test(malformed_extension_request_is_input_error),
+        cmocka_unit_test(defaults_of_the_limits),
+        cmocka_unit_test(oversized_subject_and_many_extensions_are_refused_by_default),
+        cmocka_unit_test(size_limits_at_and_one_past),
+        cmocka_unit_test(count_limits_at_and_one_past),
+        cmocka_unit_test(rsa_maximum_at_and_one_past),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

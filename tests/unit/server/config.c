@@ -163,6 +163,35 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[server]\nthreads = 99999999999999999999\n", "estd.conf:2:");
 }
 
+/* Issue #12: the CSR limits, per CA label, at each bound and one past. */
+static void csr_limits_per_ca(void **state)
+{
+    estd_config *cfg = *state;
+
+    parses(cfg, "[ca]\ncsr_max_subject_bytes = 64\n[ca \"iot\"]\ncsr_max_subject_bytes = 65536\n"
+                "csr_max_bytes = 256\ncsr_max_extensions = 0\ncsr_max_san_entries = 10000\n"
+                "csr_max_subject_rdns = 1000\ncsr_max_value_bytes = 16\ncsr_max_attributes = 0\n"
+                "csr_max_san_bytes = 0\nmax_rsa_bits = 16384\n");
+    assert_int_equal(cfg->cas[0].profile.csr_limits.max_subject_bytes, 64);
+    assert_int_equal(cfg->cas[0].profile.csr_limits.max_extensions, 32); /* default kept */
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_subject_bytes, 65536);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_bytes, 256);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_extensions, 0);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_san_entries, 10000);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_subject_rdns, 1000);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_value_bytes, 16);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_attributes, 0);
+    assert_int_equal(cfg->cas[1].profile.csr_limits.max_san_bytes, 0);
+    assert_int_equal(cfg->cas[1].profile.max_rsa_bits, 16384);
+    fails(cfg, "[ca]\ncsr_max_subject_bytes = 63\n", "estd.conf:2: '63' is not a whole number");
+    fails(cfg, "[ca]\ncsr_max_subject_bytes = 65537\n", "estd.conf:2:");
+    fails(cfg, "[ca]\ncsr_max_bytes = 255\n", "estd.conf:2:");
+    fails(cfg, "[ca]\ncsr_max_subject_rdns = 0\n", "estd.conf:2:");
+    fails(cfg, "[ca]\ncsr_max_san_entries = 10001\n", "estd.conf:2:");
+    fails(cfg, "[ca]\nmax_rsa_bits = 16385\n", "estd.conf:2:");
+    fails(cfg, "[ca]\ncsr_max_everything = 1\n", "estd.conf:2: unknown key 'csr_max_everything'");
+}
+
 static void booleans_are_yes_or_no(void **state)
 {
     estd_config *cfg = *state;
@@ -430,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(labelled_ca_sections, setup, teardown),
         cmocka_unit_test_setup_teardown(label_count_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(size_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(csr_limits_per_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(nul_byte_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(load_resolves_relative_paths, setup, teardown),
     };
