@@ -245,17 +245,21 @@ est_status est_csr_check_limits(X509_REQ *csr, const est_csr_limits *limits, est
     /* A parsed CSR keeps its signed part's encoding: this re-encodes nothing big. */
     if ((der_len = i2d_X509_REQ(csr, NULL)) < 0)
         return est_error_set_openssl(err, EST_E_INPUT, "CSR does not encode");
-    if ((size_t)der_len > limits->max_bytes)
-        return est_error_set(err, EST_E_POLICY, "CSR is %d bytes, limit csr_max_bytes = %zu",
-                             der_len, limits->max_bytes);
+    /* The specific limits first, so the refusal says what is too big;
+     * the whole size last, for everything else (the key, padding). */
+    if ((rc = check_subject(X509_REQ_get_subject_name(csr), limits, err)) != EST_OK)
+        return rc;
     attributes = X509_REQ_get_attr_count(csr);
     if (attributes > 0 && (unsigned)attributes > limits->max_attributes)
         return est_error_set(err, EST_E_POLICY,
                              "CSR has %d attributes, limit csr_max_attributes = %u", attributes,
                              limits->max_attributes);
-    if ((rc = check_subject(X509_REQ_get_subject_name(csr), limits, err)) != EST_OK)
+    if ((rc = check_extensions(csr, limits, err)) != EST_OK)
         return rc;
-    return check_extensions(csr, limits, err);
+    if ((size_t)der_len > limits->max_bytes)
+        return est_error_set(err, EST_E_POLICY, "CSR is %d bytes, limit csr_max_bytes = %zu",
+                             der_len, limits->max_bytes);
+    return EST_OK;
 }
 
 /* Key policy before the signature: a key we refuse costs no verification

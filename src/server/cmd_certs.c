@@ -38,7 +38,21 @@ static const char *status_text(const est_cert_record *rec, int64_t now)
     return rec->not_after < now ? "expired" : "valid";
 }
 
+/* Stored text as it may reach a terminal (issue #12): escaped, and no
+ * longer than the csr_max_subject_bytes of the certificate's CA (of the
+ * default CA when the label is gone), so a certificate issued before the
+ * limits, or with an odd subject, prints one bounded line. "-" for none;
+ * NULL only when memory runs out. free() it. */
+static char *printable(const estd_config *cfg, const char *label, const char *text)
+{
+    const estd_ca_config *ca = estd_config_find_ca(cfg, label != NULL ? label : "");
+    size_t max = (ca != NULL ? ca : &cfg->cas[0])->profile.csr_limits.max_subject_bytes;
+
+    return est_text_escape_dup(text != NULL && text[0] != '\0' ? text : "-", max);
+}
+
 typedef struct list_ctx {
+    const estd_config *cfg;
     int64_t now;
     int64_t expiring_before; /* 0: no --expiring */
 } list_ctx;
@@ -46,14 +60,16 @@ typedef struct list_ctx {
 static int print_cert(const est_cert_record *rec, void *arg)
 {
     const list_ctx *c = arg;
-    char not_after[ESTD_TIME_TEXT_MAX];
+    char not_after[ESTD_TIME_TEXT_MAX], *subject;
 
     /* The store filters on not_after < bound; expired ones are no longer "expiring". */
     if (c->expiring_before != 0 && rec->not_after < c->now)
         return 0;
     estd_time_text(rec->not_after, not_after);
+    subject = printable(c->cfg, rec->label, rec->subject);
     printf("%s %s %s %s\n", rec->serial, status_text(rec, c->now), not_after,
-           rec->subject != NULL && rec->subject[0] != '\0' ? rec->subject : "-");
+           subject != NULL ? subject : "(out of memory)");
+    free(subject);
     return 0;
 }
 
@@ -63,7 +79,7 @@ static int certs_list(int argc, char **argv)
     static const struct option options[] = {{"expiring", required_argument, NULL, O_EXPIRING},
                                             {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "certs list";
-    list_ctx ctx = {(int64_t)time(NULL), 0};
+    list_ctx ctx = {NULL, (int64_t)time(NULL), 0};
     est_cert_filter filter = {0};
     estd_instance *inst = NULL;
     est_error err;
@@ -89,6 +105,7 @@ static int certs_list(int argc, char **argv)
         return estd_usage_error(cmd, "expected DIR");
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
+    ctx.cfg = &inst->cfg;
     if (inst->store->ops->cert_list(inst->store->impl, &filter, print_cert, &ctx, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         status = ESTD_EXIT_ERROR;
@@ -97,18 +114,20 @@ static int certs_list(int argc, char **argv)
     return status;
 }
 
-static void print_record(const est_cert_record *rec)
+static void print_record(const estd_config *cfg, const est_cert_record *rec)
 {
     char t[ESTD_TIME_TEXT_MAX];
     int64_t now = (int64_t)time(NULL);
+    char *subject = printable(cfg, rec->label, rec->subject);
+    char *san = printable(cfg, rec->label, rec->san);
+    char *requester = printable(cfg, rec->label, rec->requester);
 
     printf("serial: %s\nstatus: %s\n", rec->serial, status_text(rec, now));
     if (rec->status == EST_CERT_REVOKED) {
         estd_time_text(rec->revoked_at, t);
         printf("revoked-at: %s\nrevocation-reason: %d\n", t, rec->revocation_reason);
     }
-    printf("subject: %s\nsubject-alt-name: %s\n", rec->subject ? rec->subject : "",
-           rec->san ? rec->san : "-");
+    printf("subject: %s\nsubject-alt-name: %s\n", subject ? subject : "", san ? san : "");
     estd_time_text(rec->not_before, t);
     printf("not-before: %s\n", t);
     estd_time_text(rec->not_after, t);
@@ -117,8 +136,11 @@ static void print_record(const est_cert_record *rec)
     printf("issued-at: %s\nca-label: %s\nrequester: %s\nauth: %s\noperation: %s\n"
            "public-key-sha256: %s\n",
            t, rec->label && rec->label[0] ? rec->label : "(default)",
-           rec->requester ? rec->requester : "", rec->auth_method ? rec->auth_method : "",
+           requester ? requester : "", rec->auth_method ? rec->auth_method : "",
            rec->operation ? rec->operation : "", rec->spki_sha256);
+    free(subject);
+    free(san);
+    free(requester);
 }
 
 static int cert_show(int argc, char **argv)
@@ -143,7 +165,7 @@ static int cert_show(int argc, char **argv)
         estd_fail(cmd, "%s: the stored certificate %s is unreadable", inst->cfg.store, rec->serial);
         goto out;
     }
-    print_record(rec);
+    print_record(&inst->cfg, rec);
     if (PEM_write_X509(stdout, cert) != 1 || fflush(stdout) != 0) {
         estd_fail(cmd, "writing to stdout failed");
         goto out;

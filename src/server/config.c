@@ -261,7 +261,7 @@ static const struct {
     {"csr_max_subject_rdns", offsetof(est_csr_limits, max_subject_rdns), 0, 1, 1000},
     {"csr_max_value_bytes", offsetof(est_csr_limits, max_value_bytes), 1, 16, EST_CSR_MAX_DER},
     {"csr_max_attributes", offsetof(est_csr_limits, max_attributes), 0, 0, 1000},
-    {"csr_max_extensions", offsetof(est_csr_limits, max_extensions), 0, 0, 1000},
+    {"csr_max_extensions", offsetof(est_csr_limits, max_extensions), 0, 0, 10000},
     {"csr_max_san_entries", offsetof(est_csr_limits, max_san_entries), 0, 0, 10000},
     {"csr_max_san_bytes", offsetof(est_csr_limits, max_san_bytes), 1, 0, EST_CSR_MAX_DER},
 };
