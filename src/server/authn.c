@@ -94,6 +94,7 @@ static void authenticate_basic(estd_instance *inst, estd_credential_cache *crede
         snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
         goto out;
     }
+    snprintf(out->tried_user, sizeof out->tried_user, "%s", user);
     if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
@@ -140,6 +141,7 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
         snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
         goto out;
     }
+    snprintf(out->tried_user, sizeof out->tried_user, "%s", cred->username ? cred->username : "");
     if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0 ||
         inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");

@@ -26,6 +26,8 @@ typedef struct estd_auth_result {
     char name[256];              /* user name, else the certificate subject */
     char method[48];             /* "cert", "basic", "cert+basic", ... */
     char reason[160];            /* why a presented credential failed */
+    char tried_user[EST_USERNAME_MAX + 1]; /* Basic/Digest user name presented, verified
+                                            * or not: for the audit log (escaped there) */
 } estd_auth_result;
 
 /* What authentication remembers between requests (any may be NULL). */

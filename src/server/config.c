@@ -60,6 +60,9 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
     cfg->credential_cache_seconds = 60;
+    cfg->audit_auth_fail_window_seconds = 60;
+    cfg->audit_retention_days = 365;
+    cfg->audit_max_rows = 1000000;
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -244,6 +247,12 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
+    if (strcmp(key, "audit_auth_fail_window_seconds") == 0)
+        return set_uint(&cfg->audit_auth_fail_window_seconds, value, 0, 86400, err);
+    if (strcmp(key, "audit_retention_days") == 0)
+        return set_uint(&cfg->audit_retention_days, value, 0, 36500, err);
+    if (strcmp(key, "audit_max_rows") == 0)
+        return set_uint(&cfg->audit_max_rows, value, 0, 1000000000, err);
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
 
@@ -600,6 +609,14 @@ static const char config_template[] =
 "# beyond that Basic requests get 503 + Retry-After, leaving workers for\n"
 "# certificate-authenticated clients. 0 = one per core.\n"
 "max_password_checks = 0\n"
+"# The audit table: repeated authentication failures from one address are\n"
+"# written once per window, the rest counted into one row (0 = a row for\n"
+"# each). Rows older than audit_retention_days (0 = forever) and beyond the\n"
+"# newest audit_max_rows (0 = no cap) are pruned hourly while serving and\n"
+"# by `estd audit prune`.\n"
+"audit_auth_fail_window_seconds = 60\n"
+"audit_retention_days = 365\n"
+"audit_max_rows = 1000000\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

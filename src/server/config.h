@@ -95,6 +95,10 @@ typedef struct estd_config {
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
+    /* The audit table (issue #12). */
+    unsigned audit_auth_fail_window_seconds; /* one auth-fail row per address per window; 0 = each */
+    unsigned audit_retention_days;  /* rows older are pruned; 0 = kept forever */
+    unsigned audit_max_rows;        /* beyond, the oldest are pruned; 0 = no cap */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -69,8 +69,8 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
         resp->retry_after = 1;
         return 0;
     }
-    estd_audit(srv->inst, "auth-fail", req->ca->cfg->label, auth->name[0] ? auth->name : req->peer,
-               NULL, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
+    estd_audit_auth_failure(srv, req, auth,
+                            auth->reason[0] ? auth->reason : "no acceptable credentials");
     if (schemes != 0) {
         estd_response_error(resp, 401, "%s",
                             auth->reason[0] ? auth->reason : "authentication required");

@@ -257,6 +257,20 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 
+est_status estd_audit_prune_retention(estd_instance *inst, int64_t now, int64_t *removed,
+                                      est_error *err)
+{
+    est_audit_prune what = {0, inst->cfg.audit_max_rows};
+
+    if (inst->cfg.audit_retention_days > 0)
+        what.before = now - (int64_t)inst->cfg.audit_retention_days * ESTD_SECONDS_PER_DAY;
+    if (removed != NULL)
+        *removed = 0;
+    if (what.before <= 0 && what.keep_rows == 0)
+        return EST_OK;
+    return inst->store->ops->audit_prune(inst->store->impl, &what, removed, err);
+}
+
 /* Serial collisions are ~2^-63 likely; one retry with a fresh serial covers
  * them without ever reusing one (the store's unique key decides). */
 #define ISSUE_SERIAL_ATTEMPTS 3

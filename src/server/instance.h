@@ -55,6 +55,14 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
                       const estd_requester *who, const char *operation, X509 **out,
                       est_error *err);
 
+#define ESTD_SECONDS_PER_DAY 86400
+
+/* Prunes the audit table as estd.conf says: rows older than
+ * audit_retention_days before now and beyond the newest audit_max_rows
+ * (issue #12). *removed may be NULL. */
+est_status estd_audit_prune_retention(estd_instance *inst, int64_t now, int64_t *removed,
+                                      est_error *err);
+
 /* Appends an audit event; failures to audit are reported to the caller. */
 est_status estd_audit(estd_instance *inst, const char *event, const char *label,
                       const char *actor, const char *subject, const char *serial,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "audit_limiter.h"
 #include "server.h"
 
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
@@ -89,4 +90,55 @@ void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_au
     snprintf(reason, sizeof reason, "%.*s", (int)(resp->body_len ? resp->body_len - 1 : 0),
              resp->body);
     estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
+}
+
+/* Issue #12: at most one auth-fail row per client address per window, the
+ * rest counted (audit_limiter.h). actor = the address the window is kept
+ * for; subject = the user name tried, else the certificate subject. */
+void estd_audit_auth_failure(estd_server *srv, const estd_request *req,
+                             const estd_auth_result *auth, const char *reason)
+{
+    const char *label = req->ca->cfg->label, *colon = strrchr(req->peer, ':');
+    const char *subject = auth->tried_user[0] ? auth->tried_user : auth->name;
+    char address[ESTD_AUDIT_ADDRESS_MAX];
+    estd_audit_window closed;
+    int has_closed = 0;
+
+    /* req->peer is "ADDRESS:PORT": a window per address, not per connection. */
+    snprintf(address, sizeof address, "%.*s",
+             colon != NULL ? (int)(colon - req->peer) : (int)strlen(req->peer), req->peer);
+    if (srv->audit_limiter == NULL ||
+        estd_audit_limiter_hit(srv->audit_limiter, address, label, (int64_t)time(NULL), &closed,
+                               &has_closed) == ESTD_AUDIT_WRITE)
+        estd_audit(srv->inst, "auth-fail", label, address, subject[0] ? subject : NULL, NULL,
+                   reason);
+    if (has_closed)
+        estd_audit_window_write(srv, &closed);
+}
+
+void estd_audit_window_write(estd_server *srv, const estd_audit_window *window)
+{
+    char detail[160];
+    est_audit_event ev = {"auth-fail", window->label, window->address, NULL, NULL, detail,
+                          window->counted};
+
+    snprintf(detail, sizeof detail, "%u more authentication failures in the %u s window "
+             "(counted, not written one by one)", window->counted,
+             estd_audit_limiter_window(srv->audit_limiter));
+    srv->inst->store->ops->audit_append(srv->inst->store->impl, &ev, NULL);
+}
+
+void estd_audit_windows_flush(estd_server *srv, int64_t now)
+{
+    estd_audit_window closed[16];
+    size_t n;
+
+    if (srv->audit_limiter == NULL)
+        return;
+    do {
+        n = estd_audit_limiter_take_closed(srv->audit_limiter, now, closed,
+                                           sizeof closed / sizeof closed[0]);
+        for (size_t i = 0; i < n; i++)
+            estd_audit_window_write(srv, &closed[i]);
+    } while (n == sizeof closed / sizeof closed[0]);
 }

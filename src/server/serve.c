@@ -5,15 +5,21 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
 #include "server.h"
 
 #define SERVE_GRACE_SECONDS 30
+/* How often the main thread writes closed audit windows and applies the
+ * audit retention (issue #12), at the latest. */
+#define SERVE_AUDIT_FLUSH_SECONDS 60
+#define SERVE_AUDIT_PRUNE_SECONDS 3600
 
 /* The cores this process may run on (taskset, cgroup cpusets), not the
  * machine's: threads beyond them only add context switches. */
@@ -35,6 +41,31 @@ static unsigned cores(void)
  * 4: 1004, 8: 1168, 16: 1355, 32: 1327. */
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
+
+/* Waits for SIGTERM/SIGINT; meanwhile writes the audit windows that
+ * closed (at least every window, at most every SERVE_AUDIT_FLUSH_SECONDS)
+ * and prunes the audit table hourly (and once at start). */
+static int wait_for_stop(estd_server *srv, const sigset_t *stop_signals)
+{
+    unsigned window = srv->inst->cfg.audit_auth_fail_window_seconds;
+    struct timespec tick = {window > 0 && window < SERVE_AUDIT_FLUSH_SECONDS
+                                ? window : SERVE_AUDIT_FLUSH_SECONDS, 0};
+    int64_t next_prune = 0;
+    est_error err;
+    int sig;
+
+    for (;;) {
+        int64_t now = (int64_t)time(NULL);
+        if (now >= next_prune) {
+            if (estd_audit_prune_retention(srv->inst, now, NULL, &err) != EST_OK)
+                fprintf(stderr, "estd: audit prune: %s\n", err.message);
+            next_prune = now + SERVE_AUDIT_PRUNE_SECONDS;
+        }
+        if ((sig = sigtimedwait(stop_signals, NULL, &tick)) > 0)
+            return sig;
+        estd_audit_windows_flush(srv, (int64_t)time(NULL));
+    }
+}
 
 static void serve_usage(FILE *f)
 {
@@ -98,7 +129,9 @@ int estd_serve_main(int argc, char **argv)
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
-    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
+    srv.audit_limiter = estd_audit_limiter_new(inst->cfg.audit_auth_fail_window_seconds);
+    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
+        srv.audit_limiter == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
@@ -109,10 +142,12 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
-    sigwait(&stop_signals, &sig);
+    sig = wait_for_stop(&srv, &stop_signals);
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
+    /* Nothing counted is lost: every open window is written. */
+    estd_audit_windows_flush(&srv, INT64_MAX);
     status = 0;
 out:
     estd_loops_stop(loops, 0);
@@ -120,6 +155,7 @@ out:
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
+    estd_audit_limiter_free(srv.audit_limiter);
     SSL_CTX_free(srv.ssl_ctx);
     estd_instance_free(inst);
     return status;

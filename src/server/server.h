@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <openssl/ssl.h>
+#include "audit_limiter.h"
 #include "authn.h"
 #include "instance.h"
 #include "pool.h"
@@ -56,6 +57,7 @@ typedef struct estd_server {
     estd_credential_cache *credentials;
     estd_chain_cache *chains;
     estd_pool *pool;
+    estd_audit_limiter *audit_limiter; /* auth-fail rows per address (may be NULL) */
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;
     atomic_int in_flight;
@@ -109,6 +111,14 @@ void estd_response_release(estd_response *resp);
 /* Audits a refusal ("reject") with the one-line reason resp carries. */
 void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                         const estd_response *resp);
+/* An authentication failure for the audit log: written, or counted into
+ * its address's window (audit_limiter.h). */
+void estd_audit_auth_failure(estd_server *srv, const estd_request *req,
+                             const estd_auth_result *auth, const char *reason);
+/* One row for a closed window's counted failures (count column = them). */
+void estd_audit_window_write(estd_server *srv, const estd_audit_window *window);
+/* Writes the windows closed by now (INT64_MAX: all, at shutdown). */
+void estd_audit_windows_flush(estd_server *srv, int64_t now);
 /* Adds the 401 challenges for the schemes the policy accepts. */
 void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned schemes, int stale);
 
