@@ -163,6 +163,28 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[server]\nthreads = 99999999999999999999\n", "estd.conf:2:");
 }
 
+/* Issue #12: the audit table's bounds. */
+static void audit_keys(void **state)
+{
+    estd_config *cfg = *state;
+
+    assert_int_equal(cfg->audit_auth_fail_window_seconds, 60);
+    assert_int_equal(cfg->audit_retention_days, 365);
+    assert_int_equal(cfg->audit_max_rows, 1000000);
+    parses(cfg, "[server]\naudit_auth_fail_window_seconds = 0\naudit_retention_days = 0\n"
+                "audit_max_rows = 0\n");
+    assert_int_equal(cfg->audit_auth_fail_window_seconds, 0);
+    assert_int_equal(cfg->audit_retention_days, 0);
+    assert_int_equal(cfg->audit_max_rows, 0);
+    parses(cfg, "[server]\naudit_auth_fail_window_seconds = 86400\naudit_retention_days = 36500\n"
+                "audit_max_rows = 1000000000\n");
+    assert_int_equal(cfg->audit_max_rows, 1000000000);
+    fails(cfg, "[server]\naudit_auth_fail_window_seconds = 86401\n", "estd.conf:2:");
+    fails(cfg, "[server]\naudit_retention_days = 36501\n", "estd.conf:2:");
+    fails(cfg, "[server]\naudit_max_rows = 1000000001\n", "estd.conf:2:");
+    fails(cfg, "[ca]\naudit_max_rows = 1\n", "estd.conf:2: unknown key");
+}
+
 /* Issue #12: the CSR limits, per CA label, at each bound and one past. */
 static void csr_limits_per_ca(void **state)
 {
@@ -460,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(label_count_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(size_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(csr_limits_per_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(nul_byte_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(load_resolves_relative_paths, setup, teardown),
     };
