@@ -1,4 +1,5 @@
-/* libFuzzer target: est_csr_parse + est_csr_check on arbitrary DER. */
+/* libFuzzer target: est_csr_parse + est_csr_check on arbitrary DER, and
+ * est_csr_check_limits under the tightest limits (every refusal path). */
 #include <stddef.h>
 #include <stdint.h>
 #include "estkit.h"
@@ -15,7 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (est_csr_parse(data, size, &csr, &err) == EST_OK) {
         char *pw = NULL;
         GENERAL_NAMES *san;
+        est_csr_limits tight = {1, 1, 1, 1, 0, 0, 0, 0};
         (void)est_csr_check(csr, &profile, &err);
+        (void)est_csr_check_limits(csr, &tight, &err);
         if (est_csr_get_challenge_password(csr, &pw, &err) == EST_OK)
             est_secret_free(pw);
         san = est_csr_get1_san(csr);
