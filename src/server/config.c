@@ -295,13 +295,41 @@ static est_status csr_limit_set(est_csr_limits *limits, const char *key, const c
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
 }
 
+/* The [ca] keys of the certificate profile and the CSR checks; the last
+ * stop for a [ca] key (unknown keys are errors). */
+static est_status profile_key_set(est_profile *profile, const char *key, const char *value,
+                                  est_error *err)
+{
+    unsigned u = 0;
+    est_status rc;
+
+    if (strcmp(key, "validity_days") == 0)
+        return set_uint(&profile->validity_days, value, 1, 36500, err);
+    if (strcmp(key, "extended_key_usage") == 0)
+        return set_string(profile->extended_key_usage, sizeof profile->extended_key_usage, value,
+                          err);
+    if (strcmp(key, "honour_san") == 0)
+        return set_bool(&profile->honour_san, value, err);
+    if (strcmp(key, "min_rsa_bits") == 0 || strcmp(key, "max_rsa_bits") == 0) {
+        int *bits = strcmp(key, "min_rsa_bits") == 0 ? &profile->min_rsa_bits
+                                                      : &profile->max_rsa_bits;
+        if ((rc = set_uint(&u, value, 2048, 16384, err)) == EST_OK)
+            *bits = (int)u;
+        return rc;
+    }
+    if (strcmp(key, "allow_ed25519") == 0)
+        return set_bool(&profile->allow_ed25519, value, err);
+    if (strncmp(key, "csr_", 4) == 0)
+        return csr_limit_set(&profile->csr_limits, key, value, err);
+    return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
+}
+
 static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *value,
                              est_error *err)
 {
     static const char *const pop_modes[] = {"optional", "required", NULL};
     static const char *const challenge_modes[] = {"channel-binding", "one-time-code", NULL};
     static const char *const approvals[] = {"auto", "manual", NULL};
-    unsigned u;
     int choice = 0;
     est_status rc;
 
@@ -313,27 +341,6 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->chain, sizeof ca->chain, value, err);
     if (strcmp(key, "extra") == 0)
         return set_string(ca->extra, sizeof ca->extra, value, err);
-    if (strcmp(key, "validity_days") == 0)
-        return set_uint(&ca->profile.validity_days, value, 1, 36500, err);
-    if (strcmp(key, "extended_key_usage") == 0)
-        return set_string(ca->profile.extended_key_usage, sizeof ca->profile.extended_key_usage,
-                          value, err);
-    if (strcmp(key, "honour_san") == 0)
-        return set_bool(&ca->profile.honour_san, value, err);
-    if (strcmp(key, "min_rsa_bits") == 0) {
-        rc = set_uint(&u, value, 2048, 16384, err);
-        ca->profile.min_rsa_bits = (int)u;
-        return rc;
-    }
-    if (strcmp(key, "max_rsa_bits") == 0) {
-        rc = set_uint(&u, value, 2048, 16384, err);
-        ca->profile.max_rsa_bits = (int)u;
-        return rc;
-    }
-    if (strncmp(key, "csr_", 4) == 0)
-        return csr_limit_set(&ca->profile.csr_limits, key, value, err);
-    if (strcmp(key, "allow_ed25519") == 0)
-        return set_bool(&ca->profile.allow_ed25519, value, err);
     if (strcmp(key, "enroll_auth") == 0)
         return estd_auth_policy_parse(value, &ca->enroll_auth, err);
     if (strcmp(key, "reenroll_auth") == 0)
@@ -380,7 +387,7 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
         return set_bool(&ca->enforce_csrattrs, value, err);
-    return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
+    return profile_key_set(&ca->profile, key, value, err);
 }
 
 /* --- the file ---------------------------------------------------------- */
