@@ -89,6 +89,18 @@ typedef struct est_csr_limits {
 
 void est_csr_limits_default(est_csr_limits *limits);
 
+/* Key algorithms a CSR may use (est_profile.key_types, estd.conf
+ * csr_key_types). EC means named curves only, never explicit parameters;
+ * Ed448 and other types are never allowed. */
+enum {
+    EST_KEY_ALLOW_RSA = 1u << 0,
+    EST_KEY_ALLOW_EC_P256 = 1u << 1,
+    EST_KEY_ALLOW_EC_P384 = 1u << 2,
+    EST_KEY_ALLOW_EC_P521 = 1u << 3,
+    EST_KEY_ALLOW_ED25519 = 1u << 4,
+};
+#define EST_KEY_ALLOW_ALL 0x1fu
+
 typedef struct est_profile {
     unsigned validity_days;       /* default 365 */
     unsigned backdate_seconds;    /* notBefore = now - this; default 300 */
@@ -96,7 +108,8 @@ typedef struct est_profile {
     int honour_san;               /* copy subjectAltName from the CSR; default 1 */
     int min_rsa_bits;             /* default 2048 */
     int max_rsa_bits;             /* default 8192: verifying a huge key costs the CA */
-    int allow_ed25519;            /* default 1 */
+    int allow_ed25519;            /* default 1 (with EST_KEY_ALLOW_ED25519: both needed) */
+    unsigned key_types;           /* EST_KEY_ALLOW_* bits; default EST_KEY_ALLOW_ALL */
     est_csr_limits csr_limits;    /* est_csr_limits_default */
 } est_profile;
 

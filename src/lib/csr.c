@@ -57,6 +57,7 @@ void est_profile_default(est_profile *profile)
     profile->min_rsa_bits = 2048;
     profile->max_rsa_bits = CSR_DEFAULT_MAX_RSA_BITS;
     profile->allow_ed25519 = 1;
+    profile->key_types = EST_KEY_ALLOW_ALL;
     est_csr_limits_default(&profile->csr_limits);
 }
 
@@ -88,7 +89,7 @@ est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est
 /* RFC 5480 §2.1.1: only namedCurve. Explicit parameters are how a weak or
  * look-alike curve gets past a name check (CVE-2020-0601), so they are
  * refused even when they happen to describe an allowed curve. */
-static est_status check_ec_key(EVP_PKEY *key, est_error *err)
+static est_status check_ec_key(EVP_PKEY *key, unsigned key_types, est_error *err)
 {
     char group[80];
     size_t group_len = 0;
@@ -108,6 +109,11 @@ static est_status check_ec_key(EVP_PKEY *key, est_error *err)
     if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 && nid != NID_secp521r1)
         return est_error_set(err, EST_E_POLICY,
                              "EC curve %s not allowed (P-256, P-384, P-521 only)", group);
+    if (!(key_types & (nid == NID_X9_62_prime256v1 ? EST_KEY_ALLOW_EC_P256
+                       : nid == NID_secp384r1      ? EST_KEY_ALLOW_EC_P384
+                                                   : EST_KEY_ALLOW_EC_P521)))
+        return est_error_set(err, EST_E_POLICY, "EC curve %s not in this CA's csr_key_types",
+                             group);
     return EST_OK;
 }
 
@@ -117,6 +123,8 @@ static est_status check_key_policy(EVP_PKEY *key, const est_profile *profile, es
 
     switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
+        if (!(profile->key_types & EST_KEY_ALLOW_RSA))
+            return est_error_set(err, EST_E_POLICY, "RSA keys not in this CA's csr_key_types");
         if (bits < profile->min_rsa_bits)
             return est_error_set(err, EST_E_POLICY, "RSA key of %d bits (minimum %d)", bits,
                                  profile->min_rsa_bits);
@@ -125,9 +133,9 @@ static est_status check_key_policy(EVP_PKEY *key, const est_profile *profile, es
                                  bits, profile->max_rsa_bits);
         return EST_OK;
     case EVP_PKEY_EC:
-        return check_ec_key(key, err);
+        return check_ec_key(key, profile->key_types, err);
     case EVP_PKEY_ED25519:
-        if (!profile->allow_ed25519)
+        if (!profile->allow_ed25519 || !(profile->key_types & EST_KEY_ALLOW_ED25519))
             return est_error_set(err, EST_E_POLICY, "Ed25519 keys not allowed");
         return EST_OK;
     default: {

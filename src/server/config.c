@@ -295,6 +295,38 @@ static est_status csr_limit_set(est_csr_limits *limits, const char *key, const c
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
 }
 
+/* csr_key_types = rsa, ec-p256, ec-p384, ec-p521, ed25519 (any subset). */
+static est_status key_types_set(unsigned *out, const char *value, est_error *err)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"rsa", EST_KEY_ALLOW_RSA},         {"ec-p256", EST_KEY_ALLOW_EC_P256},
+                 {"ec-p384", EST_KEY_ALLOW_EC_P384}, {"ec-p521", EST_KEY_ALLOW_EC_P521},
+                 {"ed25519", EST_KEY_ALLOW_ED25519}};
+    unsigned bits = 0;
+    const char *p = value;
+
+    while (*p != '\0') {
+        size_t len, i;
+        p += strspn(p, " \t,");
+        if ((len = strcspn(p, " \t,")) == 0)
+            break;
+        for (i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i].name) == len && strncasecmp(p, names[i].name, len) == 0)
+                break;
+        if (i == sizeof names / sizeof names[0])
+            return est_error_set(err, EST_E_CONFIG, "unknown key type '%.*s' (rsa, ec-p256, "
+                                 "ec-p384, ec-p521, ed25519)", (int)len, p);
+        bits |= names[i].bit;
+        p += len;
+    }
+    if (bits == 0)
+        return est_error_set(err, EST_E_CONFIG, "csr_key_types lists no key type");
+    *out = bits;
+    return EST_OK;
+}
+
 /* The [ca] keys of the certificate profile and the CSR checks; the last
  * stop for a [ca] key (unknown keys are errors). */
 static est_status profile_key_set(est_profile *profile, const char *key, const char *value,
@@ -319,6 +351,8 @@ static est_status profile_key_set(est_profile *profile, const char *key, const c
     }
     if (strcmp(key, "allow_ed25519") == 0)
         return set_bool(&profile->allow_ed25519, value, err);
+    if (strcmp(key, "csr_key_types") == 0)
+        return key_types_set(&profile->key_types, value, err);
     if (strncmp(key, "csr_", 4) == 0)
         return csr_limit_set(&profile->csr_limits, key, value, err);
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
@@ -641,9 +675,11 @@ static const char config_template[] =
 "extended_key_usage = clientAuth\n"
 "# Copy the subjectAltName a CSR requests (other requested extensions never).\n"
 "honour_san = yes\n"
-"# Keys a CSR may carry: RSA of min_rsa_bits to max_rsa_bits, EC on the\n"
-"# named curves P-256, P-384, P-521 (never explicit parameters), Ed25519\n"
-"# when allowed. Ed448 and other types are refused.\n"
+"# Keys a CSR may carry (any of rsa, ec-p256, ec-p384, ec-p521, ed25519):\n"
+"# RSA of min_rsa_bits to max_rsa_bits, EC on named curves only (never\n"
+"# explicit parameters), Ed25519 also needs allow_ed25519. Ed448 and other\n"
+"# types are refused.\n"
+"csr_key_types = rsa, ec-p256, ec-p384, ec-p521, ed25519\n"
 "min_rsa_bits = 2048\n"
 "max_rsa_bits = 8192\n"
 "allow_ed25519 = yes\n"

@@ -44,6 +44,32 @@ int estd_serverkeygen_offered(const estd_request *req, estd_response *resp)
     return 0;
 }
 
+/* The key policy a CSR's key meets (est_csr_check), for a generated key. */
+static int profile_allows(const est_profile *profile, est_key_type type)
+{
+    int rsa_bits = 0;
+
+    switch (type) {
+    case EST_KEY_EC_P256:
+        return (profile->key_types & EST_KEY_ALLOW_EC_P256) != 0;
+    case EST_KEY_EC_P384:
+        return (profile->key_types & EST_KEY_ALLOW_EC_P384) != 0;
+    case EST_KEY_ED25519:
+        return profile->allow_ed25519 && (profile->key_types & EST_KEY_ALLOW_ED25519) != 0;
+    case EST_KEY_RSA_2048:
+        rsa_bits = 2048;
+        break;
+    case EST_KEY_RSA_3072:
+        rsa_bits = 3072;
+        break;
+    case EST_KEY_RSA_4096:
+        rsa_bits = 4096;
+        break;
+    }
+    return (profile->key_types & EST_KEY_ALLOW_RSA) != 0 && rsa_bits >= profile->min_rsa_bits &&
+           rsa_bits <= profile->max_rsa_bits;
+}
+
 /* "csr": the request's key names the type (its values are ignored). */
 static int key_type_from_csr(X509_REQ *csr, est_key_type *type, estd_response *resp)
 {
@@ -81,16 +107,12 @@ static int key_type_choose(const estd_request *req, X509_REQ *csr, est_key_type 
                            estd_response *resp)
 {
     const estd_ca_config *cfg = req->ca->cfg;
-    int rsa_bits;
 
     if (!cfg->serverkeygen_key_from_csr)
         *type = cfg->serverkeygen_key_type;
     else if (!key_type_from_csr(csr, type, resp))
         return 0;
-    rsa_bits = *type == EST_KEY_RSA_2048 ? 2048 : *type == EST_KEY_RSA_3072 ? 3072
-             : *type == EST_KEY_RSA_4096 ? 4096 : 0;
-    if ((rsa_bits != 0 && rsa_bits < cfg->profile.min_rsa_bits) ||
-        (*type == EST_KEY_ED25519 && !cfg->profile.allow_ed25519)) {
+    if (!profile_allows(&cfg->profile, *type)) {
         estd_response_error(resp, 400, "this CA's profile does not allow %s keys",
                             est_key_type_name(*type));
         return 0;

@@ -4,7 +4,7 @@
 # (both were issued before) are refused with 400 and a one-line reason
 # naming the limit, by /simpleenroll and /serverkeygen alike; the limits
 # are estd.conf keys of the [ca] section (at the limit: issued, one past:
-# refused); `estd certs list` prints a certificate issued under a relaxed
+# refused; csr_key_types); `estd certs list` prints a certificate issued under a relaxed
 # limit escaped and cut to the limit in force.
 . "$E2E_LIB/server.sh"
 DIR=$T/estd
@@ -55,12 +55,15 @@ csr_max_extensions = 2500
 csr_max_subject_bytes = 65536
 csr_max_subject_rdns = 1000
 csr_max_bytes = 65536
+csr_key_types = ec-p256, ec-p384
 CONF
 estd_start "$DIR"
 [ "$(post "$T/ext2500.der" simpleenroll)" = 200 ] || fail "2,500 extensions at the limit: $(cat "$T/body")"
 refused "$T/ext2501.der" simpleenroll '^CSR requests 2501 extensions, limit csr_max_extensions = 2500$'
 [ "$(post "$T/big.der" simpleenroll)" = 200 ] || fail "big subject under a relaxed limit: $(cat "$T/body")"
-pass "csr_max_extensions = 2500: 2,500 issued, 2,501 refused"
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T/rsa.key" -subj /CN=rsa -outform DER -out "$T/rsa.der" 2>/dev/null
+refused "$T/rsa.der" simpleenroll "^RSA keys not in this CA's csr_key_types$"
+pass "csr_max_extensions = 2500: 2,500 issued, 2,501 refused; csr_key_types refuses RSA"
 estd_stop
 
 # `estd certs list` under the default limit again: the big subject's line

@@ -676,6 +676,33 @@ static void count_limits_at_and_one_past(void **state)
     EVP_PKEY_free(key);
 }
 
+/* csr_key_types: each type alone admits only itself. */
+static void key_types_restrict_the_algorithms(void **state)
+{
+    EVP_PKEY *keys[] = {ca_fixture_key(EST_KEY_RSA_2048), ca_fixture_key(EST_KEY_EC_P256),
+                        ca_fixture_key(EST_KEY_EC_P384),
+                        EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521"),
+                        ca_fixture_key(EST_KEY_ED25519)};
+    const unsigned bits[] = {EST_KEY_ALLOW_RSA, EST_KEY_ALLOW_EC_P256, EST_KEY_ALLOW_EC_P384,
+                             EST_KEY_ALLOW_EC_P521, EST_KEY_ALLOW_ED25519};
+    est_profile p;
+    est_error err;
+    (void)state;
+
+    est_profile_default(&p);
+    assert_int_equal(p.key_types, EST_KEY_ALLOW_ALL);
+    for (size_t allowed = 0; allowed < 5; allowed++) {
+        p.key_types = bits[allowed];
+        for (size_t k = 0; k < 5; k++)
+            assert_int_equal(check_key(keys[k], &p, &err), k == allowed ? EST_OK : EST_E_POLICY);
+    }
+    p.key_types = EST_KEY_ALLOW_EC_P256;
+    assert_int_equal(check_key(keys[2], &p, &err), EST_E_POLICY);
+    assert_string_equal(err.message, "EC curve secp384r1 not in this CA's csr_key_types");
+    for (size_t k = 0; k < 5; k++)
+        EVP_PKEY_free(keys[k]);
+}
+
 static void rsa_maximum_at_and_one_past(void **state)
 {
     EVP_PKEY *rsa2048 = ca_fixture_key(EST_KEY_RSA_2048);
@@ -714,6 +741,7 @@ int main(void)
         cmocka_unit_test(size_limits_at_and_one_past),
         cmocka_unit_test(count_limits_at_and_one_past),
         cmocka_unit_test(rsa_maximum_at_and_one_past),
+        cmocka_unit_test(key_types_restrict_the_algorithms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,6 +212,11 @@ static void csr_limits_per_ca(void **state)
     fails(cfg, "[ca]\ncsr_max_san_entries = 10001\n", "estd.conf:2:");
     fails(cfg, "[ca]\nmax_rsa_bits = 16385\n", "estd.conf:2:");
     fails(cfg, "[ca]\ncsr_max_everything = 1\n", "estd.conf:2: unknown key 'csr_max_everything'");
+    assert_int_equal(cfg->cas[0].profile.key_types, EST_KEY_ALLOW_ALL);
+    parses(cfg, "[ca]\ncsr_key_types = ec-p256,ED25519\n");
+    assert_int_equal(cfg->cas[0].profile.key_types, EST_KEY_ALLOW_EC_P256 | EST_KEY_ALLOW_ED25519);
+    fails(cfg, "[ca]\ncsr_key_types = ec-p224\n", "estd.conf:2: unknown key type 'ec-p224'");
+    fails(cfg, "[ca]\ncsr_key_types = ,\n", "estd.conf:2: csr_key_types lists no key type");
 }
 
 static void booleans_are_yes_or_no(void **state)
