@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
+#include "notify.h"
 #include "server.h"
 
 #define SERVE_GRACE_SECONDS 30
@@ -109,7 +110,9 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
+    estd_notify_ready(inst->cfg.listen);
     sigwait(&stop_signals, &sig);
+    estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
