@@ -219,7 +219,8 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
-    if ((rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+    if (!(flags & ESTD_OPEN_NO_STORE) &&
+        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:

@@ -33,6 +33,7 @@ typedef struct estd_instance {
 
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
+    ESTD_OPEN_NO_STORE = 1u << 1, /* leave store NULL (a reload shares the running one) */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,

@@ -50,7 +50,8 @@ typedef struct estd_response {
 } estd_response;
 
 typedef struct estd_server {
-    estd_instance *inst;
+    /* Replaced by a reload (reload.c); read it once per use. */
+    estd_instance *_Atomic inst;
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
