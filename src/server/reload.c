@@ -90,6 +90,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_TEXT("listen", listen);
     KEEP_TEXT("store", store);
     KEEP_TEXT("tls_min_version", tls_min_version);
+    KEEP_TEXT("http_listen", ops.http_listen);
+    KEEP_TEXT("metrics_listen", ops.metrics_listen);
     KEEP_NUMBER("threads", threads);
     KEEP_NUMBER("workers", workers);
     KEEP_NUMBER("max_header_bytes", max_header_bytes);
