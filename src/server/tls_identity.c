@@ -16,15 +16,7 @@ struct estd_tls_identity {
     EVP_PKEY *key;
     STACK_OF(X509) *chain;
     STACK_OF(X509_NAME) *ca_names;
-    time_t not_after;            /* of the certificate new handshakes get */
 };
-
-static time_t cert_not_after(const X509 *cert)
-{
-    struct tm tm;
-
-    return cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1 ? timegm(&tm) : 0;
-}
 
 static int install(SSL *ssl, void *arg)
 {
@@ -51,7 +43,6 @@ estd_tls_identity *estd_tls_identity_new(SSL_CTX *ctx)
     if (id == NULL)
         return NULL;
     pthread_mutex_init(&id->lock, NULL);
-    id->not_after = cert_not_after(SSL_CTX_get0_certificate(ctx));
     SSL_CTX_set_cert_cb(ctx, install, id);
     return id;
 }
@@ -166,21 +157,10 @@ est_status estd_tls_identity_load(estd_tls_identity *id, const estd_instance *in
     STACK_OF(X509) *old_chain = id->chain;
     STACK_OF(X509_NAME) *old_names = id->ca_names;
     id->cert = cert, id->key = key, id->chain = chain, id->ca_names = names;
-    id->not_after = cert_not_after(cert);
     pthread_mutex_unlock(&id->lock);
     cert = old_cert, key = old_key, chain = old_chain, names = old_names;
     rc = EST_OK;
 out:
     identity_clear(cert, key, chain, names);
     return rc;
-}
-
-time_t estd_tls_identity_not_after(estd_tls_identity *id)
-{
-    time_t t;
-
-    pthread_mutex_lock(&id->lock);
-    t = id->not_after;
-    pthread_mutex_unlock(&id->lock);
-    return t;
 }

@@ -24,7 +24,4 @@ est_status estd_tls_identity_load(estd_tls_identity *id, const estd_instance *in
 /* The EST CAs' and third-party anchors' subjects, for CertificateRequest. */
 est_status estd_tls_ca_names(const estd_instance *inst, STACK_OF(X509_NAME) **out, est_error *err);
 
-/* notAfter of the certificate new handshakes get (0 when unknown). */
-time_t estd_tls_identity_not_after(estd_tls_identity *id);
-
 #endif
