@@ -54,7 +54,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
-    estd_serve_state state = {&srv, NULL, NULL};
+    estd_serve_state state = {&srv, NULL, NULL, NULL, NULL};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -116,6 +116,10 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "%s", err.message);
         goto out;
     }
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
     estd_notify_ready(inst->cfg.listen);
@@ -127,6 +131,7 @@ int estd_serve_main(int argc, char **argv)
     status = 0;
 out:
     estd_loops_stop(loops, 0);
+    estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);

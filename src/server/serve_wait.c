@@ -81,6 +81,8 @@ static void tick(estd_serve_state *st, tls_watch *w)
     int cert_changed, key_changed;
 
     estd_reload_collect(st->reloader, st->srv);
+    if (st->publisher != NULL)
+        estd_publisher_refresh(st->publisher, inst, 0);
     if (now >= w->next_renew_check) {
         w->next_renew_check = now + TLS_RENEW_CHECK_SECONDS;
         tls_renew_check(st);
@@ -114,9 +116,13 @@ int estd_serve_wait(estd_serve_state *st, const sigset_t *signals)
         if (sig == SIGHUP) {
             fprintf(stderr, "estd: SIGHUP received, reloading\n");
             estd_notify_reloading();
-            estd_notify_reloaded(estd_reload(st->reloader, st->srv, st->tls) == EST_OK
-                                     ? "serving EST; configuration reloaded"
-                                     : "serving EST; reload failed, previous configuration kept");
+            if (estd_reload(st->reloader, st->srv, st->tls) == EST_OK) {
+                if (st->publisher != NULL)
+                    estd_publisher_refresh(st->publisher, st->srv->inst, 1);
+                estd_notify_reloaded("serving EST; configuration reloaded");
+            } else {
+                estd_notify_reloaded("serving EST; reload failed, previous configuration kept");
+            }
             /* The reload loaded the TLS files as they are now. */
             stamp_of(st->srv->inst->cfg.tls_cert, &w.cert);
             stamp_of(st->srv->inst->cfg.tls_key, &w.key);
@@ -125,4 +131,34 @@ int estd_serve_wait(estd_serve_state *st, const sigset_t *signals)
         }
         tick(st, &w);
     }
+}
+
+est_status estd_serve_side_start(estd_serve_state *st, est_error *err)
+{
+    const estd_ops_config *ops = &st->srv->inst->cfg.ops;
+    est_status rc;
+
+    if (ops->http_listen[0] == '\0' && ops->metrics_listen[0] == '\0')
+        return EST_OK;
+    if ((st->plain = estd_plain_new()) == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    if (ops->http_listen[0] != '\0') {
+        if ((st->publisher = estd_publisher_new()) == NULL)
+            return est_error_set(err, EST_E_NOMEM, "out of memory");
+        estd_publisher_refresh(st->publisher, st->srv->inst, 1);
+        if ((rc = estd_plain_listen(st->plain, ops->http_listen, estd_publisher_handle,
+                                    st->publisher, err)) != EST_OK)
+            return est_error_prefix(err, "http_listen");
+        fprintf(stderr, "estd: serving CRLs and CA certificates on http://%s/\n",
+                ops->http_listen);
+    }
+    return estd_plain_start(st->plain, err);
+}
+
+void estd_serve_side_stop(estd_serve_state *st)
+{
+    estd_plain_free(st->plain);
+    st->plain = NULL;
+    estd_publisher_free(st->publisher);
+    st->publisher = NULL;
 }

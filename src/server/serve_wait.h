@@ -3,6 +3,8 @@
 #define ESTD_SERVE_WAIT_H
 
 #include <signal.h>
+#include "http_plain.h"
+#include "publish.h"
 #include "reload.h"
 
 /* What the main thread looks after between signals. */
@@ -10,7 +12,15 @@ typedef struct estd_serve_state {
     estd_server *srv;
     estd_tls_identity *tls;
     estd_reloader *reloader;
+    estd_plain *plain;          /* http_listen, metrics_listen; NULL when neither */
+    estd_publisher *publisher;  /* NULL without http_listen */
 } estd_serve_state;
+
+/* Binds and starts the plain-HTTP side listeners the configuration asks
+ * for (before READY=1: a taken port fails the start). */
+est_status estd_serve_side_start(estd_serve_state *st, est_error *err);
+/* Stops them (after the loops). */
+void estd_serve_side_stop(estd_serve_state *st);
 
 /* Waits for SIGTERM or SIGINT (returned); meanwhile reloads on SIGHUP and
  * runs the periodic tasks. signals (blocked in every thread) holds all
