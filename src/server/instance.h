@@ -29,6 +29,7 @@ typedef struct estd_instance {
     size_t ca_count;
     est_store *store;
     X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
+    struct estd_metrics *metrics; /* borrowed; NULL outside `estd serve` (metrics.h) */
 } estd_instance;
 
 enum estd_open_flags {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "metrics.h"
 #include "reload.h"
 
 #define RETIRE_GRACE_SECONDS 2
@@ -92,6 +93,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_TEXT("tls_min_version", tls_min_version);
     KEEP_TEXT("http_listen", ops.http_listen);
     KEEP_TEXT("metrics_listen", ops.metrics_listen);
+    KEEP_TEXT("metrics_user", ops.metrics_user);
+    KEEP_TEXT("metrics_password_file", ops.metrics_password_file);
     KEEP_NUMBER("threads", threads);
     KEEP_NUMBER("workers", workers);
     KEEP_NUMBER("max_header_bytes", max_header_bytes);
@@ -120,6 +123,7 @@ est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tl
     }
     fixed_settings(&cur->cfg, &next->cfg, r->listen_override);
     next->store = cur->store;
+    next->metrics = cur->metrics;
     srv->inst = next; /* atomic: requests from here on see next */
     e->inst = cur;
     e->since = time(NULL);
@@ -130,6 +134,7 @@ est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tl
             next->ca_count == 1 ? "" : "s", next->cfg.tls_cert);
     rc = EST_OK;
 out:
+    estd_metrics_reload(cur->metrics, rc == EST_OK);
     if (rc != EST_OK)
         estd_instance_free(next);
     free(e);

@@ -54,7 +54,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
-    estd_serve_state state = {&srv, NULL, NULL, NULL, NULL};
+    estd_serve_state state = {.srv = &srv};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -111,12 +111,13 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "out of memory");
         goto out;
     }
-    if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
-        EST_OK) {
+    /* Before the loops: it hooks metrics into the TLS context. */
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
-    if (estd_serve_side_start(&state, &err) != EST_OK) {
+    if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
+        EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }

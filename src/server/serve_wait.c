@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include "notify.h"
 #include "serve_wait.h"
@@ -138,6 +139,12 @@ est_status estd_serve_side_start(estd_serve_state *st, est_error *err)
     const estd_ops_config *ops = &st->srv->inst->cfg.ops;
     est_status rc;
 
+    if ((st->metrics = estd_metrics_new()) == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    st->srv->inst->metrics = st->metrics;
+    estd_metrics_watch_tls(st->metrics, st->srv->ssl_ctx);
+    /* Opened whatever log_target says now: a reload may switch to syslog. */
+    openlog("estd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
     if (ops->http_listen[0] == '\0' && ops->metrics_listen[0] == '\0')
         return EST_OK;
     if ((st->plain = estd_plain_new()) == NULL)
@@ -152,6 +159,14 @@ est_status estd_serve_side_start(estd_serve_state *st, est_error *err)
         fprintf(stderr, "estd: serving CRLs and CA certificates on http://%s/\n",
                 ops->http_listen);
     }
+    if (ops->metrics_listen[0] != '\0') {
+        if ((rc = estd_metrics_http_new(st->srv, &st->metrics_http, err)) != EST_OK ||
+            (rc = estd_plain_listen(st->plain, ops->metrics_listen, estd_metrics_http_handle,
+                                    st->metrics_http, err)) != EST_OK)
+            return est_error_prefix(err, "metrics_listen");
+        fprintf(stderr, "estd: metrics on http://%s/metrics%s\n", ops->metrics_listen,
+                ops->metrics_user[0] ? " (HTTP Basic)" : "");
+    }
     return estd_plain_start(st->plain, err);
 }
 
@@ -161,4 +176,11 @@ void estd_serve_side_stop(estd_serve_state *st)
     st->plain = NULL;
     estd_publisher_free(st->publisher);
     st->publisher = NULL;
+    estd_metrics_http_free(st->metrics_http);
+    st->metrics_http = NULL;
+    if (st->srv->inst != NULL)
+        st->srv->inst->metrics = NULL;
+    estd_metrics_free(st->metrics);
+    st->metrics = NULL;
+    closelog();
 }

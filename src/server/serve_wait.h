@@ -4,6 +4,8 @@
 
 #include <signal.h>
 #include "http_plain.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "publish.h"
 #include "reload.h"
 
@@ -14,10 +16,14 @@ typedef struct estd_serve_state {
     estd_reloader *reloader;
     estd_plain *plain;          /* http_listen, metrics_listen; NULL when neither */
     estd_publisher *publisher;  /* NULL without http_listen */
+    estd_metrics *metrics;      /* always kept; served on metrics_listen */
+    estd_metrics_http *metrics_http; /* NULL without metrics_listen */
 } estd_serve_state;
 
-/* Binds and starts the plain-HTTP side listeners the configuration asks
- * for (before READY=1: a taken port fails the start). */
+/* Makes the metrics (hooked into the instance and the TLS context), opens
+ * syslog when log_target asks, then binds and starts the plain-HTTP side
+ * listeners the configuration asks for (before READY=1: a taken port
+ * fails the start). */
 est_status estd_serve_side_start(estd_serve_state *st, est_error *err);
 /* Stops them (after the loops). */
 void estd_serve_side_stop(estd_serve_state *st);
