@@ -9,6 +9,10 @@
 #   libexec/estkit                          estd-first-start, est-renew (run by the units)
 #   share/bash-completion/completions       est, estd
 #   share/doc/estkit/estd.conf.example      `estd example-config`
+# Installing (and CPack) does not build first: `make install` and
+# `make deb` build explicitly, and the install/packaging tests must not
+# relink binaries other tests are running.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 install(TARGETS estd est RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS estkit-core estkit-store estkit-client
                 estkit-core-static estkit-store-static estkit-client-static

@@ -125,6 +125,7 @@ est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tl
     next->store = cur->store;
     next->metrics = cur->metrics;
     srv->inst = next; /* atomic: requests from here on see next */
+    estd_tag_table_clear(srv->chains); /* verdicts against the old anchors */
     e->inst = cur;
     e->since = time(NULL);
     e->next = r->retired;
@@ -153,6 +154,9 @@ void estd_reload_collect(estd_reloader *r, estd_server *srv)
         if (now - e->since >= RETIRE_GRACE_SECONDS) {
             *p = e->next;
             retired_free(e);
+            /* Verdicts cached by the last requests on it are keyed by the
+             * addresses of stores just freed, which a new store may reuse. */
+            estd_tag_table_clear(srv->chains);
         } else {
             p = &e->next;
         }

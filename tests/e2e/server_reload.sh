@@ -62,6 +62,33 @@ enroll dev1 /CN=dev1 alice secret
 pass "store change: reported, running store kept"
 cp "$T/good.conf" "$DIR/estd.conf"
 
+# --- trust anchors and a new CA label, live ---
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/mfg.key" \
+  -subj "/CN=Manufacturer CA" -days 30 -out "$DIR/idevid-ca.pem" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idevid.key" \
+  -subj "/CN=widget-42" -out "$T/idevid.csr" 2>/dev/null
+openssl x509 -req -in "$T/idevid.csr" -CA "$DIR/idevid-ca.pem" -CAkey "$T/mfg.key" -days 10 \
+  -set_serial 42 -extfile <(printf 'extendedKeyUsage=clientAuth\n') -out "$T/idevid.pem" 2>/dev/null
+new_csr w /CN=widget-42
+idevid_enroll() { # LABEL-PATH -> HTTP status
+  curl -s --cacert "$CA" --cert "$T/idevid.pem" --key "$T/idevid.key" -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/w.der" "$URL$1/simpleenroll" -o "$T/body" -w '%{http_code}'
+}
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "$URL/second/cacerts")" = 404 ] || fail "label before reload"
+code=$(idevid_enroll "")
+[[ $code =~ ^40[13]$ ]] || fail "IDevID accepted before its anchor was configured: $code"
+sed -i 's|^third_party_trust =.*|third_party_trust = idevid-ca.pem|' "$DIR/estd.conf"
+printf '\n[ca "second"]\ncert = ca/ca.pem\nkey = ca/ca.key\nchain =\nextra =\nenroll_auth = third-party\n' \
+  >>"$DIR/estd.conf"
+hup
+code=$(idevid_enroll /second)
+[ "$code" = 200 ] || fail "IDevID enroll on the new label after reload: $code $(cat "$T/body")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "$URL/second/cacerts")" = 200 ] || fail "new label not served"
+ka_get csrattrs
+[ "$KA_STATUS" = 200 ] && [ "$KA_PORT" = "$conn" ] || fail "after the trust reload: $KA_STATUS $KA_PORT"
+pass "third-party trust anchor and a new CA label added by reload"
+
 # --- a new TLS certificate: new handshakes get it, old connection goes on ---
 old_serial=$(openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CA" </dev/null 2>/dev/null |
              openssl x509 -noout -serial)
