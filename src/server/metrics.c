@@ -37,8 +37,12 @@ static const char *const schemes[] = {"basic", "digest", "cert", "none"};
 static const char *const tls_versions[] = {"TLSv1.2", "TLSv1.3", "other"};
 #define TLS_VERSIONS (sizeof tls_versions / sizeof tls_versions[0])
 
+#define HISTOGRAM_BUCKETS_MAX 16
+_Static_assert(LATENCY_BUCKETS < HISTOGRAM_BUCKETS_MAX && COMMIT_BUCKETS < HISTOGRAM_BUCKETS_MAX,
+               "one more slot is needed for +Inf");
+
 typedef struct histogram {
-    unsigned long long buckets[16]; /* cumulative at render; per bucket here */
+    unsigned long long buckets[HISTOGRAM_BUCKETS_MAX]; /* per bucket; cumulated when rendered */
     unsigned long long count;
     double sum;
 } histogram;
@@ -60,10 +64,10 @@ struct estd_metrics {
     request_series requests[ESTD_METRICS_REQUEST_SERIES_MAX];
     size_t request_count;
     histogram latency[OPERATIONS];
-    histogram commit;
+    histogram commit, password_wait, signer;
     unsigned long long issued[ISSUE_OPERATIONS];
     unsigned long long revoked, auth_failures[SCHEMES], password_refused;
-    unsigned long long tls_handshakes[TLS_VERSIONS], reloads_ok, reloads_failed;
+    unsigned long long tls_handshakes[TLS_VERSIONS], reloads_ok, reloads_failed, signer_failures;
 };
 
 estd_metrics *estd_metrics_new(void)
@@ -186,6 +190,26 @@ void estd_metrics_reload(estd_metrics *m, int ok)
 {
     if (m != NULL)
         count(m, ok ? &m->reloads_ok : &m->reloads_failed);
+}
+
+void estd_metrics_password_wait(estd_metrics *m, double seconds)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    observe(&m->password_wait, latency_buckets, LATENCY_BUCKETS, seconds);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void estd_metrics_signer(estd_metrics *m, double seconds, int ok)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    observe(&m->signer, commit_buckets, COMMIT_BUCKETS, seconds);
+    if (!ok)
+        m->signer_failures++;
+    pthread_mutex_unlock(&m->lock);
 }
 
 static void on_tls_info(const SSL *ssl, int where, int ret)
@@ -319,6 +343,16 @@ static void render_events(text *t, const estd_metrics *m)
     family(t, "estd_password_checks_refused_total", "counter",
            "Basic requests answered 503 because every password-check slot was busy.");
     add(t, "estd_password_checks_refused_total %llu\n", m->password_refused);
+    family(t, "estd_password_check_wait_seconds", "histogram",
+           "Time a Basic request waited for a password-check slot.");
+    add_histogram(t, "estd_password_check_wait_seconds", "", &m->password_wait, latency_buckets,
+                  LATENCY_BUCKETS);
+    family(t, "estd_signer_roundtrip_seconds", "histogram",
+           "Requests to the signing process, until its answer.");
+    add_histogram(t, "estd_signer_roundtrip_seconds", "", &m->signer, commit_buckets,
+                  COMMIT_BUCKETS);
+    family(t, "estd_signer_failures_total", "counter", "Signing requests that failed or got no answer.");
+    add(t, "estd_signer_failures_total %llu\n", m->signer_failures);
     family(t, "estd_store_commit_seconds", "histogram",
            "Time to commit an issued certificate and its audit row to the store.");
     add_histogram(t, "estd_store_commit_seconds", "", &m->commit, commit_buckets, COMMIT_BUCKETS);

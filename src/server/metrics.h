@@ -33,6 +33,12 @@ void estd_metrics_auth_failure(estd_metrics *m, const char *scheme);
 /* A Basic request answered 503 because every password-check slot was busy. */
 void estd_metrics_password_check_refused(estd_metrics *m);
 void estd_metrics_reload(estd_metrics *m, int ok);
+/* For the password-check queue: how long a Basic request waited for a
+ * check slot. */
+void estd_metrics_password_wait(estd_metrics *m, double seconds);
+/* For a separate signing process: one request to it and its answer;
+ * ok 0 = it failed or did not answer. */
+void estd_metrics_signer(estd_metrics *m, double seconds, int ok);
 /* Counts completed handshakes by protocol version (an SSL info callback
  * on ctx; install before any connection). */
 void estd_metrics_watch_tls(estd_metrics *m, SSL_CTX *ctx);

@@ -116,6 +116,9 @@ static void histogram_buckets_are_cumulative(void **state)
     estd_metrics_request(m, "simpleenroll", "", 200, 0.003);  /* <= 0.005 */
     estd_metrics_request(m, "simpleenroll", "", 200, 60);     /* +Inf only */
     estd_metrics_issued(m, "renew", 0.002);
+    estd_metrics_password_wait(m, 0.02);
+    estd_metrics_signer(m, 0.0004, 1);
+    estd_metrics_signer(m, 2, 0);
     text = render(m);
     assert_non_null(strstr(text, "estd_request_duration_seconds_bucket{operation=\"simpleenroll\",le=\"0.001\"} 1\n"));
     assert_non_null(strstr(text, "estd_request_duration_seconds_bucket{operation=\"simpleenroll\",le=\"0.0025\"} 1\n"));
@@ -125,6 +128,11 @@ static void histogram_buckets_are_cumulative(void **state)
     assert_non_null(strstr(text, "estd_request_duration_seconds_count{operation=\"simpleenroll\"} 3\n"));
     assert_non_null(strstr(text, "estd_certificates_issued_total{operation=\"renew\"} 1\n"));
     assert_non_null(strstr(text, "estd_store_commit_seconds_count 1\n"));
+    assert_non_null(strstr(text, "estd_password_check_wait_seconds_bucket{le=\"0.025\"} 1\n"));
+    assert_non_null(strstr(text, "estd_signer_roundtrip_seconds_bucket{le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(text, "estd_signer_roundtrip_seconds_bucket{le=\"1\"} 1\n"));
+    assert_non_null(strstr(text, "estd_signer_roundtrip_seconds_count 2\n"));
+    assert_non_null(strstr(text, "estd_signer_failures_total 1\n"));
     free(text);
     estd_metrics_free(m);
 }
