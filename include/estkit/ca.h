@@ -101,6 +101,9 @@ enum {
 };
 #define EST_KEY_ALLOW_ALL 0x1fu
 
+/* A distribution-point or caIssuers URL in a profile. */
+#define EST_PROFILE_URL_MAX 255
+
 typedef struct est_profile {
     unsigned validity_days;       /* default 365 */
     unsigned backdate_seconds;    /* notBefore = now - this; default 300 */
@@ -111,6 +114,11 @@ typedef struct est_profile {
     int allow_ed25519;            /* default 1 (with EST_KEY_ALLOW_ED25519: both needed) */
     unsigned key_types;           /* EST_KEY_ALLOW_* bits; default EST_KEY_ALLOW_ALL */
     est_csr_limits csr_limits;    /* est_csr_limits_default */
+    /* Where relying parties find revocation and the issuer, put in every
+     * certificate issued (RFC 5280 §4.2.1.13 cRLDistributionPoints,
+     * §4.2.2.1 authorityInfoAccess caIssuers); "" = none. http URLs. */
+    char crl_url[EST_PROFILE_URL_MAX + 1];
+    char ca_issuers_url[EST_PROFILE_URL_MAX + 1];
 } est_profile;
 
 void est_profile_default(est_profile *profile);

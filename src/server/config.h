@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include "estkit.h"
+#include "config_ops.h"
 
 #define ESTD_CONFIG_MAX_BYTES (256 * 1024)
 #define ESTD_CONFIG_MAX_LABELS 32
@@ -99,6 +100,7 @@ typedef struct estd_config {
     unsigned audit_auth_fail_window_seconds; /* one auth-fail row per address per window; 0 = each */
     unsigned audit_retention_days;  /* rows older are pruned; 0 = kept forever */
     unsigned audit_max_rows;        /* beyond, the oldest are pruned; 0 = no cap */
+    estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include "access_log.h"
 #include "server.h"
 
 #define LISTEN_BACKLOG 1024
@@ -86,28 +87,6 @@ static struct bufferevent *connection_new(struct event_base *base, void *arg)
 
 /* --- replies (loop thread) --- */
 
-/* Longest text of one client-supplied field in an access line (escaped,
- * then cut with "..."). */
-#define ACCESS_LOG_FIELD_MAX 256
-
-/* Every byte the client chose (path, user name or certificate subject,
- * User-Agent) goes through est_text_escape: ESC or CR/LF in a request path
- * must not drive the operator's terminal or forge a log line (issue #12). */
-static void access_log(const char *peer, struct evhttp_request *evreq, const char *method,
-                       const estd_response *resp, size_t len)
-{
-    const char *uri = evhttp_request_get_uri(evreq);
-    const char *agent = evhttp_find_header(evhttp_request_get_input_headers(evreq), "User-Agent");
-    char path[ACCESS_LOG_FIELD_MAX], who[ACCESS_LOG_FIELD_MAX], ua[ACCESS_LOG_FIELD_MAX];
-
-    est_text_escape(uri, uri ? strlen(uri) : 0, path, sizeof path);
-    est_text_escape(resp->who, strlen(resp->who), who, sizeof who);
-    est_text_escape(agent, agent ? strlen(agent) : 0, ua, sizeof ua);
-    fprintf(stderr, "estd: access: %s \"%s %s\" %d %zu%s%s%s%s%s\n", peer, method, path,
-            resp->status, len, who[0] ? " who=" : "", who, ua[0] ? " ua=\"" : "", ua,
-            ua[0] ? "\"" : "");
-}
-
 static const char *status_phrase(int status)
 {
     switch (status) {
@@ -128,7 +107,7 @@ static const char *status_phrase(int status)
     }
 }
 
-static void reply_send(struct evhttp_request *evreq, const char *peer, const char *method,
+static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_request *evreq,
                        estd_response *resp)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
@@ -159,7 +138,7 @@ static void reply_send(struct evhttp_request *evreq, const char *peer, const cha
     evhttp_add_header(out, "Content-Length", number);
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
-    access_log(peer, evreq, method, resp, len);
+    estd_access_log(srv, req, evhttp_request_get_uri(evreq), resp, len);
     evcon = evhttp_request_get_connection(evreq);
     bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evhttp_send_reply(evreq, resp->status, status_phrase(resp->status), buf);
@@ -198,7 +177,7 @@ static void job_reply(evutil_socket_t fd, short what, void *arg)
     estd_server *srv = job->loop->srv;
     (void)fd, (void)what;
 
-    reply_send(job->evreq, job->req.peer, job->req.method, &job->resp);
+    reply_send(srv, &job->req, job->evreq, &job->resp);
     job_free(job);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -224,7 +203,7 @@ static void job_run(void *arg)
      * the work (as nginx, treat it as aborted): skip it, so a flood of
      * requests dropped at once cannot keep the workers busy for nobody. */
     if (client_left(job->fd)) {
-        char path[ACCESS_LOG_FIELD_MAX];
+        char path[256]; /* the path as the access log shows it: escaped, cut */
         est_text_escape(job->req.uri, job->req.uri ? strlen(job->req.uri) : 0, path, sizeof path);
         fprintf(stderr, "estd: %s left before its %s %s ran; skipped\n", job->req.peer,
                 job->req.method, path);
@@ -321,6 +300,8 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     snprintf(job->req.method, sizeof job->req.method, "%s",
              cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER");
     peer_text(evcon, job->req.peer, sizeof job->req.peer);
+    clock_gettime(CLOCK_MONOTONIC, &job->req.started);
+    job->req.tls_version = ssl != NULL ? SSL_get_version(ssl) : NULL;
     atomic_fetch_add(&srv->in_flight, 1);
 
     if (atomic_load(&srv->stopping) ||

@@ -1,6 +1,7 @@
 /* estd serve DIR [--listen HOST:PORT]: run the EST server in the
  * foreground; logs go to stderr; SIGTERM/SIGINT stop it gracefully
- * (in-flight requests finish, nothing half-written). */
+ * (in-flight requests finish, nothing half-written); SIGHUP reloads
+ * (reload.c). */
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,13 +14,11 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
+#include "notify.h"
+#include "serve_wait.h"
 #include "server.h"
 
 #define SERVE_GRACE_SECONDS 30
-/* How often the main thread writes closed audit windows and applies the
- * audit retention (issue #12), at the latest. */
-#define SERVE_AUDIT_FLUSH_SECONDS 60
-#define SERVE_AUDIT_PRUNE_SECONDS 3600
 
 /* The cores this process may run on (taskset, cgroup cpusets), not the
  * machine's: threads beyond them only add context switches. */
@@ -42,35 +41,11 @@ static unsigned cores(void)
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
 
-/* Waits for SIGTERM/SIGINT; meanwhile writes the audit windows that
- * closed (at least every window, at most every SERVE_AUDIT_FLUSH_SECONDS)
- * and prunes the audit table hourly (and once at start). */
-static int wait_for_stop(estd_server *srv, const sigset_t *stop_signals)
-{
-    unsigned window = srv->inst->cfg.audit_auth_fail_window_seconds;
-    struct timespec tick = {window > 0 && window < SERVE_AUDIT_FLUSH_SECONDS
-                                ? window : SERVE_AUDIT_FLUSH_SECONDS, 0};
-    int64_t next_prune = 0;
-    est_error err;
-    int sig;
-
-    for (;;) {
-        int64_t now = (int64_t)time(NULL);
-        if (now >= next_prune) {
-            if (estd_audit_prune_retention(srv->inst, now, NULL, &err) != EST_OK)
-                fprintf(stderr, "estd: audit prune: %s\n", err.message);
-            next_prune = now + SERVE_AUDIT_PRUNE_SECONDS;
-        }
-        if ((sig = sigtimedwait(stop_signals, NULL, &tick)) > 0)
-            return sig;
-        estd_audit_windows_flush(srv, (int64_t)time(NULL));
-    }
-}
-
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
-          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT.\n", f);
+          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT;\n"
+          "SIGHUP reloads estd.conf and the files it names.\n", f);
 }
 
 int estd_serve_main(int argc, char **argv)
@@ -81,6 +56,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
+    estd_serve_state state = {.srv = &srv};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -101,10 +77,11 @@ int estd_serve_main(int argc, char **argv)
         serve_usage(stderr);
         return 1;
     }
-    /* Block the stop signals in every thread; main waits for them. */
+    /* Block the stop and reload signals in every thread; main waits for them. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
@@ -130,9 +107,16 @@ int estd_serve_main(int argc, char **argv)
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
     srv.audit_limiter = estd_audit_limiter_new(inst->cfg.audit_auth_fail_window_seconds);
+    state.tls = estd_tls_identity_new(srv.ssl_ctx);
+    state.reloader = estd_reloader_new(listen);
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
-        srv.audit_limiter == NULL) {
+        srv.audit_limiter == NULL || state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
+        goto out;
+    }
+    /* Before the loops: it hooks metrics into the TLS context. */
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
         goto out;
     }
     if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
@@ -142,7 +126,9 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
-    sig = wait_for_stop(&srv, &stop_signals);
+    estd_notify_ready(inst->cfg.listen);
+    sig = estd_serve_wait(&state, &stop_signals);
+    estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
@@ -151,12 +137,15 @@ int estd_serve_main(int argc, char **argv)
     status = 0;
 out:
     estd_loops_stop(loops, 0);
+    estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
     estd_audit_limiter_free(srv.audit_limiter);
     SSL_CTX_free(srv.ssl_ctx);
-    estd_instance_free(inst);
+    estd_tls_identity_free(state.tls);
+    estd_reloader_free(state.reloader);
+    estd_instance_free(srv.inst != NULL ? srv.inst : inst);
     return status;
 }
