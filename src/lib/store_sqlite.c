@@ -509,7 +509,7 @@ static est_status exec_sql(sqlstore *s, const char *sql, const char *path, const
     if (src == SQLITE_OK)
         return EST_OK;
     rc = sqlstore_error(s, src, op, err);
-    est_error_prefix(err, "store %s", path);
+    est_error_prefix(err, rc, "store %s", path);
     return rc;
 }
 
@@ -530,7 +530,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
     } else {
         rc = src == SQLITE_DONE ? est_error_set(err, EST_E_STORE, "%s: no value", sql)
                                 : sqlstore_error(s, src, sql, err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
     }
     sqlite3_finalize(st);
     return rc;
@@ -599,7 +599,7 @@ static est_status prepare_all(sqlite3 *db, sqlite3_stmt **st, const char *path, 
         int src = sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
         if (src != SQLITE_OK) {
             est_status rc = error_on(db, src, "prepare", err);
-            est_error_prefix(err, "store %s", path);
+            est_error_prefix(err, rc, "store %s", path);
             return rc;
         }
     }
@@ -631,7 +631,7 @@ static est_status open_reader(sqlstore *s, const char *path, est_error *err)
         return rc;
     if ((src = sqlite3_exec(s->rdb, "PRAGMA query_only = 1", NULL, NULL, NULL)) != SQLITE_OK) {
         rc = error_on(s->rdb, src, "reader", err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
         return rc;
     }
     return prepare_all(s->rdb, s->rst, path, err);

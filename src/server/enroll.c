@@ -283,7 +283,8 @@ static int respond_with_cert(const estd_request *req, X509 *cert, estd_response 
         goto out;
     }
     if (est_certs_only_build(certs, &der, &der_len, &err) != EST_OK ||
-        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &body_len, &err) != EST_OK) {
+        est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
+                              &body_len, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         goto out;
     }

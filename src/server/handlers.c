@@ -3,12 +3,19 @@
 #include <string.h>
 #include "server.h"
 
-/* DESIGN §2: RFC 7030 bodies are base64 DER with CTE base64 and smime-type;
- * draft-04 bodies are PEM-armoured with the bare media type. */
+/* docs/design.md "Bodies": RFC 7030 bodies are base64 DER with CTE base64
+ * and smime-type; draft-04 bodies are PEM-armoured with the bare media type. */
 static const char *pkcs7_type(est_dialect dialect)
 {
     return dialect == EST_DIALECT_DRAFT ? "application/pkcs7-mime"
                                         : "application/pkcs7-mime; smime-type=certs-only";
+}
+
+unsigned estd_base64_line(const estd_server *srv, const estd_ca *ca, int has_user_agent)
+{
+    if (!has_user_agent && srv->inst->cfg.base64_unbroken_without_user_agent)
+        return 0;
+    return ca->cfg->base64_line_length;
 }
 
 int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp)
@@ -24,8 +31,8 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
     resp->status = 200;
     snprintf(resp->content_type, sizeof resp->content_type, "%s", pkcs7_type(d));
     resp->base64_transfer = d == EST_DIALECT_RFC7030;
-    resp->shared_body = ca->cacerts_body[d];
-    resp->shared_len = ca->cacerts_len[d];
+    resp->shared_body = ca->cacerts_body[estd_body_form_of(d, req->base64_line)];
+    resp->shared_len = ca->cacerts_len[estd_body_form_of(d, req->base64_line)];
     return 1;
 }
 
@@ -42,8 +49,8 @@ static void handle_csrattrs(const estd_request *req, estd_response *resp)
     resp->status = 200;
     snprintf(resp->content_type, sizeof resp->content_type, "application/csrattrs");
     resp->base64_transfer = d == EST_DIALECT_RFC7030;
-    resp->shared_body = ca->csrattrs_body[d];
-    resp->shared_len = ca->csrattrs_len[d];
+    resp->shared_body = ca->csrattrs_body[estd_body_form_of(d, req->base64_line)];
+    resp->shared_len = ca->csrattrs_len[estd_body_form_of(d, req->base64_line)];
 }
 
 /* Authenticates and applies the operation's policy. 1 = go on; 0 = resp

@@ -322,6 +322,9 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
         estd_response_error(&job->resp, 404, "no CA with label '%s'", job->req.route.label);
         goto reply_now;
     }
+    job->req.base64_line = estd_base64_line(
+        srv, job->req.ca,
+        evhttp_find_header(evhttp_request_get_input_headers(evreq), "User-Agent") != NULL);
     if (!method_allowed(job->req.route.op, cmd)) {
         estd_response_error(&job->resp, 405, "%s is not allowed here",
                             job->req.method);

@@ -29,6 +29,7 @@ typedef struct estd_request {
     STACK_OF(X509) *peer_chain; /* owned, or NULL */
     uint8_t binding[ESTD_BINDING_MAX];
     size_t binding_len;         /* 0 when no channel binding could be read */
+    unsigned base64_line;       /* RFC 7030 body lines for this client (estd_base64_line) */
     char peer[64];              /* "ip:port" for logs */
 } estd_request;
 
@@ -63,6 +64,12 @@ typedef struct estd_server {
 } estd_server;
 
 /* --- handlers.c: run on a worker --- */
+/* The RFC 7030 base64 line length to answer with: the CA's
+ * base64_line_length, or 0 (one line) for a client that sent no User-Agent
+ * while base64_unbroken_without_user_agent is on (strongSwan's pki decodes
+ * with a base64 reader that does not skip line breaks; libest and curl send
+ * a User-Agent). */
+unsigned estd_base64_line(const estd_server *srv, const estd_ca *ca, int has_user_agent);
 void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp);
 /* Prepared bodies, answered on the loop without a worker (/cacerts). 1 when
  * handled. */
