@@ -5,7 +5,7 @@
  * trailing whitespace are ignored (libest ends /csrattrs with a NUL).
  * Anything else is an error, never silently accepted. Encoding follows the
  * dialect: RFC 7030 gives RFC 4648 base64 of the DER, no armour, in RFC 2045
- * §6.8 lines (EST_BODY_LINE_DEFAULT characters, each ended by CRLF) or, on
+ * §6.8 lines (EST_BODY_LINE_DEFAULT characters, each ended by LF) or, on
  * request, one unbroken line; draft-04 gives PEM armour with the given label
  * (RFC 7468 §2: 64-character lines ended by LF). Uses OpenSSL's EVP base64. */
 #ifndef ESTKIT_BODY_H
@@ -40,7 +40,7 @@ est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect diale
 
 /* The same with the RFC 7030 line length chosen: 0 = one unbroken line (no
  * line end at all; strongSwan's pki needs this), else a multiple of 4 up to
- * EST_BODY_LINE_MAX, each line ended by CRLF. Draft-04 PEM ignores it. */
+ * EST_BODY_LINE_MAX, each line ended by LF. Draft-04 PEM ignores it. */
 est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect dialect,
                                  const char *pem_label, unsigned line_chars, char **out,
                                  size_t *out_len, est_error *err);

@@ -92,7 +92,7 @@ typedef struct est_client_config {
     est_client_warn_fn on_warning; /* NULL: warnings are dropped */
     void *on_warning_arg;
     /* RFC 7030 request bodies: base64 lines of this many characters ended
-     * by CRLF, 0 = one unbroken line (see est_body_encode_lines).
+     * by LF, 0 = one unbroken line (see est_body_encode_lines).
      * est_client_config_init sets EST_BODY_LINE_DEFAULT. */
     unsigned base64_line_length;
 } est_client_config;

@@ -38,7 +38,7 @@ const char est_cli_common_help[] =
     "  --max-wait SECONDS       on HTTP 202 wait (Retry-After) and repeat, up to this\n"
     "                           long in all (default 0: return 3 at once)\n"
     "  --base64-line N          base64 line length of RFC 7030 request bodies, lines\n"
-    "                           ended by CRLF (default 64; 0: one unbroken line)\n"
+    "                           ended by LF (default 64; 0: one unbroken line)\n"
     "  -v, --verbose            say what happens\n"
     "Exit status: 0 done, 1 error (one line on stderr), 2 nothing to do,\n"
     "3 pending (the server answered 202; run the same command again later).\n";

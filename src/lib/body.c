@@ -284,13 +284,15 @@ est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect
                                  size_t *out_len, est_error *err)
 {
     int draft = dialect == EST_DIALECT_DRAFT;
-    /* RFC 7030 bodies: RFC 4648 base64 in RFC 2045 §6.8 lines ended by
-     * CRLF (RFC 8951 §3.2 decoders accept line breaks; OpenSSL's base64 BIO
-     * as libest uses it needs them), or one line with no end for peers that
-     * do not skip whitespace (strongSwan's pki). draft-04: PEM, 64-character
+    /* RFC 7030 bodies: RFC 4648 base64 in RFC 2045 §6.8-length lines
+     * (RFC 8951 §3.2 decoders accept line breaks; OpenSSL's base64 BIO as
+     * libest uses it needs them), or one line with no end for peers that do
+     * not skip whitespace (strongSwan's pki). Lines end in LF, not RFC
+     * 2045's CRLF: every decoder that takes one takes the other, except
+     * coreutils `base64 -d`, which refuses CR. draft-04: PEM, 64-character
      * lines ended by LF (RFC 7468 §2). */
     size_t line = draft ? BODY_PEM_LINE_CHARS : line_chars;
-    const char *eol = draft ? "\n" : line_chars > 0 ? "\r\n" : "";
+    const char *eol = draft || line_chars > 0 ? "\n" : "";
     size_t b64_len = 4 * ((der_len + 2) / 3), lines, total, pos = 0;
     char *b64 = NULL, *buf = NULL;
     est_status rc = EST_E_INPUT;

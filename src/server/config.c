@@ -588,7 +588,7 @@ static const char config_template[] =
 "password_queue_max = 256\n"
 "password_queue_wait_ms = 10000\n"
 "# RFC 7030 bodies are base64 in lines of this many characters ended by\n"
-"# CRLF (RFC 2045; libest needs them); 0 = one unbroken line. A [ca]\n"
+"# LF (RFC 2045 lengths; libest needs lines); 0 = one unbroken line. A [ca]\n"
 "# section may set its own. Clients that send no User-Agent (strongSwan's\n"
 "# pki, which cannot read line breaks) get one line while this is yes.\n"
 "base64_line_length = 64\n"
