@@ -59,7 +59,7 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
                      estd_auth_result *auth, estd_response *resp)
 {
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
-                          req->uri};
+                          req->uri, &req->password};
     estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains};
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
