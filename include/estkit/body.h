@@ -1,4 +1,4 @@
-/* estkit: EST body codec (docs/design.md "Bodies", RFC 8951 §3.2).
+/* estkit: EST body codec (docs/design.md §2, RFC 8951 §3.2).
  *
  * Decoding is liberal: raw DER, base64 with any line breaks/whitespace, or
  * base64 inside PEM armour ("-----BEGIN X-----"); trailing NUL bytes and

@@ -1,4 +1,4 @@
-/* est: the EST command-line client (DESIGN §5). main.c holds the command
+/* est: the EST command-line client (docs/design.md §5). main.c holds the command
  * table; each subcommand is NAME_main(argc, argv) in its own file, called
  * with argv[0] = its name; common.c has what they share. */
 #ifndef EST_CLI_H

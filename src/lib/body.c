@@ -1,4 +1,4 @@
-/* EST body codec (docs/design.md "Bodies"; RFC 8951 §3.2; RFC 7030 §4; draft-04 §4).
+/* EST body codec (docs/design.md §2; RFC 8951 §3.2; RFC 7030 §4; draft-04 §4).
  *
  * Decoding is liberal in shape and strict in content: raw DER, base64 with
  * any whitespace and line breaks, or the same base64 inside PEM armour are

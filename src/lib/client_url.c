@@ -1,4 +1,4 @@
-/* The EST server URL (DESIGN §5): "https://host[:port]" or
+/* The EST server URL (docs/design.md §5): "https://host[:port]" or
  * "https://host[:port]/.well-known/est[/label]", optionally with a label
  * given apart. Parsed with libcurl's URL API, not by hand. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The signer seam (DESIGN §3): where the CA private key lives.
+/* The signer seam (docs/design.md §3): where the CA private key lives.
  *
  * A signer is a table of function pointers plus an opaque implementation.
  * The default keeps the key in this process; a key-holding process or a

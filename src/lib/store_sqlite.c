@@ -1,9 +1,9 @@
-/* The default store, part one: the SQLite connection (DESIGN §3). Schema,
+/* The default store, part one: the SQLite connection (docs/design.md §3). Schema,
  * migrations and every statement's SQL; locking, transactions, errors and
  * paging; opening, checking and closing. The operations on rows are in
  * store_sqlite_rows.c.
  *
- * Durability (DESIGN §4: a certificate is committed durably before any byte
+ * Durability (docs/design.md §4: a certificate is committed durably before any byte
  * of it is sent): WAL with synchronous=FULL makes every COMMIT fsync the
  * log, so a write that returned EST_OK survives a crash or power loss.
  *
@@ -245,7 +245,7 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
  * its own SAVEPOINT in one transaction (a duplicate serial rolls back only
  * that write, which gets its own EST_E_CONFLICT), commits once, and wakes
  * every writer of the group with its own status. Nobody is answered before
- * the COMMIT holding its rows returned (DESIGN §4). A lone writer is a
+ * the COMMIT holding its rows returned (docs/design.md §4). A lone writer is a
  * group of one: its own BEGIN IMMEDIATE, write and COMMIT as before, with
  * the same results (the savepoint changes none). */
 struct sqlstore_job {
@@ -538,7 +538,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
 
 /* WAL: readers never block the writer, and a commit appends to the log
  * instead of rewriting pages. synchronous=FULL: the log is fsynced on
- * every COMMIT (DESIGN §4). */
+ * every COMMIT (docs/design.md §4). */
 static est_status configure(sqlstore *s, const char *path, est_error *err)
 {
     char mode[16];

@@ -12,7 +12,7 @@
  *
  * Everything is built in DIR.tmp-XXXXXX (mode 0700), loaded once as
  * `estd serve` would load it, and only then renamed to DIR, so a failure
- * leaves nothing half-written. Keys are written 0600 (DESIGN §4). */
+ * leaves nothing half-written. Keys are written 0600 (docs/design.md §4). */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>

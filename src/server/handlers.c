@@ -3,7 +3,7 @@
 #include <string.h>
 #include "server.h"
 
-/* docs/design.md "Bodies": RFC 7030 bodies are base64 DER with CTE base64
+/* docs/design.md §2: RFC 7030 bodies are base64 DER with CTE base64
  * and smime-type; draft-04 bodies are PEM-armoured with the bare media type. */
 static const char *pkcs7_type(est_dialect dialect)
 {
@@ -100,7 +100,7 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
         estd_handle_fast(srv, req, resp);
         return;
     case EST_OP_CSRATTRS:
-        /* DESIGN §4: every operation but /cacerts needs authentication. */
+        /* docs/design.md §4: every operation but /cacerts needs authentication. */
         if (authorize(srv, req, &cfg->enroll_auth, &auth, resp))
             handle_csrattrs(req, resp);
         return;

@@ -25,7 +25,7 @@ typedef struct estd_ca {
     STACK_OF(X509) *cacerts;     /* what /cacerts serves */
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
-    /* Prepared bodies (docs/design.md "Bodies"), one per estd_body_form:
+    /* Prepared bodies (docs/design.md §2), one per estd_body_form:
      * /cacerts is constant until the CA changes, so it is encoded once. */
     char *cacerts_body[ESTD_BODY_FORMS];
     size_t cacerts_len[ESTD_BODY_FORMS];
@@ -63,7 +63,7 @@ typedef struct estd_requester {
 } estd_requester;
 
 /* Issues a certificate for a checked CSR and commits it to the store before
- * returning (DESIGN §4). subject: NULL = the CSR's. operation: "enroll",
+ * returning (docs/design.md §4). subject: NULL = the CSR's. operation: "enroll",
  * "renew", "rekey", ... Audits the issuance. */
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                       const estd_requester *who, const char *operation, X509 **out,

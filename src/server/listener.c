@@ -127,7 +127,7 @@ static void reply_send(struct evhttp_request *evreq, const char *peer, const cha
 
     if (resp->status == 204)
         len = 0;
-    /* DESIGN §2: strict clients need canonical header case and a
+    /* docs/design.md §2: strict clients need canonical header case and a
      * Content-Length on every response (no chunking). */
     if (resp->content_type[0] != '\0' && len > 0)
         evhttp_add_header(out, "Content-Type", resp->content_type);

@@ -220,7 +220,7 @@ static void auth_policy_syntax(void **state)
     est_error err;
     (void)state;
 
-    /* DESIGN: ',' separates alternatives, '+' combines methods. */
+    /* docs/design.md §3: ',' separates alternatives, '+' combines methods. */
     assert_int_equal(estd_auth_policy_parse("cert, basic+digest", &p, &err), EST_OK);
     assert_int_equal(p.count, 2);
     assert_int_equal(p.alternatives[0], ESTD_AUTH_CERT);
@@ -326,7 +326,7 @@ static void labelled_ca_sections(void **state)
     fails(cfg, "[ca \"\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \"a/b\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \".hidden\"]\n", "estd.conf:1:");
-    /* DESIGN §2: a label never equals an operation name. */
+    /* docs/design.md §2: a label never equals an operation name. */
     fails(cfg, "[ca \"cacerts\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \"simpleEnroll\"]\n", "estd.conf:1:");
 }
