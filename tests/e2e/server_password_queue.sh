@@ -66,3 +66,30 @@ done < "$T/codes"
 estd_alive
 pass "queue of 1, 1.5 s bound: the overflow gets 503 + Retry-After: 2, the rest 200"
 estd_stop
+
+# --- certificate-authenticated requests do not wait behind them ------------
+# Two workers, one hashing slot, 24 distinct users queued: a re-enrollment
+# with a client certificate sent meanwhile is answered while password
+# checks are still waiting (parked checks hold no worker), not after them.
+sed -i 's/^workers = .*/workers = 2/; s/^password_queue_max = .*/password_queue_max = 256/; s/^password_queue_wait_ms = .*/password_queue_wait_ms = 120000/' \
+  "$DIR/estd.conf"
+estd_start "$DIR"
+export URL
+enroll fleet1 /CN=fleet-cert fleet fleet-pw
+seq 1 24 | xargs -P 24 -I{} bash -c 'enroll_as user{} pw-{} {}' > "$T/codes" &
+bg=$!
+for _ in $(seq 1 100); do
+  [ "$(grep -c 'POST /.well-known/est/simpleenroll' "$T/estd.log")" -ge 2 ] && break
+  sleep 0.05
+done
+new_csr fleet1b /CN=fleet-cert
+[ "$(curl -s --cacert "$CA" --cert "$T/fleet1.pem" --key "$T/fleet1.key" \
+      -H 'Content-Type: application/pkcs10' --data-binary @"$T/fleet1b.der" \
+      "$URL/simplereenroll" -o /dev/null -w '%{http_code}')" = 200 ] || fail "re-enroll with a certificate"
+wait "$bg"
+[ "$(grep -c '^200$' "$T/codes")" = 24 ] || fail "24 queued users: $(sort "$T/codes" | uniq -c | tr '\n' ' ')"
+cert_line=$(grep -n 'simplereenroll" 200' "$T/estd.log" | tail -1 | cut -d: -f1)
+last_basic=$(grep -n 'simpleenroll" 200' "$T/estd.log" | tail -1 | cut -d: -f1)
+[ "$cert_line" -lt "$last_basic" ] || fail "the certificate request waited for every password check"
+pass "a certificate-authenticated request is answered while password checks still wait"
+estd_stop
