@@ -301,7 +301,6 @@ est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect
     *out_len = 0;
     if (!draft && (rc = est_body_line_check(line_chars, err)) != EST_OK)
         goto out;
-    rc = EST_E_INPUT;
     if (der_len == 0 || der == NULL) {
         rc = est_error_set(err, EST_E_INPUT, "body: nothing to encode");
         goto out;
