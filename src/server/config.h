@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include "estkit.h"
+#include "config_ops.h"
 
 #define ESTD_CONFIG_MAX_BYTES (256 * 1024)
 #define ESTD_CONFIG_MAX_LABELS 32
@@ -107,6 +108,7 @@ typedef struct estd_config {
     unsigned password_queue_wait_ms; /* longest wait for a slot; beyond: 503 */
     unsigned base64_line_length;    /* RFC 7030 body lines: 0 = one line, else 4..76 */
     int base64_unbroken_without_user_agent; /* one line to clients sending no User-Agent */
+    estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "metrics.h"
 #include "server.h"
 
 static uint64_t monotonic_ms(void)
@@ -45,6 +46,7 @@ static void hash_turn(estd_server *srv, estd_request *req, const char *user,
 
 static int refuse_busy(estd_server *srv, estd_response *resp, const char *why)
 {
+    estd_metrics_password_check_refused(srv->inst->metrics);
     estd_response_error(resp, 503, "%s; retry later", why);
     resp->retry_after = estd_password_gate_retry_after(srv->passwords);
     return -1;
@@ -61,6 +63,9 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
     int have_tag = 0;
 
     req->password_resumed = 0;
+    if (resumed)
+        estd_metrics_password_wait(srv->inst->metrics,
+                                   (double)(monotonic_ms() - req->password_parked_ms) / 1000.0);
     if (srv->passwords == NULL || req->authorization == NULL ||
         strncasecmp(req->authorization, "Basic ", 6) != 0)
         return 1;
@@ -84,7 +89,8 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
         estd_credential_cache_hit(srv->credentials, user, password, rec->password_hash, time(NULL)))
         goto out;
     memcpy(req->password.tag, tag, sizeof tag);
-    switch (estd_password_gate_enter(srv->passwords, tag, resume, arg, monotonic_ms())) {
+    req->password_parked_ms = monotonic_ms();
+    switch (estd_password_gate_enter(srv->passwords, tag, resume, arg, req->password_parked_ms)) {
     case ESTD_GATE_RUN:
         hash_turn(srv, req, user, password, rec->password_hash, tag);
         break;

@@ -6,6 +6,7 @@
 #define ESTD_SERVER_H
 
 #include <stdatomic.h>
+#include <time.h>
 #include <openssl/ssl.h>
 #include "authn.h"
 #include "instance.h"
@@ -35,7 +36,10 @@ typedef struct estd_request {
     estd_password_result password;
     int password_resumed;       /* 1: the gate resumed this request with password_verdict */
     estd_gate_verdict password_verdict;
+    uint64_t password_parked_ms; /* when it was parked (monotonic), for the wait metric */
     char peer[64];              /* "ip:port" for logs */
+    struct timespec started;    /* CLOCK_MONOTONIC when read, for latency */
+    const char *tls_version;    /* SSL_get_version (static), or NULL */
 } estd_request;
 
 #define ESTD_WWW_AUTH_MAX 2
@@ -56,7 +60,8 @@ typedef struct estd_response {
 } estd_response;
 
 typedef struct estd_server {
-    estd_instance *inst;
+    /* Replaced by a reload (reload.c); read it once per use. */
+    estd_instance *_Atomic inst;
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
