@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 2
+#define EST_STORE_SCHEMA_VERSION 3
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -37,9 +37,17 @@ typedef struct est_cert_record {
 
 void est_cert_record_free(est_cert_record *rec); /* NULL ok */
 
+/* Which certificates cert_list visits; {0} is all of them. Both bounds on
+ * not_after narrow the index range a listing reads; the others skip rows
+ * within it. */
 typedef struct est_cert_filter {
     int64_t expiring_before; /* 0 = no filter; else not_after < this */
     int only_valid;          /* skip revoked */
+    int only_revoked;        /* skip valid (ignored with only_valid) */
+    int64_t not_after_from;  /* 0 = no filter; else not_after >= this */
+    int64_t issued_since;    /* 0 = no filter; else issued_at >= this */
+    const char *contains;    /* NULL = no filter; else a substring of the subject or the
+                              * SAN text, compared ASCII case-insensitively */
 } est_cert_filter;
 
 typedef struct est_user_record {

@@ -19,7 +19,7 @@
  * schema it must agree with. */
 enum sqlstore_stmt {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CHECK,
-    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_PAGE, ST_CERT_REVOKE, ST_CERT_STATUS,
+    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_FIRST, ST_CERT_NEXT, ST_CERT_REVOKE, ST_CERT_STATUS,
     ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE,
     ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_PAGE,
     ST_AUDIT_INSERT, ST_CRL_BUMP, ST_CRL_GET,
@@ -104,7 +104,8 @@ void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st);
  * keyset position after the previous page (last NULL: the first page) and
  * the LIMIT, read a row, hand it to the caller (non-zero stops), free it. */
 typedef struct sqlstore_list_kind {
-    enum sqlstore_stmt stmt;
+    enum sqlstore_stmt first; /* the first page's statement */
+    enum sqlstore_stmt stmt;  /* every next page's */
     const char *op;
     int (*bind)(sqlite3_stmt *st, const void *last, const void *ctx);
     sqlstore_read_fn read;
@@ -118,6 +119,9 @@ typedef struct sqlstore_list_kind {
 est_status sqlstore_list(sqlstore *s, const sqlstore_list_kind *k, void *ctx, est_error *err);
 
 est_status sqlstore_check(void *impl, est_error *err);
+
+/* The SQL of statement id (tests: the query plan of each). */
+const char *sqlstore_stmt_sql(enum sqlstore_stmt id);
 
 /* store_sqlite_otp.c: the one-time enrollment code operations. */
 est_status sqlstore_otp_insert(void *impl, est_otp_record *rec, const char *code,

@@ -299,7 +299,8 @@ static void otp_free_row(void *row)
     est_otp_record_free(row);
 }
 
-static const sqlstore_list_kind otp_kind = {ST_OTP_PAGE, "one-time code list", otp_page_bind,
+static const sqlstore_list_kind otp_kind = {ST_OTP_PAGE, ST_OTP_PAGE, "one-time code list",
+                                            otp_page_bind,
                                             otp_read, otp_visit, otp_free_row};
 
 est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err)

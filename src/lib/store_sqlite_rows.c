@@ -219,18 +219,23 @@ typedef struct cert_list_ctx {
 
 static int cert_page_bind(sqlite3_stmt *st, const void *last, const void *ctx)
 {
+    static const est_cert_filter none = {0};
     const est_cert_filter *f = ((const cert_list_ctx *)ctx)->filter;
     const est_cert_record *l = last;
     int src;
 
-    BIND(sqlite3_bind_int64(st, 1, f != NULL ? f->expiring_before : 0));
-    BIND(sqlite3_bind_int(st, 2, f != NULL && f->only_valid));
+    if (f == NULL)
+        f = &none;
+    BIND(sqlite3_bind_int64(st, 1, f->expiring_before != 0 ? f->expiring_before : INT64_MAX));
+    BIND(sqlite3_bind_int(st, 2, f->only_valid ? EST_CERT_VALID
+                                 : f->only_revoked ? EST_CERT_REVOKED : -1));
     BIND(sqlite3_bind_int(st, 5, SQLSTORE_LIST_PAGE));
-    if (l != NULL) {
-        BIND(sqlite3_bind_int64(st, 3, l->not_after));
-        BIND(bind_text(st, 4, l->serial));
-    }
-    return SQLITE_OK;
+    BIND(sqlite3_bind_int64(st, 6, f->issued_since != 0 ? f->issued_since : INT64_MIN));
+    BIND(bind_text(st, 7, f->contains));
+    if (l == NULL)
+        return sqlite3_bind_int64(st, 3, f->not_after_from != 0 ? f->not_after_from : INT64_MIN);
+    BIND(sqlite3_bind_int64(st, 3, l->not_after));
+    return bind_text(st, 4, l->serial);
 }
 
 static int cert_visit(const void *row, void *ctx)
@@ -244,7 +249,8 @@ static void cert_free_row(void *row)
     est_cert_record_free(row);
 }
 
-static const sqlstore_list_kind cert_kind = {ST_CERT_PAGE, "certificate list", cert_page_bind,
+static const sqlstore_list_kind cert_kind = {ST_CERT_FIRST, ST_CERT_NEXT, "certificate list",
+                                             cert_page_bind,
                                              cert_read, cert_visit, cert_free_row};
 
 static est_status cert_list(void *impl, const est_cert_filter *filter, est_cert_visit_fn fn,
@@ -439,7 +445,7 @@ static int user_page_bind(sqlite3_stmt *st, const void *last, const void *ctx)
 
     (void)ctx;
     BIND(sqlite3_bind_int(st, 2, SQLSTORE_LIST_PAGE));
-    return l != NULL ? bind_text(st, 1, l->name) : SQLITE_OK;
+    return bind_text(st, 1, l != NULL ? l->name : "");
 }
 
 static int user_visit(const void *row, void *ctx)
@@ -453,7 +459,8 @@ static void user_free_row(void *row)
     est_user_record_free(row);
 }
 
-static const sqlstore_list_kind user_kind = {ST_USER_PAGE, "user list", user_page_bind,
+static const sqlstore_list_kind user_kind = {ST_USER_PAGE, ST_USER_PAGE, "user list",
+                                             user_page_bind,
                                              user_read, user_visit, user_free_row};
 
 static est_status user_list(void *impl, est_user_visit_fn fn, void *arg, est_error *err)
@@ -683,7 +690,7 @@ static void pending_free_row(void *row)
     est_pending_record_free(row);
 }
 
-static const sqlstore_list_kind pending_kind = {ST_PENDING_PAGE, "pending list",
+static const sqlstore_list_kind pending_kind = {ST_PENDING_PAGE, ST_PENDING_PAGE, "pending list",
                                                 pending_page_bind, pending_read, pending_visit,
                                                 pending_free_row};
 

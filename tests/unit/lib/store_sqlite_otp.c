@@ -357,8 +357,9 @@ static void racing_consumers_get_the_code_once(void **state)
     assert_int_equal(ok, 1);
 }
 
-/* A store made by the version 1 code: no otp table, no salt, user_version
- * 1. Reopening migrates it, keeping its rows. */
+/* A store made by the version 1 code: no otp table, no salt, the old
+ * indexes, user_version 1. Reopening migrates it to the current version,
+ * keeping its rows. */
 static void version_1_store_is_migrated(void **state)
 {
     store_fixture *fx = *state;
@@ -371,13 +372,17 @@ static void version_1_store_is_migrated(void **state)
     fx->store = NULL;
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE otp; DELETE FROM meta WHERE key = 'otp_salt';"
+                                      " DROP INDEX certs_expiry;"
+                                      " CREATE INDEX certs_not_after ON certs (not_after);"
+                                      " CREATE INDEX certs_spki_sha256 ON certs (spki_sha256);"
+                                      " DELETE FROM meta WHERE key = 'nonce_secret';"
                                       " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_fixture_reopen(fx, NULL), EST_OK);
     db = est_store_sqlite_db(fx->store);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), EST_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "01", &got, NULL), EST_OK);
     assert_int_equal(add(fx->store, "", NULL, "AFTER", FAR_FUTURE, NULL, NULL), EST_OK);

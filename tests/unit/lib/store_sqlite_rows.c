@@ -231,6 +231,41 @@ static void list_filters_and_orders_by_expiry(void **state)
     free(s);
 }
 
+/* The filters `certs list` offers: status, a not_after range, issued
+ * since, a subject or SAN substring in any case; together they intersect. */
+static void list_filters_by_status_text_and_dates(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("0A", 2000000100, 8);
+    est_cert_filter revoked = {.only_revoked = 1};
+    est_cert_filter from = {.not_after_from = 2000000200};
+    est_cert_filter since = {.issued_since = 1999913800};
+    est_cert_filter text = {.contains = "ROUTER"};
+    est_cert_filter san = {.contains = "gw.example"};
+    est_cert_filter none = {.contains = "nobody"};
+    est_cert_filter all = {.contains = "router", .only_valid = 1, .not_after_from = 2000000100,
+                           .expiring_before = 2000000300, .issued_since = 1};
+
+    free(rec->subject);
+    rec->subject = strdup("CN=router-7,O=Example");
+    free(rec->san);
+    rec->san = strdup("DNS:gw.example");
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "0B", 2000000200, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "0C", 2000000300, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0C", 1, 0, NULL), EST_OK);
+    assert_int_equal(store_fixture_count(fx->store, &revoked), 1);
+    assert_int_equal(store_fixture_count(fx->store, &from), 2);
+    assert_int_equal(store_fixture_count(fx->store, &since), 2); /* issued_at = not_after - 1 day */
+    assert_int_equal(store_fixture_count(fx->store, &text), 1);
+    assert_int_equal(store_fixture_count(fx->store, &san), 1);
+    assert_int_equal(store_fixture_count(fx->store, &none), 0);
+    assert_int_equal(store_fixture_count(fx->store, &all), 1);
+    all.not_after_from = 2000000101;
+    assert_int_equal(store_fixture_count(fx->store, &all), 0);
+    est_cert_record_free(rec);
+}
+
 /* Paging: every row exactly once across page boundaries, including rows
  * sharing a notAfter across a boundary; the callback may use the store;
  * a non-zero return stops. */
@@ -665,6 +700,7 @@ int main(void)
         T(incomplete_records_are_refused),
         T(list_filters_and_orders_by_expiry),
         T(list_pages_through_many_rows),
+        T(list_filters_by_status_text_and_dates),
         T(revoke_once_then_conflict),
         T(revoke_unknown_and_bad_reasons),
         T(users_add_get_replace_delete),
