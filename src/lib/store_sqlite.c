@@ -126,22 +126,12 @@ static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
-/* Column lists in the order of the CERT_COL_, USER_COL_, PENDING_COL_ enums. */
-#define CERT_COLUMNS                                                                          \
-    "serial, subject, san, spki_sha256, not_before, not_after, issued_at, status, revoked_at," \
-    " revocation_reason, label, requester, auth_method, operation, der"
-#define USER_COLUMNS \
-    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
 /* The filters of est_cert_filter besides not_after: ?2 the status (-1
  * any), ?6 issued at or after, ?7 a substring of subject or SAN (NULL: any;
  * ASCII case-insensitive). */
 #define CERT_FILTERS                                                                         \
     "(?2 < 0 OR status = ?2) AND issued_at >= ?6 AND (?7 IS NULL OR"                       \
     " instr(lower(subject), lower(?7)) > 0 OR instr(lower(coalesce(san, '')), lower(?7)) > 0)"
-#define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
-#define PENDING_COLUMNS                                                                      \
-    "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \
-    " cert_serial, created_at, updated_at, csr_der"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -188,8 +178,14 @@ static const char *const stmt_sql[ST_COUNT] = {
      * request for it answers. */
     [ST_PENDING_FIND] = "SELECT " PENDING_COLUMNS " FROM pending"
                         " WHERE label = ?1 AND csr_sha256 = ?2 ORDER BY id DESC LIMIT 1",
+    /* Only a waiting request changes, or one approved whose certificate
+     * is being issued (cert_serial NULL): it gets its serial, or goes back
+     * to waiting when issuing failed. So of two concurrent approvals one
+     * claims the request and the other changes nothing (est_store_ops). */
     [ST_PENDING_UPDATE] = "UPDATE pending SET status = ?2, reason = ?3, cert_serial = ?4,"
-                          " updated_at = ?5 WHERE id = ?1",
+                          " updated_at = ?5 WHERE id = ?1 AND (status = 0 OR (status = 1"
+                          " AND cert_serial IS NULL AND (?2 = 0 OR (?2 = 1 AND ?4 IS NOT NULL))))",
+    [ST_PENDING_EXISTS] = "SELECT status FROM pending WHERE id = ?1",
     [ST_PENDING_PAGE] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id > ?1"
                         " ORDER BY id LIMIT ?2",
     [ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, label, actor, subject, serial, detail)"
@@ -198,6 +194,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " ON CONFLICT (key) DO UPDATE SET value = value + 1",
     [ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
     [ST_OTP_SALT] = "SELECT value FROM meta WHERE key = 'otp_salt'",
+    [ST_NONCE_SECRET] = "SELECT value FROM meta WHERE key = 'nonce_secret'",
     [ST_OTP_INSERT] = "INSERT INTO otp (label, code_hash, subject, created_at, expires_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* The label is part of the match: a code made for one CA is no code
