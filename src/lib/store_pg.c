@@ -296,7 +296,8 @@ static est_status run_once(pgstore *s, const char *op, const char *sql, const pg
                msg, sizeof msg);
     /* A connection left inside a transaction is of no use to the next
      * caller: closed like a broken one, but the error is the statement's. */
-    *broken = PQstatus(c) != CONNECTION_OK || sqlstate_unavailable(state);
+    /* No SQLSTATE: libpq's own error (the server never answered). */
+    *broken = PQstatus(c) != CONNECTION_OK || state == NULL || sqlstate_unavailable(state);
     if (*broken)
         rc = est_error_set(err, EST_E_UNAVAILABLE, "%s: database connection lost: %s", op, msg);
     else if (state != NULL && strcmp(state, "23505") == 0)
