@@ -81,6 +81,11 @@ est_status pgstore_get_one(pgstore *s, const char *op, const char *what, const c
                            void **out, est_error *err);
 
 extern const est_store_ops pgstore_ops;
+/* Every statement that looks up by key or pages: each must read an index
+ * (tests/unit/lib/store_pg.c checks their plans). */
+extern const char *const pgstore_read_sql[];
+extern const size_t pgstore_read_sql_count;
+extern const char pgstore_otp_find_sql[], pgstore_otp_page_sql[];
 est_status pgstore_check(void *impl, est_error *err);
 void pgstore_close(void *impl);
 est_status pgstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err);

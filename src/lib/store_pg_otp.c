@@ -13,6 +13,9 @@
 #include <time.h>
 #include "store_pg_internal.h"
 
+const char pgstore_otp_find_sql[] = "SELECT " OTP_COLUMNS " FROM otp WHERE code_hash = $1"
+                                    " AND label = $2";
+
 static int otp_read(const PGresult *r, int row, void **out)
 {
     est_otp_record *o = calloc(1, sizeof *o);
@@ -76,8 +79,7 @@ static est_status consume_why_not(pgstore *s, pgstore_params *p, const char *sub
     est_status rc;
 
     p->n = 2; /* code_hash, label */
-    rc = pgstore_get_one(s, "one-time code", "such code for this CA",
-                         "SELECT " OTP_COLUMNS " FROM otp WHERE code_hash = $1 AND label = $2", p,
+    rc = pgstore_get_one(s, "one-time code", "such code for this CA", pgstore_otp_find_sql, p,
                          otp_read, &row, err);
     if (rc == EST_OK && (rc = store_otp_usable(row, subject, now, err)) == EST_OK)
         rc = est_error_set(err, EST_E_AUTH, "one-time code %lld: already used",
@@ -174,9 +176,10 @@ static void otp_free_row(void *row)
     est_otp_record_free(row);
 }
 
-static const char otp_page_sql[] = "SELECT " OTP_COLUMNS " FROM otp WHERE id > $1 ORDER BY id"
-                                   " LIMIT $2";
-static const pgstore_list_kind otp_kind = {otp_page_sql, otp_page_sql, "one-time code list",
+const char pgstore_otp_page_sql[] = "SELECT " OTP_COLUMNS " FROM otp WHERE id > $1"
+                                    " ORDER BY id LIMIT $2";
+static const pgstore_list_kind otp_kind = {pgstore_otp_page_sql, pgstore_otp_page_sql,
+                                           "one-time code list",
                                            otp_page_bind, otp_read, otp_visit, otp_free_row};
 
 est_status pgstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err)

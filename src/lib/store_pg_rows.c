@@ -47,6 +47,18 @@ static const char cert_next_sql[] = "SELECT " CERT_COLUMNS " FROM certs WHERE"
                                     " (not_after, serial) > ($5, $6) AND" PG_CERT_FILTERS
                                     " ORDER BY not_after, serial LIMIT $7";
 
+/* The lookups by key (the plan test in tests/unit/lib/store_pg.c checks
+ * each reads an index, see pgstore_read_sql). */
+static const char cert_get_sql[] = "SELECT " CERT_COLUMNS " FROM certs WHERE serial = $1";
+static const char cert_status_sql[] = "SELECT status FROM certs WHERE serial = $1";
+static const char user_get_sql[] = "SELECT " USER_COLUMNS " FROM users WHERE name = $1";
+static const char pending_get_sql[] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id = $1";
+static const char pending_status_sql[] = "SELECT status FROM pending WHERE id = $1";
+/* draft-04 §4.2.3: the client's retry is the same CSR; the newest
+ * request for it answers (pending_label_csr holds id: no sort). */
+static const char pending_find_sql[] = "SELECT " PENDING_COLUMNS " FROM pending WHERE label = $1"
+                                       " AND csr_sha256 = $2 ORDER BY id DESC LIMIT 1";
+
 static int cert_read(const PGresult *r, int row, void **out)
 {
     est_cert_record *c = calloc(1, sizeof *c);
@@ -155,9 +167,8 @@ static est_status cert_get(void *impl, const char *serial, est_cert_record **out
         return rc;
     snprintf(what, sizeof what, "certificate with serial %s", key);
     pgstore_text(&p, key);
-    rc = pgstore_get_one(impl, "certificate lookup", what,
-                         "SELECT " CERT_COLUMNS " FROM certs WHERE serial = $1", &p, cert_read,
-                         &row, err);
+    rc = pgstore_get_one(impl, "certificate lookup", what, cert_get_sql, &p, cert_read, &row,
+                         err);
     *out = row;
     return rc;
 }
@@ -242,8 +253,7 @@ static est_status cert_revoke(void *impl, const char *serial, int reason, int64_
     }
     PQclear(r);
     p.n = 1;
-    if ((rc = pgstore_run(impl, "revoke", "SELECT status FROM certs WHERE serial = $1", &p, 1, &r,
-                          err)) != EST_OK)
+    if ((rc = pgstore_run(impl, "revoke", cert_status_sql, &p, 1, &r, err)) != EST_OK)
         return rc;
     if (PQntuples(r) == 1)
         rc = est_error_set(err, EST_E_CONFLICT, "revoke: certificate %s is already revoked", key);
@@ -315,9 +325,7 @@ static est_status user_get(void *impl, const char *name, est_user_record **out, 
         return est_error_set(err, EST_E_INPUT, "user lookup: no name");
     snprintf(what, sizeof what, "user '%.64s'", name);
     pgstore_text(&p, name);
-    rc = pgstore_get_one(impl, "user lookup", what,
-                         "SELECT " USER_COLUMNS " FROM users WHERE name = $1", &p, user_read, &row,
-                         err);
+    rc = pgstore_get_one(impl, "user lookup", what, user_get_sql, &p, user_read, &row, err);
     *out = row;
     return rc;
 }
@@ -488,9 +496,8 @@ static est_status pending_get(void *impl, int64_t id, est_pending_record **out, 
 
     snprintf(what, sizeof what, "request %lld", (long long)id);
     pgstore_int(&p, id);
-    rc = pgstore_get_one(impl, "pending lookup", what,
-                         "SELECT " PENDING_COLUMNS " FROM pending WHERE id = $1", &p, pending_read,
-                         &row, err);
+    rc = pgstore_get_one(impl, "pending lookup", what, pending_get_sql, &p, pending_read, &row,
+                         err);
     *out = row;
     return rc;
 }
@@ -507,12 +514,8 @@ static est_status pending_find(void *impl, const char *label, const char *csr_sh
         return est_error_set(err, EST_E_INPUT, "pending lookup: no CSR hash");
     pgstore_text(&p, label != NULL ? label : "");
     pgstore_text(&p, csr_sha256);
-    /* draft-04 §4.2.3: the client's retry is the same CSR; the newest
-     * request for it answers. */
-    rc = pgstore_get_one(impl, "pending lookup", "request for this CSR",
-                         "SELECT " PENDING_COLUMNS " FROM pending WHERE label = $1"
-                         " AND csr_sha256 = $2 ORDER BY id DESC LIMIT 1",
-                         &p, pending_read, &row, err);
+    rc = pgstore_get_one(impl, "pending lookup", "request for this CSR", pending_find_sql, &p,
+                         pending_read, &row, err);
     *out = row;
     return rc;
 }
@@ -525,8 +528,7 @@ static est_status pending_why_not(void *impl, int64_t id, est_error *err)
     est_status rc;
 
     pgstore_int(&p, id);
-    if ((rc = pgstore_run(impl, "pending update", "SELECT status FROM pending WHERE id = $1", &p,
-                          1, &r, err)) != EST_OK)
+    if ((rc = pgstore_run(impl, "pending update", pending_status_sql, &p, 1, &r, err)) != EST_OK)
         return rc;
     if (PQntuples(r) == 0)
         rc = est_error_set(err, EST_E_NOT_FOUND, "pending update: no request %lld",
@@ -631,6 +633,13 @@ static est_status next_crl_number(void *impl, long *out, est_error *err)
     PQclear(r);
     return rc;
 }
+
+const char *const pgstore_read_sql[] = {
+    cert_get_sql, cert_status_sql, cert_first_sql, cert_next_sql, user_get_sql, user_page_sql,
+    pending_get_sql, pending_status_sql, pending_find_sql, pending_page_sql, pgstore_otp_find_sql,
+    pgstore_otp_page_sql,
+};
+const size_t pgstore_read_sql_count = sizeof pgstore_read_sql / sizeof pgstore_read_sql[0];
 
 const est_store_ops pgstore_ops = {
     .name = "postgresql",
