@@ -213,6 +213,23 @@ int est_store_spec_is_pg(const char *spec);
 est_status est_store_open(const char *spec, int create, const est_store_pg_options *opt,
                           est_store **out, est_error *err);
 
+/* Copies every row of the store from_spec names into the empty store
+ * to_spec names (made when missing): SQLite to PostgreSQL or back, in one
+ * transaction on the destination. Succeeds only when both sides, read
+ * back, have the same row counts and the same SHA-256 over every value.
+ * EST_E_CONFLICT when the destination holds rows already. */
+#define EST_STORE_COPY_TABLES 6
+typedef struct est_store_copy_report {
+    uint64_t rows[EST_STORE_COPY_TABLES]; /* per table, est_store_copy_table(i) */
+    char sha256[65];                      /* the source's rows */
+    char copy_sha256[65];                 /* the destination's, read back */
+} est_store_copy_report;
+
+est_status est_store_copy(const char *from_spec, const char *to_spec, est_store_copy_report *out,
+                          est_error *err);
+/* The name of table i of a report ("certs", "users", ...), NULL past the last. */
+const char *est_store_copy_table(size_t i);
+
 /* Builds a record (serial, subject, SAN, SPKI hash, validity, DER) from a
  * certificate; the caller fills requester/auth/operation/label. */
 est_status est_cert_record_from_x509(X509 *cert, est_cert_record **out, est_error *err);
