@@ -119,6 +119,8 @@ est_status sqlstore_otp_consume(void *impl, const char *label, const char *code,
 est_status sqlstore_otp_set_serial(void *impl, int64_t id, const char *serial, est_error *err);
 est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err);
 void sqlstore_close(void *impl);
+/* The Digest nonce secret (schema 3, meta 'nonce_secret'). */
+est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err);
 
 /* The connection behind a store from est_store_open_sqlite, or NULL for any
  * other store. Tests only: it bypasses the store's lock, so use it while no

@@ -1,5 +1,6 @@
 /* The default store, part three: one-time enrollment codes (schema version
- * 2; challenge_password = one-time-code). The table and SQL are in
+ * 2; challenge_password = one-time-code), and the store's other secret, the
+ * Digest nonce key (schema 3). The table and SQL are in
  * store_sqlite.c, whose schema_v2 comment says why a code is kept as
  * SHA-256(store salt || code). Consuming a code is one write transaction:
  * look it up, check it, mark it used; two requests racing with the same
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/sha.h>
 #include "store_internal.h"
 #include "store_sqlite_internal.h"
@@ -265,4 +267,30 @@ est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_err
     if (fn == NULL)
         return est_error_set(err, EST_E_INTERNAL, "one-time code list: no callback");
     return sqlstore_list(impl, &otp_kind, &ctx, err);
+}
+
+/* --- the Digest nonce secret ---------------------------------------------------- */
+
+/* 32 random bytes as hex (schema_v3); len of them to out. */
+est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err)
+{
+    sqlstore *s = impl;
+    sqlite3_stmt *st = sqlstore_lookup_begin(s, ST_NONCE_SECRET);
+    unsigned char buf[64];
+    size_t n = 0;
+    est_status rc = EST_OK;
+    int src = sqlstore_step(st);
+    const unsigned char *hex = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sqlstore_error(s, src, "nonce secret", err);
+    else if (hex == NULL || len > sizeof buf ||
+             !OPENSSL_hexstr2buf_ex(buf, sizeof buf, &n, (const char *)hex, '\0') || n < len)
+        rc = est_error_set(err, EST_E_STORE, "nonce secret: missing or short in the store");
+    else
+        memcpy(out, buf, len);
+    ERR_clear_error();
+    OPENSSL_cleanse(buf, sizeof buf);
+    sqlstore_lookup_end(s, st);
+    return rc;
 }

@@ -68,7 +68,6 @@ static int64_t now_or(int64_t when)
     return when != 0 ? when : (int64_t)time(NULL);
 }
 
-
 /* Binds a run of values, stopping at the first failure; the SQLite code. */
 #define BIND(call)                 \
     do {                           \
@@ -162,8 +161,7 @@ static est_status cert_insert(void *impl, const est_cert_record *rec, est_error 
 
     if (rc != EST_OK)
         return rc;
-    /* The body only reads the record; the cast drops const for the
-     * generic argument. */
+    /* The body only reads the record: the cast drops const for fn's arg. */
     return sqlstore_write(impl, "certificate insert", cert_insert_one, (void *)(uintptr_t)rec,
                           err);
 }
@@ -773,28 +771,6 @@ static est_status cert_insert_audited(void *impl, const est_cert_record *rec,
     return sqlstore_write(impl, "certificate insert", cert_insert_audited_one, &a, err);
 }
 
-/* The secret is 32 random bytes as hex (schema 3). */
-static est_status nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err)
-{
-    sqlstore *s = impl;
-    sqlite3_stmt *st = sqlstore_lookup_begin(s, ST_NONCE_SECRET);
-    const unsigned char *hex;
-    est_status rc = EST_OK;
-    int src = sqlstore_step(st);
-
-    hex = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-    if (src != SQLITE_ROW && src != SQLITE_DONE)
-        rc = sqlstore_error(s, src, "nonce secret", err);
-    else if (hex == NULL || strlen((const char *)hex) < 2 * len ||
-             strspn((const char *)hex, "0123456789abcdef") < 2 * len)
-        rc = est_error_set(err, EST_E_STORE, "nonce secret: missing or short in the store");
-    else
-        for (size_t i = 0; i < len; i++)
-            out[i] = (uint8_t)strtoul((char[]){(char)hex[2 * i], (char)hex[2 * i + 1], 0}, NULL, 16);
-    sqlstore_lookup_end(s, st);
-    return rc;
-}
-
 const est_store_ops sqlstore_ops = {
     .name = "sqlite",
     .cert_insert = cert_insert,
@@ -819,5 +795,5 @@ const est_store_ops sqlstore_ops = {
     .otp_set_serial = sqlstore_otp_set_serial,
     .otp_list = sqlstore_otp_list,
     .cert_insert_audited = cert_insert_audited,
-    .nonce_secret = nonce_secret,
+    .nonce_secret = sqlstore_nonce_secret,
 };
