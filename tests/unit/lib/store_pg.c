@@ -144,8 +144,9 @@ static void schema_2_is_migrated(void **state)
     assert_int_equal(store_fixture_open_again(fx, &other, NULL), EST_OK);
     assert_int_equal(store_fixture_sql_int(fx, "SELECT value::int FROM meta"
                                                " WHERE key = 'schema_version'"), 3);
-    assert_int_equal(store_fixture_sql_int(fx, "SELECT count(*) FROM pg_indexes WHERE"
-                                               " indexname = 'certs_expiry'"), 1);
+    assert_int_equal(store_fixture_sql_int(fx, "SELECT count(*) FROM pg_indexes WHERE schemaname"
+                                               " = current_schema() AND indexname IN"
+                                               " ('certs_expiry', 'certs_not_after')"), 1);
     assert_int_equal(other->ops->nonce_secret(other->impl, secret, sizeof secret, NULL), EST_OK);
     assert_int_equal(other->ops->cert_get(other->impl, "0a", &got, NULL), EST_OK);
     est_cert_record_free(got);
@@ -251,6 +252,68 @@ static void racing_nodes_approve_once(void **state)
     assert_int_equal(ok, 1);
 }
 
+typedef struct blocked {
+    est_store *store;
+    const char *serial;
+    est_status rc;
+} blocked;
+
+static void *revoke_blocked(void *arg)
+{
+    blocked *b = arg;
+
+    b->rc = b->store->ops->cert_revoke(b->store->impl, b->serial, 1, 0, NULL);
+    return NULL;
+}
+
+/* The pool is bounded: with every connection busy (one revoke waits on a
+ * row another session locked), a caller waits store_wait_seconds and gets
+ * EST_E_UNAVAILABLE (estd: 503); with one connection more it is served. */
+static void pool_bound_at_and_past_the_limit(void **state)
+{
+    store_fixture *fx = *state;
+    static const char *const serials[] = {"0B", "0C"};
+    est_cert_record *rec = NULL, *got = NULL;
+    PGconn *locker = connect_to(fx);
+    char sql[96];
+
+    for (int i = 0; i < 2; i++) {
+        rec = store_fixture_cert(serials[i], 2000000000, 8);
+        assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+        est_cert_record_free(rec);
+    }
+    for (unsigned size = 1; size <= 2; size++) {
+        est_store_pg_options opt = {size, 1};
+        blocked b = {NULL, serials[size - 1], EST_E_INTERNAL};
+        pthread_t t;
+        est_error err;
+
+        assert_int_equal(est_store_open_pg(fx->path, 0, &opt, &b.store, NULL), EST_OK);
+        snprintf(sql, sizeof sql, "BEGIN; SELECT 1 FROM certs WHERE serial = '%s' FOR UPDATE",
+                 b.serial);
+        exec_ok(locker, sql);
+        assert_int_equal(pthread_create(&t, NULL, revoke_blocked, &b), 0);
+        /* Until the revoke holds its connection (waiting on the row lock). */
+        while (store_fixture_sql_int(fx, "SELECT count(*) FROM pg_locks WHERE NOT granted") < 1)
+            ;
+        if (size == 1) {
+            assert_int_equal(b.store->ops->cert_get(b.store->impl, b.serial, &got, &err),
+                             EST_E_UNAVAILABLE);
+            assert_non_null(strstr(err.message, "no database connection free for 1 s"));
+        } else {
+            assert_int_equal(b.store->ops->cert_get(b.store->impl, b.serial, &got, &err), EST_OK);
+            assert_int_equal(got->status, EST_CERT_VALID); /* the revoke is not committed */
+            est_cert_record_free(got);
+            got = NULL;
+        }
+        exec_ok(locker, "ROLLBACK");
+        pthread_join(t, NULL);
+        assert_int_equal(b.rc, EST_OK); /* it waited for the row, then revoked */
+        est_store_close(b.store);
+    }
+    PQfinish(locker);
+}
+
 /* Every node reads the same Digest nonce secret. */
 static void nodes_share_the_nonce_secret(void **state)
 {
@@ -278,6 +341,7 @@ int main(void)
         cmocka_unit_test(unreachable_server_is_unavailable),
         T(racing_nodes_approve_once),
         T(nodes_share_the_nonce_secret),
+        T(pool_bound_at_and_past_the_limit),
     };
 #undef T
     if (!store_fixture_pg_available()) {

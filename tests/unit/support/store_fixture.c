@@ -173,7 +173,8 @@ void store_fixture_free(store_fixture *fx)
     est_store_close(fx->store);
     if (fx->schema[0] != '\0') {
         char sql[96];
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", fx->schema);
+        snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
+                 fx->schema);
         (void)pg_exec(sql);
     }
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
