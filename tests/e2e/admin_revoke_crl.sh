@@ -87,6 +87,12 @@ expect_status 1 "$ESTD" certs list "$DIR" --issued-since yesterday
 one_line_error '^estd: certs list: --issued-since is a day'
 expect_status 1 "$ESTD" certs list "$DIR" --limit 0
 one_line_error '^estd: certs list: --limit'
+[ "$("$ESTD" certs list "$DIR" --limit 1000000000 | wc -l)" = 3 ] || fail "--limit at its maximum"
+expect_status 1 "$ESTD" certs list "$DIR" --limit 1000000001
+[ "$("$ESTD" certs list "$DIR" --contains "$(printf 'x%.0s' $(seq 256))" | wc -l)" = 0 ] \
+  || fail "--contains of 256 characters"
+expect_status 1 "$ESTD" certs list "$DIR" --contains "$(printf 'x%.0s' $(seq 257))"
+one_line_error '^estd: certs list: --contains is 1-256 characters'
 pass "certs list filters (--status, --contains, --limit, --issued-since)"
 
 # --- crl ------------------------------------------------------------------------------
