@@ -362,7 +362,7 @@ est_status pgstore_list(pgstore *s, const pgstore_list_kind *k, void *ctx, est_e
         pgstore_int(&p, PGSTORE_LIST_PAGE);
         rc = pgstore_run(s, k->op, last == NULL ? k->first_sql : k->next_sql, &p, 1, &r, err);
         n = rc == EST_OK ? PQntuples(r) : 0;
-        for (int i = 0; i < n && rc == EST_OK; i++) {
+        for (int i = 0; i < n && rc == EST_OK && !stop; i++) {
             void *row = NULL;
             if (k->read(r, i, &row) != 0) {
                 rc = est_error_set(err, EST_E_NOMEM,
@@ -371,8 +371,7 @@ est_status pgstore_list(pgstore *s, const pgstore_list_kind *k, void *ctx, est_e
             }
             /* The callback runs with no connection held: it may use the
              * store itself. */
-            if (!stop)
-                stop = k->visit(row, ctx) != 0;
+            stop = k->visit(row, ctx) != 0;
             k->free_row(last);
             last = row; /* the next page starts after it */
         }
@@ -486,10 +485,10 @@ static est_status conninfo_check(const char *conninfo, est_error *err)
     est_status rc = EST_OK;
 
     if (opts == NULL) {
-        rc = est_error_set(err, EST_E_CONFIG, "store: not a PostgreSQL connection string: %.120s",
-                           msg != NULL ? msg : "out of memory");
         if (msg != NULL)
             msg[strcspn(msg, "\n")] = '\0';
+        rc = est_error_set(err, EST_E_CONFIG, "store: not a PostgreSQL connection string: %.120s",
+                           msg != NULL ? msg : "out of memory");
         PQfreemem(msg);
         return rc;
     }

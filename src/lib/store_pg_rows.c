@@ -245,7 +245,7 @@ static est_status cert_revoke(void *impl, const char *serial, int reason, int64_
         pgstore_text(&p, NULL);
     if ((rc = pgstore_run(impl, "revoke",
                           "UPDATE certs SET status = 1, revoked_at = $2, revocation_reason = $3"
-                          " WHERE serial = $1 AND status = 0", &p, 1, &r, err)) != EST_OK)
+                          " WHERE serial = $1 AND status = 0", &p, 0, &r, err)) != EST_OK)
         return rc;
     if (changed(r) == 1) {
         PQclear(r);
@@ -339,7 +339,7 @@ static est_status user_delete(void *impl, const char *name, est_error *err)
     if (name == NULL)
         return est_error_set(err, EST_E_INPUT, "user delete: no name");
     pgstore_text(&p, name);
-    if ((rc = pgstore_run(impl, "user delete", "DELETE FROM users WHERE name = $1", &p, 1, &r,
+    if ((rc = pgstore_run(impl, "user delete", "DELETE FROM users WHERE name = $1", &p, 0, &r,
                           err)) != EST_OK)
         return rc;
     if (changed(r) == 0)

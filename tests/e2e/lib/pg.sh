@@ -10,8 +10,8 @@
 #   pg_stop / pg_restart
 #   pg_sql SQL          runs SQL with psql, prints unaligned rows
 # Run as a command (the CTest fixture of the unit tests):
-#   bash pg.sh start DIR   writes DIR/conninfo and DIR/passfile
-#   bash pg.sh stop DIR
+#   bash pg.sh start DIR   the server under /tmp; DIR/conninfo, DIR/passfile
+#   bash pg.sh stop DIR    stops it and removes both
 #
 # The server refuses to run as root: as root, it runs as the `postgres`
 # system user the package creates, else as the calling user.
@@ -56,8 +56,22 @@ pg_server_stop() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -eu
   case "${1:-}" in
-    start) rm -rf "$2"; pg_init "$2"; pg_server_start "$2" ;;
-    stop) pg_server_stop "$2"; rm -rf "$2" ;;
+    # The cluster lives under /tmp: the server's user may not reach the
+    # build directory (a checkout under /root); DIR gets what clients need.
+    start)
+      rm -rf "$2"
+      mkdir -p "$2"
+      cluster=$(mktemp -d /tmp/estkit-pg.XXXXXX)
+      printf '%s\n' "$cluster" >"$2/cluster"
+      pg_init "$cluster"
+      pg_server_start "$cluster"
+      cp "$cluster/conninfo" "$cluster/passfile" "$2/" ;;
+    stop)
+      if [ -f "$2/cluster" ]; then
+        pg_server_stop "$(cat "$2/cluster")"
+        rm -rf "$(cat "$2/cluster")"
+      fi
+      rm -rf "$2" ;;
     *) echo "usage: pg.sh start|stop DIR" >&2; exit 1 ;;
   esac
   exit 0
