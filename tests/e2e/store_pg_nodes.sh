@@ -6,6 +6,7 @@
 # - a node SIGKILLed mid-run: every certificate a client received is stored;
 # - a revocation made through node A's directory is refused by node C at
 #   once (revocation is looked up per request, never cached);
+# - a Digest nonce issued by one node is accepted by another;
 # - PostgreSQL stopped: 503 + Retry-After, no crash, no certificate sent
 #   that is missing after the restart; the nodes recover by themselves;
 # - a one-time code sent to two nodes at the same instant issues once;
@@ -146,6 +147,38 @@ status=$(reenroll_at 3 7)
 [ "$status" != 200 ] || fail "node 3 accepted a certificate revoked through node 1"
 grep -q "revoked" "$T/re7.out" || fail "node 3's refusal does not say revoked: $(cat "$T/re7.out")"
 pass "a revocation made through node 1 is refused by node 3 at once ($status)"
+
+# --- a Digest nonce from node 1 is accepted by node 2 -----------------------------------
+cat >"$T/digest.py" <<'EOF'
+import hashlib, http.client, re, ssl, sys
+ca, port1, port2, body = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), open(sys.argv[4], "rb").read()
+uri = "/.well-known/est/simpleenroll"
+ctx = ssl.create_default_context(cafile=ca)
+def post(port, auth=None):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    h = {"Content-Type": "application/pkcs10"}
+    if auth:
+        h["Authorization"] = auth
+    c.request("POST", uri, body=body, headers=h)
+    r = c.getresponse()
+    r.read()
+    return r
+r = post(port1)
+challenge = [v for v in r.msg.get_all("WWW-Authenticate") if v.startswith("Digest ")][0]
+realm = re.search(r'realm="([^"]*)"', challenge).group(1)
+nonce = re.search(r'nonce="([^"]*)"', challenge).group(1)
+md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
+ha1, ha2 = md5("dev:%s:pw" % realm), md5("POST:" + uri)
+resp = md5("%s:%s:00000001:c0ffee:auth:%s" % (ha1, nonce, ha2))
+auth = ('Digest username="dev", realm="%s", nonce="%s", uri="%s", qop=auth, nc=00000001, '
+        'cnonce="c0ffee", response="%s", algorithm=MD5' % (realm, nonce, uri, resp))
+print(r.status, post(port2, auth).status)
+EOF
+new_csr digest "/CN=digest/O=Example"
+base64 "$T/digest.der" >"$T/digest.b64"
+[ "$(python3 "$T/digest.py" "$CA" "${PORT_OF[1]}" "${PORT_OF[2]}" "$T/digest.b64")" = "401 200" ] \
+  || fail "a Digest nonce of node 1 was not accepted by node 2"
+pass "a Digest nonce issued by node 1 is accepted by node 2 (the store's secret)"
 
 # --- PostgreSQL stopped, then started again --------------------------------------------
 pg_stop fast
