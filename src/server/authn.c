@@ -45,13 +45,12 @@ static int cert_is_revoked(estd_instance *inst, X509 *cert, int *down)
 {
     char serial[41];
     est_cert_record *rec = NULL;
-    est_error e;
     est_status rc;
     int revoked = 0;
 
     if (est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) != EST_OK)
         return 1;
-    rc = inst->store->ops->cert_get(inst->store->impl, serial, &rec, &e);
+    rc = inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL);
     if (rc == EST_OK)
         revoked = rec->status == EST_CERT_REVOKED;
     else if (rc != EST_E_NOT_FOUND)
@@ -145,6 +144,7 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
     est_digest_alg alg;
     const char *ha1;
     est_status rc = EST_OK;
+    int realm_ok;
     est_error e;
 
     out->presented |= ESTD_AUTH_DIGEST;
@@ -153,11 +153,11 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
         snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
         goto out;
     }
-    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0 ||
+    realm_ok = cred->realm != NULL && strcmp(cred->realm, inst->cfg.realm) == 0;
+    if (!realm_ok ||
         (rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
             EST_OK) {
-        out->store_down = rec == NULL && cred->realm != NULL &&
-                          strcmp(cred->realm, inst->cfg.realm) == 0 && rc != EST_E_NOT_FOUND;
+        out->store_down = realm_ok && rc != EST_E_NOT_FOUND;
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }

@@ -66,7 +66,7 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
         return 1;
     if (auth->store_down) {
         estd_response_error(resp, 503, "store unavailable; retry later");
-        resp->retry_after = 5;
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
         return 0;
     }
     if (auth->busy) {

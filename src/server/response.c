@@ -36,10 +36,6 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     resp->base64_transfer = 0;
 }
 
-/* Retry-After of a 503 for an unreachable store: a PostgreSQL restart or
- * failover takes seconds. */
-#define ESTD_STORE_RETRY_AFTER 5
-
 void estd_response_failure(estd_response *resp, int status, const est_error *err)
 {
     if (err->code == EST_E_UNAVAILABLE) {
