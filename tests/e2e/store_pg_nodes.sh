@@ -67,6 +67,9 @@ chmod 600 "$T/pw"
 [ "$(pg_sql "SELECT value FROM meta WHERE key = 'schema_version'")" = 3 ] || fail "schema version"
 expect_status 1 "$ESTD" init "$T/bad" --store "postgresql://estd:secret@/postgres?host=$PG_DIR"
 one_line_error "password in the connection string is refused"
+[ ! -e "$T/bad" ] || fail "a refused init left a directory"
+expect_status 1 "$ESTD" init "$T/bad" --store "$T/other.db"
+one_line_error "^estd: init: --store takes a PostgreSQL URI"
 for n in "${NODES[@]}"; do node_start "$n"; done
 pass "init --store makes the schema; three nodes start on it"
 
