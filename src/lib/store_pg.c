@@ -43,7 +43,8 @@
 #define PGSTORE_CONNECTIONS_DEFAULT 8
 #define PGSTORE_CONNECTIONS_MAX 256
 #define PGSTORE_WAIT_DEFAULT 10
-/* A connection attempt gives up after this long (libpq connect_timeout). */
+/* A connection attempt gives up after this long (libpq connect_timeout),
+ * unless the conninfo sets its own. */
 #define PGSTORE_CONNECT_TIMEOUT "5"
 /* Concurrent migrations of nodes starting together wait on this lock. */
 #define PGSTORE_MIGRATE_LOCK "7316000016"
@@ -183,10 +184,10 @@ static void notice_drop(void *arg, const char *message)
 
 static PGconn *connect_one(const char *conninfo)
 {
-    /* expand_dbname: conninfo is a URI or keyword string; the keywords
-     * after it add what it does not say. */
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *values[] = {conninfo, PGSTORE_CONNECT_TIMEOUT, "estd", NULL};
+    /* expand_dbname: conninfo is a URI or keyword string; it overrides the
+     * keywords before it, so these are defaults the operator may change. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {PGSTORE_CONNECT_TIMEOUT, "estd", conninfo, NULL};
     PGconn *c = PQconnectdbParams(keys, values, 1);
 
     if (c != NULL)
