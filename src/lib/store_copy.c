@@ -63,10 +63,21 @@ static int kind(const copy_table *t, int col)
     return t->types[col];
 }
 
+/* The first line of a database's message: errors are one line. */
+static const char *first_line(const char *msg, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", msg != NULL ? msg : "");
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
 static est_status end_error(const copy_end *e, const char *op, est_error *err)
 {
-    return est_error_set(err, EST_E_STORE, "store copy: %s: %s: %.150s", e->spec, op,
-                         e->pg != NULL ? PQerrorMessage(e->pg) : sqlite3_errmsg(e->db));
+    char line[160];
+
+    return est_error_set(err, EST_E_STORE, "store copy: %s: %.60s: %s", e->spec, op,
+                         first_line(e->pg != NULL ? PQerrorMessage(e->pg) : sqlite3_errmsg(e->db),
+                                    line, sizeof line));
 }
 
 static est_status end_exec(const copy_end *e, const char *sql, est_error *err)
@@ -95,9 +106,11 @@ static est_status end_open(copy_end *e, const char *spec, int create, est_error 
     if (est_store_spec_is_pg(spec)) {
         const char *keys[] = {"dbname", NULL}, *values[] = {spec, NULL};
         e->pg = PQconnectdbParams(keys, values, 1);
-        if (PQstatus(e->pg) != CONNECTION_OK)
-            return est_error_set(err, EST_E_UNAVAILABLE, "store copy: %s: %.150s", spec,
-                                 PQerrorMessage(e->pg));
+        if (PQstatus(e->pg) != CONNECTION_OK) {
+            char line[160];
+            return est_error_set(err, EST_E_UNAVAILABLE, "store copy: %s: %s", spec,
+                                 first_line(PQerrorMessage(e->pg), line, sizeof line));
+        }
         return EST_OK;
     }
     if (sqlite3_open_v2(spec, &e->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
