@@ -7,8 +7,9 @@
 # - a revocation made through node A's directory is refused by node C at
 #   once (revocation is looked up per request, never cached);
 # - a Digest nonce issued by one node is accepted by another;
-# - PostgreSQL stopped: 503 + Retry-After, no crash, no certificate sent
-#   that is missing after the restart; the nodes recover by themselves;
+# - PostgreSQL stopped: 503 + Retry-After, /readyz fails, no crash, no
+#   certificate sent that is missing after the restart; the nodes recover
+#   by themselves;
 # - a one-time code sent to two nodes at the same instant issues once;
 # - a request approved through node B is fetched from node C.
 . "$E2E_LIB/common.sh"
@@ -60,6 +61,10 @@ grep -q "^store = $PG_URI$" "$T/n1/estd.conf" || fail "init did not write store 
 [ ! -e "$T/n1/estd.db" ] || fail "init made a SQLite store too"
 cp -a "$T/n1" "$T/n2"
 cp -a "$T/n1" "$T/n3"
+# Node 1 also serves /readyz, which must follow the database.
+MPORT=$(free_port)
+sed -i "s/^metrics_listen =.*/metrics_listen = 127.0.0.1:$MPORT/" "$T/n1/estd.conf"
+ready() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz"; }
 CA=$T/n1/ca/ca.pem
 printf 'pw\n' | "$ESTD" user add "$T/n2" dev --password-stdin
 printf 'pw\n' >"$T/pw"
@@ -194,7 +199,9 @@ for i in 1 2 3; do
   grep -qi '^Retry-After: ' "$T/o/$i.head" || fail "node $i: 503 without Retry-After"
 done
 for n in "${NODES[@]}"; do kill -0 "${PID_OF[$n]}" || fail "node $n died with the database"; done
+[ "$(ready)" = 503 ] || fail "/readyz with the database down: $(ready)"
 pg_restart
+[ "$(ready)" = 200 ] || fail "/readyz after the database returned: $(ready)"
 run_batch "$T/r" 2001 2012 4
 [ "$(cat "$T"/r/*.status | grep -c '^200$')" = 12 ] || fail "no recovery: $(cat "$T"/r/*.status | sort | uniq -c)"
 # And stopped while enrollments run: only 200 or 503, nothing sent unstored.
