@@ -254,29 +254,34 @@ static void first_line(const char *msg, char *out, size_t cap)
     out[strcspn(out, "\n")] = '\0';
 }
 
-/* Runs sql once on a connection of the pool. *broken: the connection
- * failed (not the statement). */
+/* What run_once saw go wrong with the connection (not the statement). */
+enum { CONN_OK, CONN_UNREACHABLE, CONN_STALE };
+
+/* Runs sql once on a connection of the pool. *broken: CONN_UNREACHABLE
+ * when no connection could be made, CONN_STALE when a pooled connection
+ * (one that worked before) failed: worth one more try on a fresh one. */
 static est_status run_once(pgstore *s, const char *op, const char *sql, const pgstore_params *p,
                            PGresult **res, int *broken, est_error *err)
 {
-    int slot = slot_take(s);
+    int slot = slot_take(s), pooled;
     PGresult *r = NULL;
     PGconn *c;
     char msg[200];
     const char *state;
     est_status rc;
 
-    *broken = 0;
+    *broken = CONN_OK;
     if (slot < 0)
         return est_error_set(err, EST_E_UNAVAILABLE, "%s: no database connection free for %u s",
                              op, s->wait_seconds);
-    if (s->conns[slot] == NULL)
+    pooled = s->conns[slot] != NULL;
+    if (!pooled)
         s->conns[slot] = connect_one(s->conninfo);
     c = s->conns[slot];
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         first_line(c != NULL ? PQerrorMessage(c) : "out of memory", msg, sizeof msg);
         slot_give(s, slot, 1);
-        *broken = 1;
+        *broken = CONN_UNREACHABLE;
         return est_error_set(err, EST_E_UNAVAILABLE, "%s: database unreachable: %s", op, msg);
     }
     /* Without parameters, a string of several statements (migrations). */
@@ -295,11 +300,10 @@ static est_status run_once(pgstore *s, const char *op, const char *sql, const pg
     first_line(r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r)
                                                                : PQerrorMessage(c),
                msg, sizeof msg);
-    /* A connection left inside a transaction is of no use to the next
-     * caller: closed like a broken one, but the error is the statement's. */
     /* No SQLSTATE: libpq's own error (the server never answered). */
-    *broken = PQstatus(c) != CONNECTION_OK || state == NULL || sqlstate_unavailable(state);
-    if (*broken)
+    if (PQstatus(c) != CONNECTION_OK || state == NULL || sqlstate_unavailable(state))
+        *broken = pooled ? CONN_STALE : CONN_UNREACHABLE;
+    if (*broken != CONN_OK)
         rc = est_error_set(err, EST_E_UNAVAILABLE, "%s: database connection lost: %s", op, msg);
     else if (state != NULL && strcmp(state, "23505") == 0)
         rc = est_error_set(err, EST_E_CONFLICT, "%s: already in the store", op);
@@ -308,22 +312,25 @@ static est_status run_once(pgstore *s, const char *op, const char *sql, const pg
     else
         rc = est_error_set(err, EST_E_STORE, "%s: %s", op, msg);
     PQclear(r);
-    slot_give(s, slot, *broken || PQtransactionStatus(c) != PQTRANS_IDLE);
+    /* A connection left inside a transaction is of no use to the next
+     * caller: closed like a broken one, but the error is the statement's. */
+    slot_give(s, slot, *broken != CONN_OK || PQtransactionStatus(c) != PQTRANS_IDLE);
     return rc;
 }
 
 est_status pgstore_run(pgstore *s, const char *op, const char *sql, const pgstore_params *p,
                        int idempotent, PGresult **res, est_error *err)
 {
-    int broken = 0;
+    int broken = CONN_OK;
     est_status rc;
 
     if (res != NULL)
         *res = NULL;
     rc = run_once(s, op, sql, p, res, &broken, err);
     /* The pooled connection may have died while idle (server restarted):
-     * one retry on a fresh one. */
-    if (rc == EST_E_UNAVAILABLE && broken && idempotent)
+     * one retry on a fresh one. Not when no connection could be made: the
+     * caller would only wait twice as long for the same answer. */
+    if (rc == EST_E_UNAVAILABLE && broken == CONN_STALE && idempotent)
         rc = run_once(s, op, sql, p, res, &broken, err);
     return rc;
 }
