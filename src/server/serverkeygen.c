@@ -320,8 +320,8 @@ static int issue_for_key(estd_server *srv, const estd_request *req, const estd_a
         estd_response_error(resp, 500, "out of memory");
     } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert, &err) !=
                EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+        estd_response_failure(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
+                              &err);
     } else {
         ok = 1;
     }
