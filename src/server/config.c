@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,14 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
     cfg->credential_cache_seconds = 60;
+    cfg->max_connections_per_address = 64;
+    cfg->handshake_timeout_seconds = 10;
+    cfg->request_head_timeout_seconds = 10;
+    cfg->request_body_timeout_seconds = 30;
+    snprintf(cfg->tls_ciphers, sizeof cfg->tls_ciphers, "%s", ESTD_TLS_CIPHERS_DEFAULT);
+    snprintf(cfg->tls_ciphersuites, sizeof cfg->tls_ciphersuites, "%s",
+             ESTD_TLS_CIPHERSUITES_DEFAULT);
+    snprintf(cfg->tls_groups, sizeof cfg->tls_groups, "%s", ESTD_TLS_GROUPS_DEFAULT);
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -188,6 +197,51 @@ static est_status set_choice(int *dst, const char *value, const char *const *cho
                          value, choices[0]);
 }
 
+/* [server] keys of the front door: connection limits, deadlines, TLS
+ * suites. 1 when key is one of them (*rc = the outcome). */
+static int front_door_key_set(estd_config *cfg, const char *key, const char *value,
+                              est_status *rc, est_error *err)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+        unsigned min, max;
+    } uints[] = {
+        {"max_connections_per_address", offsetof(estd_config, max_connections_per_address), 1,
+         1000000},
+        {"handshake_timeout_seconds", offsetof(estd_config, handshake_timeout_seconds), 1, 3600},
+        {"request_head_timeout_seconds", offsetof(estd_config, request_head_timeout_seconds), 1,
+         3600},
+        {"request_body_timeout_seconds", offsetof(estd_config, request_body_timeout_seconds), 1,
+         3600},
+    };
+    static const struct {
+        const char *name;
+        size_t offset, cap;
+    } strings[] = {
+        {"tls_ciphers", offsetof(estd_config, tls_ciphers), sizeof cfg->tls_ciphers},
+        {"tls_ciphersuites", offsetof(estd_config, tls_ciphersuites), sizeof cfg->tls_ciphersuites},
+        {"tls_groups", offsetof(estd_config, tls_groups), sizeof cfg->tls_groups},
+    };
+
+    for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
+        if (strcmp(key, uints[i].name) == 0) {
+            *rc = set_uint((unsigned *)((char *)cfg + uints[i].offset), value, uints[i].min,
+                           uints[i].max, err);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strcmp(key, strings[i].name) == 0) {
+            *rc = value[0] == '\0'
+                      ? est_error_set(err, EST_E_CONFIG, "%s must not be empty", key)
+                      : set_string((char *)cfg + strings[i].offset, strings[i].cap, value, err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static est_status server_key_set(estd_config *cfg, const char *key, const char *value,
                                  est_error *err)
 {
@@ -242,6 +296,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
+    if (front_door_key_set(cfg, key, value, &rc, err))
+        return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
 
@@ -531,7 +587,8 @@ static const char config_template[] =
 "# Algorithm the Digest challenge offers: MD5 (what every client speaks)\n"
 "# or SHA-256 (RFC 7616). Credentials in either are verified.\n"
 "digest_algorithm = MD5\n"
-"# Limits: request body (413 beyond), headers, idle/read timeout, connections.\n"
+"# Limits: request body (413 beyond), request head (431 beyond), idle\n"
+"# keep-alive timeout, connections.\n"
 "max_body_bytes = 65536\n"
 "max_header_bytes = 8192\n"
 "timeout_seconds = 30\n"
@@ -547,6 +604,20 @@ static const char config_template[] =
 "# beyond that Basic requests get 503 + Retry-After, leaving workers for\n"
 "# certificate-authenticated clients. 0 = one per core.\n"
 "max_password_checks = 0\n"
+"# The front door (docs/operator.md, \"Limits\"). Connections one client\n"
+"# address may hold (IPv6: one /64); more are closed at once. At\n"
+"# max_connections the oldest idle, else the oldest unfinished connection\n"
+"# is closed to admit a new one. Total deadlines (not idle timers): TLS\n"
+"# handshake from accept, a request head, a request body.\n"
+"max_connections_per_address = 64\n"
+"handshake_timeout_seconds = 10\n"
+"request_head_timeout_seconds = 10\n"
+"request_body_timeout_seconds = 30\n"
+"# TLS 1.2 ciphers, TLS 1.3 ciphersuites, key-exchange groups (OpenSSL\n"
+"# syntax). Default: Mozilla's intermediate profile, AEAD only.\n"
+"tls_ciphers = " ESTD_TLS_CIPHERS_DEFAULT "\n"
+"tls_ciphersuites = " ESTD_TLS_CIPHERSUITES_DEFAULT "\n"
+"tls_groups = " ESTD_TLS_GROUPS_DEFAULT "\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

@@ -17,6 +17,15 @@
 #define ESTD_CONFIG_MAX_LABELS 32
 #define ESTD_PATH_MAX 4096
 #define ESTD_AUTH_ALTERNATIVES_MAX 8
+/* TLS defaults: Mozilla's "intermediate" profile without DHE: ECDHE with
+ * AEAD ciphers only on TLS 1.2 (no CBC: LUCKY13), every TLS 1.3 suite. */
+#define ESTD_TLS_CIPHERS_DEFAULT                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                      \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                      \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define ESTD_TLS_CIPHERSUITES_DEFAULT \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define ESTD_TLS_GROUPS_DEFAULT "X25519:P-256:P-384"
 
 /* Authentication methods, combinable as bits: "cert+basic" = both. */
 enum estd_auth_bit {
@@ -95,6 +104,14 @@ typedef struct estd_config {
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
+    /* The front door (conn.c, tls.c; docs/operator.md "Limits"). */
+    unsigned max_connections_per_address; /* per IPv4 address / IPv6 /64 */
+    unsigned handshake_timeout_seconds;    /* total, from accept */
+    unsigned request_head_timeout_seconds; /* total, for one request head */
+    unsigned request_body_timeout_seconds; /* total, for one body */
+    char tls_ciphers[512];          /* TLS 1.2 cipher list (OpenSSL syntax) */
+    char tls_ciphersuites[256];     /* TLS 1.3 ciphersuites */
+    char tls_groups[256];           /* key-exchange groups */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;
