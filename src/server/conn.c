@@ -57,6 +57,7 @@ struct estd_conn {
     int close_after;         /* close once the reply in flight is sent */
     unsigned taken;          /* requests handed to evhttp's callback */
     int counted;             /* key holds one of this address's slots */
+    int admitted;            /* counts in max_connections */
     estd_addr_key key;
     bufferevent_event_cb http_eventcb; /* evhttp's, while REFUSING */
     void *http_arg;
@@ -77,7 +78,12 @@ struct estd_conns {
     SSL_CTX *ctx;
     estd_addr_table *addrs;
     int index; /* SSL ex_data */
-    atomic_int open;
+    /* Admitted and not yet closing: what max_connections bounds. Accepted
+     * connections still waiting for admission do not count (an accept
+     * burst must not look like a full house), and a victim stops counting
+     * when it is closed, not when libevent frees it later. */
+    atomic_int admitted;
+    atomic_int evictions_pending; /* asked of other loops, not yet done */
     atomic_uint evictions, refusals; /* for logging only some */
     unsigned nsets;
     estd_conn_set **sets;
@@ -114,6 +120,13 @@ static void arm(estd_conn *c, unsigned seconds)
         evtimer_add(c->timer, &tv);
 }
 
+static void unadmit(estd_conn *c)
+{
+    if (c->admitted)
+        atomic_fetch_sub(&c->set->conns->admitted, 1);
+    c->admitted = 0;
+}
+
 /* Closes through evhttp's error path; c is freed later (conn_gone). */
 static void conn_close(estd_conn *c)
 {
@@ -122,6 +135,7 @@ static void conn_close(estd_conn *c)
 
     if (c->state == CONN_CLOSING)
         return;
+    unadmit(c);
     if (c->state == CONN_REFUSING)
         bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
     else
@@ -162,8 +176,11 @@ static void evict_requested(evutil_socket_t fd, short what, void *arg)
     estd_conn *victim;
     (void)fd, (void)what;
 
-    while (n-- > 0 && (victim = oldest_evictable(set)) != NULL)
-        evict(victim);
+    for (; n > 0; n--) {
+        if ((victim = oldest_evictable(set)) != NULL)
+            evict(victim);
+        atomic_fetch_sub(&set->conns->evictions_pending, 1);
+    }
 }
 
 /* Makes room for c: 1 when a connection was closed or another loop was
@@ -186,6 +203,7 @@ static int evict_for(estd_conn *c)
     }
     if (best == NULL)
         return 0;
+    atomic_fetch_add(&all->evictions_pending, 1);
     atomic_fetch_add(&best->evict_requests, 1);
     event_active(best->evict_ev, EV_TIMEOUT, 1);
     return 1;
@@ -236,7 +254,9 @@ static void admit(estd_conn *c)
         }
         c->counted = 1;
     }
-    if (atomic_load(&all->open) > (int)all->limits.max_connections && !evict_for(c)) {
+    if (atomic_load(&all->admitted) - atomic_load(&all->evictions_pending) >=
+            (int)all->limits.max_connections &&
+        !evict_for(c)) {
         unsigned n = atomic_fetch_add(&all->refusals, 1) + 1;
         if (worth_logging(n))
             fprintf(stderr, "estd: max_connections (%u) reached and every connection is busy: "
@@ -244,6 +264,8 @@ static void admit(estd_conn *c)
         conn_close(c);
         return;
     }
+    c->admitted = 1;
+    atomic_fetch_add(&all->admitted, 1);
     list_move(c, &c->set->waiting);
     c->state = c->handshake_done ? CONN_WAITING : CONN_HANDSHAKE;
     arm(c, c->handshake_done ? all->limits.head_seconds : all->limits.handshake_seconds);
@@ -394,13 +416,13 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
         return;
     if (c->counted)
         estd_addr_table_release(all->addrs, &c->key);
+    unadmit(c);
     list_move(c, NULL);
     if (c->timer != NULL)
         event_free(c->timer);
     if (c->input_cb != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     estd_head_stream_release(&c->stream);
-    atomic_fetch_sub(&all->open, 1);
     free(c);
 }
 
@@ -422,7 +444,6 @@ struct bufferevent *estd_conn_bufferevent_new(struct event_base *base, void *arg
     c->set = set;
     c->state = CONN_NEW;
     estd_head_stream_init(&c->stream, all->limits.max_head, all->limits.max_body);
-    atomic_fetch_add(&all->open, 1);
     list_move(c, &set->other);
     SSL_set_ex_data(ssl, all->index, c); /* from here SSL_free frees c */
     c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -519,11 +540,6 @@ void estd_conns_free(estd_conns *all)
     estd_addr_table_free(all->addrs);
     free(all->sets);
     free(all);
-}
-
-int estd_conns_count(estd_conns *all)
-{
-    return atomic_load(&all->open);
 }
 
 estd_conn_set *estd_conn_set_new(estd_conns *all, unsigned index, struct event_base *base)

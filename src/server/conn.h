@@ -34,8 +34,6 @@ typedef struct estd_conn estd_conn;
 estd_conns *estd_conns_new(const estd_conn_limits *limits, unsigned loops, SSL_CTX *ctx);
 /* After every set is freed. */
 void estd_conns_free(estd_conns *conns);
-/* Connections now open (accepted, not yet freed). */
-int estd_conns_count(estd_conns *conns);
 
 /* One per loop; index < loops. */
 estd_conn_set *estd_conn_set_new(estd_conns *conns, unsigned index, struct event_base *base);

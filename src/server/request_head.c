@@ -315,7 +315,7 @@ static int head_done(estd_head_stream *s)
         estd_head_stream_release(s);
         return rc;
     }
-    s->len = 0;
+    estd_head_stream_release(s); /* most connections carry one request */
     s->body_left = h.content_length;
     s->position = s->body_left > 0 ? ESTD_STREAM_BODY : ESTD_STREAM_BOUNDARY;
     if (s->position == ESTD_STREAM_BOUNDARY)
