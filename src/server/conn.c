@@ -68,7 +68,8 @@ struct estd_conn {
 struct estd_conn_set {
     estd_conns *conns;
     struct conn_list waiting, idle, other;
-    atomic_int evictable;      /* on waiting + idle */
+    atomic_int idle_count;     /* on idle, for other loops to see */
+    atomic_int waiting_count;  /* on waiting */
     atomic_int evict_requests; /* from other loops */
     struct event *evict_ev;
 };
@@ -95,20 +96,27 @@ static int worth_logging(unsigned n)
     return n != 0 && (n & (n - 1)) == 0;
 }
 
+static atomic_int *list_count(estd_conn_set *set, struct conn_list *list)
+{
+    return list == &set->idle ? &set->idle_count : list == &set->waiting ? &set->waiting_count
+                                                                          : NULL;
+}
+
 static void list_move(estd_conn *c, struct conn_list *to)
 {
     estd_conn_set *set = c->set;
+    atomic_int *count;
 
     if (c->list != NULL) {
         TAILQ_REMOVE(c->list, c, link);
-        if (c->list != &set->other)
-            atomic_fetch_sub(&set->evictable, 1);
+        if ((count = list_count(set, c->list)) != NULL)
+            atomic_fetch_sub(count, 1);
     }
     c->list = to;
     if (to != NULL) {
         TAILQ_INSERT_TAIL(to, c, link);
-        if (to != &set->other)
-            atomic_fetch_add(&set->evictable, 1);
+        if ((count = list_count(set, to)) != NULL)
+            atomic_fetch_add(count, 1);
     }
 }
 
@@ -183,29 +191,47 @@ static void evict_requested(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Another loop with the most connections on its idle (idle = 1) or
+ * waiting list not already promised to earlier requests, or NULL. */
+static estd_conn_set *other_loop_with(estd_conn_set *mine, int idle)
+{
+    estd_conns *all = mine->conns;
+    estd_conn_set *best = NULL;
+    int best_n = 0;
+
+    for (unsigned i = 0; i < all->nsets; i++) {
+        estd_conn_set *s = all->sets[i];
+        int n = s == NULL || s == mine ? 0
+                : atomic_load(idle ? &s->idle_count : &s->waiting_count) -
+                      atomic_load(&s->evict_requests);
+        if (n > best_n) {
+            best = s;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
 /* Makes room for c: 1 when a connection was closed or another loop was
- * asked to close one, 0 when every connection is busy. */
+ * asked to close one, 0 when every connection is busy. Idle keep-alive
+ * connections go first, on any loop; then the oldest unfinished one (the
+ * oldest of this loop, or of another). O(loops), no scan of connections. */
 static int evict_for(estd_conn *c)
 {
-    estd_conns *all = c->set->conns;
-    estd_conn_set *best = NULL;
-    estd_conn *victim = oldest_evictable(c->set);
+    estd_conn_set *mine = c->set, *other = NULL;
+    estd_conn *victim = TAILQ_FIRST(&mine->idle);
 
+    if (victim == NULL && (other = other_loop_with(mine, 1)) == NULL)
+        victim = TAILQ_FIRST(&mine->waiting);
+    if (victim == NULL && other == NULL && (other = other_loop_with(mine, 0)) == NULL)
+        return 0;
     if (victim != NULL) {
         evict(victim);
         return 1;
     }
-    for (unsigned i = 0; i < all->nsets; i++) {
-        estd_conn_set *s = all->sets[i];
-        if (s != NULL && s != c->set && atomic_load(&s->evictable) > 0 &&
-            (best == NULL || atomic_load(&s->evictable) > atomic_load(&best->evictable)))
-            best = s;
-    }
-    if (best == NULL)
-        return 0;
-    atomic_fetch_add(&all->evictions_pending, 1);
-    atomic_fetch_add(&best->evict_requests, 1);
-    event_active(best->evict_ev, EV_TIMEOUT, 1);
+    atomic_fetch_add(&mine->conns->evictions_pending, 1);
+    atomic_fetch_add(&other->evict_requests, 1);
+    event_active(other->evict_ev, EV_TIMEOUT, 1);
     return 1;
 }
 
