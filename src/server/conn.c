@@ -3,7 +3,8 @@
  * evhttp owns a connection from accept to close; estd rides along on the
  * TLS bufferevent it makes for evhttp:
  * - admission runs on the loop's next pass after accept (the bufferevent has
- *   no socket before): one more from an address holding
+ *   no socket before), or at the ClientHello if that comes first, before
+ *   any TLS work: one more from an address holding
  *   max_connections_per_address is closed at once; over max_connections
  *   the oldest idle keep-alive connection, else the oldest one that has not
  *   completed its request, is closed to make room, on this loop or another.
@@ -257,26 +258,24 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t cap)
     }
 }
 
-static void admit(estd_conn *c)
+/* Admits c (fd: its socket) or refuses it: 0 = admitted, deadline armed;
+ * -1 = refused (logged), for the caller to close. */
+static int admission(estd_conn *c, evutil_socket_t fd)
 {
     estd_conns *all = c->set->conns;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    evutil_socket_t fd = bufferevent_getfd(c->bev);
     unsigned refused = 0;
 
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0) {
-        conn_close(c);
-        return;
-    }
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
     peer_text(&ss, c->peer, sizeof c->peer);
     if (estd_addr_key_from((struct sockaddr *)&ss, len, &c->key) == 0) {
         if (estd_addr_table_acquire(all->addrs, &c->key, &refused) != 0) {
             if (worth_logging(refused))
                 fprintf(stderr, "estd: %s: address holds max_connections_per_address (%u); "
                         "closed (%u in a row)\n", c->peer, all->limits.per_address, refused);
-            conn_close(c);
-            return;
+            return -1;
         }
         c->counted = 1;
     }
@@ -287,14 +286,33 @@ static void admit(estd_conn *c)
         if (worth_logging(n))
             fprintf(stderr, "estd: max_connections (%u) reached and every connection is busy: "
                     "closed %s (%u so far)\n", all->limits.max_connections, c->peer, n);
-        conn_close(c);
-        return;
+        return -1;
     }
     c->admitted = 1;
     atomic_fetch_add(&all->admitted, 1);
     list_move(c, &c->set->waiting);
     c->state = c->handshake_done ? CONN_WAITING : CONN_HANDSHAKE;
     arm(c, c->handshake_done ? all->limits.head_seconds : all->limits.handshake_seconds);
+    return 0;
+}
+
+/* SSL ClientHello callback: a ClientHello that arrives before the loop's
+ * next pass is the moment to admit, before the handshake costs anything
+ * (a refused connection gets a handshake_failure alert and evhttp closes
+ * it on the error). */
+static int tls_client_hello(SSL *ssl, int *alert, void *arg)
+{
+    estd_conns *all = arg;
+    estd_conn *c = SSL_get_ex_data(ssl, all->index);
+
+    if (c == NULL || c->state != CONN_NEW || admission(c, SSL_get_fd(ssl)) == 0)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    c->state = CONN_CLOSING;
+    list_move(c, &c->set->other);
+    if (c->timer != NULL)
+        evtimer_del(c->timer);
+    *alert = SSL_AD_HANDSHAKE_FAILURE;
+    return SSL_CLIENT_HELLO_ERROR;
 }
 
 static void conn_timer(evutil_socket_t fd, short what, void *arg)
@@ -304,7 +322,8 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
 
     switch (c->state) {
     case CONN_NEW:
-        admit(c);
+        if (admission(c, bufferevent_getfd(c->bev)) != 0)
+            conn_close(c);
         return;
     case CONN_HANDSHAKE: /* a deadline passed, or the lingering ended */
     case CONN_WAITING:
@@ -552,6 +571,7 @@ estd_conns *estd_conns_new(const estd_conn_limits *limits, unsigned loops, SSL_C
     }
     SSL_CTX_set_app_data(ctx, all);
     SSL_CTX_set_info_callback(ctx, tls_info);
+    SSL_CTX_set_client_hello_cb(ctx, tls_client_hello, all);
     return all;
 }
 
@@ -560,6 +580,7 @@ void estd_conns_free(estd_conns *all)
     if (all == NULL)
         return;
     SSL_CTX_set_info_callback(all->ctx, NULL);
+    SSL_CTX_set_client_hello_cb(all->ctx, NULL, NULL);
     SSL_CTX_set_app_data(all->ctx, NULL);
     if (all->index >= 0)
         CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL, all->index);

@@ -88,6 +88,22 @@ sys.exit(1 if problems else 0)
 PY
 grep -q 'address holds max_connections_per_address (64); closed' "$T/estd.log" \
   || fail "no per-address refusal logged"
+# Whole TLS handshakes from one address: 64 complete, the 65th does not.
+python3 - "$PORT" <<'PY' || fail "per-address cap with TLS clients"
+import socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+held, refused = [], 0
+for _ in range(80):
+    s = socket.socket(); s.bind(("127.0.0.2", 0)); s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[1])))
+        held.append(ctx.wrap_socket(s))
+    except (OSError, ssl.SSLError):
+        refused += 1
+        s.close()
+print("figures: 80 TLS clients from one address: %d held, %d refused" % (len(held), refused))
+sys.exit(0 if (len(held), refused) == (64, 16) else 1)
+PY
 estd_alive
 pass "per-address cap, handshake deadline despite trickling, enrollment latency held"
 estd_stop
