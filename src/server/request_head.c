@@ -28,10 +28,12 @@
  * - Transfer-Encoding: with Content-Length 400 (RFC 9112 §6.1); alone 411
  *   (RFC 9112 §6.3 lets a server require Content-Length; EST clients send
  *   it, and chunked parsing is a smuggling surface estd does not need).
+ *   A POST without Content-Length is 411 too.
  * - Host: more than one, or none in HTTP/1.1, is 400 (RFC 9112 §3.2).
  * - Authorization: more than one is 400 (which would count?).
  * - Expect: only 100-continue (417 otherwise: RFC 9110 §10.1.1).
  * - GET carries no body (Content-Length other than 0 is 400). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,15 +67,25 @@ static int name_is(const char *name, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
-/* A host[:port] authority of letters, digits, '.', '-' and ':'. */
+/* host[:port]: letters, digits, '.' and '-', then 1-5 digits of port
+ * (what evhttp's URI parser takes without failing). */
 static int plain_authority(const char *p, size_t len)
 {
-    if (len == 0)
+    size_t host = 0, port;
+
+    while (host < len && (isalnum((unsigned char)p[host]) || p[host] == '.' || p[host] == '-'))
+        host++;
+    if (host == 0)
         return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!(is_tchar((unsigned char)p[i]) && p[i] != '%' && p[i] != '!') && p[i] != ':')
+    if (host == len)
+        return 1;
+    if (p[host] != ':')
+        return 0;
+    port = len - host - 1;
+    for (size_t i = host + 1; i < len; i++)
+        if (!isdigit((unsigned char)p[i]))
             return 0;
-    return 1;
+    return port >= 1 && port <= 5 && strtoul(p + host + 1, NULL, 10) <= 65535;
 }
 
 static int target_ok(const char *t, size_t len)
@@ -247,6 +259,10 @@ int estd_head_check(const char *head, size_t len, uint64_t max_body, estd_head *
         return refuse(why, 400, "HTTP/1.1 request without Host");
     if (out->method == ESTD_HEAD_GET && out->content_length > 0)
         return refuse(why, 400, "GET with a body");
+    /* evhttp reads a POST without Content-Length as empty, or answers its
+     * own HTML 400 when a Connection header is present. */
+    if (out->method == ESTD_HEAD_POST && seen.content_length == 0)
+        return refuse(why, 411, "POST without Content-Length");
     if (out->content_length > max_body) {
         char reason[96];
         snprintf(reason, sizeof reason, "request body larger than %llu bytes",

@@ -55,7 +55,9 @@ static void accepted_heads_say_what_they_carry(void **state)
     assert_int_equal(h.method, ESTD_HEAD_GET);
     assert_int_equal(h.authorization_len, 0);
     assert_int_equal(check("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", &h, &why), 0);
-    assert_int_equal(check("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n", &h, &why), 0);
+    assert_int_equal(check("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
+                           "Content-Length: 0\r\n\r\n", &h, &why), 0);
+    assert_int_equal(check("GET http://h:65535/x HTTP/1.1\r\nHost: a\r\n\r\n", &h, &why), 0);
 }
 
 static void smuggling_shapes_are_refused(void **state)
@@ -88,6 +90,8 @@ static void smuggling_shapes_are_refused(void **state)
     refused("GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n", 400,
             "more than one Authorization");
     refused("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417, "100-continue");
+    refused("POST /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", 411,
+            "POST without Content-Length");
 }
 
 static void request_lines_are_strict(void **state)
@@ -105,6 +109,10 @@ static void request_lines_are_strict(void **state)
     refused("GET //h/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
     refused("GET x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
     refused("GET https://[::1]/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
+    refused("GET https://h:1:2/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
+    refused("GET https://h:65536/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
+    refused("GET https://u@h/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
+    refused("GET https://:80/x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
     refused("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
     refused("G@T /x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
     refused("\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request line");
