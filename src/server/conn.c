@@ -431,6 +431,14 @@ static void input_added(struct evbuffer *buf, const struct evbuffer_cb_info *inf
     for (at = total - left; left > 0 && rc == 0;) {
         size_t n = left < sizeof chunk ? left : sizeof chunk;
         struct evbuffer_ptr pos;
+        if (c->stream.position == ESTD_STREAM_BODY) {
+            /* Body bytes are only counted: no need to copy them. */
+            n = (uint64_t)left < c->stream.body_left ? left : (size_t)c->stream.body_left;
+            rc = estd_head_stream_feed(&c->stream, NULL, n);
+            at += n;
+            left -= n;
+            continue;
+        }
         if (evbuffer_ptr_set(buf, &pos, at, EVBUFFER_PTR_SET) != 0 ||
             evbuffer_copyout_from(buf, &pos, chunk, n) != (ev_ssize_t)n) {
             conn_close(c);
@@ -535,7 +543,8 @@ static void reply_sent(struct evhttp_request *evreq, void *arg)
 
 void estd_conn_request_taken(estd_conn *c, struct evhttp_request *evreq)
 {
-    if (c->state != CONN_WAITING && c->state != CONN_IDLE)
+    /* (HANDSHAKE too: a request proves the handshake done.) */
+    if (c->state != CONN_WAITING && c->state != CONN_IDLE && c->state != CONN_HANDSHAKE)
         return;
     c->state = CONN_BUSY;
     c->taken++;

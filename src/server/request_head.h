@@ -57,7 +57,9 @@ typedef struct estd_head_stream {
 void estd_head_stream_init(estd_head_stream *s, size_t max_head, uint64_t max_body);
 void estd_head_stream_release(estd_head_stream *s);
 /* Feeds n more bytes. Returns 0, or the refusal's status once a head is
- * refused (then s->refusal says why and later calls return it again). */
+ * refused (then s->refusal says why and later calls return it again).
+ * Inside a body the bytes are only counted: bytes may then be NULL for up
+ * to body_left of them. */
 int estd_head_stream_feed(estd_head_stream *s, const uint8_t *bytes, size_t n);
 
 #endif
