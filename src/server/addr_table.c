@@ -86,6 +86,13 @@ int estd_addr_key_from(const struct sockaddr *sa, socklen_t len, estd_addr_key *
     return -1;
 }
 
+void estd_addr_table_set_per_address(estd_addr_table *t, unsigned per_address)
+{
+    pthread_mutex_lock(&t->lock);
+    t->per_address = per_address;
+    pthread_mutex_unlock(&t->lock);
+}
+
 static size_t key_hash(const estd_addr_key *key)
 {
     uint32_t h = 2166136261u; /* FNV-1a */

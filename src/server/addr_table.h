@@ -23,6 +23,10 @@ void estd_addr_table_free(estd_addr_table *t);
  * Unix socket: not limited). */
 int estd_addr_key_from(const struct sockaddr *sa, socklen_t len, estd_addr_key *key);
 
+/* A new per-address cap (a reload): keys holding more keep them, and get
+ * no more until under it. */
+void estd_addr_table_set_per_address(estd_addr_table *t, unsigned per_address);
+
 /* Counts one more connection for key: 0, or -1 when the key already holds
  * per_address (or memory ran out); then *refused is how many times this key
  * was refused in a row (1, 2, ...), for logging only some of them. */

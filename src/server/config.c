@@ -67,6 +67,7 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     snprintf(cfg->tls_ciphersuites, sizeof cfg->tls_ciphersuites, "%s",
              ESTD_TLS_CIPHERSUITES_DEFAULT);
     snprintf(cfg->tls_groups, sizeof cfg->tls_groups, "%s", ESTD_TLS_GROUPS_DEFAULT);
+    estd_ops_defaults(&cfg->ops);
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -198,9 +199,9 @@ static est_status set_choice(int *dst, const char *value, const char *const *cho
 }
 
 /* [server] keys of the front door: connection limits, deadlines, TLS
- * suites. 1 when key is one of them (*rc = the outcome). */
-static int front_door_key_set(estd_config *cfg, const char *key, const char *value,
-                              est_status *rc, est_error *err)
+ * suites. EST_E_NOT_FOUND when key is not one of them. */
+static est_status front_door_key_set(estd_config *cfg, const char *key, const char *value,
+                                     est_error *err)
 {
     static const struct {
         const char *name;
@@ -225,21 +226,17 @@ static int front_door_key_set(estd_config *cfg, const char *key, const char *val
     };
 
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
-        if (strcmp(key, uints[i].name) == 0) {
-            *rc = set_uint((unsigned *)((char *)cfg + uints[i].offset), value, uints[i].min,
-                           uints[i].max, err);
-            return 1;
-        }
+        if (strcmp(key, uints[i].name) == 0)
+            return set_uint((unsigned *)((char *)cfg + uints[i].offset), value, uints[i].min,
+                            uints[i].max, err);
     }
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
-        if (strcmp(key, strings[i].name) == 0) {
-            *rc = value[0] == '\0'
-                      ? est_error_set(err, EST_E_CONFIG, "%s must not be empty", key)
-                      : set_string((char *)cfg + strings[i].offset, strings[i].cap, value, err);
-            return 1;
-        }
+        if (strcmp(key, strings[i].name) == 0)
+            return value[0] == '\0'
+                       ? est_error_set(err, EST_E_CONFIG, "%s must not be empty", key)
+                       : set_string((char *)cfg + strings[i].offset, strings[i].cap, value, err);
     }
-    return 0;
+    return EST_E_NOT_FOUND;
 }
 
 static est_status server_key_set(estd_config *cfg, const char *key, const char *value,
@@ -277,7 +274,7 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
                    ? EST_OK
                    : est_error_set(err, EST_E_CONFIG, "'%s' is not MD5 or SHA-256", value);
     if (strcmp(key, "max_body_bytes") == 0) {
-        rc = set_uint(&u, value, 1024, 16u << 20, err);
+        rc = set_uint(&u, value, 1024, ESTD_MAX_BODY_BYTES_LIMIT, err);
         cfg->max_body_bytes = u;
         return rc;
     }
@@ -296,7 +293,9 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
-    if (front_door_key_set(cfg, key, value, &rc, err))
+    if ((rc = front_door_key_set(cfg, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
+    if ((rc = estd_ops_server_key_set(&cfg->ops, key, value, err)) != EST_E_NOT_FOUND)
         return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
@@ -379,6 +378,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
         return set_bool(&ca->enforce_csrattrs, value, err);
+    if ((rc = estd_ops_ca_key_set(&ca->profile, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
 }
 
@@ -545,7 +546,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (resolve(cfg->tls_cert, sizeof cfg->tls_cert, dir, err) != EST_OK ||
         resolve(cfg->tls_key, sizeof cfg->tls_key, dir, err) != EST_OK ||
         resolve(cfg->third_party_trust, sizeof cfg->third_party_trust, dir, err) != EST_OK ||
-        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK)
+        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK ||
+        estd_ops_resolve(&cfg->ops, dir, err) != EST_OK)
         return rc;
     for (size_t i = 0; i < cfg->ca_count; i++) {
         estd_ca_config *ca = &cfg->cas[i];
@@ -618,6 +620,25 @@ static const char config_template[] =
 "tls_ciphers = " ESTD_TLS_CIPHERS_DEFAULT "\n"
 "tls_ciphersuites = " ESTD_TLS_CIPHERSUITES_DEFAULT "\n"
 "tls_groups = " ESTD_TLS_GROUPS_DEFAULT "\n"
+"# Operations. Renew the TLS certificate (same key, same names, from the\n"
+"# default CA) when it expires within this many days; 0 = never. Also by\n"
+"# hand: `estd tls renew DIR`.\n"
+"tls_renew_days = 30\n"
+"# Plain HTTP (no TLS) for relying parties: /ca.crl and /ca.crt of the\n"
+"# default CA, /LABEL/ca.crl and /LABEL/ca.crt of the others. The CRL is\n"
+"# made by estd, valid crl_days, and made again at half that or when a\n"
+"# certificate is revoked. Empty = off. Point crl_url / ca_issuers_url here.\n"
+"http_listen =\n"
+"crl_days = 7\n"
+"# Prometheus metrics (/metrics), /healthz and /readyz over plain HTTP.\n"
+"# A bare port binds 127.0.0.1. Empty = off. With metrics_user, HTTP Basic\n"
+"# with the password in the first line of metrics_password_file (0600).\n"
+"metrics_listen =\n"
+"metrics_user =\n"
+"metrics_password_file =\n"
+"# Access log: text or json lines, to stderr (journald) or syslog.\n"
+"log_format = text\n"
+"log_target = stderr\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"
@@ -679,7 +700,12 @@ static const char config_template[] =
 "# challengePassword OID is listed anyway.\n"
 "csrattrs =\n"
 "# Refuse CSRs that lack an attribute /csrattrs asks for.\n"
-"enforce_csrattrs = no\n";
+"enforce_csrattrs = no\n"
+"# http:// URLs put in every certificate issued: where its CRL is\n"
+"# (cRLDistributionPoints) and where the CA certificate is (AIA\n"
+"# caIssuers); e.g. http://pki.example:8080/ca.crl. Empty = none.\n"
+"crl_url =\n"
+"ca_issuers_url =\n";
 
 est_status estd_config_template(const char *listen, char **out, est_error *err)
 {

@@ -12,11 +12,14 @@
 
 #include <stddef.h>
 #include "estkit.h"
+#include "config_ops.h"
 
 #define ESTD_CONFIG_MAX_BYTES (256 * 1024)
 #define ESTD_CONFIG_MAX_LABELS 32
 #define ESTD_PATH_MAX 4096
 #define ESTD_AUTH_ALTERNATIVES_MAX 8
+/* The largest max_body_bytes estd.conf may set. */
+#define ESTD_MAX_BODY_BYTES_LIMIT (16u << 20)
 /* TLS defaults: Mozilla's "intermediate" profile without DHE: ECDHE with
  * AEAD ciphers only on TLS 1.2 (no CBC: LUCKY13), every TLS 1.3 suite. */
 #define ESTD_TLS_CIPHERS_DEFAULT                                                      \
@@ -112,6 +115,7 @@ typedef struct estd_config {
     char tls_ciphers[512];          /* TLS 1.2 cipher list (OpenSSL syntax) */
     char tls_ciphersuites[256];     /* TLS 1.3 ciphersuites */
     char tls_groups[256];           /* key-exchange groups */
+    estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

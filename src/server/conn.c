@@ -76,7 +76,13 @@ struct estd_conn_set {
 };
 
 struct estd_conns {
-    estd_conn_limits limits;
+    /* estd_conn_limits, written again by a reload (estd_conns_configure)
+     * while the loops read it; max_head is fixed (max_header_bytes needs a
+     * restart). */
+    atomic_uint max_connections, per_address;
+    atomic_uint handshake_seconds, head_seconds, body_seconds;
+    atomic_ullong max_body;
+    size_t max_head;
     SSL_CTX *ctx;
     estd_addr_table *addrs;
     int index; /* SSL ex_data */
@@ -85,8 +91,11 @@ struct estd_conns {
      * burst must not look like a full house), and a victim stops counting
      * when it is closed, not when libevent frees it later. */
     atomic_int admitted;
+    atomic_int open;              /* accepted and not yet freed */
     atomic_int evictions_pending; /* asked of other loops, not yet done */
     atomic_uint evictions, refusals; /* for logging only some */
+    estd_conn_refused_fn *on_refusal;  /* the access log */
+    void *on_refusal_arg;
     unsigned nsets;
     estd_conn_set **sets;
 };
@@ -172,7 +181,7 @@ static void evict(estd_conn *victim)
 
     if (worth_logging(n))
         fprintf(stderr, "estd: max_connections (%u) reached: closed the %s connection from %s "
-                "(%u closed so far)\n", all->limits.max_connections,
+                "(%u closed so far)\n", atomic_load(&all->max_connections),
                 victim->state == CONN_IDLE ? "oldest idle" : "oldest unfinished", victim->peer, n);
     conn_close(victim);
 }
@@ -274,25 +283,25 @@ static int admission(estd_conn *c, evutil_socket_t fd)
         if (estd_addr_table_acquire(all->addrs, &c->key, &refused) != 0) {
             if (worth_logging(refused))
                 fprintf(stderr, "estd: %s: address holds max_connections_per_address (%u); "
-                        "closed (%u in a row)\n", c->peer, all->limits.per_address, refused);
+                        "closed (%u in a row)\n", c->peer, atomic_load(&all->per_address), refused);
             return -1;
         }
         c->counted = 1;
     }
     if (atomic_load(&all->admitted) - atomic_load(&all->evictions_pending) >=
-            (int)all->limits.max_connections &&
+            (int)atomic_load(&all->max_connections) &&
         !evict_for(c)) {
         unsigned n = atomic_fetch_add(&all->refusals, 1) + 1;
         if (worth_logging(n))
             fprintf(stderr, "estd: max_connections (%u) reached and every connection is busy: "
-                    "closed %s (%u so far)\n", all->limits.max_connections, c->peer, n);
+                    "closed %s (%u so far)\n", atomic_load(&all->max_connections), c->peer, n);
         return -1;
     }
     c->admitted = 1;
     atomic_fetch_add(&all->admitted, 1);
     list_move(c, &c->set->waiting);
     c->state = c->handshake_done ? CONN_WAITING : CONN_HANDSHAKE;
-    arm(c, c->handshake_done ? all->limits.head_seconds : all->limits.handshake_seconds);
+    arm(c, atomic_load(c->handshake_done ? &all->head_seconds : &all->handshake_seconds));
     return 0;
 }
 
@@ -337,20 +346,23 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* SSL info callback: the handshake is done, the head deadline starts. */
+/* The SSL's own info callback: the handshake is done, the head deadline
+ * starts. An SSL's callback replaces its context's, so the context's (the
+ * metrics' handshake counter) is called from here. */
 static void tls_info(const SSL *ssl, int where, int ret)
 {
-    estd_conns *all = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    estd_conn *c = all != NULL ? SSL_get_ex_data(ssl, all->index) : NULL;
-    (void)ret;
+    void (*ctx_cb)(const SSL *, int, int) = SSL_CTX_get_info_callback(SSL_get_SSL_CTX(ssl));
+    estd_conn *c = SSL_get_app_data(ssl);
 
+    if (ctx_cb != NULL)
+        ctx_cb(ssl, where, ret);
     if (!(where & SSL_CB_HANDSHAKE_DONE) || c == NULL)
         return;
     if (c->state == CONN_NEW) {
         c->handshake_done = 1;
     } else if (c->state == CONN_HANDSHAKE) {
         c->state = CONN_WAITING;
-        arm(c, all->limits.head_seconds);
+        arm(c, atomic_load(&c->set->conns->head_seconds));
     }
 }
 
@@ -383,7 +395,13 @@ static void refuse(estd_conn *c)
     const estd_head_refusal *r = &c->stream.refusal;
     size_t len = strlen(r->reason) + 1;
 
-    fprintf(stderr, "estd: access: %s \"-\" %d %zu (%s)\n", c->peer, r->status, len, r->reason);
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    estd_conns *all = c->set->conns;
+
+    fprintf(stderr, "estd: %s: request head refused (%d): %s\n", c->peer, r->status, r->reason);
+    if (all->on_refusal != NULL)
+        all->on_refusal(all->on_refusal_arg, c->peer, ssl ? SSL_get_version(ssl) : NULL,
+                        r->status, len);
     bufferevent_getcb(c->bev, NULL, NULL, &c->http_eventcb, &c->http_arg);
     bufferevent_setcb(c->bev, refusal_read, refusal_sent, refusal_event, c);
     evbuffer_add_printf(bufferevent_get_output(c->bev),
@@ -399,18 +417,18 @@ static void refuse(estd_conn *c)
 /* Where the stream now stands decides the state and deadline. */
 static void follow_stream(estd_conn *c, unsigned requests_before)
 {
-    const estd_conn_limits *lim = &c->set->conns->limits;
+    estd_conns *lim = c->set->conns;
 
     if (c->state == CONN_IDLE && (c->stream.position != ESTD_STREAM_BOUNDARY ||
                                   c->stream.requests != requests_before)) {
         c->state = CONN_WAITING;
         c->in_body = 0;
         list_move(c, &c->set->waiting);
-        arm(c, lim->head_seconds);
+        arm(c, atomic_load(&lim->head_seconds));
     }
     if (c->state == CONN_WAITING && c->stream.position == ESTD_STREAM_BODY && !c->in_body) {
         c->in_body = 1;
-        arm(c, lim->body_seconds);
+        arm(c, atomic_load(&lim->body_seconds));
     }
 }
 
@@ -476,6 +494,7 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     if (c->input_cb != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     estd_head_stream_release(&c->stream);
+    atomic_fetch_sub(&all->open, 1);
     free(c);
 }
 
@@ -496,9 +515,12 @@ struct bufferevent *estd_conn_bufferevent_new(struct event_base *base, void *arg
     }
     c->set = set;
     c->state = CONN_NEW;
-    estd_head_stream_init(&c->stream, all->limits.max_head, all->limits.max_body);
+    estd_head_stream_init(&c->stream, all->max_head, atomic_load(&all->max_body));
+    atomic_fetch_add(&all->open, 1);
     list_move(c, &set->other);
     SSL_set_ex_data(ssl, all->index, c); /* from here SSL_free frees c */
+    SSL_set_app_data(ssl, c);            /* for tls_info, which has no argument */
+    SSL_set_info_callback(ssl, tls_info);
     c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL) {
@@ -520,7 +542,7 @@ estd_conn *estd_conn_of(estd_conns *conns, struct bufferevent *bev)
 static void reply_sent(struct evhttp_request *evreq, void *arg)
 {
     estd_conn *c = arg;
-    const estd_conn_limits *lim = &c->set->conns->limits;
+    estd_conns *lim = c->set->conns;
     (void)evreq;
 
     if (c->state != CONN_BUSY)
@@ -538,7 +560,7 @@ static void reply_sent(struct evhttp_request *evreq, void *arg)
     c->state = CONN_WAITING;
     c->in_body = c->stream.position == ESTD_STREAM_BODY;
     list_move(c, &c->set->waiting);
-    arm(c, c->in_body ? lim->body_seconds : lim->head_seconds);
+    arm(c, c->in_body ? atomic_load(&lim->body_seconds) : atomic_load(&lim->head_seconds));
 }
 
 void estd_conn_request_taken(estd_conn *c, struct evhttp_request *evreq)
@@ -562,13 +584,38 @@ int estd_conn_closing_after_reply(const estd_conn *c)
 
 /* --- sets and the whole --- */
 
+estd_conn_limits estd_conn_limits_of(const estd_config *cfg)
+{
+    estd_conn_limits l = {
+        .max_connections = cfg->max_connections,
+        .per_address = cfg->max_connections_per_address,
+        .handshake_seconds = cfg->handshake_timeout_seconds,
+        .head_seconds = cfg->request_head_timeout_seconds,
+        .body_seconds = cfg->request_body_timeout_seconds,
+        .max_head = cfg->max_header_bytes,
+        .max_body = cfg->max_body_bytes,
+    };
+    return l;
+}
+
+void estd_conns_configure(estd_conns *all, const estd_conn_limits *limits)
+{
+    atomic_store(&all->max_connections, limits->max_connections);
+    atomic_store(&all->per_address, limits->per_address);
+    atomic_store(&all->handshake_seconds, limits->handshake_seconds);
+    atomic_store(&all->head_seconds, limits->head_seconds);
+    atomic_store(&all->body_seconds, limits->body_seconds);
+    atomic_store(&all->max_body, limits->max_body);
+    estd_addr_table_set_per_address(all->addrs, limits->per_address);
+}
+
 estd_conns *estd_conns_new(const estd_conn_limits *limits, unsigned loops, SSL_CTX *ctx)
 {
     estd_conns *all = calloc(1, sizeof *all);
 
     if (all == NULL)
         return NULL;
-    all->limits = *limits;
+    all->max_head = limits->max_head;
     all->ctx = ctx;
     all->nsets = loops;
     all->index = SSL_get_ex_new_index(0, all, NULL, NULL, conn_gone);
@@ -578,8 +625,7 @@ estd_conns *estd_conns_new(const estd_conn_limits *limits, unsigned loops, SSL_C
         estd_conns_free(all);
         return NULL;
     }
-    SSL_CTX_set_app_data(ctx, all);
-    SSL_CTX_set_info_callback(ctx, tls_info);
+    estd_conns_configure(all, limits);
     SSL_CTX_set_client_hello_cb(ctx, tls_client_hello, all);
     return all;
 }
@@ -588,14 +634,23 @@ void estd_conns_free(estd_conns *all)
 {
     if (all == NULL)
         return;
-    SSL_CTX_set_info_callback(all->ctx, NULL);
     SSL_CTX_set_client_hello_cb(all->ctx, NULL, NULL);
-    SSL_CTX_set_app_data(all->ctx, NULL);
     if (all->index >= 0)
         CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL, all->index);
     estd_addr_table_free(all->addrs);
     free(all->sets);
     free(all);
+}
+
+void estd_conns_on_refusal(estd_conns *all, estd_conn_refused_fn *fn, void *arg)
+{
+    all->on_refusal = fn;
+    all->on_refusal_arg = arg;
+}
+
+int estd_conns_open(estd_conns *all)
+{
+    return all != NULL ? atomic_load(&all->open) : 0;
 }
 
 estd_conn_set *estd_conn_set_new(estd_conns *all, unsigned index, struct event_base *base)

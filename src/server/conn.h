@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
+#include "config.h"
 
 /* After estd answers a refused request head itself, it keeps reading (and
  * discarding) for at most this long before closing, so that the client is
@@ -30,10 +31,24 @@ typedef struct estd_conns estd_conns;       /* shared by every loop */
 typedef struct estd_conn_set estd_conn_set; /* one loop's connections */
 typedef struct estd_conn estd_conn;
 
-/* Installs the handshake hook on ctx (its app data points to the result). */
+/* Installs the ClientHello hook on ctx (admission before TLS work). */
 estd_conns *estd_conns_new(const estd_conn_limits *limits, unsigned loops, SSL_CTX *ctx);
+/* New limits from a reload: new connections and new deadlines use them
+ * (max_head is kept: max_header_bytes needs a restart). */
+void estd_conns_configure(estd_conns *conns, const estd_conn_limits *limits);
+/* The limits estd.conf sets. */
+estd_conn_limits estd_conn_limits_of(const estd_config *cfg);
 /* After every set is freed. */
 void estd_conns_free(estd_conns *conns);
+
+/* For the access log: estd answered a refused request head itself (on the
+ * connection's loop); tls_version may be NULL. */
+typedef void estd_conn_refused_fn(void *arg, const char *peer, const char *tls_version,
+                                  int status, size_t bytes);
+void estd_conns_on_refusal(estd_conns *conns, estd_conn_refused_fn *fn, void *arg);
+
+/* Connections accepted and not yet freed (0 for NULL). */
+int estd_conns_open(estd_conns *conns);
 
 /* One per loop; index < loops. */
 estd_conn_set *estd_conn_set_new(estd_conns *conns, unsigned index, struct event_base *base);

@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include "access_log.h"
 #include "request_head.h"
 #include "server.h"
 
@@ -63,16 +64,8 @@ struct estd_job {
 
 /* --- replies (loop thread) --- */
 
-static void access_log(const char *peer, const struct evhttp_request *evreq, const char *method,
-                       const estd_response *resp, size_t len)
-{
-    fprintf(stderr, "estd: access: %s \"%s %.200s\" %d %zu%s%s\n", peer, method,
-            evhttp_request_get_uri(evreq), resp->status, len, resp->who[0] ? " who=" : "",
-            resp->who);
-}
-
-static void reply_send(estd_server *srv, struct evhttp_request *evreq, const char *peer,
-                       const char *method, estd_response *resp)
+static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_request *evreq,
+                       estd_response *resp)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
     struct evbuffer *buf = evbuffer_new();
@@ -108,7 +101,7 @@ static void reply_send(estd_server *srv, struct evhttp_request *evreq, const cha
     evhttp_add_header(out, "Content-Length", number);
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
-    access_log(peer, evreq, method, resp, len);
+    estd_access_log(srv, req, evhttp_request_get_uri(evreq), resp, len);
     evhttp_send_reply(evreq, resp->status, estd_http_reason_phrase(resp->status), buf);
     /* evhttp leaves the head and the body in separate chains, which
      * bufferevent_openssl would send as two TLS records in two write(2)s
@@ -120,6 +113,20 @@ static void reply_send(estd_server *srv, struct evhttp_request *evreq, const cha
         evbuffer_pullup(bufferevent_get_output(bev), -1);
     if (buf != NULL)
         evbuffer_free(buf);
+}
+
+/* conn.c answered a refused request head: one access-log line (and the
+ * request metrics) as for any answer, method and path unknown. */
+static void refusal_logged(void *arg, const char *peer, const char *tls_version, int status,
+                           size_t bytes)
+{
+    estd_request req = {.tls_version = tls_version};
+    estd_response resp = {.status = status};
+
+    snprintf(req.method, sizeof req.method, "-");
+    snprintf(req.peer, sizeof req.peer, "%s", peer);
+    clock_gettime(CLOCK_MONOTONIC, &req.started);
+    estd_access_log(arg, &req, NULL, &resp, bytes);
 }
 
 static void request_release(estd_request *req)
@@ -143,7 +150,7 @@ static void job_reply(estd_job *job)
 {
     estd_server *srv = job->loop->srv;
 
-    reply_send(srv, job->evreq, job->req.peer, job->req.method, &job->resp);
+    reply_send(srv, &job->req, job->evreq, &job->resp);
     job_free(job);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -303,6 +310,8 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     snprintf(job->req.method, sizeof job->req.method, "%s",
              cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER");
     peer_text(evcon, job->req.peer, sizeof job->req.peer);
+    clock_gettime(CLOCK_MONOTONIC, &job->req.started);
+    job->req.tls_version = ssl != NULL ? SSL_get_version(ssl) : NULL;
     atomic_fetch_add(&srv->in_flight, 1);
     if (conn != NULL)
         estd_conn_request_taken(conn, evreq);
@@ -416,8 +425,9 @@ static est_status loop_init(estd_loop *loop, unsigned index, estd_server *srv,
     /* conn.c checks every request head first and answers (text/plain) what
      * would reach evhttp's own HTML error pages: an oversized head (431),
      * a Content-Length over the limit (413). evhttp's limits stay as a
-     * backstop: its line count is never above conn.c's byte count. */
-    evhttp_set_max_body_size(loop->http, (ev_ssize_t)cfg->max_body_bytes);
+     * backstop: its line count is never above conn.c's byte count, and its
+     * body limit is the largest max_body_bytes a reload may set. */
+    evhttp_set_max_body_size(loop->http, (ev_ssize_t)ESTD_MAX_BODY_BYTES_LIMIT);
     evhttp_set_max_headers_size(loop->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(loop->http, (int)cfg->timeout_seconds);
     evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
@@ -470,20 +480,6 @@ static void loop_release(estd_loop *loop)
     pthread_mutex_destroy(&loop->done_lock);
 }
 
-/* Connection limits from estd.conf (conn.h). */
-static estd_conn_limits conn_limits(const estd_config *cfg)
-{
-    estd_conn_limits l = {
-        .max_connections = cfg->max_connections,
-        .per_address = cfg->max_connections_per_address,
-        .handshake_seconds = cfg->handshake_timeout_seconds,
-        .head_seconds = cfg->request_head_timeout_seconds,
-        .body_seconds = cfg->request_body_timeout_seconds,
-        .max_head = cfg->max_header_bytes,
-        .max_body = cfg->max_body_bytes,
-    };
-    return l;
-}
 
 est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err)
 {
@@ -497,11 +493,12 @@ est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out
         return est_error_set(err, rc, "out of memory");
     }
     loops->srv = srv;
-    limits = conn_limits(&srv->inst->cfg);
+    limits = estd_conn_limits_of(&srv->inst->cfg);
     if ((srv->conns = estd_conns_new(&limits, threads, srv->ssl_ctx)) == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         goto fail;
     }
+    estd_conns_on_refusal(srv->conns, refusal_logged, srv);
     if ((rc = listen_socket(srv->inst->cfg.listen, &listener, err)) != EST_OK)
         goto fail;
     for (unsigned i = 0; i < threads; i++) {

@@ -64,8 +64,9 @@ for line in open(table, encoding="ascii"):
 sys.exit(1 if failed else 0)
 PY
 estd_alive
-grep -q 'access: .* "-" 400 .*(more than one Content-Length)' "$T/estd.log" \
-  || fail "refusal not in the access log"
+grep -q ': request head refused (400): more than one Content-Length$' "$T/estd.log" \
+  || fail "refusal reason not logged"
+grep -q 'access: .* "- -" 400 ' "$T/estd.log" || fail "refusal not in the access log"
 
 # A keep-alive connection still carries two requests (and two answers).
 python3 - "$PORT" <<'PY' || fail "keep-alive after the checks"
