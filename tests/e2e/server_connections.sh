@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Connection exhaustion and slow clients (docs/operator.md, "Limits"):
-# 4,200 connections from 127.0.0.2 trickling a ClientHello byte every 2 s (reopened every 4 s when closed) do
+# 4,200 connections from 127.0.0.2 trickling a ClientHello byte every 2 s
+# (reopened every 4 s when closed, as slowloris does) do
 # not stop a client on 127.0.0.1 from enrolling (p99 latency printed and
 # bounded generously against a baseline measured before and after), each
 # trickling connection is closed at its handshake deadline, and at
@@ -209,4 +210,15 @@ t=$(trickled_for body); echo "figures: trickled body closed after $t s"
 python3 -c "import sys; sys.exit(0 if 2.5 <= $t <= 6 else 1)" || fail "body deadline: $t s"
 estd_alive
 pass "request head and body deadlines are totals"
+
+# A reload (SIGHUP) applies new deadlines to new connections; the TLS
+# lists need a restart and a reload says so.
+sed -i 's/^request_head_timeout_seconds = .*/request_head_timeout_seconds = 1/; s/^tls_groups = .*/tls_groups = P-384/' "$DIR/estd.conf"
+kill -HUP "$ESTD_PID"
+for _ in $(seq 1 50); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
+grep -q "reload: tls_groups changed to 'P-384': takes effect at restart" "$T/estd.log" \
+  || fail "tls_groups change not reported: $(grep reload "$T/estd.log")"
+t=$(trickled_for head); echo "figures: after reload, trickled head closed after $t s"
+python3 -c "import sys; sys.exit(0 if 0.5 <= $t <= 2.5 else 1)" || fail "reloaded head deadline: $t s"
+pass "a reload applies the deadlines, reports the TLS lists"
 estd_stop
