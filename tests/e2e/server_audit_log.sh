@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Logs and the audit table under attack (issue #12):
 # - every client-chosen byte reaches the access log and the audit table
-#   escaped: ESC, CR/LF, NUL and invalid UTF-8 in the request path and in
-#   user names (raw TLS requests from python3), in text and JSON logs;
+#   escaped: ESC, CR/LF, NUL and invalid UTF-8 in user names, quotes and
+#   backslashes in the request path (raw TLS requests from python3), in
+#   text and JSON logs; control bytes in the path never reach the log;
 # - a flood of 500 bad-password requests from one address (127.0.0.2)
 #   leaves a bounded number of auth-fail rows whose count column adds up
 #   to 500;
@@ -34,8 +35,13 @@ with socket.create_connection(("127.0.0.1", port)) as s, ctx.wrap_socket(s) as t
     print(data.split(b" ")[1].decode())
 PY
 }
-[ "$(raw_request "b'GET /.well-known/est/\\x1b[31mred\\xff\\xfe HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'")" = 404 ] \
-  || fail "path with ESC: not 404"
+# Control bytes and non-ASCII in the request line are refused at the front
+# door (400, before any log line names the path); '"' and '\' are visible
+# ASCII that pass, and must not close the quoted field or forge an escape.
+[ "$(raw_request "b'GET /.well-known/est/\\x1b[31mred\\xff\\xfe HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'")" = 400 ] \
+  || fail "path with ESC: not refused"
+[ "$(raw_request "b'GET /.well-known/est/a\"b\\\\x1B HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'")" = 404 ] \
+  || fail "path with a quote and a backslash: not 404"
 # A user name in invalid UTF-8 (Digest takes it; the first failure from
 # 127.0.0.1, so its row is written), then one with ESC, CR/LF and NUL
 # (Basic and Digest refuse control bytes in names as malformed: counted).
@@ -47,7 +53,7 @@ user=$(printf 'eve\033[2J\r\nforged\000x\377:pw' | base64 -w0)
 estd_alive
 LC_ALL=C grep -q $'\x1b' "$T/estd.log" && fail "raw ESC in the log: $(LC_ALL=C grep $'\x1b' "$T/estd.log" | od -c | head)"
 LC_ALL=C grep -q $'[\x80-\xff]' "$T/estd.log" && fail "invalid UTF-8 in the log"
-grep -qF '"GET /.well-known/est/\x1B[31mred\xFF\xFE" 404' "$T/estd.log" || fail "path not escaped: $(grep ' 404 ' "$T/estd.log")"
+grep -qF '"GET /.well-known/est/a\x22b\x5Cx1B" 404' "$T/estd.log" || fail "path not escaped: $(grep ' 404 ' "$T/estd.log")"
 # The audit row names the user tried, escaped.
 subject=$(sqlite3 "$DIR/estd.db" "SELECT subject FROM audit WHERE event = 'auth-fail'")
 [ "$subject" = 'eve\xFF\xFE' ] || fail "audit subject not escaped: $(printf '%s' "$subject" | od -c | head -3)"
@@ -60,13 +66,13 @@ pass "ESC, CR/LF, NUL, invalid UTF-8: escaped in the access log and the audit ta
 estd_stop
 sed -i 's/^log_format = .*/log_format = json/' "$DIR/estd.conf"
 estd_start "$DIR"
-[ "$(raw_request "b'GET /.well-known/est/\\x1b[31mred\\xff\\xfe HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'")" = 404 ] \
-  || fail "path with ESC (JSON log): not 404"
+[ "$(raw_request "b'GET /.well-known/est/a\"b\\\\x1B HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'")" = 404 ] \
+  || fail "path with a quote (JSON log): not 404"
 grep 'estd: access: {' "$T/estd.log" | grep '"status":404' | tail -1 >"$T/json"
 python3 -c '
 import json, sys
 line = open(sys.argv[1], "rb").read().decode("utf-8").split("estd: access: ", 1)[1]
-assert json.loads(line)["path"] == "/.well-known/est/\\x1B[31mred\\xFF\\xFE", line
+assert json.loads(line)["path"] == "/.well-known/est/a\\x22b\\x5Cx1B", line
 ' "$T/json" || fail "JSON access line: $(cat "$T/json")"
 LC_ALL=C grep -q $'\x1b' "$T/estd.log" && fail "raw ESC in the JSON log"
 sed -i 's/^log_format = .*/log_format = text/' "$DIR/estd.conf"
