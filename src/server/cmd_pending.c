@@ -140,7 +140,8 @@ static est_status approve_issue(estd_instance *inst, const est_pending_record *r
         est_error_prefix(err, "the stored request");
         goto out;
     }
-    rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert, err);
+    rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert,
+                    NULL, err);
 out:
     X509_REQ_free(csr);
     return rc;

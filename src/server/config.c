@@ -40,6 +40,7 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     ca->trust_ra = 1;
     ca->serverkeygen_key_type = EST_KEY_EC_P256;
     ca->fullcmc = 1;
+    estd_upstream_config_defaults(&ca->upstream, label);
 }
 
 void estd_config_defaults(estd_config *cfg, const char *dir)
@@ -323,6 +324,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
         return set_bool(&ca->enforce_csrattrs, value, err);
+    if ((rc = estd_upstream_key_set(&ca->upstream, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
 }
 
@@ -466,6 +469,11 @@ static est_status resolve(char *path, size_t cap, const char *dir, est_error *er
     return EST_OK;
 }
 
+est_status estd_config_path_resolve(char *path, size_t cap, const char *dir, est_error *err)
+{
+    return resolve(path, cap, dir, err);
+}
+
 est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
 {
     char path[ESTD_PATH_MAX];
@@ -497,7 +505,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
             resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
             resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
-            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK)
+            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK ||
+            estd_upstream_config_finish(&ca->upstream, dir, err) != EST_OK)
             return rc;
     }
     return EST_OK;

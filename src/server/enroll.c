@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
+#include "issuer.h"
 #include "server.h"
 
 /* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
@@ -369,6 +370,72 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     return 1;
 }
 
+void estd_issue_refusal(const estd_request *req, const est_error *err, estd_response *resp)
+{
+    unsigned retry_after = resp->retry_after;
+    int status = estd_issue_http_status(err->code);
+
+    estd_response_error(resp, status, "%s", err->message);
+    if (status == 202 || status == 503)
+        resp->retry_after = retry_after ? retry_after : req->ca->cfg->retry_after_seconds;
+}
+
+/* The upstream answered 202 (draft-04 §4.2.3): the device repeats the same
+ * request, on a new TLS connection, and the RA forwards the same CSR again,
+ * which the upstream knows by its content. The pending row lets the repeat
+ * pass pending_repeat (its linking was checked the first time) and shows
+ * in `estd pending list` what waits upstream. */
+static void upstream_pending_note(estd_server *srv, const estd_request *req,
+                                  const estd_auth_result *auth, X509_REQ *csr,
+                                  const char *operation)
+{
+    est_store *store = srv->inst->store;
+    est_pending_record *known = NULL, fresh = {0};
+    unsigned char *der = NULL;
+    char subject[256];
+    int len;
+
+    csr_sha256_hex(csr, fresh.csr_sha256);
+    if (store->ops->pending_find(store->impl, req->ca->cfg->label, fresh.csr_sha256, &known,
+                                 NULL) == EST_OK) {
+        est_pending_record_free(known);
+        return;
+    }
+    len = i2d_X509_REQ(csr, &der);
+    X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
+    fresh.label = (char *)req->ca->cfg->label;
+    fresh.requester = (char *)auth->name;
+    fresh.auth_method = (char *)auth->method;
+    fresh.operation = (char *)operation;
+    fresh.subject = subject;
+    fresh.status = EST_PENDING_WAITING;
+    fresh.csr_der = der;
+    fresh.csr_der_len = len > 0 ? (size_t)len : 0;
+    if (store->ops->pending_insert(store->impl, &fresh, NULL) == EST_OK)
+        estd_audit(srv->inst, "pending-upstream", req->ca->cfg->label, auth->name, subject, NULL,
+                   operation);
+    OPENSSL_free(der);
+}
+
+/* The certificate for a request that waited upstream came: its row is done. */
+static void upstream_pending_settle(estd_server *srv, const estd_request *req, X509_REQ *csr,
+                                    X509 *cert)
+{
+    est_store *store = srv->inst->store;
+    est_pending_record *rec = NULL;
+    char hash[65], serial[80];
+
+    if (req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
+        return;
+    csr_sha256_hex(csr, hash);
+    if (store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK &&
+        rec->status == EST_PENDING_WAITING &&
+        est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) == EST_OK)
+        store->ops->pending_update(store->impl, rec->id, EST_PENDING_APPROVED, "issued upstream",
+                                   serial, NULL);
+    est_pending_record_free(rec);
+}
+
 /* A repeat of a request already waiting for approval arrives on a new TLS
  * connection, so its channel binding cannot match; the binding was checked
  * when the request was first stored (draft-04 §4.2.3: "repeating the same
@@ -380,7 +447,8 @@ static int pending_repeat(estd_server *srv, const estd_request *req, X509_REQ *c
     char hash[65];
     int known;
 
-    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL &&
+        req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
         return 0;
     csr_sha256_hex(csr, hash);
     known = store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
@@ -430,12 +498,18 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
                         resp->status == 202 ? "request waiting for approval" : "no certificate");
         goto out;
     }
-    if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+    if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &resp->retry_after,
+                   &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
+        if (err.code == EST_E_RETRY_LATER) {
+            upstream_pending_note(srv, req, auth, csr, operation);
+            estd_otp_settle(srv, req, auth, otp_id, NULL, "request waiting upstream");
+            goto out;
+        }
         estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
     }
+    upstream_pending_settle(srv, req, csr, cert);
     estd_otp_settle(srv, req, auth, otp_id, cert, "issued");
     respond_with_cert(req, cert, resp);
     goto out;

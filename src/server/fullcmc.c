@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/x509v3.h>
+#include "issuer.h"
 #include "server.h"
 
 typedef struct cmc_job {
@@ -299,9 +300,9 @@ static int perform(cmc_job *job, estd_response *resp)
     for (size_t i = 0; i < cmc->request_count; i++) {
         X509 *cert = NULL;
         if (estd_issue(job->srv->inst, job->req->ca, cmc->requests[i].csr, NULL, &who, "fullcmc",
-                       &cert, &err) != EST_OK) {
+                       &cert, NULL, &err) != EST_OK) {
             int policy = err.code == EST_E_POLICY || err.code == EST_E_INPUT;
-            refuse(job, policy ? 400 : 500,
+            refuse(job, estd_issue_http_status(err.code),
                    policy ? EST_CMC_FAIL_BAD_REQUEST : EST_CMC_FAIL_INTERNAL_CA_ERROR,
                    cmc->requests[i].body_part_id, resp, "%s", err.message);
             return 0;

@@ -1,6 +1,7 @@
 /* estd: per-operation dispatch (draft-04 §4, RFC 7030 §4). */
 #include <stdio.h>
 #include <string.h>
+#include "issuer.h"
 #include "server.h"
 
 /* DESIGN §2: RFC 7030 bodies are base64 DER with CTE base64 and smime-type;
@@ -19,6 +20,19 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
 
     if (req->route.op != EST_OP_CACERTS)
         return 0;
+    if (ca->upstream != NULL) {
+        /* issuer = est: the upstream's /cacerts, last good copy (it may
+         * change under a background refresh, so it is copied). */
+        est_error err;
+        char *body = NULL;
+        size_t len = 0;
+        if (estd_upstream_cacerts_body(ca->upstream, d, &body, &len, &err) != EST_OK) {
+            estd_response_error(resp, 500, "%s", err.message);
+            return 1;
+        }
+        estd_response_body(resp, 200, pkcs7_type(d), d == EST_DIALECT_RFC7030, body, len);
+        return 1;
+    }
     /* draft-04 §4.1: /CACerts needs no client authentication. The body was
      * prepared when the CA was loaded. */
     resp->status = 200;

@@ -15,6 +15,7 @@ typedef struct estd_ca {
     STACK_OF(X509) *cacerts;     /* what /cacerts serves */
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
+    struct estd_upstream *upstream; /* issuer = est: the upstream EST server, else NULL */
     /* Prepared bodies (DESIGN §2), one per dialect: /cacerts is constant
      * until the CA changes, so it is encoded once. */
     char *cacerts_body[2];
@@ -33,6 +34,7 @@ typedef struct estd_instance {
 
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
+    ESTD_OPEN_UPSTREAM = 1u << 1, /* issuer = est: fetch /cacerts from the upstream now */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
@@ -48,12 +50,14 @@ typedef struct estd_requester {
     const char *auth_method; /* "basic", "cert", "cert+basic", "admin", ... */
 } estd_requester;
 
-/* Issues a certificate for a checked CSR and commits it to the store before
- * returning (DESIGN §4). subject: NULL = the CSR's. operation: "enroll",
- * "renew", "rekey", ... Audits the issuance. */
+/* Issues a certificate for a checked CSR with the CA's issuer (embedded,
+ * or an upstream: issuer.h) and commits it to the store before returning.
+ * subject: NULL = the CSR's (the embedded CA only). operation: "enroll",
+ * "renew", "rekey", ... Audits the issuance. *retry_after (may be NULL):
+ * with EST_E_RETRY_LATER, the seconds the upstream asked for. */
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                       const estd_requester *who, const char *operation, X509 **out,
-                      est_error *err);
+                      unsigned *retry_after, est_error *err);
 
 /* Appends an audit event; failures to audit are reported to the caller. */
 est_status estd_audit(estd_instance *inst, const char *event, const char *label,

@@ -12,6 +12,7 @@
 #include <event2/thread.h>
 #include "commands.h"
 #include "server.h"
+#include "upstream_refresh.h"
 
 #define SERVE_GRACE_SECONDS 30
 
@@ -50,6 +51,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
+    estd_refresher *refresher = NULL;
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -78,7 +80,7 @@ int estd_serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
+    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS | ESTD_OPEN_UPSTREAM, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         return 1;
     }
@@ -107,6 +109,10 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "%s", err.message);
         goto out;
     }
+    if (estd_refresher_start(inst, &refresher, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
     sigwait(&stop_signals, &sig);
@@ -115,6 +121,7 @@ int estd_serve_main(int argc, char **argv)
     loops = NULL;
     status = 0;
 out:
+    estd_refresher_stop(refresher);
     estd_loops_stop(loops, 0);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);

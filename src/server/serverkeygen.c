@@ -315,12 +315,15 @@ static int issue_for_key(estd_server *srv, const estd_request *req, const estd_a
     est_error err;
     int ok = 0;
 
-    if (stand_in == NULL || !X509_REQ_set_pubkey(stand_in, key)) {
+    /* An upstream checks the CSR's signature: the RA, which generated the
+     * key, signs the stand-in with it (the embedded CA needs no signature). */
+    if (stand_in == NULL || !X509_REQ_set_pubkey(stand_in, key) ||
+        (req->ca->cfg->upstream.issuer != ESTD_ISSUER_EMBEDDED &&
+         !X509_REQ_sign(stand_in, key, est_key_digest(key)))) {
         estd_response_error(resp, 500, "out of memory");
-    } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert, &err) !=
-               EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+    } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert,
+                          &resp->retry_after, &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
     } else {
         ok = 1;
     }

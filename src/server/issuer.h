@@ -1,0 +1,61 @@
+/* estd: the issuer seam. A CA label issues with its embedded CA, or estd is
+ * a Registration Authority (draft-04 §2, §3.7) that forwards the checked
+ * CSR to an upstream EST or CMP server. Device-side policy (authentication,
+ * csrattrs, approval, PoP linking against the device's own TLS session,
+ * re-enroll rules) runs before the issuer, whatever it is: the upstream
+ * cannot see the device's TLS session, so the RA vouches for the linking.
+ *
+ * Every issuer commits the certificate to the store (with its audit row)
+ * before returning it, so a device never holds a certificate the store
+ * does not know. Error codes tell the device-facing answer:
+ *   EST_E_RETRY_LATER  202 + Retry-After (*retry_after)
+ *   EST_E_IO           503 + Retry-After: upstream unreachable, timed out, 5xx
+ *   EST_E_PROTOCOL, EST_E_TLS, EST_E_TOO_LARGE  502: upstream answer unusable
+ *   EST_E_AUTH         403: upstream refused the RA or the request
+ *   EST_E_POLICY, EST_E_INPUT  400
+ *   anything else      500 */
+#ifndef ESTD_ISSUER_H
+#define ESTD_ISSUER_H
+
+#include "instance.h"
+
+/* The HTTP status a device gets for an issuing failure (table above). */
+int estd_issue_http_status(est_status code);
+
+est_status estd_issuer_embedded_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr,
+                                      const X509_NAME *subject, const estd_requester *who,
+                                      const char *operation, X509 **out, est_error *err);
+est_status estd_issuer_est_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr,
+                                 const estd_requester *who, const char *operation, X509 **out,
+                                 unsigned *retry_after, est_error *err);
+est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr,
+                                 const estd_requester *who, const char *operation, X509 **out,
+                                 unsigned *retry_after, est_error *err);
+
+/* An upstream's answer, accepted: cert must certify csr's public key and
+ * chain (with untrusted) to anchors; then it is stored with its audit row
+ * (detail says via which upstream). */
+est_status estd_issuer_accept(estd_instance *inst, estd_ca *ca, X509_REQ *csr, X509 *cert,
+                              STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors,
+                              const estd_requester *who, const char *operation,
+                              const char *via, est_error *err);
+
+/* --- issuer = est: the upstream EST server (issuer_est.c) --- */
+typedef struct estd_upstream estd_upstream;
+
+/* Loads the upstream state of ca: the HTTP client, and /cacerts from the
+ * upstream (fetch = 1) or from the last good copy on disk (fetch = 0, or
+ * when the upstream does not answer). *cacerts: a copy for the CA's trust
+ * and /cacerts. */
+est_status estd_upstream_open(const estd_ca_config *cfg, int fetch, estd_upstream **out,
+                              STACK_OF(X509) **cacerts, est_error *err);
+void estd_upstream_free(estd_upstream *up);
+/* Fetches /cacerts again; on failure the last good copy stays (and its age
+ * is in the message). */
+est_status estd_upstream_refresh(estd_upstream *up, est_error *err);
+/* A copy of the prepared /cacerts body for dialect d (malloc'd). */
+est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **body, size_t *len,
+                                      est_error *err);
+unsigned estd_upstream_refresh_seconds(const estd_upstream *up);
+
+#endif
