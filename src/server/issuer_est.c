@@ -220,13 +220,13 @@ static est_status read_issued(const estd_http_response *resp, X509_REQ *csr, X50
 {
     uint8_t *der = NULL;
     size_t der_len = 0;
-    est_status rc;
+    est_error why;
 
-    if ((rc = est_body_decode(resp->body, resp->body_len, &der, &der_len, NULL, err)) != EST_OK ||
-        (rc = est_certs_only_parse(der, der_len, others, err)) != EST_OK) {
+    if (est_body_decode(resp->body, resp->body_len, &der, &der_len, NULL, &why) != EST_OK ||
+        est_certs_only_parse(der, der_len, others, &why) != EST_OK) {
         free(der);
         return est_error_set(err, EST_E_PROTOCOL, "upstream answer is not a certs-only: %s",
-                             err->message);
+                             why.message);
     }
     free(der);
     for (int i = 0; i < sk_X509_num(*others); i++) {
