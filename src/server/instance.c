@@ -177,6 +177,9 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
             goto out;
         }
     }
+    if (cfg->upstream.issuer == ESTD_ISSUER_CMP &&
+        (rc = estd_cmp_upstream_open(cfg, &ca->cmp, err)) != EST_OK)
+        goto out;
     if ((rc = ca_trust_build(ca, extra, err)) != EST_OK ||
         (rc = ca_csrattrs_build(ca, err)) != EST_OK || (rc = ca_bodies_build(ca, err)) != EST_OK)
         goto out;
@@ -194,6 +197,7 @@ out:
 static void ca_release(estd_ca *ca)
 {
     estd_upstream_free(ca->upstream);
+    estd_cmp_upstream_free(ca->cmp);
     est_ca_free(ca->ca);
     X509_free(ca->cert);
     sk_X509_pop_free(ca->cacerts, X509_free);

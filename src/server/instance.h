@@ -16,6 +16,7 @@ typedef struct estd_ca {
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
     struct estd_upstream *upstream; /* issuer = est: the upstream EST server, else NULL */
+    struct estd_cmp_upstream *cmp;  /* issuer = cmp: the upstream CMP server, else NULL */
     /* Prepared bodies (DESIGN §2), one per dialect: /cacerts is constant
      * until the CA changes, so it is encoded once. */
     char *cacerts_body[2];

@@ -58,4 +58,11 @@ est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **b
                                       est_error *err);
 unsigned estd_upstream_refresh_seconds(const estd_upstream *up);
 
+/* --- issuer = cmp: the upstream CMP server (issuer_cmp.c) --- */
+typedef struct estd_cmp_upstream estd_cmp_upstream;
+
+est_status estd_cmp_upstream_open(const estd_ca_config *cfg, estd_cmp_upstream **out,
+                                  est_error *err);
+void estd_cmp_upstream_free(estd_cmp_upstream *up);
+
 #endif
