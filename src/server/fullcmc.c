@@ -31,8 +31,15 @@ typedef struct cmc_job {
 
 int estd_fullcmc_offered(const estd_request *req, estd_response *resp)
 {
-    if (req->ca->cfg->fullcmc)
+    /* A CMC response is signed with the CA's key: an RA forwards the
+     * request to an EST upstream (fullcmc_forward.c) and has nothing to
+     * sign one with in front of a CMP CA. */
+    if (req->ca->cfg->fullcmc && req->ca->cfg->upstream.issuer != ESTD_ISSUER_CMP)
         return 1;
+    if (req->ca->cfg->fullcmc) {
+        estd_response_error(resp, 501, "/fullcmc is not offered in front of a CMP CA");
+        return 0;
+    }
     estd_response_error(resp, 501, "/fullcmc is not offered by this CA");
     return 0;
 }

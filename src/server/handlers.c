@@ -120,7 +120,12 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
             estd_handle_enroll(srv, req, &auth, resp);
         return;
     case EST_OP_FULLCMC:
-        if (estd_fullcmc_offered(req, resp) && authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+        if (!estd_fullcmc_offered(req, resp) ||
+            !authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            return;
+        if (req->ca->upstream != NULL)
+            estd_fullcmc_forward(srv, req, &auth, resp);
+        else
             estd_handle_fullcmc(srv, req, &auth, resp);
         return;
     case EST_OP_SERVERKEYGEN:

@@ -38,7 +38,7 @@ static est_status check_cert(X509_REQ *csr, X509 *cert, STACK_OF(X509) *untruste
 
     if (store == NULL || ctx == NULL)
         goto out;
-    if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(cert)) != 1) {
+    if (csr != NULL && EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(cert)) != 1) {
         rc = est_error_set(err, EST_E_PROTOCOL, "upstream returned a certificate for another key");
         goto out;
     }

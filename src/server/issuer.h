@@ -32,7 +32,8 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
                                  const estd_requester *who, const char *operation, X509 **out,
                                  unsigned *retry_after, est_error *err);
 
-/* An upstream's answer, accepted: cert must certify csr's public key and
+/* An upstream's answer, accepted: cert must certify csr's public key (csr
+ * NULL: a /fullcmc answer, whose requests the RA did not parse) and
  * chain (with untrusted) to anchors; then it is stored with its audit row
  * (detail says via which upstream). */
 est_status estd_issuer_accept(estd_instance *inst, estd_ca *ca, X509_REQ *csr, X509 *cert,
@@ -57,6 +58,9 @@ est_status estd_upstream_refresh(estd_upstream *up, est_error *err);
 est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **body, size_t *len,
                                       est_error *err);
 unsigned estd_upstream_refresh_seconds(const estd_upstream *up);
+/* The client toward the upstream, and a copy of its current /cacerts. */
+struct estd_upstream_http *estd_upstream_get0_http(estd_upstream *up);
+STACK_OF(X509) *estd_upstream_get1_cacerts(estd_upstream *up);
 
 /* --- issuer = cmp: the upstream CMP server (issuer_cmp.c) --- */
 typedef struct estd_cmp_upstream estd_cmp_upstream;

@@ -208,6 +208,16 @@ est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **b
     return rc;
 }
 
+estd_upstream_http *estd_upstream_get0_http(estd_upstream *up)
+{
+    return up->http;
+}
+
+STACK_OF(X509) *estd_upstream_get1_cacerts(estd_upstream *up)
+{
+    return cacerts_copy(up);
+}
+
 unsigned estd_upstream_refresh_seconds(const estd_upstream *up)
 {
     return up->cfg->cacerts_refresh_seconds;
@@ -239,8 +249,7 @@ static est_status read_issued(const estd_http_response *resp, X509_REQ *csr, X50
     return est_error_set(err, EST_E_PROTOCOL, "upstream returned a certificate for another key");
 }
 
-/* Upstream status -> the error code issuer.h maps to the device's answer. */
-static est_status status_error(const estd_http_response *resp, unsigned *retry_after,
+est_status estd_upstream_status_error(const estd_http_response *resp, unsigned *retry_after,
                                est_error *err)
 {
     if (resp->status == 202) {
@@ -298,7 +307,7 @@ est_status estd_issuer_est_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
     rc = estd_upstream_http_exchange(up->http, "POST", op, "application/pkcs10",
                                      (const uint8_t *)body, body_len, &resp, err);
     if (rc == EST_OK && resp.status != 200)
-        rc = status_error(&resp, retry_after, err);
+        rc = estd_upstream_status_error(&resp, retry_after, err);
     if (rc == EST_OK && (rc = read_issued(&resp, csr, &cert, &others, err)) == EST_OK) {
         anchors = cacerts_copy(up);
         rc = estd_issuer_accept(inst, ca, csr, cert, others, anchors, who, operation,

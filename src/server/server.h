@@ -101,6 +101,10 @@ int estd_fullcmc_offered(const estd_request *req, estd_response *resp);
 void estd_handle_fullcmc(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                          estd_response *resp);
 
+/* --- fullcmc_forward.c: /fullcmc through an RA (issuer = est) --- */
+void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                          estd_response *resp);
+
 /* --- response.c --- */
 /* A text/plain error with a one-line reason (printf-style). */
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)

@@ -305,6 +305,18 @@ out:
     free(cert_text);
 }
 
+/* An encrypted key package is signed with the CA's key (RFC 6032 via
+ * est_key_package_build); an RA has none. */
+static int key_package_signable(const estd_request *req, const skg_encryption *enc,
+                                estd_response *resp)
+{
+    if (enc->protection == SKG_PLAIN || req->ca->ca != NULL)
+        return 1;
+    estd_response_error(resp, 501, "encrypted server-generated keys are not offered by an RA "
+                                   "(issuer = est or cmp): there is no CA key here to sign them");
+    return 0;
+}
+
 /* The certificate for the new key: the CSR with its key replaced stands
  * for the request, so issuing, the store and the audit are enroll's. */
 static int issue_for_key(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
@@ -351,6 +363,7 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
     }
     if (!estd_csr_from_body(req, 0, &csr, resp) || !estd_pop_link_check(req, csr, resp) ||
         !key_type_choose(req, csr, &type, resp) || !encryption_choose(req, csr, &enc, resp) ||
+        !key_package_signable(req, &enc, resp) ||
         !estd_otp_check(srv, req, auth, csr, &otp_id, resp))
         goto refused;
     if (est_key_generate(type, &key, &err) != EST_OK) {

@@ -55,4 +55,9 @@ est_status estd_upstream_http_exchange(const estd_upstream_http *up, const char 
                                        const uint8_t *body, size_t body_len,
                                        estd_http_response *out, est_error *err);
 
+/* A status other than 200 -> the error code issuer.h maps to the device's
+ * answer, with the upstream's reason; *retry_after from a 202. */
+est_status estd_upstream_status_error(const estd_http_response *resp, unsigned *retry_after,
+                                      est_error *err);
+
 #endif

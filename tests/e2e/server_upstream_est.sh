@@ -42,6 +42,7 @@ upstream_cert = $T/ra.pem
 upstream_key = $T/ra.key
 upstream_timeout_seconds = 5
 retry_after_seconds = 7
+serverkeygen = yes
 EOF
 printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
 estd_start "$DIR"
@@ -114,6 +115,33 @@ pki --est --url "https://127.0.0.1:$PORT" --in "$T/r1.pem" --cacert "$TLS_CA" --
   || fail "pki --est re-enroll via RA: $(tail -3 "$T/pki.log")"
 openssl verify -CAfile "$UPCA" "$T/c2.pem" >/dev/null || fail "pki renewed certificate does not chain"
 pass "strongSwan pki --est enroll and re-enroll through the RA"
+
+# --- /serverkeygen: the RA generates the key, the upstream issues ---
+new_csr skg "/CN=skg-device"
+base64 "$T/skg.der" >"$T/skg.b64"
+[ "$(post serverkeygen "$T/skg.b64" --user dev:pw)" = 200 ] || fail "serverkeygen via RA: $(cat "$T/body")"
+grep -q 'application/pkcs8' "$T/body" || fail "no key part"
+SKG=$(sqlite3 "$DIR/estd.db" "SELECT serial FROM certs WHERE operation='serverkeygen'")
+[ -n "$SKG" ] && [ "$(sqlite3 "$UP/estd.db" "SELECT count(*) FROM certs WHERE serial='$SKG'")" = 1 ] \
+  || fail "serverkeygen certificate not issued upstream and stored at the RA"
+pass "/serverkeygen through the RA (key made by the RA, certificate by the upstream)"
+
+# --- /fullcmc passed through: the upstream's CMC response, its certificate stored ---
+CMC=$(dirname "$ESTD")/tests/unit_lib_cmc
+[ -x "$CMC" ] || fail "needs $CMC (build target unit_lib_cmc)"
+new_csr cmc "/CN=cmc-device"
+"$CMC" enroll "$T/cmc.key" "$T/cmc.der" "$T/cmc.req" "$T/cmc.ids" || fail "building the CMC request"
+base64 "$T/cmc.req" >"$T/cmc.b64"
+code=$(curl -s --cacert "$TLS_CA" --user dev:pw -H 'Content-Type: application/pkcs7-mime' \
+  --data-binary @"$T/cmc.b64" -D "$T/hdr" -o "$T/body" -w '%{http_code}' "$URL/fullcmc")
+[ "$code" = 200 ] || fail "fullcmc via RA: $code $(cat "$T/body")"
+base64 -d "$T/body" >"$T/cmc.resp"
+out=$("$CMC" response "$T/cmc.resp" "$UPCA" "$T/cmc.ids" "$T/cmc.key" "$T/cmc.pem") || fail "CMC response: $out"
+[[ $out == "status=success"* ]] || fail "CMC status: $out"
+openssl verify -CAfile "$UPCA" "$T/cmc.pem" >/dev/null || fail "fullcmc certificate does not chain upstream"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT operation FROM certs WHERE serial='$(serial_of "$T/cmc.pem")'")" = fullcmc ] \
+  || fail "fullcmc certificate not stored at the RA"
+pass "/fullcmc passed through the RA (upstream-signed response; certificate stored)"
 
 # --- upstream down: 503 + Retry-After; /cacerts from the last good copy ---
 up_stop
