@@ -73,6 +73,7 @@ typedef struct estd_upstream_config {
     unsigned timeout_seconds;        /* upstream_timeout_seconds: connect + exchange */
     unsigned max_response_bytes;     /* upstream_max_response_bytes */
     unsigned cacerts_refresh_seconds;
+    int csrattrs_from_upstream;      /* upstream_csrattrs: /csrattrs passed through */
 } estd_upstream_config;
 
 typedef struct estd_ca_config {

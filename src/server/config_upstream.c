@@ -5,7 +5,8 @@
  *   upstream_url, upstream_trust, upstream_cert, upstream_key,
  *   upstream_user, upstream_password_file, cmp_secret_file, cmp_reference,
  *   upstream_cacerts_cache, upstream_timeout_seconds,
- *   upstream_max_response_bytes, upstream_cacerts_refresh_seconds */
+ *   upstream_max_response_bytes, upstream_cacerts_refresh_seconds,
+ *   upstream_csrattrs */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +93,18 @@ est_status estd_upstream_key_set(estd_upstream_config *up, const char *key, cons
     for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++)
         if (strcmp(key, text_keys[i].key) == 0)
             return copy((char *)up + text_keys[i].offset, text_keys[i].cap, value, err);
+    if (strcmp(key, "upstream_csrattrs") == 0) {
+        if (strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0)
+            return est_error_set(err, EST_E_CONFIG, "'%s' is not yes or no", value);
+        up->csrattrs_from_upstream = strcasecmp(value, "yes") == 0;
+        return EST_OK;
+    }
     if (strcmp(key, "upstream_timeout_seconds") == 0)
         return number(&up->timeout_seconds, value, 1, 600, err);
     if (strcmp(key, "upstream_max_response_bytes") == 0)
         return number(&up->max_response_bytes, value, 4096, UPSTREAM_MAX_RESPONSE_LIMIT, err);
     if (strcmp(key, "upstream_cacerts_refresh_seconds") == 0)
-        return number(&up->cacerts_refresh_seconds, value, 10, 7 * 86400, err);
+        return number(&up->cacerts_refresh_seconds, value, 1, 7 * 86400, err);
     return EST_E_NOT_FOUND;
 }
 
@@ -123,6 +130,8 @@ est_status estd_upstream_config_finish(estd_upstream_config *up, const char *dir
     if (up->issuer == ESTD_ISSUER_EST && up->trust[0] == '\0')
         return est_error_set(err, EST_E_CONFIG,
                              "issuer = est needs upstream_trust (the upstream's TLS anchor)");
+    if (up->csrattrs_from_upstream && up->issuer != ESTD_ISSUER_EST)
+        return est_error_set(err, EST_E_CONFIG, "upstream_csrattrs needs issuer = est");
     if (up->issuer == ESTD_ISSUER_CMP && up->cert[0] == '\0' && up->cmp_secret_file[0] == '\0')
         return est_error_set(err, EST_E_CONFIG, "issuer = cmp needs upstream_cert + upstream_key "
                                                 "or cmp_secret_file");

@@ -1,5 +1,6 @@
 /* estd: per-operation dispatch (draft-04 §4, RFC 7030 §4). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "issuer.h"
 #include "server.h"
@@ -43,10 +44,42 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
     return 1;
 }
 
+/* upstream_csrattrs = yes: the upstream's list, checked for shape and
+ * re-encoded in the device's dialect. */
+static void upstream_csrattrs(const estd_request *req, estd_response *resp)
+{
+    est_dialect d = req->route.dialect;
+    est_csrattrs *attrs = NULL;
+    uint8_t *der = NULL;
+    char *body = NULL;
+    size_t der_len = 0, body_len = 0;
+    est_error err;
+
+    if (estd_upstream_csrattrs(req->ca->upstream, &der, &der_len, &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
+    } else if (der_len == 0) {
+        resp->status = 204;
+    } else if (est_csrattrs_decode(der, der_len, &attrs, &err) != EST_OK ||
+               est_body_encode(der, der_len, d, "CSR ATTRIBUTES", &body, &body_len, &err) !=
+                   EST_OK) {
+        estd_response_error(resp, 502, "upstream /csrattrs: %s", err.message);
+    } else {
+        estd_response_body(resp, 200, "application/csrattrs", d == EST_DIALECT_RFC7030, body,
+                           body_len);
+    }
+    est_csrattrs_free(attrs);
+    free(der);
+}
+
 static void handle_csrattrs(const estd_request *req, estd_response *resp)
 {
     const estd_ca *ca = req->ca;
     est_dialect d = req->route.dialect;
+
+    if (ca->upstream != NULL && ca->cfg->upstream.csrattrs_from_upstream) {
+        upstream_csrattrs(req, resp);
+        return;
+    }
 
     /* RFC 7030 §4.5.2: no attributes -> 204. */
     if (est_csrattrs_count(ca->csrattrs) == 0) {

@@ -58,6 +58,10 @@ est_status estd_upstream_refresh(estd_upstream *up, est_error *err);
 est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **body, size_t *len,
                                       est_error *err);
 unsigned estd_upstream_refresh_seconds(const estd_upstream *up);
+/* upstream_csrattrs = yes: the upstream's /csrattrs as DER (*der_len 0:
+ * none). Errors as for issuing (issuer.h's table). */
+est_status estd_upstream_csrattrs(estd_upstream *up, uint8_t **der, size_t *der_len,
+                                  est_error *err);
 /* The client toward the upstream, and a copy of its current /cacerts. */
 struct estd_upstream_http *estd_upstream_get0_http(estd_upstream *up);
 STACK_OF(X509) *estd_upstream_get1_cacerts(estd_upstream *up);

@@ -223,6 +223,29 @@ unsigned estd_upstream_refresh_seconds(const estd_upstream *up)
     return up->cfg->cacerts_refresh_seconds;
 }
 
+est_status estd_upstream_csrattrs(estd_upstream *up, uint8_t **der, size_t *der_len,
+                                  est_error *err)
+{
+    estd_http_response resp;
+    unsigned ignored;
+    est_status rc;
+
+    *der = NULL;
+    *der_len = 0;
+    rc = estd_upstream_http_exchange(up->http, "GET", "csrattrs", NULL, NULL, 0, &resp, err);
+    if (rc != EST_OK)
+        return rc;
+    /* RFC 7030 §4.5.2: 204 (or 404) = no attributes. */
+    if (resp.status == 204 || resp.status == 404)
+        rc = EST_OK;
+    else if (resp.status != 200)
+        rc = estd_upstream_status_error(&resp, &ignored, err);
+    else if (est_body_decode(resp.body, resp.body_len, der, der_len, NULL, err) != EST_OK)
+        rc = est_error_set(err, EST_E_PROTOCOL, "upstream /csrattrs answer unreadable");
+    estd_http_response_release(&resp);
+    return rc;
+}
+
 /* draft-04 §4.2: the answer to an enroll is a certs-only holding the new
  * certificate (and maybe more); find the one for the CSR's key. */
 static est_status read_issued(const estd_http_response *resp, X509_REQ *csr, X509 **cert,

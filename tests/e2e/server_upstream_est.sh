@@ -11,6 +11,7 @@ command -v pki >/dev/null || fail "strongSwan pki is not installed (scripts/deps
 
 UP=$T/upstream
 "$ESTD" init "$UP" >/dev/null
+sed -i 's/^csrattrs =$/csrattrs = ecdsa-with-SHA256/' "$UP/estd.conf"
 # The RA's credential toward the upstream: id-kp-cmcRA (draft-04 §3.7).
 new_csr ra "/CN=Field RA"
 openssl x509 -req -inform DER -in "$T/ra.der" -CA "$UP/ca/ca.pem" -CAkey "$UP/ca/ca.key" \
@@ -43,6 +44,8 @@ upstream_key = $T/ra.key
 upstream_timeout_seconds = 5
 retry_after_seconds = 7
 serverkeygen = yes
+upstream_csrattrs = yes
+upstream_cacerts_refresh_seconds = 1
 EOF
 printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
 estd_start "$DIR"
@@ -63,6 +66,19 @@ p7_to_pem "$T/ra-cacerts.p7" "$T/ra-cacerts.pem"
 p7_to_pem "$T/up-cacerts.p7" "$T/up-cacerts.pem"
 cmp -s "$T/ra-cacerts.pem" "$T/up-cacerts.pem" || fail "RA /cacerts differs from the upstream's"
 pass "/cacerts through the RA equals the upstream's"
+
+# --- /csrattrs passed through (upstream_csrattrs = yes) ---
+curl -sf --cacert "$TLS_CA" --user dev:pw "$URL/csrattrs" -o "$T/ra-attrs" || fail "RA /csrattrs"
+base64 -d "$T/ra-attrs" | openssl asn1parse -inform DER | grep -q ecdsa-with-SHA256 \
+  || fail "RA /csrattrs is not the upstream's (ecdsa-with-SHA256): $(cat "$T/ra-attrs")"
+pass "/csrattrs passed through from the upstream"
+
+# --- the background refresh keeps the last good /cacerts on disk fresh ---
+CACHE=$DIR/ca/upstream-cacerts.pem
+m0=$(stat -c %Y "$CACHE")
+for _ in $(seq 1 100); do [ "$(stat -c %Y "$CACHE")" != "$m0" ] && break; sleep 0.1; done
+[ "$(stat -c %Y "$CACHE")" != "$m0" ] || fail "/cacerts was not refreshed in the background"
+pass "/cacerts refreshed in the background"
 
 # --- curl enroll (Basic at the RA) ---
 new_csr d1 "/CN=device-1"
@@ -153,6 +169,8 @@ grep -q 'unreachable' "$T/body" || fail "503 reason: $(cat "$T/body")"
 curl -sf --cacert "$TLS_CA" "$URL/cacerts" -o "$T/ra-cacerts2.p7" || fail "RA /cacerts with upstream down"
 cmp -s "$T/ra-cacerts.p7" "$T/ra-cacerts2.p7" || fail "cached /cacerts differs"
 sqlite3 "$DIR/estd.db" "SELECT event FROM audit" | grep -qx forward-failed || fail "failed forward not audited"
+for _ in $(seq 1 50); do grep -q 'serving the last good /cacerts, [0-9]* s old' "$T/estd.log" && break; sleep 0.1; done
+grep -q 'serving the last good /cacerts, [0-9]* s old' "$T/estd.log" || fail "failed refresh (and the copy's age) not logged"
 pass "upstream down: device gets 503 + Retry-After, RA still serves /cacerts"
 
 # A restart with the upstream still down serves the copy kept on disk.
