@@ -617,7 +617,11 @@ static const char config_template[] =
 "# challengePassword OID is listed anyway.\n"
 "csrattrs =\n"
 "# Refuse CSRs that lack an attribute /csrattrs asks for.\n"
-"enforce_csrattrs = no\n";
+"enforce_csrattrs = no\n"
+"# Who issues: embedded (this CA's key), or est / cmp to be a Registration\n"
+"# Authority in front of an upstream CA (upstream_url, upstream_trust,\n"
+"# upstream_cert, upstream_key, ...: see docs/operator.md, section 14).\n"
+"issuer = embedded\n";
 
 est_status estd_config_template(const char *listen, char **out, est_error *err)
 {
