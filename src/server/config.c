@@ -474,6 +474,22 @@ est_status estd_config_path_resolve(char *path, size_t cap, const char *dir, est
     return resolve(path, cap, dir, err);
 }
 
+est_status estd_config_set_string(char *dst, size_t cap, const char *value, est_error *err)
+{
+    return set_string(dst, cap, value, err);
+}
+
+est_status estd_config_set_uint(unsigned *dst, const char *value, unsigned min, unsigned max,
+                                est_error *err)
+{
+    return set_uint(dst, value, min, max, err);
+}
+
+est_status estd_config_set_bool(int *dst, const char *value, est_error *err)
+{
+    return set_bool(dst, value, err);
+}
+
 est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
 {
     char path[ESTD_PATH_MAX];

@@ -36,27 +36,6 @@ void estd_upstream_config_defaults(estd_upstream_config *up, const char *label)
     up->cacerts_refresh_seconds = UPSTREAM_REFRESH_DEFAULT;
 }
 
-static est_status copy(char *dst, size_t cap, const char *value, est_error *err)
-{
-    if (strlen(value) >= cap)
-        return est_error_set(err, EST_E_CONFIG, "value longer than %zu characters", cap - 1);
-    memcpy(dst, value, strlen(value) + 1);
-    return EST_OK;
-}
-
-static est_status number(unsigned *dst, const char *value, unsigned min, unsigned max,
-                         est_error *err)
-{
-    char *end;
-    unsigned long v = strtoul(value, &end, 10);
-
-    if (end == value || *end != '\0' || value[0] == '-' || v < min || v > max)
-        return est_error_set(err, EST_E_CONFIG, "'%s' is not a whole number from %u to %u",
-                             value, min, max);
-    *dst = (unsigned)v;
-    return EST_OK;
-}
-
 static const struct {
     const char *key;
     size_t offset;
@@ -92,19 +71,15 @@ est_status estd_upstream_key_set(estd_upstream_config *up, const char *key, cons
     }
     for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++)
         if (strcmp(key, text_keys[i].key) == 0)
-            return copy((char *)up + text_keys[i].offset, text_keys[i].cap, value, err);
-    if (strcmp(key, "upstream_csrattrs") == 0) {
-        if (strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0)
-            return est_error_set(err, EST_E_CONFIG, "'%s' is not yes or no", value);
-        up->csrattrs_from_upstream = strcasecmp(value, "yes") == 0;
-        return EST_OK;
-    }
+            return estd_config_set_string((char *)up + text_keys[i].offset, text_keys[i].cap, value, err);
+    if (strcmp(key, "upstream_csrattrs") == 0)
+        return estd_config_set_bool(&up->csrattrs_from_upstream, value, err);
     if (strcmp(key, "upstream_timeout_seconds") == 0)
-        return number(&up->timeout_seconds, value, 1, 600, err);
+        return estd_config_set_uint(&up->timeout_seconds, value, 1, 600, err);
     if (strcmp(key, "upstream_max_response_bytes") == 0)
-        return number(&up->max_response_bytes, value, 4096, UPSTREAM_MAX_RESPONSE_LIMIT, err);
+        return estd_config_set_uint(&up->max_response_bytes, value, 4096, UPSTREAM_MAX_RESPONSE_LIMIT, err);
     if (strcmp(key, "upstream_cacerts_refresh_seconds") == 0)
-        return number(&up->cacerts_refresh_seconds, value, 1, 7 * 86400, err);
+        return estd_config_set_uint(&up->cacerts_refresh_seconds, value, 1, 7 * 86400, err);
     return EST_E_NOT_FOUND;
 }
 

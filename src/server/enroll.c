@@ -311,6 +311,37 @@ static void csr_sha256_hex(X509_REQ *csr, char out[65])
     OPENSSL_free(der);
 }
 
+/* Stores a waiting request (fresh->csr_sha256 set by the caller; sets
+ * fresh->id) and audits it as event. */
+static est_status pending_store(estd_server *srv, const estd_request *req,
+                                const estd_auth_result *auth, X509_REQ *csr,
+                                const char *operation, const char *event,
+                                est_pending_record *fresh, est_error *err)
+{
+    est_store *store = srv->inst->store;
+    unsigned char *der = NULL;
+    char subject[256];
+    int len = i2d_X509_REQ(csr, &der);
+    est_status rc;
+
+    X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
+    fresh->label = (char *)req->ca->cfg->label;
+    fresh->requester = (char *)auth->name;
+    fresh->auth_method = (char *)auth->method;
+    fresh->operation = (char *)operation;
+    fresh->subject = subject;
+    fresh->status = EST_PENDING_WAITING;
+    fresh->csr_der = der;
+    fresh->csr_der_len = len > 0 ? (size_t)len : 0;
+    rc = store->ops->pending_insert(store->impl, fresh, err);
+    if (rc == EST_OK)
+        estd_audit(srv->inst, event, req->ca->cfg->label, auth->name, subject, NULL, operation);
+    fresh->subject = NULL;
+    fresh->csr_der = NULL;
+    OPENSSL_free(der);
+    return rc;
+}
+
 /* draft-04 §4.2.3: manual approval answers 202 + Retry-After and the
  * client repeats the same request; the CSR's hash identifies it. Returns 1
  * when resp is final (202, 403, or the approved certificate). */
@@ -321,8 +352,6 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     const char *label = req->ca->cfg->label;
     est_pending_record *pending = NULL, fresh = {0};
     est_cert_record *rec = NULL;
-    unsigned char *csr_der = NULL;
-    char subject[256];
     est_error err;
     est_status rc;
 
@@ -330,21 +359,8 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
         return 0;
     csr_sha256_hex(csr, fresh.csr_sha256);
     rc = store->ops->pending_find(store->impl, label, fresh.csr_sha256, &pending, &err);
-    if (rc == EST_E_NOT_FOUND) {
-        int len = i2d_X509_REQ(csr, &csr_der);
-        X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
-        fresh.label = (char *)label;
-        fresh.requester = (char *)auth->name;
-        fresh.auth_method = (char *)auth->method;
-        fresh.operation = (char *)operation;
-        fresh.subject = subject;
-        fresh.status = EST_PENDING_WAITING;
-        fresh.csr_der = csr_der;
-        fresh.csr_der_len = len > 0 ? (size_t)len : 0;
-        rc = store->ops->pending_insert(store->impl, &fresh, &err);
-        if (rc == EST_OK)
-            estd_audit(srv->inst, "pending", label, auth->name, subject, NULL, operation);
-    }
+    if (rc == EST_E_NOT_FOUND)
+        rc = pending_store(srv, req, auth, csr, operation, "pending", &fresh, &err);
     if (rc != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
     } else if (pending == NULL || pending->status == EST_PENDING_WAITING) {
@@ -364,7 +380,6 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
             estd_response_error(resp, 500, "stored certificate %s is unreadable", rec->serial);
         X509_free(cert);
     }
-    OPENSSL_free(csr_der);
     est_pending_record_free(pending);
     est_cert_record_free(rec);
     return 1;
@@ -391,9 +406,6 @@ static void upstream_pending_note(estd_server *srv, const estd_request *req,
 {
     est_store *store = srv->inst->store;
     est_pending_record *known = NULL, fresh = {0};
-    unsigned char *der = NULL;
-    char subject[256];
-    int len;
 
     csr_sha256_hex(csr, fresh.csr_sha256);
     if (store->ops->pending_find(store->impl, req->ca->cfg->label, fresh.csr_sha256, &known,
@@ -401,20 +413,7 @@ static void upstream_pending_note(estd_server *srv, const estd_request *req,
         est_pending_record_free(known);
         return;
     }
-    len = i2d_X509_REQ(csr, &der);
-    X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
-    fresh.label = (char *)req->ca->cfg->label;
-    fresh.requester = (char *)auth->name;
-    fresh.auth_method = (char *)auth->method;
-    fresh.operation = (char *)operation;
-    fresh.subject = subject;
-    fresh.status = EST_PENDING_WAITING;
-    fresh.csr_der = der;
-    fresh.csr_der_len = len > 0 ? (size_t)len : 0;
-    if (store->ops->pending_insert(store->impl, &fresh, NULL) == EST_OK)
-        estd_audit(srv->inst, "pending-upstream", req->ca->cfg->label, auth->name, subject, NULL,
-                   operation);
-    OPENSSL_free(der);
+    pending_store(srv, req, auth, csr, operation, "pending-upstream", &fresh, NULL);
 }
 
 /* The certificate for a request that waited upstream came: its row is done. */

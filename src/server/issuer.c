@@ -62,6 +62,26 @@ out:
     return rc;
 }
 
+est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
+                              const char *operation, est_cert_record **out, est_error *err)
+{
+    est_cert_record *rec = NULL;
+    est_status rc = est_cert_record_from_x509(cert, &rec, err);
+
+    if (rc != EST_OK)
+        return rc;
+    rec->label = strdup(ca->cfg->label);
+    rec->requester = strdup(who->name ? who->name : "");
+    rec->auth_method = strdup(who->auth_method ? who->auth_method : "");
+    rec->operation = strdup(operation);
+    if (!rec->label || !rec->requester || !rec->auth_method || !rec->operation) {
+        est_cert_record_free(rec);
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    }
+    *out = rec;
+    return EST_OK;
+}
+
 est_status estd_issuer_accept(estd_instance *inst, estd_ca *ca, X509_REQ *csr, X509 *cert,
                               STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors,
                               const estd_requester *who, const char *operation, const char *via,
@@ -72,16 +92,8 @@ est_status estd_issuer_accept(estd_instance *inst, estd_ca *ca, X509_REQ *csr, X
     est_status rc;
 
     if ((rc = check_cert(csr, cert, untrusted, anchors, err)) != EST_OK ||
-        (rc = est_cert_record_from_x509(cert, &rec, err)) != EST_OK)
+        (rc = estd_issuer_record(ca, cert, who, operation, &rec, err)) != EST_OK)
         goto out;
-    rec->label = strdup(ca->cfg->label);
-    rec->requester = strdup(who->name ? who->name : "");
-    rec->auth_method = strdup(who->auth_method ? who->auth_method : "");
-    rec->operation = strdup(operation);
-    if (!rec->label || !rec->requester || !rec->auth_method || !rec->operation) {
-        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
-        goto out;
-    }
     snprintf(detail, sizeof detail, "%s via %s", operation, via);
     {
         est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject, rec->serial,

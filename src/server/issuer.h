@@ -32,6 +32,10 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
                                  const estd_requester *who, const char *operation, X509 **out,
                                  unsigned *retry_after, est_error *err);
 
+/* The store's record of cert: who asked, how, for which operation. */
+est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
+                              const char *operation, est_cert_record **out, est_error *err);
+
 /* An upstream's answer, accepted: cert must certify csr's public key (csr
  * NULL: a /fullcmc answer, whose requests the RA did not parse) and
  * chain (with untrusted) to anchors; then it is stored with its audit row

@@ -26,16 +26,8 @@ est_status estd_issuer_embedded_issue(estd_instance *inst, estd_ca *ca, X509_REQ
          * certificate's decoded key. */
         if ((rc = est_ca_issue_unparsed(ca->ca, csr, &ca->cfg->profile, subject, &cert, err)) !=
                 EST_OK ||
-            (rc = est_cert_record_from_x509(cert, &rec, err)) != EST_OK)
+            (rc = estd_issuer_record(ca, cert, who, operation, &rec, err)) != EST_OK)
             goto out;
-        rec->label = strdup(ca->cfg->label);
-        rec->requester = strdup(who->name ? who->name : "");
-        rec->auth_method = strdup(who->auth_method ? who->auth_method : "");
-        rec->operation = strdup(operation);
-        if (!rec->label || !rec->requester || !rec->auth_method || !rec->operation) {
-            rc = est_error_set(err, EST_E_NOMEM, "out of memory");
-            goto out;
-        }
         {
             /* The issuance and its audit row commit together (one fsync). */
             est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
