@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "issuer.h"
 
 int estd_issue_http_status(est_status code)
@@ -24,6 +25,22 @@ int estd_issue_http_status(est_status code)
     default:
         return 500;
     }
+}
+
+est_status estd_secret_read(const char *path, size_t max, const char *what, uint8_t **out,
+                            size_t *out_len, est_error *err)
+{
+    struct stat st;
+    est_status rc;
+
+    if (stat(path, &st) != 0 || (st.st_mode & 077) != 0)
+        return est_error_set(err, EST_E_CONFIG, "%s %s is missing or readable by others", what,
+                             path);
+    if ((rc = est_file_read(path, max, out, out_len, err)) != EST_OK)
+        return est_error_prefix(err, "%s", what);
+    while (*out_len > 0 && ((*out)[*out_len - 1] == '\n' || (*out)[*out_len - 1] == '\r'))
+        (*out)[--*out_len] = 0;
+    return EST_OK;
 }
 
 /* The upstream is trusted to issue, not to issue the right thing: the

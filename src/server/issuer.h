@@ -32,6 +32,12 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
                                  const estd_requester *who, const char *operation, X509 **out,
                                  unsigned *retry_after, est_error *err);
 
+/* Reads a one-line secret file (password, shared secret) of at most max
+ * bytes, without its line end; refuses a file others may read. what names
+ * the key in messages. *out: free with OPENSSL_clear_free(*out, *out_len). */
+est_status estd_secret_read(const char *path, size_t max, const char *what, uint8_t **out,
+                            size_t *out_len, est_error *err);
+
 /* The store's record of cert: who asked, how, for which operation. */
 est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
                               const char *operation, est_cert_record **out, est_error *err);

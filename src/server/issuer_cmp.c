@@ -69,12 +69,8 @@ static est_status load_credentials(estd_cmp_upstream *up, est_error *err)
                                                     "upstream_trust (the CA's CMP signer)");
     }
     if (cfg->cmp_secret_file[0] != '\0') {
-        if ((rc = est_file_read(cfg->cmp_secret_file, CMP_SECRET_MAX, &up->secret,
-                                &up->secret_len, err)) != EST_OK)
-            return est_error_prefix(err, "cmp_secret_file");
-        while (up->secret_len > 0 && (up->secret[up->secret_len - 1] == '\n' ||
-                                      up->secret[up->secret_len - 1] == '\r'))
-            up->secret_len--;
+        rc = estd_secret_read(cfg->cmp_secret_file, CMP_SECRET_MAX, "cmp_secret_file",
+                              &up->secret, &up->secret_len, err);
     }
     return rc;
 }

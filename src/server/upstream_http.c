@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/http.h>
 #include <openssl/x509v3.h>
+#include "issuer.h"
 #include "upstream_http.h"
 
 /* A password file holds one line; longer is a mistake. */
@@ -43,11 +44,9 @@ static est_status basic_credentials(estd_upstream_http *up, const estd_upstream_
 
     if (cfg->user[0] == '\0')
         return EST_OK;
-    if ((rc = est_file_read(cfg->password_file, UPSTREAM_PASSWORD_MAX, &secret, &secret_len,
-                            err)) != EST_OK)
-        return est_error_prefix(err, "upstream_password_file");
-    while (secret_len > 0 && (secret[secret_len - 1] == '\n' || secret[secret_len - 1] == '\r'))
-        secret_len--;
+    if ((rc = estd_secret_read(cfg->password_file, UPSTREAM_PASSWORD_MAX,
+                               "upstream_password_file", &secret, &secret_len, err)) != EST_OK)
+        return rc;
     pair_len = strlen(cfg->user) + 1 + secret_len;
     cap = 6 + 4 * ((pair_len + 2) / 3) + 1;
     rc = est_error_set(err, EST_E_NOMEM, "out of memory");
@@ -59,8 +58,10 @@ static est_status basic_credentials(estd_upstream_http *up, const estd_upstream_
                     (int)pair_len);
     rc = EST_OK;
 out:
-    if (pair != NULL)
-        OPENSSL_clear_free(pair, pair_len + 1);
+    if (pair != NULL) {
+        OPENSSL_cleanse(pair, pair_len + 1);
+        free(pair);
+    }
     if (secret != NULL)
         OPENSSL_clear_free(secret, secret_len);
     return rc;
@@ -134,7 +135,8 @@ void estd_upstream_http_free(estd_upstream_http *up)
         return;
     SSL_CTX_free(up->ssl_ctx);
     if (up->authorization != NULL)
-        OPENSSL_clear_free(up->authorization, strlen(up->authorization));
+        OPENSSL_cleanse(up->authorization, strlen(up->authorization));
+    free(up->authorization);
     free(up);
 }
 

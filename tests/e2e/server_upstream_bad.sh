@@ -2,7 +2,8 @@
 # issuer = est against an upstream that misbehaves (a tiny python3 HTTPS
 # server plays it): garbage, a truncated body, a 10 MB body, a certificate
 # for another key, one from another CA, a 4xx with a reason, a 5xx, no
-# answer at all. The device gets 502/503 (or the 4xx) with a one-line
+# answer at all. The RA's Basic credentials reach the upstream; a password
+# file others may read is refused. The device gets 502/503 (or the 4xx) with a one-line
 # reason; nothing is stored as issued; the body limit holds at and one past
 # upstream_max_response_bytes.
 . "$E2E_LIB/server.sh"
@@ -45,6 +46,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send(200, open(T + "/cacerts.b64", "rb").read(), extra=[("Content-Transfer-Encoding", "base64")])
     def do_POST(self):
         csr = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(T + "/auth.log", "a") as f:
+            f.write((self.headers.get("Authorization") or "none") + "\n")
         m = mode()
         if m == "garbage": self.send(200, b"this is not a PKCS#7 certs-only\n")
         elif m.startswith("exact-"):
@@ -85,7 +88,15 @@ upstream_url = https://127.0.0.1:$UP_PORT/.well-known/est
 upstream_trust = $T/upca.pem
 upstream_timeout_seconds = 2
 upstream_max_response_bytes = 8192
+upstream_user = ra-1
+upstream_password_file = $T/ra-password
 EOF
+printf 'ra secret\n' >"$T/ra-password"
+chmod 644 "$T/ra-password"
+expect_status 1 timeout 20 "$ESTD" serve "$DIR" --listen "127.0.0.1:$(free_port)"
+one_line_error 'upstream_password_file .*readable by others'
+chmod 600 "$T/ra-password"
+pass "a password file others may read is refused"
 printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
 estd_start "$DIR"
 new_csr dev "/CN=device"
@@ -118,4 +129,7 @@ expect silent 503 'no answer'
 [ "$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE event='forward-failed'")" = 10 ] \
   || fail "not every failed forward was audited"
 pass "nothing stored as issued; every failed forward audited"
+[ "$(sort -u "$T/auth.log")" = "Basic $(printf 'ra-1:ra secret' | base64)" ] \
+  || fail "RA did not send its Basic credentials: $(sort -u "$T/auth.log")"
+pass "the RA authenticates to the upstream with Basic (upstream_user, upstream_password_file)"
 estd_stop
