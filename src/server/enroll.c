@@ -466,7 +466,7 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
     int reenroll = req->route.op == EST_OP_SIMPLEREENROLL, ra, repeat;
     int64_t otp_id = 0;
     const char *operation = "enroll";
-    estd_requester who = {auth->name, auth->method};
+    estd_requester who = {auth->name, auth->method, NULL};
     X509_REQ *csr = NULL;
     X509 *cert = NULL;
     est_error err;
@@ -487,6 +487,8 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
         operation = "renew-via-ra";
     else if (reenroll && !reenroll_check(req, auth, csr, &operation, resp))
         goto refused;
+    else if (reenroll)
+        who.renewing = req->peer_cert; /* an upstream CMP CA gets a kur */
     /* One-time codes admit new enrollments; a re-enroll is admitted by the
      * certificate it renews. A repeat of a waiting request spent its code
      * when it was first stored. */

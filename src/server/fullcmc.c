@@ -285,7 +285,7 @@ out:
 static int perform(cmc_job *job, estd_response *resp)
 {
     est_store *store = job->srv->inst->store;
-    estd_requester who = {job->auth->name, job->auth->method};
+    estd_requester who = {job->auth->name, job->auth->method, NULL};
     est_cmc_request *cmc = job->cmc;
     est_error err;
 

@@ -49,7 +49,7 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
                           estd_response *resp)
 {
     estd_upstream_http *http = estd_upstream_get0_http(req->ca->upstream);
-    estd_requester who = {auth->name, auth->method};
+    estd_requester who = {auth->name, auth->method, NULL};
     estd_http_response up = {0};
     uint8_t *der = NULL, *answer = NULL;
     size_t der_len = 0, answer_len = 0;

@@ -49,6 +49,7 @@ estd_ca *estd_instance_find_ca(estd_instance *inst, const char *label);
 typedef struct estd_requester {
     const char *name;        /* user name or client certificate subject */
     const char *auth_method; /* "basic", "cert", "cert+basic", "admin", ... */
+    X509 *renewing;          /* re-enroll: the device's certificate being renewed, or NULL */
 } estd_requester;
 
 /* Issues a certificate for a checked CSR with the CA's issuer (embedded,

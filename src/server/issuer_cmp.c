@@ -3,7 +3,8 @@
  * client (OSSL_CMP_*), not a hand-written encoder. The device's PKCS#10
  * goes up unchanged in a p10cr (RFC 4210 §5.3.1): the CA checks its
  * signature, the RA protects the message with its own key or, for
- * bootstrap, a shared-secret MAC.
+ * bootstrap, a shared-secret MAC. A device's re-enrollment is a kur
+ * naming the certificate being renewed (kur_setup).
  *
  * Polling (RFC 4210 §5.3.22) maps to draft-04 §4.2.3's 202: when the CA
  * says "waiting", the CMP transaction is parked under the CSR's hash and
@@ -189,6 +190,35 @@ static OSSL_CMP_CTX *context_new(const estd_cmp_upstream *up, X509_REQ *csr, est
     return ctx;
 }
 
+/* RFC 4210 §5.3.5 key update for a re-enrollment: the request is built
+ * from the device's CSR (key, subject, extensions) and names the
+ * certificate being renewed. The RA checked the CSR's signature, so it
+ * asserts proof of possession as raVerified (RFC 4211 §4.3). */
+static int kur_setup(OSSL_CMP_CTX *ctx, X509_REQ *csr, X509 *old)
+{
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+    X509_EXTENSIONS *exts = X509_REQ_get_extensions(csr);
+    int ok;
+
+    if (pub == NULL || !EVP_PKEY_up_ref(pub)) {
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        return 0;
+    }
+    ok = OSSL_CMP_CTX_set0_newPkey(ctx, 0, pub);
+    if (!ok)
+        EVP_PKEY_free(pub);
+    ok = ok && OSSL_CMP_CTX_set1_oldCert(ctx, old) &&
+         OSSL_CMP_CTX_set1_subjectName(ctx, X509_REQ_get_subject_name(csr)) &&
+         OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_RAVERIFIED);
+    if (ok && exts != NULL && sk_X509_EXTENSION_num(exts) > 0) {
+        ok = OSSL_CMP_CTX_set0_reqExtensions(ctx, exts);
+        if (ok)
+            exts = NULL;
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return ok;
+}
+
 /* Takes the parked transaction for this CSR, if any. */
 static OSSL_CMP_CTX *waiting_take(estd_cmp_upstream *up, const unsigned char *hash)
 {
@@ -268,10 +298,18 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
     snprintf(via, sizeof via, "cmp %s", up->cfg->url);
     X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
     estd_audit(inst, "forward", ca->cfg->label, who->name, subject, NULL, via);
-    if ((ctx = waiting_take(up, hash)) == NULL && (ctx = context_new(up, csr, err)) == NULL)
-        return err->code;
+    if ((ctx = waiting_take(up, hash)) == NULL) {
+        if ((ctx = context_new(up, csr, err)) == NULL)
+            return err->code;
+        if (who->renewing != NULL && !kur_setup(ctx, csr, who->renewing)) {
+            OSSL_CMP_CTX_free(ctx);
+            return est_error_set_openssl(err, EST_E_NOMEM, "CMP key update request");
+        }
+    }
     OSSL_CMP_CTX_set_certConf_cb_arg(ctx, &confirm);
-    res = OSSL_CMP_try_certreq(ctx, OSSL_CMP_P10CR, NULL, &check_after);
+    /* A repeat of a re-enrollment is a re-enrollment too (same request). */
+    res = OSSL_CMP_try_certreq(ctx, who->renewing != NULL ? OSSL_CMP_KUR : OSSL_CMP_P10CR, NULL,
+                               &check_after);
     OSSL_CMP_CTX_set_certConf_cb_arg(ctx, NULL);
     if (res == -1) {
         /* RFC 4210 §5.3.22: the CA is waiting; the device repeats. */

@@ -322,7 +322,7 @@ static int key_package_signable(const estd_request *req, const skg_encryption *e
 static int issue_for_key(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                          X509_REQ *csr, EVP_PKEY *key, X509 **cert, estd_response *resp)
 {
-    estd_requester who = {auth->name, auth->method};
+    estd_requester who = {auth->name, auth->method, NULL};
     X509_REQ *stand_in = X509_REQ_dup(csr);
     est_error err;
     int ok = 0;

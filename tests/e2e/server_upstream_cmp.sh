@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # estd as an RA in front of a CMP CA (issuer = cmp): `openssl cmp` runs as
 # the mock CMP server (a real CMP implementation no one here wrote), and
-# curl and `est` enroll and re-enroll through the RA: shared-secret MAC and
-# signature protection, a rejection with the CA's reason (403), polling
+# curl and `est` enroll (p10cr) and re-enroll (kur) through the RA:
+# shared-secret MAC and signature protection, a rejection with the CA's reason (403), polling
 # (202 + the CA's checkAfter, then the certificate), a certificate for
 # another key (502, nothing stored), the CA gone (503).
 #
@@ -108,17 +108,23 @@ printf 'pw\n' >"$T/pw"
   -o "$T/d2.got.pem" 2>"$T/est.err" || fail "est enroll via CMP RA: $(cat "$T/est.err")"
 openssl verify -CAfile "$T/cmpca.pem" "$T/d2.got.pem" >/dev/null || fail "est: does not chain"
 mock_stop
-cp "$T/d2.pem" "$T/d2.first.pem"
-issue d2   # the renewal the CA will answer: same key, a new serial
-mock_start "$T/d2.pem"
+# Re-enroll: openssl's mock answers a kur only when it names the very
+# certificate the mock hands out (-rsp_cert), so the device renews one the
+# CA issued it directly (not through this RA, hence not yet in its store).
+newkey d5
+issue d5
+mock_start "$T/d5.pem" -accept_raverified
 ra_conf "$MOCK_PORT" signature
 estd_stop
 estd_start "$DIR"
 S=(--server "https://127.0.0.1:$PORT" --label cmp --trust "$DIR/ca/ca.pem")
-"$EST" reenroll "${S[@]}" --cert "$T/d2.first.pem" --key "$T/d2.key" -o "$T/d2.renewed.pem" \
+"$EST" reenroll "${S[@]}" --cert "$T/d5.pem" --key "$T/d5.key" -o "$T/d5.renewed.pem" \
   2>"$T/est.err" || fail "est reenroll via CMP RA: $(cat "$T/est.err")"
-[ "$(serial_of "$T/d2.renewed.pem")" = "$(serial_of "$T/d2.pem")" ] || fail "renewal is not the CA's"
-pass "est enroll and reenroll through the RA, signature-protected p10cr"
+[ "$(serial_of "$T/d5.renewed.pem")" = "$(serial_of "$T/d5.pem")" ] || fail "renewal is not the CA's"
+grep -q "received KUR" "$T/mock.log" || fail "re-enroll did not reach the CA as a kur"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT operation FROM certs WHERE serial='$(serial_of "$T/d5.pem")'")" = renew ] \
+  || fail "renewal not stored as renew"
+pass "est enroll (p10cr) and reenroll (kur, raVerified) through the RA, signature protection"
 estd_stop
 mock_stop
 
