@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 #include "instance.h"
 #include "issuer.h"
+#include "metrics.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
@@ -250,7 +251,8 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
-    if ((rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+    if (!(flags & ESTD_OPEN_NO_STORE) &&
+        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -285,6 +287,9 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
                       const char *subject, const char *serial, const char *detail)
 {
     est_audit_event ev = {event, label, actor, subject, serial, detail};
+
+    if (strcmp(event, "revoke") == 0)
+        estd_metrics_revoked(inst->metrics);
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 

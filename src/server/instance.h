@@ -31,11 +31,13 @@ typedef struct estd_instance {
     size_t ca_count;
     est_store *store;
     X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
+    struct estd_metrics *metrics; /* borrowed; NULL outside `estd serve` (metrics.h) */
 } estd_instance;
 
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
-    ESTD_OPEN_UPSTREAM = 1u << 1, /* issuer = est: fetch /cacerts from the upstream now */
+    ESTD_OPEN_NO_STORE = 1u << 1, /* leave store NULL (a reload shares the running one) */
+    ESTD_OPEN_UPSTREAM = 1u << 2, /* issuer = est: fetch /cacerts from the upstream now */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "issuer.h"
+#include "metrics.h"
 
 int estd_issue_http_status(est_status code)
 {
@@ -79,6 +81,22 @@ out:
     return rc;
 }
 
+est_status estd_issuer_commit(estd_instance *inst, const est_cert_record *rec,
+                              const est_audit_event *ev, const char *operation, est_error *err)
+{
+    struct timespec t0, t1;
+    est_status rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, ev, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == EST_OK)
+        estd_metrics_issued(inst->metrics, operation,
+                            (double)(t1.tv_sec - t0.tv_sec) +
+                                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return rc;
+}
+
 est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
                               const char *operation, est_cert_record **out, est_error *err)
 {
@@ -115,7 +133,7 @@ est_status estd_issuer_accept(estd_instance *inst, estd_ca *ca, X509_REQ *csr, X
     {
         est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject, rec->serial,
                               detail};
-        rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
+        rc = estd_issuer_commit(inst, rec, &ev, operation, err);
     }
     if (rc == EST_E_CONFLICT)
         rc = est_error_set(err, EST_E_PROTOCOL, "upstream returned serial %s, already in the "

@@ -38,6 +38,11 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
 est_status estd_secret_read(const char *path, size_t max, const char *what, uint8_t **out,
                             size_t *out_len, est_error *err);
 
+/* Commits an issued certificate with its audit row (one transaction) and
+ * counts it in the metrics. */
+est_status estd_issuer_commit(estd_instance *inst, const est_cert_record *rec,
+                              const est_audit_event *ev, const char *operation, est_error *err);
+
 /* The store's record of cert: who asked, how, for which operation. */
 est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
                               const char *operation, est_cert_record **out, est_error *err);

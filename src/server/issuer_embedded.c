@@ -32,7 +32,7 @@ est_status estd_issuer_embedded_issue(estd_instance *inst, estd_ca *ca, X509_REQ
             /* The issuance and its audit row commit together (one fsync). */
             est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
                                   rec->serial, operation};
-            rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
+            rc = estd_issuer_commit(inst, rec, &ev, operation, err);
         }
         if (rc != EST_E_CONFLICT)
             break;

@@ -1,6 +1,7 @@
 /* estd serve DIR [--listen HOST:PORT]: run the EST server in the
  * foreground; logs go to stderr; SIGTERM/SIGINT stop it gracefully
- * (in-flight requests finish, nothing half-written). */
+ * (in-flight requests finish, nothing half-written); SIGHUP reloads
+ * (reload.c). */
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
+#include "notify.h"
+#include "serve_wait.h"
 #include "server.h"
 #include "upstream_refresh.h"
 
@@ -40,7 +43,8 @@ static unsigned cores(void)
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
-          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT.\n", f);
+          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT;\n"
+          "SIGHUP reloads estd.conf and the files it names.\n", f);
 }
 
 int estd_serve_main(int argc, char **argv)
@@ -52,6 +56,7 @@ int estd_serve_main(int argc, char **argv)
     estd_server srv = {0};
     estd_loops *loops = NULL;
     estd_refresher *refresher = NULL;
+    estd_serve_state state = {.srv = &srv};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -72,10 +77,11 @@ int estd_serve_main(int argc, char **argv)
         serve_usage(stderr);
         return 1;
     }
-    /* Block the stop signals in every thread; main waits for them. */
+    /* Block the stop and reload signals in every thread; main waits for them. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
@@ -100,8 +106,16 @@ int estd_serve_main(int argc, char **argv)
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
-    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
+    state.tls = estd_tls_identity_new(srv.ssl_ctx);
+    state.reloader = estd_reloader_new(listen);
+    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
+        state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
+        goto out;
+    }
+    /* Before the loops: it hooks metrics into the TLS context. */
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
         goto out;
     }
     if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
@@ -109,25 +123,32 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "%s", err.message);
         goto out;
     }
-    if (estd_refresher_start(inst, &refresher, &err) != EST_OK) {
+    if (estd_refresher_start(&srv, &refresher, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
-    sigwait(&stop_signals, &sig);
+    estd_notify_ready(inst->cfg.listen);
+    sig = estd_serve_wait(&state, &stop_signals);
+    estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    estd_refresher_stop(refresher); /* before the drain: it counts in in_flight */
+    refresher = NULL;
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
     status = 0;
 out:
     estd_refresher_stop(refresher);
     estd_loops_stop(loops, 0);
+    estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
     SSL_CTX_free(srv.ssl_ctx);
-    estd_instance_free(inst);
+    estd_tls_identity_free(state.tls);
+    estd_reloader_free(state.reloader);
+    estd_instance_free(srv.inst != NULL ? srv.inst : inst);
     return status;
 }
