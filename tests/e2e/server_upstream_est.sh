@@ -132,6 +132,17 @@ pki --est --url "https://127.0.0.1:$PORT" --in "$T/r1.pem" --cacert "$TLS_CA" --
 openssl verify -CAfile "$UPCA" "$T/c2.pem" >/dev/null || fail "pki renewed certificate does not chain"
 pass "strongSwan pki --est enroll and re-enroll through the RA"
 
+# --- SIGHUP reload keeps the RA working (the refresher follows the new instance) ---
+kill -HUP "$ESTD_PID"
+for _ in $(seq 1 100); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
+grep -q 'reload: done' "$T/estd.log" || fail "RA did not reload"
+curl -sf --cacert "$TLS_CA" "$URL/cacerts" -o "$T/ra-cacerts-r.p7" || fail "RA /cacerts after reload"
+cmp -s "$T/ra-cacerts.p7" "$T/ra-cacerts-r.p7" || fail "/cacerts changed across the reload"
+m0=$(stat -c %Y "$CACHE")
+for _ in $(seq 1 100); do [ "$(stat -c %Y "$CACHE")" != "$m0" ] && break; sleep 0.1; done
+[ "$(stat -c %Y "$CACHE")" != "$m0" ] || fail "/cacerts no longer refreshed after the reload"
+pass "SIGHUP reload: /cacerts served and still refreshed"
+
 # --- /serverkeygen: the RA generates the key, the upstream issues ---
 new_csr skg "/CN=skg-device"
 base64 "$T/skg.der" >"$T/skg.b64"
