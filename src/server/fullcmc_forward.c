@@ -78,8 +78,8 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
         rc = est_error_set(&err, EST_E_PROTOCOL, "upstream /fullcmc answered %s",
                            up.content_type[0] ? up.content_type : "without a content type");
     snprintf(detail, sizeof detail, "fullcmc: %s", rc == EST_OK ? "answer passed on" : err.message);
-    estd_audit(srv->inst, rc == EST_OK ? "forward-ok" : "forward-failed", req->ca->cfg->label,
-               auth->name, NULL, NULL, detail);
+    estd_audit(srv->inst, rc == EST_OK ? "forward-ok" : estd_forward_event(rc),
+               req->ca->cfg->label, auth->name, NULL, NULL, detail);
     if (rc != EST_OK) {
         estd_issue_refusal(req, &err, resp);
         goto refused;

@@ -45,6 +45,11 @@ est_status estd_secret_read(const char *path, size_t max, const char *what, uint
     return EST_OK;
 }
 
+const char *estd_forward_event(est_status code)
+{
+    return code == EST_E_RETRY_LATER ? "forward-pending" : "forward-failed";
+}
+
 /* The upstream is trusted to issue, not to issue the right thing: the
  * certificate must be for the key the device proved it holds, and chain to
  * the upstream CA the RA serves in /cacerts. */

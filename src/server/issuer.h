@@ -43,6 +43,12 @@ est_status estd_secret_read(const char *path, size_t max, const char *what, uint
 est_status estd_issuer_commit(estd_instance *inst, const est_cert_record *rec,
                               const est_audit_event *ev, const char *operation, est_error *err);
 
+/* The audit event of a forward that brought no certificate:
+ * "forward-pending" (202) or "forward-failed". Every forward is audited as
+ * "forward" before it is sent; one that brings a certificate ends in the
+ * "issue" row committed with it. */
+const char *estd_forward_event(est_status code);
+
 /* The store's record of cert: who asked, how, for which operation. */
 est_status estd_issuer_record(const estd_ca *ca, X509 *cert, const estd_requester *who,
                               const char *operation, est_cert_record **out, est_error *err);

@@ -328,8 +328,9 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
         if (rc == EST_OK && (*out = X509_dup(cert)) == NULL)
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
     }
-    estd_audit(inst, rc == EST_OK ? "forward-ok" : "forward-failed", ca->cfg->label, who->name,
-               subject, NULL, rc == EST_OK ? "p10cr: certificate stored" : err->message);
+    if (rc != EST_OK) /* success: the "issue" row, as for issuer = est */
+        estd_audit(inst, estd_forward_event(rc), ca->cfg->label, who->name, subject, NULL,
+                   err->message);
     sk_X509_pop_free(extra, X509_free);
     OSSL_CMP_CTX_free(ctx);
     return rc;

@@ -336,11 +336,13 @@ est_status estd_issuer_est_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
         rc = estd_issuer_accept(inst, ca, csr, cert, others, anchors, who, operation,
                                 estd_upstream_http_get0_url(up->http), err);
     }
-    snprintf(detail, sizeof detail, "%s: %s", op,
-             rc == EST_OK ? "certificate stored" : err->message);
-    audit_forward(inst, ca, who, csr, rc == EST_OK ? "forward-ok" : "forward-failed", detail);
-    if (rc != EST_OK)
+    /* Success is the "issue" row committed with the certificate (its
+     * detail names the upstream): one store commit less per enrollment. */
+    if (rc != EST_OK) {
+        snprintf(detail, sizeof detail, "%s: %s", op, err->message);
+        audit_forward(inst, ca, who, csr, estd_forward_event(rc), detail);
         goto out;
+    }
     *out = cert;
     cert = NULL;
 out:

@@ -5,11 +5,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,7 +153,7 @@ static int tcp_connect(const estd_upstream_http *up, est_error *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     struct timeval tv = {.tv_sec = (time_t)up->timeout_seconds};
-    int fd = -1, gai;
+    int fd = -1, gai, one = 1;
 
     if ((gai = getaddrinfo(up->host, up->port, &hints, &res)) != 0) {
         est_error_set(err, EST_E_IO, "upstream %s: %s", up->host, gai_strerror(gai));
@@ -188,6 +191,7 @@ static int tcp_connect(const estd_upstream_http *up, est_error *err)
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 
@@ -222,7 +226,7 @@ static est_status send_request(const estd_upstream_http *up, SSL *ssl, const cha
                                const char *op, const char *content_type, const uint8_t *body,
                                size_t body_len, est_error *err)
 {
-    char head[2048];
+    char head[2048], *message = NULL;
     int n = snprintf(head, sizeof head,
                      "%s %s/%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: estd-ra\r\n"
                      "Connection: close\r\n%s%s%s%s%s%s"
@@ -235,12 +239,22 @@ static est_status send_request(const estd_upstream_http *up, SSL *ssl, const cha
                      body_len);
     est_status rc = EST_OK;
 
-    if (n < 0 || (size_t)n >= sizeof head)
-        rc = est_error_set(err, EST_E_INTERNAL, "upstream request head too long");
-    else if (SSL_write(ssl, head, n) != n ||
-             (body_len > 0 && SSL_write(ssl, body, (int)body_len) != (int)body_len))
-        rc = est_error_set_openssl(err, EST_E_IO, "upstream %s: sending the request failed",
-                                   up->url);
+    /* One write, so head and body leave in one TLS record: two small
+     * writes meet Nagle and the peer's delayed ACK (40 ms a request). */
+    if (n < 0 || (size_t)n >= sizeof head || body_len > INT_MAX - (size_t)n) {
+        rc = est_error_set(err, EST_E_INTERNAL, "upstream request too long");
+    } else if ((message = malloc((size_t)n + body_len)) == NULL) {
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+    } else {
+        memcpy(message, head, (size_t)n);
+        if (body_len > 0)
+            memcpy(message + n, body, body_len);
+        if (SSL_write(ssl, message, n + (int)body_len) != n + (int)body_len)
+            rc = est_error_set_openssl(err, EST_E_IO, "upstream %s: sending the request failed",
+                                       up->url);
+        OPENSSL_cleanse(message, (size_t)n); /* the head may hold Basic credentials */
+    }
+    free(message);
     OPENSSL_cleanse(head, sizeof head);
     return rc;
 }

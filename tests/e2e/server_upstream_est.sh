@@ -93,7 +93,9 @@ sqlite3 "$UP/estd.db" "SELECT actor FROM audit WHERE event='issue' AND serial='$
   || fail "upstream audit does not name the RA"
 [ "$(sqlite3 "$DIR/estd.db" "SELECT requester FROM certs WHERE serial='$S1'")" = dev ] \
   || fail "RA did not store the certificate for its device"
-sqlite3 "$DIR/estd.db" "SELECT event FROM audit" | grep -qx forward-ok || fail "RA did not audit the forward"
+sqlite3 "$DIR/estd.db" "SELECT event FROM audit" | grep -qx forward || fail "RA did not audit the forward"
+sqlite3 "$DIR/estd.db" "SELECT detail FROM audit WHERE event='issue' AND serial='$S1'" | grep -q "enroll via https://127.0.0.1:$UP_PORT" \
+  || fail "RA's issue row does not name the upstream"
 pass "curl enroll through the RA (chains upstream; stored on both sides; upstream audit names the RA)"
 
 # --- curl re-enroll with the device certificate (from the upstream CA) ---
@@ -200,6 +202,7 @@ grep -qi '^Retry-After: 60' "$T/hdr" || fail "upstream Retry-After not kept: $(c
 ID=$(sqlite3 "$UP/estd.db" "SELECT id FROM pending WHERE status=0")
 [ -n "$ID" ] || fail "no request waiting upstream"
 [ "$(post simpleenroll "$T/d2.b64" --user dev:pw)" = 202 ] || fail "retry before approval: $(cat "$T/body")"
+sqlite3 "$DIR/estd.db" "SELECT event FROM audit" | grep -qx forward-pending || fail "202 forward not audited"
 [ "$(sqlite3 "$UP/estd.db" "SELECT count(*) FROM pending")" = 1 ] || fail "the retry made a second upstream request"
 "$ESTD" pending approve "$UP" "$ID" >/dev/null || fail "upstream approve"
 [ "$(post simpleenroll "$T/d2.b64" --user dev:pw)" = 200 ] || fail "retry after approval: $(cat "$T/body")"
