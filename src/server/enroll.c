@@ -451,6 +451,10 @@ static int pending_repeat(estd_server *srv, const estd_request *req, X509_REQ *c
         return 0;
     csr_sha256_hex(csr, hash);
     known = store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
+    /* Without manual approval only a request still waiting upstream is a
+     * repeat: one the upstream answered is a new request. */
+    if (known && req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+        known = rec->status == EST_PENDING_WAITING;
     est_pending_record_free(rec);
     return known;
 }
