@@ -1,7 +1,7 @@
 /* estkit: the store seam. A small table of function pointers with one
  * default implementation (SQLite, WAL); PostgreSQL plugs in behind the same
  * table. Every operation is thread-safe and durable when it returns EST_OK
- * (DESIGN §4: a certificate is committed before any byte of it is sent). */
+ * (docs/design.md §4: a certificate is committed before any byte of it is sent). */
 #ifndef ESTKIT_STORE_H
 #define ESTKIT_STORE_H
 

@@ -1,6 +1,6 @@
 /* The store seam, backend-independent part: closing a store, freeing the
  * records the backends hand out, and turning an issued certificate into the
- * record every backend stores (DESIGN §3: serial, subject, SAN, public key
+ * record every backend stores (docs/design.md §3: serial, subject, SAN, public key
  * hash, validity, the DER). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-/* The default store, part one: the SQLite connection (DESIGN §3). Schema,
+/* The default store, part one: the SQLite connection (docs/design.md §3). Schema,
  * migrations and every statement's SQL; locking, transactions, errors and
  * paging; opening, checking and closing. The operations on rows are in
  * store_sqlite_rows.c.
  *
- * Durability (DESIGN §4: a certificate is committed durably before any byte
+ * Durability (docs/design.md §4: a certificate is committed durably before any byte
  * of it is sent): WAL with synchronous=FULL makes every COMMIT fsync the
  * log, so a write that returned EST_OK survives a crash or power loss.
  *
@@ -245,7 +245,7 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
  * its own SAVEPOINT in one transaction (a duplicate serial rolls back only
  * that write, which gets its own EST_E_CONFLICT), commits once, and wakes
  * every writer of the group with its own status. Nobody is answered before
- * the COMMIT holding its rows returned (DESIGN §4). A lone writer is a
+ * the COMMIT holding its rows returned (docs/design.md §4). A lone writer is a
  * group of one: its own BEGIN IMMEDIATE, write and COMMIT as before, with
  * the same results (the savepoint changes none). */
 struct sqlstore_job {
@@ -509,7 +509,7 @@ static est_status exec_sql(sqlstore *s, const char *sql, const char *path, const
     if (src == SQLITE_OK)
         return EST_OK;
     rc = sqlstore_error(s, src, op, err);
-    est_error_prefix(err, "store %s", path);
+    est_error_prefix(err, rc, "store %s", path);
     return rc;
 }
 
@@ -530,7 +530,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
     } else {
         rc = src == SQLITE_DONE ? est_error_set(err, EST_E_STORE, "%s: no value", sql)
                                 : sqlstore_error(s, src, sql, err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
     }
     sqlite3_finalize(st);
     return rc;
@@ -538,7 +538,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
 
 /* WAL: readers never block the writer, and a commit appends to the log
  * instead of rewriting pages. synchronous=FULL: the log is fsynced on
- * every COMMIT (DESIGN §4). */
+ * every COMMIT (docs/design.md §4). */
 static est_status configure(sqlstore *s, const char *path, est_error *err)
 {
     char mode[16];
@@ -599,7 +599,7 @@ static est_status prepare_all(sqlite3 *db, sqlite3_stmt **st, const char *path, 
         int src = sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
         if (src != SQLITE_OK) {
             est_status rc = error_on(db, src, "prepare", err);
-            est_error_prefix(err, "store %s", path);
+            est_error_prefix(err, rc, "store %s", path);
             return rc;
         }
     }
@@ -631,7 +631,7 @@ static est_status open_reader(sqlstore *s, const char *path, est_error *err)
         return rc;
     if ((src = sqlite3_exec(s->rdb, "PRAGMA query_only = 1", NULL, NULL, NULL)) != SQLITE_OK) {
         rc = error_on(s->rdb, src, "reader", err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
         return rc;
     }
     return prepare_all(s->rdb, s->rst, path, err);

@@ -65,7 +65,7 @@ static int column_fixed(sqlite3_stmt *st, int i, char *out, size_t cap)
     return 0;
 }
 
-/* DESIGN §5: SERIAL is hex as `openssl x509 -serial` prints it, in any
+/* docs/design.md §5: SERIAL is hex as `openssl x509 -serial` prints it, in any
  * case; stored and compared in uppercase. */
 static est_status serial_normalise(const char *in, char out[STORE_SERIAL_HEX_MAX + 1],
                                    est_error *err)
@@ -164,7 +164,7 @@ static est_status cert_insert_one(sqlstore *s, void *arg, est_error *err)
         return rc;
     if ((src = cert_bind(st, rec, serial)) != SQLITE_OK ||
         (src = sqlite3_step(st)) != SQLITE_DONE) {
-        /* DESIGN §4: serials are never reused; the primary key decides. */
+        /* docs/design.md §4: serials are never reused; the primary key decides. */
         if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
             rc = est_error_set(err, EST_E_CONFLICT,
                                "certificate insert: serial %s already in the store", serial);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include "authn.h"
 
@@ -83,11 +84,29 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
     EXTENDED_KEY_USAGE_free(eku);
 }
 
+/* The verdict the password gate reached for exactly these credentials
+ * (and stored hash): 1 verified, -1 wrong, 0 none. */
+static int gate_verdict(estd_credential_cache *credentials, const estd_password_result *pre,
+                        const char *user, const char *password, const char *stored_hash)
+{
+    unsigned char tag[ESTD_TAG_LEN];
+    int v = 0;
+
+    if (pre != NULL && pre->result != 0 &&
+        estd_credential_cache_tag(credentials, user, password, stored_hash, tag) &&
+        CRYPTO_memcmp(tag, pre->tag, ESTD_TAG_LEN) == 0)
+        v = pre->result;
+    OPENSSL_cleanse(tag, sizeof tag);
+    return v;
+}
+
 static void authenticate_basic(estd_instance *inst, estd_credential_cache *credentials,
-                               const char *header, estd_auth_result *out)
+                               const char *header, const estd_password_result *pre,
+                               estd_auth_result *out)
 {
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
+    int verdict;
 
     out->presented |= ESTD_AUTH_BASIC;
     if (est_basic_parse(header, &user, &password, NULL) != EST_OK) {
@@ -100,7 +119,13 @@ static void authenticate_basic(estd_instance *inst, estd_credential_cache *crede
     }
     /* The user row is read every time, so deleting a user or changing the
      * password takes effect at once; only the slow hash is cached. */
-    if (!estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
+    verdict = gate_verdict(credentials, pre, user, password, rec->password_hash);
+    if (verdict < 0) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
+    }
+    if (verdict == 0 &&
+        !estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
         est_status verified;
         if (!estd_credential_cache_verify_begin(credentials)) {
             out->busy = 1;
@@ -178,7 +203,7 @@ est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_c
         authenticate_cert(inst, ca, caches->chains, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, caches->credentials, in->authorization, out);
+            authenticate_basic(inst, caches->credentials, in->authorization, in->password, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
             authenticate_digest(inst, caches->nonces, in, out);
         else

@@ -1,5 +1,5 @@
 /* estd certs list DIR / estd cert show DIR SERIAL: what the store holds
- * about issued certificates (DESIGN §4: every certificate is in the store
+ * about issued certificates (docs/design.md §4: every certificate is in the store
  * before it is sent). */
 #include <getopt.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  *
  * Everything is built in DIR.tmp-XXXXXX (mode 0700), loaded once as
  * `estd serve` would load it, and only then renamed to DIR, so a failure
- * leaves nothing half-written. Keys are written 0600 (DESIGN §4). */
+ * leaves nothing half-written. Keys are written 0600 (docs/design.md §4). */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -175,7 +175,7 @@ static est_status ca_create_root(const init_opts *o, init_ca *ca, est_error *err
 
     if ((rc = est_key_generate(o->key_type, &ca->key, err)) != EST_OK ||
         (rc = est_ca_make_root(ca->key, o->ca_subject, (unsigned)o->days, &ca->cert, err)) != EST_OK)
-        return est_error_prefix(err, "new root CA");
+        return est_error_prefix(err, rc, "new root CA");
     if ((ca->chain = sk_X509_new_null()) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     return EST_OK;
@@ -357,7 +357,7 @@ static est_status write_tls(const char *tmp, const init_opts *o, const init_ca *
     if ((rc = est_key_generate(o->key_type, &key, err)) != EST_OK ||
         (rc = est_ca_issue_for_key(issuer, key, subject, (const char *const *)o->names,
                                    o->name_count, &profile, &cert, err)) != EST_OK) {
-        est_error_prefix(err, "TLS certificate");
+        est_error_prefix(err, rc, "TLS certificate");
         goto out;
     }
     if ((rc = make_subdir(tmp, "tls", err)) != EST_OK ||
@@ -451,7 +451,7 @@ static est_status build(const char *tmp, const init_opts *o, init_ca *ca, est_er
         return rc;
     /* Load it as `estd serve` will: what init wrote must be usable. */
     if ((rc = estd_instance_open(tmp, ESTD_OPEN_KEYS, &inst, err)) != EST_OK)
-        return est_error_prefix(err, "checking the new directory");
+        return est_error_prefix(err, rc, "checking the new directory");
     estd_instance_free(inst);
     return EST_OK;
 }

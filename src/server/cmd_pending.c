@@ -137,7 +137,7 @@ static est_status approve_issue(estd_instance *inst, const est_pending_record *r
                              inst->cfg.dir, rec->label);
     if ((rc = est_csr_parse(rec->csr_der, rec->csr_der_len, &csr, err)) != EST_OK ||
         (rc = est_csr_check(csr, &ca->cfg->profile, err)) != EST_OK) {
-        est_error_prefix(err, "the stored request");
+        est_error_prefix(err, rc, "the stored request");
         goto out;
     }
     rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert,

@@ -19,7 +19,7 @@ static const char *pkcs7_type(est_dialect dialect)
                                         : "application/pkcs7-mime; smime-type=certs-only";
 }
 
-/* Reads the request body as a CSR: any of DESIGN §2's encodings. check:
+/* Reads the request body as a CSR: any of docs/design.md §2's encodings. check:
  * also est_csr_check (proof of possession, key policy); /serverkeygen
  * passes 0, since it must ignore the CSR's key and signature. */
 int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
@@ -117,7 +117,7 @@ out:
     return ok;
 }
 
-/* challenge_password = one-time-code (DESIGN §2): challengePassword is a
+/* challenge_password = one-time-code (docs/design.md §2): challengePassword is a
  * code from `estd otp add`, good once, for this CA label and, when the code
  * is bound to one, this subject. Call it last, once the request is
  * otherwise acceptable: the code is spent here, in one store transaction.
@@ -284,7 +284,8 @@ static int respond_with_cert(const estd_request *req, X509 *cert, estd_response 
         goto out;
     }
     if (est_certs_only_build(certs, &der, &der_len, &err) != EST_OK ||
-        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &body_len, &err) != EST_OK) {
+        est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
+                              &body_len, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         goto out;
     }

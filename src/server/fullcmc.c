@@ -62,7 +62,8 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
     est_error err;
 
     if (est_cmc_response_build(req->ca->ca, &spec, &der, &der_len, &err) != EST_OK ||
-        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &len, &err) != EST_OK) {
+        est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
+                              &len, &err) != EST_OK) {
         /* No CMC answer possible (e.g. a CA key OpenSSL cannot use in
          * CMS): the reason as text, with the status we meant to send. */
         estd_response_error(resp, http == 200 ? 500 : http, "%s%s%s",

@@ -92,8 +92,8 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
     /* The device gets the answer in its own dialect (draft-04 §4.3.2). */
     free(body);
     body = NULL;
-    if (est_body_encode(answer, answer_len, req->route.dialect, "PKCS7", &body, &body_len, &err) !=
-        EST_OK) {
+    if (est_body_encode_lines(answer, answer_len, req->route.dialect, "PKCS7", req->base64_line,
+                              &body, &body_len, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         goto out;
     }

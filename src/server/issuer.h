@@ -75,9 +75,10 @@ void estd_upstream_free(estd_upstream *up);
 /* Fetches /cacerts again; on failure the last good copy stays (and its age
  * is in the message). */
 est_status estd_upstream_refresh(estd_upstream *up, est_error *err);
-/* A copy of the prepared /cacerts body for dialect d (malloc'd). */
-est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **body, size_t *len,
-                                      est_error *err);
+/* The current /cacerts body for dialect d and RFC 7030 line length
+ * base64_line (malloc'd). */
+est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, unsigned base64_line,
+                                      char **body, size_t *len, est_error *err);
 unsigned estd_upstream_refresh_seconds(const estd_upstream *up);
 /* upstream_csrattrs = yes: the upstream's /csrattrs as DER (*der_len 0:
  * none). Errors as for issuing (issuer.h's table). */

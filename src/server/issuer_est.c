@@ -22,8 +22,8 @@ struct estd_upstream {
     pthread_mutex_t lock;          /* guards what follows */
     STACK_OF(X509) *cacerts;       /* last good /cacerts */
     time_t fetched;                /* when it was fetched (or the cache file written) */
-    char *body[2];                 /* prepared /cacerts, per dialect */
-    size_t body_len[2];
+    uint8_t *der;                  /* its certs-only, encoded per request (dialect, lines) */
+    size_t der_len;
 };
 
 /* /cacerts from the upstream: a certs-only body, at least one certificate. */
@@ -73,34 +73,22 @@ out:
 /* Installs certs (taking them) as the current /cacerts. */
 static est_status install(estd_upstream *up, STACK_OF(X509) *certs, time_t when, est_error *err)
 {
-    char *body[2] = {NULL, NULL};
-    size_t body_len[2] = {0, 0};
     uint8_t *der = NULL;
     size_t der_len = 0;
     est_status rc = est_certs_only_build(certs, &der, &der_len, err);
 
-    for (int d = 0; rc == EST_OK && d < 2; d++)
-        rc = est_body_encode(der, der_len, (est_dialect)d, "PKCS7", &body[d], &body_len[d], err);
-    free(der);
     if (rc != EST_OK) {
-        free(body[0]);
-        free(body[1]);
         sk_X509_pop_free(certs, X509_free);
         return rc;
     }
     pthread_mutex_lock(&up->lock);
-    for (int d = 0; d < 2; d++) {
-        char *old = up->body[d];
-        up->body[d] = body[d];
-        up->body_len[d] = body_len[d];
-        body[d] = old;
-    }
+    free(up->der);
+    up->der = der;
+    up->der_len = der_len;
     sk_X509_pop_free(up->cacerts, X509_free);
     up->cacerts = certs;
     up->fetched = when;
     pthread_mutex_unlock(&up->lock);
-    free(body[0]);
-    free(body[1]);
     return EST_OK;
 }
 
@@ -186,24 +174,18 @@ void estd_upstream_free(estd_upstream *up)
         return;
     estd_upstream_http_free(up->http);
     sk_X509_pop_free(up->cacerts, X509_free);
-    free(up->body[0]);
-    free(up->body[1]);
+    free(up->der);
     pthread_mutex_destroy(&up->lock);
     free(up);
 }
 
-est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, char **body, size_t *len,
-                                      est_error *err)
+est_status estd_upstream_cacerts_body(estd_upstream *up, est_dialect d, unsigned base64_line,
+                                      char **body, size_t *len, est_error *err)
 {
-    est_status rc = EST_OK;
+    est_status rc;
 
     pthread_mutex_lock(&up->lock);
-    if ((*body = malloc(up->body_len[d] + 1)) == NULL) {
-        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
-    } else {
-        memcpy(*body, up->body[d], up->body_len[d] + 1);
-        *len = up->body_len[d];
-    }
+    rc = est_body_encode_lines(up->der, up->der_len, d, "PKCS7", base64_line, body, len, err);
     pthread_mutex_unlock(&up->lock);
     return rc;
 }

@@ -102,6 +102,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_NUMBER("nonce_lifetime_seconds", nonce_lifetime_seconds);
     KEEP_NUMBER("credential_cache_seconds", credential_cache_seconds);
     KEEP_NUMBER("max_password_checks", max_password_checks);
+    KEEP_NUMBER("password_queue_max", password_queue_max);
+    KEEP_NUMBER("password_queue_wait_ms", password_queue_wait_ms);
 }
 
 est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tls)

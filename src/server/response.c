@@ -1,4 +1,4 @@
-/* estd: building responses (DESIGN §2: text/plain one-line errors,
+/* estd: building responses (docs/design.md §2: text/plain one-line errors,
  * WWW-Authenticate on 401). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,7 +49,7 @@ void estd_response_body(estd_response *resp, int status, const char *content_typ
 
 void estd_response_release(estd_response *resp)
 {
-    /* DESIGN §4: server-generated keys are not kept (/serverkeygen). */
+    /* docs/design.md §4: server-generated keys are not kept (/serverkeygen). */
     if (resp->secret_body && resp->body != NULL)
         OPENSSL_cleanse(resp->body, resp->body_len);
     free(resp->body);

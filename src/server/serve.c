@@ -40,6 +40,19 @@ static unsigned cores(void)
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
 
+/* The password gate: max_password_checks hashes at once (0 = one per
+ * core), and never every worker, so certificate-authenticated requests
+ * always find one. Parked checks hold no worker. */
+static estd_password_gate *password_gate_new(const estd_config *cfg, unsigned ncores,
+                                             unsigned workers)
+{
+    unsigned slots = cfg->max_password_checks ? cfg->max_password_checks : ncores;
+
+    if (workers > 1 && slots > workers - 1)
+        slots = workers - 1;
+    return estd_password_gate_new(slots, cfg->password_queue_max, cfg->password_queue_wait_ms);
+}
+
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
@@ -104,12 +117,15 @@ int estd_serve_main(int argc, char **argv)
         inst->cfg.credential_cache_seconds,
         inst->cfg.max_password_checks ? inst->cfg.max_password_checks : ncores);
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
-    srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
+    if (inst->cfg.workers)
+        workers = inst->cfg.workers;
+    srv.pool = estd_pool_new(workers);
     srv.chains = estd_chain_cache_new();
+    srv.passwords = password_gate_new(&inst->cfg, ncores, workers);
     state.tls = estd_tls_identity_new(srv.ssl_ctx);
     state.reloader = estd_reloader_new(listen);
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
-        state.tls == NULL || state.reloader == NULL) {
+        srv.passwords == NULL || state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
@@ -143,6 +159,7 @@ out:
     estd_loops_stop(loops, 0);
     estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
+    estd_password_gate_free(srv.passwords); /* after the pool: jobs resume from it */
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
