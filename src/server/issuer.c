@@ -39,7 +39,7 @@ est_status estd_secret_read(const char *path, size_t max, const char *what, uint
         return est_error_set(err, EST_E_CONFIG, "%s %s is missing or readable by others", what,
                              path);
     if ((rc = est_file_read(path, max, out, out_len, err)) != EST_OK)
-        return est_error_prefix(err, "%s", what);
+        return est_error_prefix(err, rc, "%s", what);
     while (*out_len > 0 && ((*out)[*out_len - 1] == '\n' || (*out)[*out_len - 1] == '\r'))
         (*out)[--*out_len] = 0;
     return EST_OK;

@@ -54,7 +54,7 @@ static est_status load_credentials(estd_cmp_upstream *up, est_error *err)
 
     if (cfg->trust[0] != '\0') {
         if ((rc = est_certs_read_file(cfg->trust, &certs, err)) != EST_OK)
-            return est_error_prefix(err, "upstream_trust");
+            return est_error_prefix(err, rc, "upstream_trust");
         up->srv_cert = sk_X509_shift(certs);
         sk_X509_pop_free(certs, X509_free);
         certs = NULL;
@@ -62,7 +62,7 @@ static est_status load_credentials(estd_cmp_upstream *up, est_error *err)
     if (cfg->cert[0] != '\0') {
         if ((rc = est_certs_read_file(cfg->cert, &certs, err)) != EST_OK ||
             (rc = est_key_read_file(cfg->key, &up->ra_key, err)) != EST_OK)
-            return est_error_prefix(err, "upstream_cert/upstream_key");
+            return est_error_prefix(err, rc, "upstream_cert/upstream_key");
         up->ra_cert = sk_X509_shift(certs);
         sk_X509_pop_free(certs, X509_free);
         if (up->srv_cert == NULL && cfg->cmp_secret_file[0] == '\0')

@@ -43,7 +43,7 @@ static est_status fetch_cacerts(estd_upstream *up, STACK_OF(X509) **out, est_err
     else if ((rc = est_body_decode(resp.body, resp.body_len, &der, &der_len, NULL, err)) !=
                  EST_OK ||
              (rc = est_certs_only_parse(der, der_len, out, err)) != EST_OK)
-        est_error_prefix(err, "upstream /cacerts");
+        est_error_prefix(err, rc, "upstream /cacerts");
     else if (sk_X509_num(*out) == 0)
         rc = est_error_set(err, EST_E_PROTOCOL, "upstream /cacerts holds no certificate");
     if (rc == EST_E_INPUT)
@@ -119,7 +119,7 @@ est_status estd_upstream_refresh(estd_upstream *up, est_error *err)
     fetched = up->fetched;
     pthread_mutex_unlock(&up->lock);
     if (fetched != 0)
-        est_error_prefix(err, "serving the last good /cacerts, %lld s old",
+        est_error_prefix(err, rc, "serving the last good /cacerts, %lld s old",
                          (long long)(time(NULL) - fetched));
     return rc;
 }

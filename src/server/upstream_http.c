@@ -321,7 +321,7 @@ est_status estd_upstream_http_exchange(const estd_upstream_http *up, const char 
         goto out;
     rc = estd_http_response_parse(raw, raw_len, up->max_response, out, err);
     if (rc != EST_OK)
-        est_error_prefix(err, "%s/%s", up->url, op);
+        est_error_prefix(err, rc, "%s/%s", up->url, op);
 out:
     free(raw);
     if (ssl != NULL) {
