@@ -31,6 +31,7 @@ typedef struct estd_auth_result {
     int cert_is_ra;              /* client certificate carries id-kp-cmcRA */
     int digest_stale;            /* Digest with an expired nonce: answer stale=true */
     int busy;                    /* a password could not be checked now: answer 503 */
+    int store_down;              /* the store could not be asked (revocation, user): 503 */
     char name[256];              /* user name, else the certificate subject */
     char method[48];             /* "cert", "basic", "cert+basic", ... */
     char reason[160];            /* why a presented credential failed */

@@ -172,9 +172,22 @@ static int pending_approve(int argc, char **argv)
         status = rec->status == EST_PENDING_APPROVED ? ESTD_EXIT_NOTHING : ESTD_EXIT_ERROR;
         goto out;
     }
+    /* Claim, issue, record (est_store_ops pending_update): of two
+     * approvals at once, here or on another node, only one claims. */
+    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
+                                         NULL, &err) != EST_OK) {
+        estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
+        status = err.code == EST_E_CONFLICT ? ESTD_EXIT_NOTHING : ESTD_EXIT_ERROR;
+        goto out;
+    }
     if (approve_issue(inst, rec, &cert, &err) != EST_OK ||
-        est_serial_to_hex(X509_get0_serialNumber(cert), serial, &err) != EST_OK ||
-        inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
+        est_serial_to_hex(X509_get0_serialNumber(cert), serial, &err) != EST_OK) {
+        estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
+        (void)inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_WAITING,
+                                               NULL, NULL, NULL);
+        goto out;
+    }
+    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
                                          serial, &err) != EST_OK) {
         estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
         goto out;

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "config.h"
+#include "estkit/store.h"
 
 #define CONFIG_LINE_MAX 2048
 
@@ -59,6 +60,8 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->timeout_seconds = 30;
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
+    cfg->store_connections = 8;
+    cfg->store_wait_seconds = 10;
     cfg->credential_cache_seconds = 60;
     cfg->password_queue_max = 256;
     cfg->password_queue_wait_ms = 10000;
@@ -262,6 +265,10 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->max_password_checks, value, 0, 256, err);
     if (strcmp(key, "credential_cache_seconds") == 0)
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
+    if (strcmp(key, "store_connections") == 0)
+        return set_uint(&cfg->store_connections, value, 1, 256, err);
+    if (strcmp(key, "store_wait_seconds") == 0)
+        return set_uint(&cfg->store_wait_seconds, value, 1, 300, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
     if (strcmp(key, "password_queue_max") == 0)
@@ -550,7 +557,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (resolve(cfg->tls_cert, sizeof cfg->tls_cert, dir, err) != EST_OK ||
         resolve(cfg->tls_key, sizeof cfg->tls_key, dir, err) != EST_OK ||
         resolve(cfg->third_party_trust, sizeof cfg->third_party_trust, dir, err) != EST_OK ||
-        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK ||
+        (!est_store_spec_is_pg(cfg->store) &&
+         resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK) ||
         estd_ops_resolve(&cfg->ops, dir, err) != EST_OK)
         return rc;
     for (size_t i = 0; i < cfg->ca_count; i++) {
@@ -589,8 +597,14 @@ static const char config_template[] =
 "# PEM bundle of third-party CAs whose client certificates may authenticate\n"
 "# (e.g. a manufacturer's IDevID CA); used with the 'third-party' method.\n"
 "third_party_trust =\n"
-"# The certificate store (SQLite, WAL mode).\n"
+"# The certificate store: a SQLite file (WAL mode), or a PostgreSQL database\n"
+"# shared by several estd nodes: a libpq URI (postgresql://USER@HOST/DB) or\n"
+"# keyword string; the password goes in a passfile (PGPASSFILE), not here.\n"
 "store = estd.db\n"
+"# PostgreSQL only: connections per node, and how long a request waits for\n"
+"# one before it is answered 503 + Retry-After.\n"
+"store_connections = 8\n"
+"store_wait_seconds = 10\n"
 "# HTTP Basic/Digest realm. Digest users are bound to it: after changing it,\n"
 "# set their passwords again with `estd user add --force`.\n"
 "realm = estkit\n"

@@ -120,7 +120,9 @@ typedef struct estd_config {
     char tls_key[ESTD_PATH_MAX];
     char tls_min_version[8];        /* "1.2" or "1.3" */
     char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
-    char store[ESTD_PATH_MAX];      /* SQLite file */
+    char store[ESTD_PATH_MAX];      /* SQLite file, or a PostgreSQL conninfo (est_store_spec_is_pg) */
+    unsigned store_connections;     /* PostgreSQL: connections at most */
+    unsigned store_wait_seconds;    /* PostgreSQL: wait for a free connection, then 503 */
     char realm[128];                /* HTTP auth realm */
     est_digest_alg digest_algorithm; /* what the Digest challenge offers */
     size_t max_body_bytes;

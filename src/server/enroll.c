@@ -148,7 +148,7 @@ int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_re
         estd_audit(srv->inst, "otp-refused", label, auth->name, subject, NULL, err.message);
         estd_response_error(resp, 403, "one-time enrollment code not valid");
     } else if (rc != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_failure(resp, 500, &err);
     } else {
         *otp_id = rec->id;
         ok = 1;
@@ -363,17 +363,24 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     if (rc == EST_E_NOT_FOUND)
         rc = pending_store(srv, req, auth, csr, operation, "pending", &fresh, &err);
     if (rc != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_failure(resp, 500, &err);
     } else if (pending == NULL || pending->status == EST_PENDING_WAITING) {
         estd_response_error(resp, 202, "request %lld is waiting for approval; retry later",
                             (long long)(pending ? pending->id : fresh.id));
         resp->retry_after = req->ca->cfg->retry_after_seconds;
+    } else if (pending->status == EST_PENDING_APPROVED && pending->cert_serial == NULL) {
+        /* Claimed by an approval that is issuing right now. */
+        estd_response_error(resp, 202, "request %lld is approved; its certificate is being "
+                            "issued; retry later", (long long)pending->id);
+        resp->retry_after = req->ca->cfg->retry_after_seconds;
     } else if (pending->status == EST_PENDING_REJECTED) {
         estd_response_error(resp, 403, "request rejected: %s",
                             pending->reason ? pending->reason : "no reason given");
-    } else if (pending->cert_serial == NULL ||
-               store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
-        estd_response_error(resp, 500, "approved request has no certificate in the store");
+    } else if (store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
+        if (err.code == EST_E_UNAVAILABLE)
+            estd_response_failure(resp, 500, &err);
+        else
+            estd_response_error(resp, 500, "approved request has no certificate in the store");
     } else {
         const unsigned char *p = rec->der;
         X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
@@ -391,6 +398,10 @@ void estd_issue_refusal(const estd_request *req, const est_error *err, estd_resp
     unsigned retry_after = resp->retry_after;
     int status = estd_issue_http_status(err->code);
 
+    if (err->code == EST_E_UNAVAILABLE) { /* the store: its own answer and Retry-After */
+        estd_response_failure(resp, status, err);
+        return;
+    }
     estd_response_error(resp, status, "%s", err->message);
     if (status == 202 || status == 503)
         resp->retry_after = retry_after ? retry_after : req->ca->cfg->retry_after_seconds;

@@ -131,6 +131,11 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
     snprintf(resp->who, sizeof resp->who, "%s", auth->name);
     if (estd_auth_allows(policy, auth))
         return 1;
+    if (auth->store_down) {
+        estd_response_error(resp, 503, "store unavailable; retry later");
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
+        return 0;
+    }
     if (auth->busy) {
         estd_metrics_password_check_refused(srv->inst->metrics);
         estd_response_error(resp, 503, "server busy checking passwords; retry later");

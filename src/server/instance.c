@@ -257,6 +257,7 @@ out:
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
 {
     estd_instance *inst = calloc(1, sizeof *inst);
+    est_store_pg_options pg;
     est_status rc = EST_E_NOMEM;
 
     if (inst == NULL)
@@ -271,8 +272,10 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
+    pg.connections = inst->cfg.store_connections;
+    pg.wait_seconds = inst->cfg.store_wait_seconds;
     if (!(flags & ESTD_OPEN_NO_STORE) &&
-        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+        (rc = est_store_open(inst->cfg.store, 0, &pg, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:

@@ -14,6 +14,7 @@ int estd_issue_http_status(est_status code)
     case EST_E_RETRY_LATER:
         return 202;
     case EST_E_IO:
+    case EST_E_UNAVAILABLE:
         return 503;
     case EST_E_PROTOCOL:
     case EST_E_TLS:

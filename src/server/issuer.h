@@ -10,6 +10,7 @@
  * does not know. Error codes tell the device-facing answer:
  *   EST_E_RETRY_LATER  202 + Retry-After (*retry_after)
  *   EST_E_IO           503 + Retry-After: upstream unreachable, timed out, 5xx
+ *   EST_E_UNAVAILABLE  503 + Retry-After: the store (PostgreSQL) is down
  *   EST_E_PROTOCOL, EST_E_TLS, EST_E_TOO_LARGE  502: upstream answer unusable
  *   EST_E_AUTH         403: upstream refused the RA or the request
  *   EST_E_POLICY, EST_E_INPUT  400

@@ -97,6 +97,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_TEXT("metrics_password_file", ops.metrics_password_file);
     KEEP_NUMBER("threads", threads);
     KEEP_NUMBER("workers", workers);
+    KEEP_NUMBER("store_connections", store_connections);
+    KEEP_NUMBER("store_wait_seconds", store_wait_seconds);
     KEEP_NUMBER("max_header_bytes", max_header_bytes);
     KEEP_NUMBER("timeout_seconds", timeout_seconds);
     KEEP_NUMBER("nonce_lifetime_seconds", nonce_lifetime_seconds);

@@ -36,6 +36,16 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     resp->base64_transfer = 0;
 }
 
+void estd_response_failure(estd_response *resp, int status, const est_error *err)
+{
+    if (err->code == EST_E_UNAVAILABLE) {
+        estd_response_error(resp, 503, "store unavailable; retry later: %s", err->message);
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
+        return;
+    }
+    estd_response_error(resp, status, "%s", err->message);
+}
+
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 #include "commands.h"
 #include "notify.h"
 #include "serve_wait.h"
@@ -71,6 +72,7 @@ int estd_serve_main(int argc, char **argv)
     estd_refresher *refresher = NULL;
     estd_serve_state state = {.srv = &srv};
     est_error err;
+    uint8_t secret[32];
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
     int opt, sig, status = 1;
@@ -129,6 +131,15 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "out of memory");
         goto out;
     }
+    /* The store's secret: a nonce from any node sharing the store is
+     * accepted here too. */
+    if (inst->store->ops->nonce_secret(inst->store->impl, secret, sizeof secret, &err) != EST_OK ||
+        est_digest_nonces_set_secret(srv.nonces, secret, sizeof secret, &err) != EST_OK) {
+        OPENSSL_cleanse(secret, sizeof secret);
+        estd_fail("serve", "%s: %s", inst->cfg.store, err.message);
+        goto out;
+    }
+    OPENSSL_cleanse(secret, sizeof secret);
     /* Before the loops: it hooks metrics into the TLS context. */
     if (estd_serve_side_start(&state, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);

@@ -146,6 +146,14 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[server]\ntimeout_seconds = 3601\n", "estd.conf:2:");
     fails(cfg, "[server]\nnonce_lifetime_seconds = 9\n", "estd.conf:2:");
     fails(cfg, "[server]\nnonce_lifetime_seconds = 86401\n", "estd.conf:2:");
+    parses(cfg, "[server]\nstore_connections = 256\nstore_wait_seconds = 300\n");
+    assert_int_equal(cfg->store_connections, 256);
+    assert_int_equal(cfg->store_wait_seconds, 300);
+    parses(cfg, "[server]\nstore_connections = 1\nstore_wait_seconds = 1\n");
+    fails(cfg, "[server]\nstore_connections = 257\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_connections = 0\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_wait_seconds = 301\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_wait_seconds = 0\n", "estd.conf:2:");
     parses(cfg, "[ca]\nvalidity_days = 36500\nretry_after_seconds = 1\nmin_rsa_bits = 2048\n");
     assert_int_equal(cfg->cas[0].profile.validity_days, 36500);
     assert_int_equal(cfg->cas[0].retry_after_seconds, 1);
@@ -401,6 +409,13 @@ static void load_resolves_relative_paths(void **state)
 
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/estd.conf", dir);
+    /* A PostgreSQL store is a connection string, not a path. */
+    write_file(path, "[server]\nstore = host=db dbname=estd\n");
+    assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
+    assert_string_equal(cfg->store, "host=db dbname=estd");
+    write_file(path, "[server]\nstore = postgresql://estd@db/estd\n");
+    assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
+    assert_string_equal(cfg->store, "postgresql://estd@db/estd");
     write_file(path, "[server]\nstore = /abs/estd.db\n[ca \"x\"]\nchain =\n");
     assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
     snprintf(path, sizeof path, "%s/tls/server.pem", dir);
