@@ -127,6 +127,17 @@ grep -q "received KUR" "$T/mock.log" || fail "re-enroll did not reach the CA as 
 pass "est enroll (p10cr) and reenroll (kur, raVerified) through the RA, signature protection"
 estd_stop
 mock_stop
+newkey d6
+issue d6
+mock_start "$T/d6.pem" -accept_raverified
+ra_conf "$MOCK_PORT" mac
+estd_start "$DIR"
+[ "$(post simplereenroll d6 --cert "$T/d6.pem" --key "$T/d6.key")" = 200 ] \
+  || fail "curl re-enroll via CMP RA: $(cat "$T/body")"
+[ "$(grep -c "received KUR" "$T/mock.log")" = 1 ] || fail "curl re-enroll was not a kur"
+pass "curl re-enroll through the RA (kur with a shared-secret MAC)"
+estd_stop
+mock_stop
 
 # --- the CA rejects: 403 with its reason ---
 newkey d3
