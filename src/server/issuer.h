@@ -95,5 +95,11 @@ typedef struct estd_cmp_upstream estd_cmp_upstream;
 est_status estd_cmp_upstream_open(const estd_ca_config *cfg, estd_cmp_upstream **out,
                                   est_error *err);
 void estd_cmp_upstream_free(estd_cmp_upstream *up);
+/* What signs /fullcmc answers in front of a CMP CA: the RA's certificate
+ * and key (upstream_cert/upstream_key), or NULL with MAC protection. */
+est_ca *estd_cmp_upstream_get0_responder(const estd_cmp_upstream *up);
+/* Asks the CMP CA to revoke cert (rr); errors as for issuing. */
+est_status estd_issuer_cmp_revoke(estd_instance *inst, estd_ca *ca, X509 *cert, int reason,
+                                  const char *actor, est_error *err);
 
 #endif

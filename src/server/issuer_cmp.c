@@ -41,6 +41,7 @@ struct estd_cmp_upstream {
     EVP_PKEY *ra_key;
     uint8_t *secret;
     size_t secret_len;
+    est_ca *responder;           /* signs /fullcmc answers with the RA's key, or NULL */
     const estd_upstream_config *cfg;
     pthread_mutex_t lock;        /* guards waiting[] */
     cmp_waiting waiting[CMP_WAITING_MAX];
@@ -65,6 +66,10 @@ static est_status load_credentials(estd_cmp_upstream *up, est_error *err)
             return est_error_prefix(err, rc, "upstream_cert/upstream_key");
         up->ra_cert = sk_X509_shift(certs);
         sk_X509_pop_free(certs, X509_free);
+        /* RFC 5272 §3.2.1: an RA may sign the CMC response it returns. */
+        if ((up->responder = est_ca_new(up->ra_cert, NULL, NULL,
+                                        est_signer_new_key(up->ra_key))) == NULL)
+            return est_error_set(err, EST_E_NOMEM, "out of memory");
         if (up->srv_cert == NULL && cfg->cmp_secret_file[0] == '\0')
             return est_error_set(err, EST_E_CONFIG, "issuer = cmp with a signature needs "
                                                     "upstream_trust (the CA's CMP signer)");
@@ -118,6 +123,7 @@ void estd_cmp_upstream_free(estd_cmp_upstream *up)
     OPENSSL_free(up->port);
     OPENSSL_free(up->path);
     X509_free(up->srv_cert);
+    est_ca_free(up->responder);
     X509_free(up->ra_cert);
     EVP_PKEY_free(up->ra_key);
     if (up->secret != NULL)
@@ -156,7 +162,8 @@ static int quiet_log(const char *func, const char *file, int line, OSSL_CMP_seve
     return 1;
 }
 
-/* A fresh CMP context for one p10cr transaction. Each message is bounded
+/* A fresh CMP context for one p10cr/kur transaction (csr), or for a
+ * revocation (csr NULL). Each message is bounded
  * by upstream_timeout_seconds; no total timeout, since OpenSSL 3.0 counts
  * a parked transaction's polling against it and a device may take long to
  * come back (OSSL_CMP_try_certreq never sleeps). */
@@ -171,8 +178,8 @@ static OSSL_CMP_CTX *context_new(const estd_cmp_upstream *up, X509_REQ *csr, est
                                      (int)up->cfg->timeout_seconds) &&
              /* A parked transaction must not count on a kept connection. */
              OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_KEEP_ALIVE, 0) &&
-             OSSL_CMP_CTX_set1_p10CSR(ctx, csr) &&
-             OSSL_CMP_CTX_set_certConf_cb(ctx, cert_confirm);
+             (csr == NULL || (OSSL_CMP_CTX_set1_p10CSR(ctx, csr) &&
+                              OSSL_CMP_CTX_set_certConf_cb(ctx, cert_confirm)));
 
     if (ok && up->secret != NULL)
         ok = OSSL_CMP_CTX_set1_secretValue(ctx, up->secret, (int)up->secret_len) &&
@@ -332,6 +339,38 @@ est_status estd_issuer_cmp_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
         estd_audit(inst, estd_forward_event(rc), ca->cfg->label, who->name, subject, NULL,
                    err->message);
     sk_X509_pop_free(extra, X509_free);
+    OSSL_CMP_CTX_free(ctx);
+    return rc;
+}
+
+est_ca *estd_cmp_upstream_get0_responder(const estd_cmp_upstream *up)
+{
+    return up->responder;
+}
+
+/* RFC 4210 §5.3.9 revocation request for a certificate of this CA (the
+ * device's /fullcmc revokeRequest, checked by fullcmc.c). */
+est_status estd_issuer_cmp_revoke(estd_instance *inst, estd_ca *ca, X509 *cert, int reason,
+                                  const char *actor, est_error *err)
+{
+    estd_cmp_upstream *up = ca->cmp;
+    OSSL_CMP_CTX *ctx = context_new(up, NULL, err);
+    char via[1100], subject[256];
+    est_status rc = EST_OK;
+
+    if (ctx == NULL)
+        return err->code;
+    snprintf(via, sizeof via, "rr: cmp %s", up->cfg->url);
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    estd_audit(inst, "forward", ca->cfg->label, actor, subject, NULL, via);
+    if (!OSSL_CMP_CTX_set1_oldCert(ctx, cert) ||
+        !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_REVOCATION_REASON, reason))
+        rc = est_error_set_openssl(err, EST_E_NOMEM, "CMP revocation request");
+    else if (OSSL_CMP_exec_RR_ses(ctx) != 1)
+        rc = failure(ctx, err);
+    if (rc != EST_OK)
+        estd_audit(inst, estd_forward_event(rc), ca->cfg->label, actor, subject, NULL,
+                   err->message);
     OSSL_CMP_CTX_free(ctx);
     return rc;
 }

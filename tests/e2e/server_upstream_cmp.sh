@@ -139,6 +139,41 @@ pass "curl re-enroll through the RA (kur with a shared-secret MAC)"
 estd_stop
 mock_stop
 
+# --- /fullcmc in front of the CMP CA: p10cr for its PKCS#10, rr for its
+# revokeRequest; the RA signs the CMC responses with its own key ---
+CMC=$(dirname "$ESTD")/tests/unit_lib_cmc
+[ -x "$CMC" ] || fail "needs $CMC (build target unit_lib_cmc)"
+newkey d7
+issue d7
+mock_start "$T/d7.pem"
+ra_conf "$MOCK_PORT" signature
+estd_start "$DIR"
+post_cmc() { # request-file -> status; DER answer in $T/resp.der
+  base64 "$1" >"$T/cmc.b64"
+  local code
+  code=$(curl -s --cacert "$DIR/ca/ca.pem" --user dev:pw -H 'Content-Type: application/pkcs7-mime' \
+    --data-binary @"$T/cmc.b64" -o "$T/body" -w '%{http_code}' "$URL/cmp/fullcmc")
+  base64 -d "$T/body" >"$T/resp.der" 2>/dev/null || true
+  echo "$code"
+}
+openssl req -new -key "$T/d7.key" -subj /CN=d7 -outform DER -out "$T/d7.der" 2>/dev/null
+"$CMC" enroll "$T/d7.key" "$T/d7.der" "$T/d7.req" "$T/d7.ids" || fail "building the CMC request"
+[ "$(post_cmc "$T/d7.req")" = 200 ] || fail "fullcmc via CMP RA: $(cat "$T/body")"
+out=$("$CMC" response "$T/resp.der" "$T/cmpca.pem" "$T/d7.ids" "$T/d7.key" "$T/d7.got.pem") \
+  || fail "CMC response: $out"
+[[ $out == "status=success"* ]] || fail "CMC status: $out"
+openssl cms -cmsout -print -inform DER -in "$T/resp.der" | grep -q 'CN=racmp' || fail "not signed by the RA"
+"$CMC" revoke "$T/d7.pem" "$T/d7.pem" "$T/d7.key" 1 "$T/r7.req" "$T/r7.ids"
+[ "$(post_cmc "$T/r7.req")" = 200 ] || fail "fullcmc revoke via CMP RA: $(cat "$T/body")"
+out=$("$CMC" response "$T/resp.der" "$T/cmpca.pem" "$T/r7.ids") || fail "revoke response: $out"
+[[ $out == "status=success"* ]] || fail "revoke status: $out"
+grep -q "received RR" "$T/mock.log" || fail "the CA got no rr"
+[ "$(sqlite3 "$DIR/estd.db" "SELECT status FROM certs WHERE serial='$(serial_of "$T/d7.pem")'")" = 1 ] \
+  || fail "not revoked in the RA's store"
+pass "/fullcmc through the RA: p10cr enroll and rr revoke, answers signed by the RA"
+estd_stop
+mock_stop
+
 # --- the CA rejects: 403 with its reason ---
 newkey d3
 issue d3
