@@ -40,6 +40,18 @@ est_status est_file_read(const char *path, size_t max, uint8_t **data, size_t *l
                          est_error *err);
 est_status est_key_write_file(const char *path, EVP_PKEY *key, est_error *err); /* PKCS#8 PEM */
 est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err);
+/* For secrets a server keeps: refuses a file that is not regular or whose
+ * mode grants group/others anything (the message names the chmod), checked
+ * with fstat on the descriptor it then reads. */
+est_status est_file_read_secret(const char *path, size_t max, uint8_t **data, size_t *len,
+                                est_error *err);
+/* est_key_read_file through est_file_read_secret; passphrase (NULL = none)
+ * decrypts an encrypted PKCS#8 PEM. */
+est_status est_key_read_private(const char *path, const char *passphrase, EVP_PKEY **key,
+                                est_error *err);
+/* est_key_write_file, encrypted PKCS#8 when passphrase is non-NULL. */
+est_status est_key_write_private(const char *path, EVP_PKEY *key, const char *passphrase,
+                                 est_error *err);
 est_status est_certs_write_file(const char *path, STACK_OF(X509) *certs, est_error *err);
 est_status est_certs_read_file(const char *path, STACK_OF(X509) **certs, est_error *err);
 

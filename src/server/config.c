@@ -317,6 +317,16 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_bool(&ca->serverkeygen_require_encryption, value, err);
     if (strcmp(key, "kek_file") == 0)
         return set_string(ca->kek_file, sizeof ca->kek_file, value, err);
+    if (strcmp(key, "key_passphrase_file") == 0)
+        return set_string(ca->key_passphrase_file, sizeof ca->key_passphrase_file, value, err);
+    if (strcmp(key, "key_passphrase_credential") == 0) {
+        /* A credential name, not a path: systemd puts it in its own directory. */
+        if (strchr(value, '/') != NULL || strcmp(value, "..") == 0 || strcmp(value, ".") == 0)
+            return est_error_set(err, EST_E_CONFIG, "key_passphrase_credential is a credential "
+                                                    "name, not a path");
+        return set_string(ca->key_passphrase_credential, sizeof ca->key_passphrase_credential,
+                          value, err);
+    }
     if (strcmp(key, "fullcmc") == 0)
         return set_bool(&ca->fullcmc, value, err);
     if (strcmp(key, "csrattrs") == 0)
@@ -497,8 +507,12 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
             resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
             resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
-            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK)
+            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK ||
+            resolve(ca->key_passphrase_file, sizeof ca->key_passphrase_file, dir, err) != EST_OK)
             return rc;
+        if (ca->key_passphrase_file[0] != '\0' && ca->key_passphrase_credential[0] != '\0')
+            return est_error_set(err, EST_E_CONFIG, "CA '%s': key_passphrase_file and "
+                                 "key_passphrase_credential: choose one", ca->label);
     }
     return EST_OK;
 }
@@ -553,6 +567,10 @@ static const char config_template[] =
 "# More CAs: a section [ca \"LABEL\"] with the same keys, served at\n"
 "# /.well-known/est/LABEL/<operation>.\n"
 "cert = ca/ca.pem\n"
+"# The CA key: a PEM file (mode 0600; may be an encrypted PKCS#8 PEM).\n"
+"# Its passphrase, if encrypted: key_passphrase_file = PATH (mode 0600) or\n"
+"# key_passphrase_credential = NAME (a systemd credential, read from\n"
+"# $CREDENTIALS_DIRECTORY/NAME). Never on the command line.\n"
 "key = ca/ca.key\n"
 "# Certificates above the CA up to the root (subordinate CA), and more\n"
 "# certificates /cacerts serves (rollover links). Missing files are fine.\n"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "instance.h"
+#include "secrets.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
@@ -136,7 +137,7 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
     if ((rc = cacerts_build(ca, chain, extra, err)) != EST_OK)
         goto out;
     if (flags & ESTD_OPEN_KEYS) {
-        if ((rc = est_key_read_file(cfg->key, &key, err)) != EST_OK)
+        if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
             goto out;
         if (!X509_check_private_key(ca->cert, key)) {
             rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
@@ -151,6 +152,9 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
             goto out;
         }
     }
+    if (cfg->kek_file[0] != '\0' && (rc = estd_kek_table_load(cfg->kek_file, &ca->keks, err)) !=
+                                         EST_OK)
+        goto out;
     if ((rc = ca_trust_build(ca, extra, err)) != EST_OK ||
         (rc = ca_csrattrs_build(ca, err)) != EST_OK || (rc = ca_bodies_build(ca, err)) != EST_OK)
         goto out;
@@ -172,6 +176,7 @@ static void ca_release(estd_ca *ca)
     sk_X509_pop_free(ca->cacerts, X509_free);
     est_csrattrs_free(ca->csrattrs);
     X509_STORE_free(ca->trust);
+    estd_kek_table_free(ca->keks);
     for (int d = 0; d < 2; d++) {
         free(ca->cacerts_body[d]);
         free(ca->csrattrs_body[d]);

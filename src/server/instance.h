@@ -6,6 +6,7 @@
 
 #include <openssl/x509.h>
 #include "config.h"
+#include "kek.h"
 #include "estkit.h"
 
 typedef struct estd_ca {
@@ -15,6 +16,7 @@ typedef struct estd_ca {
     STACK_OF(X509) *cacerts;     /* what /cacerts serves */
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
+    estd_kek_table *keks;        /* kek_file, read at start; NULL when none */
     /* Prepared bodies (DESIGN §2), one per dialect: /cacerts is constant
      * until the CA changes, so it is encoded once. */
     char *cacerts_body[2];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
+#include "secrets.h"
 #include "server.h"
 
 #define SERVE_GRACE_SECONDS 30
@@ -78,7 +79,8 @@ int estd_serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
+    if (estd_state_dir_check(argv[optind], &err) != EST_OK ||
+        estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         return 1;
     }
