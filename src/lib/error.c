@@ -27,6 +27,7 @@ const char *est_strerror(est_status code)
     case EST_E_CONFIG: return "configuration error";
     case EST_E_INTERNAL: return "internal error";
     case EST_E_CONFLICT: return "already exists";
+    case EST_E_UNAVAILABLE: return "temporarily unavailable";
     }
     return "unknown error";
 }

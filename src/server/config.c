@@ -238,6 +238,10 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->max_connections, value, 1, 1000000, err);
     if (strcmp(key, "max_password_checks") == 0)
         return set_uint(&cfg->max_password_checks, value, 0, 256, err);
+    if (strcmp(key, "signer") == 0) {
+        static const char *const signers[] = {"process", "in-process", NULL};
+        return set_choice(&cfg->signer_in_process, value, signers, err);
+    }
     if (strcmp(key, "credential_cache_seconds") == 0)
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
@@ -561,6 +565,10 @@ static const char config_template[] =
 "# beyond that Basic requests get 503 + Retry-After, leaving workers for\n"
 "# certificate-authenticated clients. 0 = one per core.\n"
 "max_password_checks = 0\n"
+"# Where CA keys are used: process = a separate signer process that alone\n"
+"# opens them and only signs (the network process never holds a CA key);\n"
+"# in-process = in this process (no isolation; for measurements).\n"
+"signer = process\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

@@ -98,6 +98,7 @@ typedef struct estd_config {
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
+    int signer_in_process;          /* signer = in-process: CA keys in the network process */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -431,8 +431,7 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
         goto out;
     }
     if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+        estd_response_issue_error(resp, &err);
         estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
     }

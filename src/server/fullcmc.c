@@ -57,6 +57,11 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
         est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &len, &err) != EST_OK) {
         /* No CMC answer possible (e.g. a CA key OpenSSL cannot use in
          * CMS): the reason as text, with the status we meant to send. */
+        if (err.code == EST_E_UNAVAILABLE) {
+            estd_response_issue_error(resp, &err);
+            free(der);
+            return;
+        }
         estd_response_error(resp, http == 200 ? 500 : http, "%s%s%s",
                             statuses[0].text ? statuses[0].text : "", statuses[0].text ? "; " : "",
                             err.message);
@@ -301,6 +306,10 @@ static int perform(cmc_job *job, estd_response *resp)
         if (estd_issue(job->srv->inst, job->req->ca, cmc->requests[i].csr, NULL, &who, "fullcmc",
                        &cert, &err) != EST_OK) {
             int policy = err.code == EST_E_POLICY || err.code == EST_E_INPUT;
+            if (err.code == EST_E_UNAVAILABLE) { /* no CMC answer can be signed either */
+                estd_response_issue_error(resp, &err);
+                return 0;
+            }
             refuse(job, policy ? 400 : 500,
                    policy ? EST_CMC_FAIL_BAD_REQUEST : EST_CMC_FAIL_INTERNAL_CA_ERROR,
                    cmc->requests[i].body_part_id, resp, "%s", err.message);

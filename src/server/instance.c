@@ -118,10 +118,35 @@ static est_status cacerts_build(estd_ca *ca, STACK_OF(X509) *chain, STACK_OF(X50
     return EST_OK;
 }
 
-static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags, est_error *err)
+/* The in-process signer: the admin commands' (they are not network-facing). */
+static est_status key_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
+                                  X509 *cert, est_signer **out, est_error *err)
+{
+    EVP_PKEY *key = NULL;
+    est_status rc;
+
+    (void)arg, (void)index;
+    *out = NULL;
+    if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
+        return rc;
+    if (!X509_check_private_key(cert, key))
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
+                                   cfg->key, cfg->cert);
+    else if ((*out = est_signer_new_key(key)) == NULL)
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+typedef struct signer_source {
+    estd_signer_make_fn make; /* NULL: no keys */
+    void *arg;
+} signer_source;
+
+static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned index,
+                          const signer_source *src, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL, *extra = NULL;
-    EVP_PKEY *key = NULL;
     est_signer *signer = NULL;
     est_status rc;
 
@@ -136,17 +161,11 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
         goto out;
     if ((rc = cacerts_build(ca, chain, extra, err)) != EST_OK)
         goto out;
-    if (flags & ESTD_OPEN_KEYS) {
-        if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
+    if (src->make != NULL) {
+        if ((rc = src->make(src->arg, index, cfg, ca->cert, &signer, err)) != EST_OK)
             goto out;
-        if (!X509_check_private_key(ca->cert, key)) {
-            rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
-                                       cfg->key, cfg->cert);
-            goto out;
-        }
         /* est_ca_new owns the signer from here on, also when it fails. */
-        signer = est_signer_new_key(key);
-        ca->ca = signer ? est_ca_new(ca->cert, chain, extra, signer) : NULL;
+        ca->ca = est_ca_new(ca->cert, chain, extra, signer);
         if (ca->ca == NULL) {
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
             goto out;
@@ -165,7 +184,6 @@ out:
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(extra, X509_free);
-    EVP_PKEY_free(key);
     return rc;
 }
 
@@ -207,7 +225,8 @@ out:
     return rc;
 }
 
-est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
+static est_status instance_open(const char *dir, const signer_source *src, estd_instance **out,
+                                est_error *err)
 {
     estd_instance *inst = calloc(1, sizeof *inst);
     est_status rc = EST_E_NOMEM;
@@ -217,7 +236,7 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     if ((rc = estd_config_load(&inst->cfg, dir, err)) != EST_OK)
         goto out;
     for (size_t i = 0; i < inst->cfg.ca_count; i++) {
-        rc = ca_load(&inst->cas[i], &inst->cfg.cas[i], flags, err);
+        rc = ca_load(&inst->cas[i], &inst->cfg.cas[i], (unsigned)i, src, err);
         inst->ca_count = i + 1;
         if (rc != EST_OK)
             goto out;
@@ -234,6 +253,21 @@ out:
     }
     *out = inst;
     return EST_OK;
+}
+
+est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
+{
+    signer_source src = {flags & ESTD_OPEN_KEYS ? key_signer_make : NULL, NULL};
+
+    return instance_open(dir, &src, out, err);
+}
+
+est_status estd_instance_open_signers(const char *dir, estd_signer_make_fn make, void *arg,
+                                      estd_instance **out, est_error *err)
+{
+    signer_source src = {make, arg};
+
+    return instance_open(dir, &src, out, err);
 }
 
 void estd_instance_free(estd_instance *inst)

@@ -39,6 +39,14 @@ enum estd_open_flags {
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
                               est_error *err);
+/* Makes the signer of the CA at index (its position in estd.conf), whose
+ * certificate is cert. */
+typedef est_status (*estd_signer_make_fn)(void *arg, unsigned index, const estd_ca_config *cfg,
+                                          X509 *cert, est_signer **out, est_error *err);
+/* estd_instance_open with the CAs' signers made by make (serve: the
+ * signer process); the instance never reads a CA key itself. */
+est_status estd_instance_open_signers(const char *dir, estd_signer_make_fn make, void *arg,
+                                      estd_instance **out, est_error *err);
 void estd_instance_free(estd_instance *inst);
 
 /* The CA serving label ("" = default), or NULL. */

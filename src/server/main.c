@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
+#include "keyproc.h"
 
 static const struct {
     const char *name;
@@ -20,6 +21,8 @@ static const struct {
     {"ca", estd_ca_main, "CA maintenance: root key rollover"},
     {"pending", estd_pending_main, "list, approve or reject requests waiting for approval"},
     {"otp", estd_otp_main, "add or list one-time enrollment codes"},
+    /* Internal, not listed: the signer process `estd serve` starts. */
+    {"keyproc", estd_keyproc_main, NULL},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -30,7 +33,8 @@ static void usage(FILE *f)
           "       estd help COMMAND    (or: estd COMMAND --help)\n\n"
           "Commands:\n", f);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+        if (commands[i].help != NULL)
+            fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
     fputs("\nDIR is an instance directory made by `estd init`; every command but init\n"
           "reads DIR/estd.conf. Administration commands append to the store's audit log.\n\n"
           "Exit status: 0 done, 1 error (one line on stderr: \"estd: COMMAND: reason\"),\n"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "keyproc.h"
 #include "server.h"
 
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
@@ -34,6 +35,20 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     resp->status = status;
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
     resp->base64_transfer = 0;
+}
+
+/* Signing or issuing failed: the requester's fault (400), the signer
+ * process being down for now (503 + Retry-After, while it restarts), or
+ * ours (500). */
+void estd_response_issue_error(estd_response *resp, const est_error *err)
+{
+    int status = err->code == EST_E_POLICY || err->code == EST_E_INPUT ? 400
+               : err->code == EST_E_UNAVAILABLE                      ? 503
+                                                                     : 500;
+
+    estd_response_error(resp, status, "%s", err->message);
+    if (status == 503)
+        resp->retry_after = KEYPROC_RETRY_AFTER_SECONDS;
 }
 
 void estd_response_body(estd_response *resp, int status, const char *content_type,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include "commands.h"
+#include "keyproc.h"
 #include "secrets.h"
 #include "server.h"
 
@@ -37,6 +38,37 @@ static unsigned cores(void)
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
 
+static est_status keyproc_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
+                                      X509 *cert, est_signer **out, est_error *err)
+{
+    (void)cfg;
+    return estd_keyproc_signer_new(arg, index, cert, out, err);
+}
+
+/* Before any thread exists: the signer process (unless signer =
+ * in-process), then the instance with its CAs signing through it. */
+static est_status signers_open(const char *dir, estd_keyproc **keyproc, estd_instance **inst,
+                               est_error *err)
+{
+    estd_config *cfg = calloc(1, sizeof *cfg);
+    est_status rc = EST_E_NOMEM;
+
+    if (cfg == NULL)
+        return est_error_set(err, rc, "out of memory");
+    if ((rc = estd_config_load(cfg, dir, err)) != EST_OK)
+        goto out;
+    if (cfg->signer_in_process) {
+        rc = estd_instance_open(dir, ESTD_OPEN_KEYS, inst, err);
+        goto out;
+    }
+    if ((rc = estd_keyproc_start(dir, KEYPROC_CONNECTIONS, keyproc, err)) != EST_OK)
+        goto out;
+    rc = estd_instance_open_signers(dir, keyproc_signer_make, *keyproc, inst, err);
+out:
+    free(cfg);
+    return rc;
+}
+
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
@@ -49,6 +81,7 @@ int estd_serve_main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *listen = NULL;
     estd_instance *inst = NULL;
+    estd_keyproc *keyproc = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
     est_error err;
@@ -80,8 +113,9 @@ int estd_serve_main(int argc, char **argv)
     evthread_use_pthreads();
 
     if (estd_state_dir_check(argv[optind], &err) != EST_OK ||
-        estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
+        signers_open(argv[optind], &keyproc, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
+        estd_keyproc_free(keyproc);
         return 1;
     }
     if (listen != NULL)
@@ -111,6 +145,9 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
+    if (keyproc != NULL)
+        fprintf(stderr, "estd: signer process %d holds the CA keys\n",
+                (int)estd_keyproc_pid(keyproc));
     sigwait(&stop_signals, &sig);
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
@@ -124,5 +161,6 @@ out:
     estd_chain_cache_free(srv.chains);
     SSL_CTX_free(srv.ssl_ctx);
     estd_instance_free(inst);
+    estd_keyproc_free(keyproc); /* after the CAs: their signers borrow it */
     return status;
 }

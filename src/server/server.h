@@ -103,6 +103,7 @@ void estd_handle_fullcmc(estd_server *srv, const estd_request *req, const estd_a
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sets a body (takes ownership of body) with a content type. */
+void estd_response_issue_error(estd_response *resp, const est_error *err);
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len);
 void estd_response_release(estd_response *resp);

@@ -245,7 +245,7 @@ static void respond(const estd_request *req, EVP_PKEY *key, X509 *cert,
                                   : "application/pkcs7-mime",
                           cte, (uint8_t *)cert_text, cert_len, &err) != EST_OK ||
         est_multipart_build(mp, SKG_BOUNDARY, &body, &body_len, &err) != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_issue_error(resp, &err);
         goto out;
     }
     estd_response_body(resp, 200, "multipart/mixed; boundary=" SKG_BOUNDARY, 0, (char *)body,
@@ -274,8 +274,7 @@ static int issue_for_key(estd_server *srv, const estd_request *req, const estd_a
         estd_response_error(resp, 500, "out of memory");
     } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert, &err) !=
                EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+        estd_response_issue_error(resp, &err);
     } else {
         ok = 1;
     }

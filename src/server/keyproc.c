@@ -1,0 +1,232 @@
+/* estd: the signer process (see keyproc.h for the design).
+ *
+ * `estd keyproc DIR N`: opens the CA keys named in DIR/estd.conf, says
+ * hello on connection 0, sandboxes itself, and answers requests on fds
+ * 3..3+N-1 until the network process closes them. Every request is checked
+ * (keyproc_request_check) before it is signed; a refused one is answered
+ * with a reason and logged, and the signer carries on. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "keyproc.h"
+#include "keyproc_wire.h"
+#include "sandbox.h"
+#include "secrets.h"
+
+#define KEYPROC_FIRST_FD 3
+
+typedef struct keyproc_state {
+    keyproc_key keys[KEYPROC_KEYS_MAX];
+    size_t key_count;
+    pthread_barrier_t sandboxed; /* no request is read before the sandbox is on */
+} keyproc_state;
+
+typedef struct keyproc_conn {
+    keyproc_state *state;
+    int fd;
+} keyproc_conn;
+
+static est_status key_open(const estd_ca_config *cfg, keyproc_key *k, est_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    est_status rc;
+
+    if ((rc = est_certs_read_file(cfg->cert, &certs, err)) != EST_OK ||
+        (rc = estd_ca_key_load(cfg, &k->key, err)) != EST_OK)
+        goto out;
+    k->cert = sk_X509_shift(certs);
+    if (X509_check_private_key(k->cert, k->key) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
+                                   cfg->key, cfg->cert);
+        goto out;
+    }
+    rc = keyproc_sig_alg(k->key, &k->sig_alg, err);
+out:
+    if (rc != EST_OK && cfg->label[0] != '\0')
+        est_error_prefix(err, "CA '%s'", cfg->label);
+    sk_X509_pop_free(certs, X509_free);
+    return rc;
+}
+
+static est_status keys_open(const char *dir, keyproc_state *s, est_error *err)
+{
+    estd_config *cfg = calloc(1, sizeof *cfg);
+    est_status rc = EST_E_NOMEM;
+
+    if (cfg == NULL)
+        return est_error_set(err, rc, "out of memory");
+    if ((rc = estd_config_load(cfg, dir, err)) != EST_OK)
+        goto out;
+    for (size_t i = 0; i < cfg->ca_count; i++) {
+        s->key_count = i + 1;
+        if ((rc = key_open(&cfg->cas[i], &s->keys[i], err)) != EST_OK)
+            goto out;
+    }
+out:
+    free(cfg);
+    return rc;
+}
+
+static void keys_free(keyproc_state *s)
+{
+    for (size_t i = 0; i < s->key_count; i++) {
+        EVP_PKEY_free(s->keys[i].key);
+        X509_free(s->keys[i].cert);
+        X509_ALGOR_free(s->keys[i].sig_alg);
+    }
+    s->key_count = 0;
+}
+
+static void send_hello(int fd, const keyproc_state *s, const est_error *failed)
+{
+    uint8_t msg[KEYPROC_HELLO_MAX];
+    size_t len = 0;
+
+    if (failed != NULL) {
+        size_t n = strnlen(failed->message, KEYPROC_REASON_MAX);
+        msg[len++] = KEYPROC_REFUSED;
+        memcpy(msg + len, failed->message, n);
+        len += n;
+    } else {
+        msg[len++] = KEYPROC_OK;
+        msg[len++] = (uint8_t)s->key_count;
+        for (size_t i = 0; i < s->key_count; i++, len += 32)
+            keyproc_key_hash(s->keys[i].key, msg + len);
+    }
+    (void)send(fd, msg, len, MSG_NOSIGNAL);
+}
+
+static est_status key_sign(const keyproc_key *k, const uint8_t *data, size_t len, uint8_t *sig,
+                           size_t *sig_len, est_error *err)
+{
+    const EVP_MD *md = est_key_digest(k->key);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t cap = 0;
+    est_status rc = EST_E_CA;
+
+    if (ctx == NULL || EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL,
+                                             NULL, k->key, NULL) != 1 ||
+        EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 || cap > KEYPROC_SIGNATURE_MAX ||
+        EVP_DigestSign(ctx, sig, &cap, data, len) != 1) {
+        est_error_set_openssl(err, rc, "signing");
+        goto out;
+    }
+    *sig_len = cap;
+    rc = EST_OK;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/* One request -> one reply; a refusal is logged and answered, never fatal. */
+static size_t answer(keyproc_state *s, const uint8_t *msg, size_t len, uint8_t *reply)
+{
+    keyproc_request req;
+    size_t sig_len = 0;
+    est_error err;
+    size_t n;
+
+    if (keyproc_request_check(s->keys, s->key_count, msg, len, &req, &err) == EST_OK &&
+        key_sign(&s->keys[req.key_index], req.payload, req.payload_len, reply + 1, &sig_len,
+                 &err) == EST_OK) {
+        reply[0] = KEYPROC_OK;
+        return 1 + sig_len;
+    }
+    fprintf(stderr, "estd: signer: refused a request: %s\n", err.message);
+    reply[0] = KEYPROC_REFUSED;
+    n = strnlen(err.message, KEYPROC_REASON_MAX);
+    memcpy(reply + 1, err.message, n);
+    return 1 + n;
+}
+
+/* Serves one connection until the network process closes it; then the
+ * whole signer exits (_exit: nothing to flush, and the sandbox would not
+ * let a leak checker at exit do its work). */
+static void *conn_serve(void *arg)
+{
+    keyproc_conn *c = arg;
+    uint8_t *msg = malloc(KEYPROC_REQUEST_MAX + 1);
+    uint8_t reply[KEYPROC_REPLY_MAX];
+
+    pthread_barrier_wait(&c->state->sandboxed);
+    if (msg == NULL)
+        _exit(1);
+    for (;;) {
+        /* MSG_TRUNC: the true length of a message larger than the buffer. */
+        ssize_t n = recv(c->fd, msg, KEYPROC_REQUEST_MAX + 1, MSG_TRUNC);
+        size_t reply_len;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(n == 0 ? 0 : 1);
+        reply_len = answer(c->state, msg, (size_t)n, reply);
+        if (send(c->fd, reply, reply_len, MSG_NOSIGNAL) != (ssize_t)reply_len)
+            _exit(1);
+    }
+    return NULL;
+}
+
+static int parse_count(const char *text, unsigned *n)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(text, &end, 10);
+
+    if (end == text || *end != '\0' || v < 1 || v > KEYPROC_CONNECTIONS_MAX)
+        return 0;
+    *n = (unsigned)v;
+    return 1;
+}
+
+int estd_keyproc_main(int argc, char **argv)
+{
+    static keyproc_state state;
+    static keyproc_conn conns[KEYPROC_CONNECTIONS_MAX];
+    pthread_t thread;
+    unsigned n = 0;
+    est_error err;
+
+    if (argc != 3 || !parse_count(argv[2], &n)) {
+        fputs("estd keyproc is started by estd serve, not by hand\n", stderr);
+        return 1;
+    }
+    /* Whatever else was inherited is not ours to hold. */
+    close_range(KEYPROC_FIRST_FD + n, ~0u, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* What ps, pgrep and the kernel's seccomp log call us. */
+    prctl(PR_SET_NAME, "estd-signer", 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    if (keys_open(argv[1], &state, &err) != EST_OK) {
+        send_hello(KEYPROC_FIRST_FD, NULL, &err);
+        keys_free(&state);
+        return 1;
+    }
+    pthread_barrier_init(&state.sandboxed, NULL, n);
+    for (unsigned i = 0; i < n; i++) {
+        conns[i].state = &state;
+        conns[i].fd = KEYPROC_FIRST_FD + (int)i;
+        if (i > 0 && pthread_create(&thread, NULL, conn_serve, &conns[i]) != 0) {
+            est_error_set(&err, EST_E_NOMEM, "signer: cannot start a thread");
+            send_hello(KEYPROC_FIRST_FD, NULL, &err);
+            _exit(1);
+        }
+    }
+    {
+        est_status rc = estd_sandbox_apply(0, &err);
+        if (rc == EST_E_UNSUPPORTED) {
+            fprintf(stderr, "estd: signer: %s; only prctl() limits apply\n", err.message);
+        } else if (rc != EST_OK) {
+            est_error_prefix(&err, "signer sandbox");
+            send_hello(KEYPROC_FIRST_FD, NULL, &err);
+            _exit(1);
+        }
+    }
+    send_hello(KEYPROC_FIRST_FD, &state, NULL);
+    conn_serve(&conns[0]);
+    return 0;
+}
