@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "config.h"
+#include "pkcs11.h"
 
 #define CONFIG_LINE_MAX 2048
 
@@ -471,7 +472,7 @@ static est_status resolve(char *path, size_t cap, const char *dir, est_error *er
     char tmp[ESTD_PATH_MAX];
     int n;
 
-    if (path[0] == '\0' || path[0] == '/')
+    if (path[0] == '\0' || path[0] == '/' || estd_key_is_pkcs11(path))
         return EST_OK;
     n = snprintf(tmp, sizeof tmp, "%s/%s", dir, path);
     if (n < 0 || (size_t)n >= cap)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "keyproc.h"
 #include "keyproc_wire.h"
+#include "pkcs11.h"
 #include "sandbox.h"
 #include "secrets.h"
 
@@ -24,27 +25,63 @@
 typedef struct keyproc_state {
     keyproc_key keys[KEYPROC_KEYS_MAX];
     size_t key_count;
+    int uses_files; /* a PKCS#11 module reads its token while signing */
     pthread_barrier_t sandboxed; /* no request is read before the sandbox is on */
 } keyproc_state;
 
 typedef struct keyproc_conn {
     keyproc_state *state;
     int fd;
+    unsigned index; /* also its PKCS#11 session */
 } keyproc_conn;
 
-static est_status key_open(const estd_ca_config *cfg, keyproc_key *k, est_error *err)
+/* A token key must be the certificate's: one test signature, verified. */
+static est_status p11_key_check(keyproc_key *k, const estd_ca_config *cfg, est_error *err)
+{
+    static const uint8_t probe[] = "estd: does the token hold the CA certificate's key?";
+    uint8_t sig[KEYPROC_SIGNATURE_MAX];
+    size_t sig_len = 0;
+    const EVP_MD *md = est_key_digest(k->key);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    est_status rc;
+    int ok;
+
+    rc = estd_p11_sign(k->p11, 0, k->key, probe, sizeof probe, sig, sizeof sig, &sig_len, err);
+    ok = rc == EST_OK && ctx != NULL &&
+         EVP_DigestVerifyInit_ex(ctx, NULL, EVP_MD_get0_name(md), NULL, NULL, k->key, NULL) == 1 &&
+         EVP_DigestVerify(ctx, sig, sig_len, probe, sizeof probe) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (rc == EST_OK && !ok)
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "the token key does not match the "
+                                   "certificate %s", cfg->cert);
+    return rc;
+}
+
+static est_status key_open(const estd_ca_config *cfg, unsigned sessions, keyproc_key *k,
+                           est_error *err)
 {
     STACK_OF(X509) *certs = NULL;
     est_status rc;
 
-    if ((rc = est_certs_read_file(cfg->cert, &certs, err)) != EST_OK ||
-        (rc = estd_ca_key_load(cfg, &k->key, err)) != EST_OK)
+    if ((rc = est_certs_read_file(cfg->cert, &certs, err)) != EST_OK)
         goto out;
     k->cert = sk_X509_shift(certs);
-    if (X509_check_private_key(k->cert, k->key) != 1) {
-        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
-                                   cfg->key, cfg->cert);
-        goto out;
+    if (estd_key_is_pkcs11(cfg->key)) {
+        if ((k->key = X509_get_pubkey(k->cert)) == NULL) {
+            rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: no public key", cfg->cert);
+            goto out;
+        }
+        if ((rc = estd_p11_key_open(cfg->key, sessions, &k->p11, err)) != EST_OK ||
+            (rc = p11_key_check(k, cfg, err)) != EST_OK)
+            goto out;
+    } else {
+        if ((rc = estd_ca_key_load(cfg, &k->key, err)) != EST_OK)
+            goto out;
+        if (X509_check_private_key(k->cert, k->key) != 1) {
+            rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the "
+                                       "certificate %s", cfg->key, cfg->cert);
+            goto out;
+        }
     }
     rc = keyproc_sig_alg(k->key, &k->sig_alg, err);
 out:
@@ -54,7 +91,8 @@ out:
     return rc;
 }
 
-static est_status keys_open(const char *dir, keyproc_state *s, est_error *err)
+static est_status keys_open(const char *dir, unsigned sessions, keyproc_state *s,
+                            est_error *err)
 {
     estd_config *cfg = calloc(1, sizeof *cfg);
     est_status rc = EST_E_NOMEM;
@@ -65,8 +103,9 @@ static est_status keys_open(const char *dir, keyproc_state *s, est_error *err)
         goto out;
     for (size_t i = 0; i < cfg->ca_count; i++) {
         s->key_count = i + 1;
-        if ((rc = key_open(&cfg->cas[i], &s->keys[i], err)) != EST_OK)
+        if ((rc = key_open(&cfg->cas[i], sessions, &s->keys[i], err)) != EST_OK)
             goto out;
+        s->uses_files |= s->keys[i].p11 != NULL;
     }
 out:
     free(cfg);
@@ -77,6 +116,7 @@ static void keys_free(keyproc_state *s)
 {
     for (size_t i = 0; i < s->key_count; i++) {
         EVP_PKEY_free(s->keys[i].key);
+        estd_p11_key_free(s->keys[i].p11);
         X509_free(s->keys[i].cert);
         X509_ALGOR_free(s->keys[i].sig_alg);
     }
@@ -102,16 +142,20 @@ static void send_hello(int fd, const keyproc_state *s, const est_error *failed)
     (void)send(fd, msg, len, MSG_NOSIGNAL);
 }
 
-static est_status key_sign(const keyproc_key *k, const uint8_t *data, size_t len, uint8_t *sig,
-                           size_t *sig_len, est_error *err)
+static est_status key_sign(const keyproc_key *k, unsigned session, const uint8_t *data,
+                           size_t len, uint8_t *sig, size_t *sig_len, est_error *err)
 {
     const EVP_MD *md = est_key_digest(k->key);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx;
     size_t cap = 0;
     est_status rc = EST_E_CA;
 
-    if (ctx == NULL || EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL,
-                                             NULL, k->key, NULL) != 1 ||
+    if (k->p11 != NULL)
+        return estd_p11_sign(k->p11, session, k->key, data, len, sig, KEYPROC_SIGNATURE_MAX,
+                             sig_len, err);
+    if ((ctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL, k->key,
+                              NULL) != 1 ||
         EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 || cap > KEYPROC_SIGNATURE_MAX ||
         EVP_DigestSign(ctx, sig, &cap, data, len) != 1) {
         est_error_set_openssl(err, rc, "signing");
@@ -124,22 +168,30 @@ out:
     return rc;
 }
 
-/* One request -> one reply; a refusal is logged and answered, never fatal. */
-static size_t answer(keyproc_state *s, const uint8_t *msg, size_t len, uint8_t *reply)
+/* One request -> one reply; a refusal is logged and answered, never fatal.
+ * A token failure is answered "unavailable" and ends this signer: the
+ * network process starts a new one, which logs in afresh. */
+static size_t answer(keyproc_state *s, unsigned session, const uint8_t *msg, size_t len,
+                     uint8_t *reply, int *fatal)
 {
     keyproc_request req;
     size_t sig_len = 0;
     est_error err;
+    est_status rc;
     size_t n;
 
-    if (keyproc_request_check(s->keys, s->key_count, msg, len, &req, &err) == EST_OK &&
-        key_sign(&s->keys[req.key_index], req.payload, req.payload_len, reply + 1, &sig_len,
-                 &err) == EST_OK) {
+    rc = keyproc_request_check(s->keys, s->key_count, msg, len, &req, &err);
+    if (rc == EST_OK)
+        rc = key_sign(&s->keys[req.key_index], session, req.payload, req.payload_len, reply + 1,
+                      &sig_len, &err);
+    if (rc == EST_OK) {
         reply[0] = KEYPROC_OK;
         return 1 + sig_len;
     }
-    fprintf(stderr, "estd: signer: refused a request: %s\n", err.message);
-    reply[0] = KEYPROC_REFUSED;
+    *fatal = rc == EST_E_UNAVAILABLE;
+    fprintf(stderr, "estd: signer: %s: %s\n", *fatal ? "token failed" : "refused a request",
+            err.message);
+    reply[0] = *fatal ? KEYPROC_UNAVAILABLE : KEYPROC_REFUSED;
     n = strnlen(err.message, KEYPROC_REASON_MAX);
     memcpy(reply + 1, err.message, n);
     return 1 + n;
@@ -161,13 +213,14 @@ static void *conn_serve(void *arg)
         /* MSG_TRUNC: the true length of a message larger than the buffer. */
         ssize_t n = recv(c->fd, msg, KEYPROC_REQUEST_MAX + 1, MSG_TRUNC);
         size_t reply_len;
+        int fatal = 0;
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             _exit(n == 0 ? 0 : 1);
-        reply_len = answer(c->state, msg, (size_t)n, reply);
-        if (send(c->fd, reply, reply_len, MSG_NOSIGNAL) != (ssize_t)reply_len)
-            _exit(1);
+        reply_len = answer(c->state, c->index, msg, (size_t)n, reply, &fatal);
+        if (send(c->fd, reply, reply_len, MSG_NOSIGNAL) != (ssize_t)reply_len || fatal)
+            _exit(fatal ? 3 : 1);
     }
     return NULL;
 }
@@ -201,7 +254,7 @@ int estd_keyproc_main(int argc, char **argv)
     /* What ps, pgrep and the kernel's seccomp log call us. */
     prctl(PR_SET_NAME, "estd-signer", 0, 0, 0);
     signal(SIGPIPE, SIG_IGN);
-    if (keys_open(argv[1], &state, &err) != EST_OK) {
+    if (keys_open(argv[1], n, &state, &err) != EST_OK) {
         send_hello(KEYPROC_FIRST_FD, NULL, &err);
         keys_free(&state);
         return 1;
@@ -210,6 +263,7 @@ int estd_keyproc_main(int argc, char **argv)
     for (unsigned i = 0; i < n; i++) {
         conns[i].state = &state;
         conns[i].fd = KEYPROC_FIRST_FD + (int)i;
+        conns[i].index = i;
         if (i > 0 && pthread_create(&thread, NULL, conn_serve, &conns[i]) != 0) {
             est_error_set(&err, EST_E_NOMEM, "signer: cannot start a thread");
             send_hello(KEYPROC_FIRST_FD, NULL, &err);
@@ -217,7 +271,7 @@ int estd_keyproc_main(int argc, char **argv)
         }
     }
     {
-        est_status rc = estd_sandbox_apply(0, &err);
+        est_status rc = estd_sandbox_apply(state.uses_files, &err);
         if (rc == EST_E_UNSUPPORTED) {
             fprintf(stderr, "estd: signer: %s; only prctl() limits apply\n", err.message);
         } else if (rc != EST_OK) {

@@ -332,7 +332,9 @@ static est_status roundtrip(estd_keyproc *kp, keyproc_op op, unsigned index,
         return est_error_set(err, EST_E_UNAVAILABLE, "the signer process is down");
     if (reply[0] != KEYPROC_OK) {
         reply[n] = '\0';
-        return est_error_set(err, EST_E_CA, "refused: %s", (const char *)reply + 1);
+        return est_error_set(err, reply[0] == KEYPROC_UNAVAILABLE ? EST_E_UNAVAILABLE : EST_E_CA,
+                             "%s: %s", reply[0] == KEYPROC_UNAVAILABLE ? "unavailable" : "refused",
+                             (const char *)reply + 1);
     }
     *sig_len = (size_t)n - 1;
     memcpy(sig, reply + 1, *sig_len);

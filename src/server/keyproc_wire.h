@@ -44,11 +44,15 @@ typedef enum keyproc_op {
 typedef enum keyproc_status {
     KEYPROC_OK = 0,
     KEYPROC_REFUSED = 1,
+    KEYPROC_UNAVAILABLE = 2, /* the token failed; the signer restarts */
 } keyproc_status;
+
+struct estd_p11_key;
 
 /* What the signer knows of one of its keys. */
 typedef struct keyproc_key {
-    EVP_PKEY *key;       /* private in the signer; public on the network side */
+    EVP_PKEY *key;       /* private, or public when p11 holds the private half */
+    struct estd_p11_key *p11; /* a PKCS#11 token key; NULL for a key file */
     X509 *cert;          /* its CA certificate */
     X509_ALGOR *sig_alg; /* the AlgorithmIdentifier its signatures carry */
 } keyproc_key;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
+#include "pkcs11.h"
 #include "secrets.h"
 
 static est_status passphrase_path(const estd_ca_config *ca, char *path, size_t cap,
@@ -75,6 +76,9 @@ est_status estd_ca_key_load(const estd_ca_config *ca, EVP_PKEY **key, est_error 
     est_status rc;
 
     *key = NULL;
+    if (estd_key_is_pkcs11(ca->key))
+        return est_error_set(err, EST_E_UNSUPPORTED, "the CA key is on a PKCS#11 token: only "
+                             "estd serve (its signer process) signs with it so far");
     if ((rc = estd_passphrase_load(ca, &passphrase, err)) == EST_OK)
         rc = est_key_read_private(ca->key, passphrase, key, err);
     estd_passphrase_free(passphrase);

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A CA key on a PKCS#11 token (issue #14), SoftHSM2 in a temp dir
+# (SOFTHSM2_CONF): for ec-p256, ec-p384 and rsa-2048 CAs, the key `estd
+# init` made is imported into the token and deleted from disk, estd.conf
+# names it with an RFC 7512 URI (module-path, pin-source), and estd serve's
+# signer process signs through the token: enroll (Basic), re-enroll (TLS
+# client certificate), /fullcmc with `est` (the CMC response is a CMS
+# signature by the token key). A wrong PIN or a URI that names no key:
+# estd serve refuses to start with one line.
+. "$E2E_LIB/server.sh"
+MODULE=
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+  [ -r "$m" ] && MODULE=$m && break
+done
+[ -n "$MODULE" ] && command -v softhsm2-util >/dev/null || fail "needs softhsm2 (scripts/deps)"
+mkdir -m 700 "$T/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$T/tokens" \
+  >"$T/softhsm2.conf"
+export SOFTHSM2_CONF=$T/softhsm2.conf
+printf '1234\n' >"$T/pin"; chmod 600 "$T/pin"
+
+serve_refuses() {
+  expect_status 1 "$ESTD" serve "$DIR" --listen "127.0.0.1:$(free_port)"
+  one_line_error "^estd: serve: $1"
+}
+
+for kt in ec-p256 ec-p384 rsa-2048; do
+  DIR=$T/$kt
+  "$ESTD" init "$DIR" --key-type "$kt" >/dev/null
+  printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+  softhsm2-util --init-token --free --label "ca-$kt" --pin 1234 --so-pin 5678 >/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$DIR/ca/ca.key" -out "$T/$kt.p8"
+  softhsm2-util --import "$T/$kt.p8" --token "ca-$kt" --label ca-key --id 01 --pin 1234 >/dev/null
+  rm -f "$DIR/ca/ca.key" "$T/$kt.p8"
+  uri="pkcs11:token=ca-$kt;object=ca-key?module-path=$MODULE&pin-source=$T/pin"
+  sed -i "s|^key = ca/ca.key|key = ${uri//&/\\&}|" "$DIR/estd.conf"  # & is sed's match
+  estd_start "$DIR"
+  enroll e "/CN=token-$kt" u pw
+  openssl verify -CAfile "$DIR/ca/ca.pem" "$T/e.pem" >/dev/null || fail "$kt: enroll cert"
+  new_csr r "/CN=token-$kt"
+  curl -sf --cacert "$DIR/ca/ca.pem" --cert "$T/e.pem" --key "$T/e.key" \
+    -H 'Content-Type: application/pkcs10' --data-binary @"$T/r.der" "$URL/simplereenroll" \
+    -o "$T/r.p7" || fail "$kt: re-enroll"
+  p7_to_pem "$T/r.p7" "$T/r.pem"
+  openssl verify -CAfile "$DIR/ca/ca.pem" "$T/r.pem" >/dev/null || fail "$kt: re-enroll cert"
+  printf 'pw\n' | "$EST" fullcmc --server "$URL" --trust "$DIR/ca/ca.pem" --user u \
+    --password-stdin --key "$T/f-$kt.key" --subject "/CN=cmc-$kt" -o "$T/f.pem" \
+    || fail "$kt: fullcmc: $(tail -3 "$T/estd.log")"
+  openssl verify -CAfile "$DIR/ca/ca.pem" "$T/f.pem" >/dev/null || fail "$kt: fullcmc cert"
+  estd_stop
+  pass "$kt CA key on the token: enroll, re-enroll, fullcmc (CMS response signed by the token)"
+done
+
+sed -i "s|pin-source=$T/pin|pin-value=4321|" "$DIR/estd.conf"
+serve_refuses "pkcs11: C_Login: wrong PIN$"
+sed -i "s|pin-value=4321|pin-source=$T/pin|; s|object=ca-key|object=no-such-key|" "$DIR/estd.conf"
+serve_refuses "pkcs11: the URI names no private key$"
+sed -i "s|object=no-such-key|object=ca-key|" "$DIR/estd.conf"
+chmod 644 "$T/pin"
+serve_refuses "pkcs11: pin-source: .*/pin: mode 0644 .*chmod 600"
+chmod 600 "$T/pin"
+pass "wrong PIN, no such key, a PIN file others may read: estd serve refuses with one line"
+
+expect_status 1 "$ESTD" crl "$DIR"
+one_line_error "^estd: crl: the CA key is on a PKCS#11 token: only estd serve"
+pass "admin commands with a token key say they cannot sign with it yet"
