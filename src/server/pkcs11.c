@@ -24,13 +24,15 @@ int estd_key_is_pkcs11(const char *key)
     return strncmp(key, "pkcs11:", 7) == 0;
 }
 
-/* Token trouble (PKCS#11 v2.40 §5.1.x): worth a retry after a restart. */
+/* Token trouble (PKCS#11 v2.40 §5.1): worth a retry after a restart, which
+ * loads the module, logs in and finds the key again. */
 static int token_gone(CK_RV rv)
 {
     return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
            rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
            rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_DEVICE_MEMORY || rv == CKR_GENERAL_ERROR ||
-           rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+           rv == CKR_CRYPTOKI_NOT_INITIALIZED || rv == CKR_KEY_HANDLE_INVALID ||
+           rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_TOKEN_NOT_RECOGNIZED;
 }
 
 static est_status p11_error(est_error *err, const char *what, CK_RV rv)

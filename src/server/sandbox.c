@@ -64,14 +64,21 @@ static const int allowed_files[] = {
     __NR_getuid, __NR_geteuid, __NR_getgid, __NR_getegid, __NR_uname,
 };
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define FILTER_MAX (4 + 2 * (COUNT(allowed_always) + COUNT(allowed_files)) + 2)
+/* Refused with EACCES rather than killed: libraries that log to syslog on
+ * an error (SoftHSM does) must see the socket fail, not take the signer
+ * down with them. Still no socket of any kind. */
+static const int refused[] = {__NR_socket, __NR_connect};
 
-static size_t add_allowed(struct sock_filter *f, size_t n, const int *list, size_t count)
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define FILTER_MAX \
+    (4 + 2 * (COUNT(allowed_always) + COUNT(allowed_files) + COUNT(refused)) + 2)
+
+static size_t add_rule(struct sock_filter *f, size_t n, const int *list, size_t count,
+                       unsigned action)
 {
     for (size_t i = 0; i < count; i++) {
         struct sock_filter jeq = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)list[i], 0, 1);
-        struct sock_filter ok = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        struct sock_filter ok = BPF_STMT(BPF_RET | BPF_K, action);
         f[n++] = jeq;
         f[n++] = ok;
     }
@@ -93,9 +100,10 @@ static est_status filter_install(int allow_files, est_error *err)
 
     memcpy(f, head, sizeof head);
     n = COUNT(head);
-    n = add_allowed(f, n, allowed_always, COUNT(allowed_always));
+    n = add_rule(f, n, allowed_always, COUNT(allowed_always), SECCOMP_RET_ALLOW);
+    n = add_rule(f, n, refused, COUNT(refused), SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA));
     if (allow_files)
-        n = add_allowed(f, n, allowed_files, COUNT(allowed_files));
+        n = add_rule(f, n, allowed_files, COUNT(allowed_files), SECCOMP_RET_ALLOW);
     f[n++] = kill;
     prog.len = (unsigned short)n;
     prog.filter = f;

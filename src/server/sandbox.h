@@ -12,7 +12,8 @@
  *  - on x86-64 and aarch64, a seccomp filter that allows only what signing
  *    and talking over the already-open socketpairs need (read/recv, write/
  *    send, memory, futex, time, random, exit) and kills the process on
- *    anything else: no socket(), connect(), open(), execve(), fork().
+ *    anything else: no open(), execve(), fork(), ptrace(); socket() and
+ *    connect() fail with EACCES (a library's syslog() must not kill it).
  *    allow_files adds opening and locking files, for PKCS#11 modules that
  *    read their token from disk while signing (SoftHSM does).
  * EST_E_UNSUPPORTED on other architectures is not an error for callers:

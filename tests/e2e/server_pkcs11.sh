@@ -51,6 +51,32 @@ for kt in ec-p256 ec-p384 rsa-2048; do
   pass "$kt CA key on the token: enroll, re-enroll, fullcmc (CMS response signed by the token)"
 done
 
+# --- the token fails mid-run (its files vanish: SoftHSM's C_Sign errors) -------------
+estd_start "$DIR"
+post() {
+  new_csr m /CN=mid-run
+  curl -s --max-time 20 --cacert "$DIR/ca/ca.pem" --user u:pw -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/m.der" "$URL/simpleenroll" -D "$T/m.h" -o /dev/null -w '%{http_code}'
+}
+[ "$(post)" = 200 ] || fail "before the token fails"
+mv "$T/tokens" "$T/tokens.away"
+for i in 1 2 3; do
+  code=$(post)
+  [ "$code" = 503 ] || fail "token gone: request $i got $code, not 503"
+  grep -qi '^Retry-After: ' "$T/m.h" || fail "503 without Retry-After"
+  sleep 1.1 # restarts are at most one a second
+done
+estd_alive
+mv "$T/tokens.away" "$T/tokens"
+sleep 1.1
+code=$(post); [ "$code" = 200 ] || { sleep 1.1; code=$(post); }
+[ "$code" = 200 ] || fail "no recovery when the token came back: $code"
+grep -q 'signer: token failed: pkcs11: C_Sign' "$T/estd.log" || fail "token failure not logged"
+grep -q 'signer: restart [0-9]* failed: pkcs11:' "$T/estd.log" || fail "failed restart not logged"
+grep -q 'signer: restarted as process' "$T/estd.log" || fail "restart not logged"
+estd_stop
+pass "token failing mid-run: 503 + Retry-After, logged, estd alive; 200 again when it returns"
+
 sed -i "s|pin-source=$T/pin|pin-value=4321|" "$DIR/estd.conf"
 serve_refuses "pkcs11: C_Login: wrong PIN$"
 sed -i "s|pin-value=4321|pin-source=$T/pin|; s|object=ca-key|object=no-such-key|" "$DIR/estd.conf"
