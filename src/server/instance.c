@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "instance.h"
+#include "pkcs11.h"
 #include "secrets.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
@@ -127,6 +128,8 @@ static est_status key_signer_make(void *arg, unsigned index, const estd_ca_confi
 
     (void)arg, (void)index;
     *out = NULL;
+    if (estd_key_is_pkcs11(cfg->key))
+        return estd_p11_signer_new(cfg->key, cert, out, err);
     if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
         return rc;
     if (!X509_check_private_key(cert, key))

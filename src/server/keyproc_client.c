@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "keyproc.h"
+#include "external_sign.h"
 #include "keyproc_wire.h"
 
 /* Socket buffers that hold a request of KEYPROC_REQUEST_MAX whole. */
@@ -343,37 +344,20 @@ static est_status roundtrip(estd_keyproc *kp, keyproc_op op, unsigned index,
 
 /* --- the est_signer backed by the signer process --- */
 
+static est_status remote_sign_tbs(void *arg, const uint8_t *tbs, size_t len, uint8_t *sig,
+                                  size_t *sig_len, est_error *err)
+{
+    remote_signer *r = arg;
+
+    return roundtrip(r->kp, KEYPROC_SIGN_CERT, r->index, tbs, len, sig, sig_len, err);
+}
+
 static est_status remote_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
 {
     remote_signer *r = impl;
-    const ASN1_BIT_STRING *signature = NULL;
-    const X509_ALGOR *outer = NULL;
-    uint8_t sig[KEYPROC_SIGNATURE_MAX], *tbs = NULL;
-    size_t sig_len = 0;
-    int len;
-    est_status rc;
 
     (void)md; /* the signer process picks est_key_digest(key), as the seam did */
-    /* OpenSSL 3.0 sets a certificate's two algorithm fields and its
-     * signature only inside X509_sign(), which needs the private key.
-     * These are the fields ASN1_item_sign_ctx() fills; X509_get0_*() hand
-     * out the certificate's own (mutable) members. */
-    X509_get0_signature(&signature, &outer, cert);
-    if (!X509_ALGOR_copy((X509_ALGOR *)X509_get0_tbs_sigalg(cert), r->sig_alg) ||
-        !X509_ALGOR_copy((X509_ALGOR *)outer, r->sig_alg))
-        return est_error_set(err, EST_E_NOMEM, "out of memory");
-    if ((len = i2d_re_X509_tbs(cert, &tbs)) <= 0)
-        return est_error_set_openssl(err, EST_E_CA, "encoding the TBSCertificate");
-    rc = roundtrip(r->kp, KEYPROC_SIGN_CERT, r->index, tbs, (size_t)len, sig, &sig_len, err);
-    OPENSSL_free(tbs);
-    if (rc != EST_OK)
-        return rc;
-    if (!ASN1_BIT_STRING_set((ASN1_BIT_STRING *)signature, sig, (int)sig_len))
-        return est_error_set(err, EST_E_NOMEM, "out of memory");
-    /* A signature is whole octets (RFC 5280 §4.1.1.3). */
-    ((ASN1_BIT_STRING *)signature)->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
-    ((ASN1_BIT_STRING *)signature)->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-    return EST_OK;
+    return estd_cert_sign_external(cert, r->sig_alg, remote_sign_tbs, r, err);
 }
 
 static est_status remote_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "config.h"
+#include "external_sign.h"
 
 #define KEYPROC_VERSION 1
 #define KEYPROC_HEADER_BYTES 4
@@ -30,7 +31,7 @@
  * A larger request is refused, not truncated. */
 #define KEYPROC_REQUEST_MAX (128 * 1024)
 /* RSA-4096 signs 512 bytes; DER ECDSA P-521 ~139. */
-#define KEYPROC_SIGNATURE_MAX 1024
+#define KEYPROC_SIGNATURE_MAX ESTD_SIGNATURE_MAX
 #define KEYPROC_REASON_MAX 200
 #define KEYPROC_REPLY_MAX (1 + KEYPROC_SIGNATURE_MAX)
 #define KEYPROC_KEYS_MAX (ESTD_CONFIG_MAX_LABELS + 1)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include "estkit.h"
 
 /* A PIN longer than this is refused (PKCS#11 tokens take far shorter). */
@@ -37,5 +38,9 @@ void estd_p11_key_free(estd_p11_key *key);
 est_status estd_p11_sign(estd_p11_key *key, unsigned session, EVP_PKEY *public_key,
                          const uint8_t *data, size_t len, uint8_t *sig, size_t cap,
                          size_t *sig_len, est_error *err);
+
+/* An in-process est_signer for the token key uri, whose certificate is
+ * cert (the administration commands). */
+est_status estd_p11_signer_new(const char *uri, X509 *cert, est_signer **out, est_error *err);
 
 #endif
