@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include "estkit.h"
+#include "config_ops.h"
 
 #define ESTD_CONFIG_MAX_BYTES (256 * 1024)
 #define ESTD_CONFIG_MAX_LABELS 32
@@ -99,6 +100,7 @@ typedef struct estd_config {
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
     int signer_in_process;          /* signer = in-process: CA keys in the network process */
+    estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

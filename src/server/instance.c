@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "instance.h"
+#include "keyproc.h"
+#include "metrics.h"
 #include "pkcs11.h"
 #include "secrets.h"
 
@@ -144,6 +146,7 @@ static est_status key_signer_make(void *arg, unsigned index, const estd_ca_confi
 typedef struct signer_source {
     estd_signer_make_fn make; /* NULL: no keys */
     void *arg;
+    unsigned flags;           /* enum estd_open_flags */
 } signer_source;
 
 static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned index,
@@ -246,7 +249,8 @@ static est_status instance_open(const char *dir, const signer_source *src, estd_
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
-    if ((rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+    if (!(src->flags & ESTD_OPEN_NO_STORE) &&
+        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -260,17 +264,50 @@ out:
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
 {
-    signer_source src = {flags & ESTD_OPEN_KEYS ? key_signer_make : NULL, NULL};
+    signer_source src = {flags & ESTD_OPEN_KEYS ? key_signer_make : NULL, NULL, flags};
 
     return instance_open(dir, &src, out, err);
 }
 
-est_status estd_instance_open_signers(const char *dir, estd_signer_make_fn make, void *arg,
-                                      estd_instance **out, est_error *err)
+static est_status keyproc_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
+                                      X509 *cert, est_signer **out, est_error *err)
 {
-    signer_source src = {make, arg};
+    (void)cfg;
+    return estd_keyproc_signer_new(arg, index, cert, out, err);
+}
 
-    return instance_open(dir, &src, out, err);
+/* A signer process of its own for each instance: a reload starts a new
+ * one that opens the keys estd.conf names now, and the old one goes with
+ * the instance it served. Forked before any thread at start; at a reload
+ * only async-signal-safe calls run between fork and exec (keyproc.h). */
+est_status estd_instance_open_serving(const char *dir, unsigned flags, estd_instance **out,
+                                      est_error *err)
+{
+    estd_config *cfg = calloc(1, sizeof *cfg);
+    estd_keyproc *kp = NULL;
+    signer_source src = {keyproc_signer_make, NULL, flags & ~(unsigned)ESTD_OPEN_KEYS};
+    est_status rc = EST_E_NOMEM;
+
+    *out = NULL;
+    if (cfg == NULL)
+        return est_error_set(err, rc, "out of memory");
+    if ((rc = estd_config_load(cfg, dir, err)) != EST_OK)
+        goto out;
+    if (cfg->signer_in_process) {
+        rc = estd_instance_open(dir, flags | ESTD_OPEN_KEYS, out, err);
+        goto out;
+    }
+    if ((rc = estd_keyproc_start(dir, KEYPROC_CONNECTIONS, &kp, err)) != EST_OK)
+        goto out;
+    src.arg = kp;
+    if ((rc = instance_open(dir, &src, out, err)) != EST_OK)
+        goto out;
+    (*out)->keyproc = kp;
+    kp = NULL;
+out:
+    estd_keyproc_free(kp);
+    free(cfg);
+    return rc;
 }
 
 void estd_instance_free(estd_instance *inst)
@@ -281,6 +318,7 @@ void estd_instance_free(estd_instance *inst)
         ca_release(&inst->cas[i]);
     X509_STORE_free(inst->third_party);
     est_store_close(inst->store);
+    estd_keyproc_free(inst->keyproc); /* after the CAs: their signers borrow it */
     free(inst);
 }
 
@@ -296,6 +334,9 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
                       const char *subject, const char *serial, const char *detail)
 {
     est_audit_event ev = {event, label, actor, subject, serial, detail};
+
+    if (strcmp(event, "revoke") == 0)
+        estd_metrics_revoked(inst->metrics);
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 
@@ -335,7 +376,14 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
             /* The issuance and its audit row commit together (one fsync). */
             est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
                                   rec->serial, operation};
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (rc == EST_OK)
+                estd_metrics_issued(inst->metrics, operation,
+                                    (double)(t1.tv_sec - t0.tv_sec) +
+                                        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         }
         if (rc != EST_E_CONFLICT)
             break;

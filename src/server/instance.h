@@ -31,10 +31,13 @@ typedef struct estd_instance {
     size_t ca_count;
     est_store *store;
     X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
+    struct estd_metrics *metrics; /* borrowed; NULL outside `estd serve` (metrics.h) */
+    struct estd_keyproc *keyproc; /* its signer process (owned); NULL when keys are in-process */
 } estd_instance;
 
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
+    ESTD_OPEN_NO_STORE = 1u << 1, /* leave store NULL (a reload shares the running one) */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
@@ -43,10 +46,12 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
  * certificate is cert. */
 typedef est_status (*estd_signer_make_fn)(void *arg, unsigned index, const estd_ca_config *cfg,
                                           X509 *cert, est_signer **out, est_error *err);
-/* estd_instance_open with the CAs' signers made by make (serve: the
- * signer process); the instance never reads a CA key itself. */
-est_status estd_instance_open_signers(const char *dir, estd_signer_make_fn make, void *arg,
-                                      estd_instance **out, est_error *err);
+/* For `estd serve` and its reloads: unless estd.conf says signer =
+ * in-process, starts a signer process (keyproc.h) that alone opens the CA
+ * keys, and opens DIR with the CAs signing through it; the instance owns
+ * it. flags as estd_instance_open's, ESTD_OPEN_KEYS implied. */
+est_status estd_instance_open_serving(const char *dir, unsigned flags, estd_instance **out,
+                                      est_error *err);
 void estd_instance_free(estd_instance *inst);
 
 /* The CA serving label ("" = default), or NULL. */

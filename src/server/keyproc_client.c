@@ -360,10 +360,18 @@ static est_status remote_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est
     return estd_cert_sign_external(cert, r->sig_alg, remote_sign_tbs, r, err);
 }
 
+static est_status remote_sign_tbs_crl(void *arg, const uint8_t *tbs, size_t len, uint8_t *sig,
+                                      size_t *sig_len, est_error *err)
+{
+    remote_signer *r = arg;
+
+    return roundtrip(r->kp, KEYPROC_SIGN_CRL, r->index, tbs, len, sig, sig_len, err);
+}
+
 static est_status remote_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
 {
-    (void)impl, (void)crl, (void)md;
-    return est_error_set(err, EST_E_UNSUPPORTED, "CRLs are signed by `estd crl`, in-process");
+    return estd_crl_sign_external(crl, ((remote_signer *)impl)->public_key, md,
+                                  remote_sign_tbs_crl, impl, err);
 }
 
 static est_status remote_sign_data(void *impl, const EVP_MD *md, const uint8_t *data,

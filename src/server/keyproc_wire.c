@@ -69,39 +69,119 @@ static size_t der_length(uint8_t *p, size_t n)
     return 4;
 }
 
-/* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING (empty) }
- * (RFC 5280 §4.1), decoded as a whole. */
-static X509 *certificate_wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg)
+/* Certificate and CertificateList ::= SEQUENCE { tbs, signatureAlgorithm,
+ * BIT STRING } (RFC 5280 §4.1, §5.1): the payload wrapped with an empty
+ * signature, to be decoded as a whole. */
+static uint8_t *outer_wrap(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg,
+                           size_t *len)
 {
-    uint8_t *alg_der = NULL, *buf = NULL, *p;
+    uint8_t *alg_der = NULL, *buf = NULL;
     int alg_len = i2d_X509_ALGOR(alg, &alg_der);
-    const unsigned char *q;
     size_t body, off = 0;
-    X509 *cert = NULL;
 
     if (alg_len <= 0)
         goto out;
     body = tbs_len + (size_t)alg_len + 3;
     if ((buf = OPENSSL_malloc(body + 5)) == NULL)
         goto out;
-    p = buf;
-    p[off++] = 0x30;
-    off += der_length(p + off, body);
-    memcpy(p + off, tbs, tbs_len);
+    buf[off++] = 0x30;
+    off += der_length(buf + off, body);
+    memcpy(buf + off, tbs, tbs_len);
     off += tbs_len;
-    memcpy(p + off, alg_der, (size_t)alg_len);
+    memcpy(buf + off, alg_der, (size_t)alg_len);
     off += (size_t)alg_len;
-    p[off++] = 0x03, p[off++] = 0x01, p[off++] = 0x00;
-    q = buf;
-    cert = d2i_X509(NULL, &q, (long)off);
-    if (cert != NULL && q != buf + off) {
+    buf[off++] = 0x03, buf[off++] = 0x01, buf[off++] = 0x00;
+    *len = off;
+out:
+    OPENSSL_free(alg_der);
+    return buf;
+}
+
+static X509 *certificate_wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg)
+{
+    size_t len = 0;
+    uint8_t *buf = outer_wrap(tbs, tbs_len, alg, &len);
+    const unsigned char *q = buf;
+    X509 *cert = buf != NULL ? d2i_X509(NULL, &q, (long)len) : NULL;
+
+    if (cert != NULL && q != buf + len) {
         X509_free(cert);
         cert = NULL;
     }
-out:
-    OPENSSL_free(alg_der);
     OPENSSL_free(buf);
     return cert;
+}
+
+static X509_CRL *crl_wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg)
+{
+    size_t len = 0;
+    uint8_t *buf = outer_wrap(tbs, tbs_len, alg, &len);
+    const unsigned char *q = buf;
+    X509_CRL *crl = buf != NULL ? d2i_X509_CRL(NULL, &q, (long)len) : NULL;
+
+    if (crl != NULL && q != buf + len) {
+        X509_CRL_free(crl);
+        crl = NULL;
+    }
+    OPENSSL_free(buf);
+    return crl;
+}
+
+/* TBSCertList's own signature field (OpenSSL 3.0 has no getter): after
+ * the SEQUENCE header and an optional version INTEGER. */
+static int crl_inner_alg_is(const uint8_t *tbs, size_t len, const X509_ALGOR *want)
+{
+    const unsigned char *p = tbs;
+    long n = 0;
+    int tag = 0, xclass = 0, ok;
+    X509_ALGOR *alg;
+
+    if (ASN1_get_object(&p, &n, &tag, &xclass, (long)len) & 0x80)
+        return 0;
+    if (*p == V_ASN1_INTEGER) {
+        const unsigned char *v = p;
+        if (ASN1_get_object(&v, &n, &tag, &xclass, (long)(len - (size_t)(p - tbs))) & 0x80)
+            return 0;
+        p = v + n;
+    }
+    alg = d2i_X509_ALGOR(NULL, &p, (long)(len - (size_t)(p - tbs)));
+    ok = alg != NULL && X509_ALGOR_cmp(alg, want) == 0;
+    X509_ALGOR_free(alg);
+    return ok;
+}
+
+static est_status check_tbs_crl(const keyproc_key *k, const uint8_t *tbs, size_t len,
+                                est_error *err)
+{
+    X509_CRL *crl;
+    uint8_t *again = NULL;
+    int again_len;
+    est_status rc = EST_E_INPUT;
+
+    if (len < 2 || tbs[0] != 0x30)
+        return est_error_set(err, rc, "not a DER TBSCertList");
+    if ((crl = crl_wrap_decode(tbs, len, k->sig_alg)) == NULL) {
+        rc = est_error_set_openssl(err, rc, "not a well-formed TBSCertList");
+        goto out;
+    }
+    again_len = i2d_re_X509_CRL_tbs(crl, &again);
+    if (again_len < 0 || (size_t)again_len != len || memcmp(again, tbs, len) != 0) {
+        rc = est_error_set(err, rc, "TBSCertList is not DER");
+        goto out;
+    }
+    if (!crl_inner_alg_is(tbs, len, k->sig_alg)) {
+        rc = est_error_set(err, EST_E_POLICY, "signature algorithm is not this key's");
+        goto out;
+    }
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(k->cert)) != 0) {
+        rc = est_error_set(err, EST_E_POLICY, "issuer is not this key's CA");
+        goto out;
+    }
+    rc = EST_OK;
+out:
+    OPENSSL_free(again);
+    X509_CRL_free(crl);
+    return rc;
 }
 
 static est_status check_tbs_certificate(const keyproc_key *k, const uint8_t *tbs, size_t len,
@@ -193,6 +273,9 @@ est_status keyproc_request_check(const keyproc_key *keys, size_t key_count, cons
     case KEYPROC_SIGN_DATA:
         out->op = KEYPROC_SIGN_DATA;
         return check_signed_attrs(out->payload, out->payload_len, err);
+    case KEYPROC_SIGN_CRL:
+        out->op = KEYPROC_SIGN_CRL;
+        return check_tbs_crl(k, out->payload, out->payload_len, err);
     default:
         return est_error_set(err, EST_E_INPUT, "unknown operation %u", msg[1]);
     }

@@ -7,10 +7,11 @@
  *   reply:   status (0 signed, 1 refused) | signature, or a one-line reason
  *
  * The payload is what gets signed, never a digest: a DER TBSCertificate
- * (KEYPROC_SIGN_CERT) or CMS signedAttrs (KEYPROC_SIGN_DATA). The signer
- * parses it fully and checks it is for its key before signing (a
- * TBSCertificate whose signature algorithm is the key's and whose issuer is
- * the key's certificate; signedAttrs with contentType and messageDigest).
+ * (KEYPROC_SIGN_CERT), TBSCertList (KEYPROC_SIGN_CRL) or CMS signedAttrs
+ * (KEYPROC_SIGN_DATA). The signer parses it fully and checks it is for its
+ * key before signing (a TBSCertificate or TBSCertList whose signature
+ * algorithm is the key's and whose issuer is the key's certificate;
+ * signedAttrs with contentType and messageDigest).
  * Nothing in the protocol returns key material. The first message on
  * connection 0 is the signer's hello: ready + the SHA-256 of each key's
  * SubjectPublicKeyInfo, or failed + why. */
@@ -40,6 +41,7 @@
 typedef enum keyproc_op {
     KEYPROC_SIGN_CERT = 1,
     KEYPROC_SIGN_DATA = 2,
+    KEYPROC_SIGN_CRL = 3,
 } keyproc_op;
 
 typedef enum keyproc_status {

@@ -1,6 +1,7 @@
 /* estd serve DIR [--listen HOST:PORT]: run the EST server in the
  * foreground; logs go to stderr; SIGTERM/SIGINT stop it gracefully
- * (in-flight requests finish, nothing half-written). */
+ * (in-flight requests finish, nothing half-written); SIGHUP reloads
+ * (reload.c). */
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -12,7 +13,9 @@
 #include <event2/thread.h>
 #include "commands.h"
 #include "keyproc.h"
+#include "notify.h"
 #include "secrets.h"
+#include "serve_wait.h"
 #include "server.h"
 
 #define SERVE_GRACE_SECONDS 30
@@ -38,41 +41,11 @@ static unsigned cores(void)
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
 
-static est_status keyproc_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
-                                      X509 *cert, est_signer **out, est_error *err)
-{
-    (void)cfg;
-    return estd_keyproc_signer_new(arg, index, cert, out, err);
-}
-
-/* Before any thread exists: the signer process (unless signer =
- * in-process), then the instance with its CAs signing through it. */
-static est_status signers_open(const char *dir, estd_keyproc **keyproc, estd_instance **inst,
-                               est_error *err)
-{
-    estd_config *cfg = calloc(1, sizeof *cfg);
-    est_status rc = EST_E_NOMEM;
-
-    if (cfg == NULL)
-        return est_error_set(err, rc, "out of memory");
-    if ((rc = estd_config_load(cfg, dir, err)) != EST_OK)
-        goto out;
-    if (cfg->signer_in_process) {
-        rc = estd_instance_open(dir, ESTD_OPEN_KEYS, inst, err);
-        goto out;
-    }
-    if ((rc = estd_keyproc_start(dir, KEYPROC_CONNECTIONS, keyproc, err)) != EST_OK)
-        goto out;
-    rc = estd_instance_open_signers(dir, keyproc_signer_make, *keyproc, inst, err);
-out:
-    free(cfg);
-    return rc;
-}
-
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
-          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT.\n", f);
+          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT;\n"
+          "SIGHUP reloads estd.conf and the files it names.\n", f);
 }
 
 int estd_serve_main(int argc, char **argv)
@@ -81,9 +54,9 @@ int estd_serve_main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *listen = NULL;
     estd_instance *inst = NULL;
-    estd_keyproc *keyproc = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
+    estd_serve_state state = {.srv = &srv};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -104,18 +77,18 @@ int estd_serve_main(int argc, char **argv)
         serve_usage(stderr);
         return 1;
     }
-    /* Block the stop signals in every thread; main waits for them. */
+    /* Block the stop and reload signals in every thread; main waits for them. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
     if (estd_state_dir_check(argv[optind], &err) != EST_OK ||
-        signers_open(argv[optind], &keyproc, &inst, &err) != EST_OK) {
+        estd_instance_open_serving(argv[optind], 0, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
-        estd_keyproc_free(keyproc);
         return 1;
     }
     if (listen != NULL)
@@ -134,8 +107,16 @@ int estd_serve_main(int argc, char **argv)
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
-    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
+    state.tls = estd_tls_identity_new(srv.ssl_ctx);
+    state.reloader = estd_reloader_new(listen);
+    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
+        state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
+        goto out;
+    }
+    /* Before the loops: it hooks metrics into the TLS context. */
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
         goto out;
     }
     if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=
@@ -145,22 +126,26 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
-    if (keyproc != NULL)
+    if (inst->keyproc != NULL)
         fprintf(stderr, "estd: signer process %d holds the CA keys\n",
-                (int)estd_keyproc_pid(keyproc));
-    sigwait(&stop_signals, &sig);
+                (int)estd_keyproc_pid(inst->keyproc));
+    estd_notify_ready(inst->cfg.listen);
+    sig = estd_serve_wait(&state, &stop_signals);
+    estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
     status = 0;
 out:
     estd_loops_stop(loops, 0);
+    estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
     SSL_CTX_free(srv.ssl_ctx);
-    estd_instance_free(inst);
-    estd_keyproc_free(keyproc); /* after the CAs: their signers borrow it */
+    estd_tls_identity_free(state.tls);
+    estd_reloader_free(state.reloader);
+    estd_instance_free(srv.inst != NULL ? srv.inst : inst);
     return status;
 }

@@ -6,6 +6,7 @@
 #define ESTD_SERVER_H
 
 #include <stdatomic.h>
+#include <time.h>
 #include <openssl/ssl.h>
 #include "authn.h"
 #include "instance.h"
@@ -30,6 +31,8 @@ typedef struct estd_request {
     uint8_t binding[ESTD_BINDING_MAX];
     size_t binding_len;         /* 0 when no channel binding could be read */
     char peer[64];              /* "ip:port" for logs */
+    struct timespec started;    /* CLOCK_MONOTONIC when read, for latency */
+    const char *tls_version;    /* SSL_get_version (static), or NULL */
 } estd_request;
 
 #define ESTD_WWW_AUTH_MAX 2
@@ -50,7 +53,8 @@ typedef struct estd_response {
 } estd_response;
 
 typedef struct estd_server {
-    estd_instance *inst;
+    /* Replaced by a reload (reload.c); read it once per use. */
+    estd_instance *_Atomic inst;
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;

@@ -3,7 +3,8 @@
  * DER, from another issuer or with another signature algorithm does not;
  * KEYPROC_REQUEST_MAX at the limit (checked, refused as malformed) and one
  * past (refused as too large); bad version, operation, key index; CMS
- * signedAttrs with and without messageDigest. */
+ * signedAttrs with and without messageDigest; a TBSCertList of this CA
+ * (and not of another issuer or algorithm, nor as a TBSCertificate). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -200,6 +201,47 @@ static void test_signed_attributes(void **state)
     assert_int_equal(check(f, msg, len, &err), EST_E_INPUT);
 }
 
+static uint8_t *crl_request(est_ca *ca, size_t *len)
+{
+    est_revoked_entry entry = {"0A1B", 1700000000, 1};
+    X509_CRL *crl = NULL;
+    uint8_t *tbs = NULL, *msg;
+    int n;
+
+    assert_int_equal(est_ca_make_crl(ca, &entry, 1, 7, 7, &crl, NULL), EST_OK);
+    n = i2d_re_X509_CRL_tbs(crl, &tbs);
+    assert_true(n > 0);
+    *len = KEYPROC_HEADER_BYTES + (size_t)n;
+    msg = calloc(1, *len);
+    msg[0] = KEYPROC_VERSION, msg[1] = KEYPROC_SIGN_CRL;
+    memcpy(msg + KEYPROC_HEADER_BYTES, tbs, (size_t)n);
+    OPENSSL_free(tbs);
+    X509_CRL_free(crl);
+    return msg;
+}
+
+static void test_tbs_cert_list(void **state)
+{
+    fixture *f = *state;
+    est_error err;
+    size_t len;
+    uint8_t *msg = crl_request(f->ca, &len);
+
+    assert_int_equal(check(f, msg, len, &err), EST_OK);
+    assert_int_equal(check(f, msg, len - 1, &err), EST_E_INPUT);
+    msg[1] = KEYPROC_SIGN_CERT; /* a TBSCertList is not a TBSCertificate */
+    assert_int_equal(check(f, msg, len, &err), EST_E_INPUT);
+    free(msg);
+    msg = crl_request(f->other_issuer, &len);
+    assert_int_equal(check(f, msg, len, &err), EST_E_POLICY);
+    assert_string_equal(err.message, "issuer is not this key's CA");
+    free(msg);
+    msg = crl_request(f->other_alg, &len);
+    assert_int_equal(check(f, msg, len, &err), EST_E_POLICY);
+    assert_string_equal(err.message, "signature algorithm is not this key's");
+    free(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_request_size_at_limit_and_one_past),
         cmocka_unit_test(test_bad_header_refused),
         cmocka_unit_test(test_signed_attributes),
+        cmocka_unit_test(test_tbs_cert_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
