@@ -118,9 +118,11 @@ est_status estd_sandbox_apply(int allow_files, est_error *err)
 {
     struct rlimit none = {0, 0};
 
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &none) != 0 ||
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return est_error_set(err, EST_E_INTERNAL, "prctl: %s", strerror(errno));
+    /* Belt and braces (not dumpable already means no core): estd.service's
+     * SystemCallFilter=~@resources makes setrlimit() fail, which is fine. */
+    (void)setrlimit(RLIMIT_CORE, &none);
 #ifdef SANDBOX_ARCH
     return filter_install(allow_files, err);
 #else

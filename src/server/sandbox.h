@@ -7,7 +7,7 @@
 /* Applies to the whole process (all threads):
  *  - PR_SET_DUMPABLE 0: no core dumps, no ptrace attach or /proc/PID/mem
  *    reads by the same user (root still can);
- *  - RLIMIT_CORE 0;
+ *  - RLIMIT_CORE 0 where setrlimit() is allowed;
  *  - PR_SET_NO_NEW_PRIVS 1;
  *  - on x86-64 and aarch64, a seccomp filter that allows only what signing
  *    and talking over the already-open socketpairs need (read/recv, write/

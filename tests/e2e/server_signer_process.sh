@@ -7,7 +7,8 @@
 # old layout fails it). The signer is sandboxed (NoNewPrivs, seccomp filter
 # mode 2, not dumpable) and holds no network socket. kill -9 of the signer
 # under load: 503 + Retry-After, logged, a new signer, 200s again, estd
-# alive; the signer exits when the network process is killed.
+# alive. SIGHUP starts a new signer and the old one exits. The signer exits
+# when the network process is killed.
 . "$E2E_LIB/server.sh"
 DIR=$T/estd
 "$ESTD" init "$DIR" >/dev/null
@@ -103,6 +104,19 @@ kill -KILL "$NEW"; until dead "$NEW"; do sleep 0.1; done
 grep -qi '^Retry-After: 5' "$T/k3.h" || fail "503 without Retry-After: $(cat "$T/k3.h")"
 [ "$(post k4)" = 200 ] || fail "no recovery after the second kill"
 pass "a request that meets a dead signer gets 503 + Retry-After: 5; the next one 200"
+
+# --- SIGHUP: a new signer opens the keys as they are now; the old one goes ------------
+OLD=$(signer_pid)
+kill -HUP "$ESTD_PID"
+for _ in $(seq 1 100); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
+grep -q 'reload: done' "$T/estd.log" || fail "reload did not finish: $(tail -3 "$T/estd.log")"
+[ "$(post h1)" = 200 ] || fail "enroll after reload"
+for _ in $(seq 1 50); do dead "$OLD" && break; sleep 0.1; done
+dead "$OLD" || fail "the old signer outlived the reload"
+NEWER=$(signer_pid)
+[ -n "$NEWER" ] && [ "$NEWER" != "$OLD" ] || fail "no new signer after reload"
+python3 "$E2E_LIB/memsearch.py" "$ESTD_PID" "$SCALAR" && fail "the network process holds the key after a reload"
+pass "SIGHUP: a new signer process, the old one exits, the network process still holds no key"
 
 # --- the signer goes when the network process goes ------------------------------
 LAST=$(signer_pid)
