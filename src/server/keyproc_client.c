@@ -328,7 +328,9 @@ static est_status roundtrip(estd_keyproc *kp, keyproc_op op, unsigned index,
     if (sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof header + len) &&
         wait_readable(fd, KEYPROC_REPLY_TIMEOUT_SECONDS) > 0)
         n = recv(fd, reply, sizeof reply, 0);
-    conn_give(kp, fd, generation, n <= 0 || n > KEYPROC_REPLY_MAX);
+    /* A signer whose token failed answers so and exits: it is lost too. */
+    conn_give(kp, fd, generation,
+              n <= 0 || n > KEYPROC_REPLY_MAX || reply[0] == KEYPROC_UNAVAILABLE);
     if (n <= 0 || n > KEYPROC_REPLY_MAX)
         return est_error_set(err, EST_E_UNAVAILABLE, "the signer process is down");
     if (reply[0] != KEYPROC_OK) {
