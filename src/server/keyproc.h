@@ -28,6 +28,8 @@
  * slow), and to answer one request. */
 #define KEYPROC_START_TIMEOUT_SECONDS 60
 #define KEYPROC_REPLY_TIMEOUT_SECONDS 30
+/* How long estd waits for the signer to exit at shutdown before killing it. */
+#define KEYPROC_STOP_SECONDS 5
 #define KEYPROC_RESTARTS_PER_WINDOW 5
 #define KEYPROC_RESTART_WINDOW_SECONDS 60
 /* Retry-After for requests refused while the signer is down. */

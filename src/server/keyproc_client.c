@@ -216,11 +216,16 @@ void estd_keyproc_free(estd_keyproc *kp)
     if (kp == NULL)
         return;
     close_free(kp);
-    if (kp->pid > 0) {
-        /* EOF on every connection: the signer exits by itself. */
-        while (waitpid(kp->pid, &status, 0) < 0 && errno == EINTR)
-            ;
+    /* EOF on every connection: the signer exits by itself, unless it hangs
+     * in a token call; then it is killed. */
+    for (int i = 0; kp->pid > 0 && i < KEYPROC_STOP_SECONDS * 100; i++) {
+        pid_t r = waitpid(kp->pid, &status, WNOHANG);
+        if (r == kp->pid || (r < 0 && errno != EINTR))
+            kp->pid = 0;
+        else
+            usleep(10000);
     }
+    reap(kp, NULL);
     pthread_mutex_destroy(&kp->lock);
     pthread_cond_destroy(&kp->freed);
     free(kp);
