@@ -154,6 +154,10 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
 /* A self-signed root: CA:TRUE critical, keyCertSign+cRLSign, SKI. */
 est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days, X509 **out,
                             est_error *err);
+/* The same for a key this process does not hold (a PKCS#11 token): signed
+ * through signer, for its public key. */
+est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, unsigned days,
+                                   X509 **out, est_error *err);
 /* Parses "CN=x,O=y" or "/CN=x/O=y" into a name. */
 est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err);
 

@@ -131,7 +131,7 @@ static est_status key_signer_make(void *arg, unsigned index, const estd_ca_confi
     (void)arg, (void)index;
     *out = NULL;
     if (estd_key_is_pkcs11(cfg->key))
-        return estd_p11_signer_new(cfg->key, cert, out, err);
+        return estd_p11_signer_new(cfg->key, X509_get0_pubkey(cert), out, err);
     if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
         return rc;
     if (!X509_check_private_key(cert, key))

@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/param_build.h>
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
 #include "pkcs11.h"
@@ -17,6 +18,7 @@ struct estd_p11_key {
     CK_SESSION_HANDLE sessions[P11_SESSIONS_MAX];
     unsigned session_count;
     CK_OBJECT_HANDLE object;
+    CK_OBJECT_HANDLE public_object; /* CK_INVALID_HANDLE when the token has none */
 };
 
 int estd_key_is_pkcs11(const char *key)
@@ -105,16 +107,23 @@ static est_status object_find(estd_p11_key *k, P11KitUri *uri, est_error *err)
     if (n == 0)
         return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names no object= or id=");
     tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, &class, sizeof class};
-    if ((rv = k->module->C_FindObjectsInit(s, tmpl, n)) != CKR_OK)
-        return p11_error(err, "C_FindObjectsInit", rv);
-    rv = k->module->C_FindObjects(s, handles, 2, &found);
-    k->module->C_FindObjectsFinal(s);
-    if (rv != CKR_OK)
-        return p11_error(err, "C_FindObjects", rv);
-    if (found != 1)
-        return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names %s private key",
-                             found == 0 ? "no" : "more than one");
-    k->object = handles[0];
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 1: the matching public key object, for `estd init` */
+        class = pass == 0 ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
+        if ((rv = k->module->C_FindObjectsInit(s, tmpl, n)) != CKR_OK)
+            return p11_error(err, "C_FindObjectsInit", rv);
+        rv = k->module->C_FindObjects(s, handles, 2, &found);
+        k->module->C_FindObjectsFinal(s);
+        if (rv != CKR_OK)
+            return p11_error(err, "C_FindObjects", rv);
+        if (pass == 1) {
+            k->public_object = found == 1 ? handles[0] : CK_INVALID_HANDLE;
+        } else if (found != 1) {
+            return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names %s private key",
+                                 found == 0 ? "no" : "more than one");
+        }
+        k->object = pass == 0 ? handles[0] : k->object;
+    }
     return EST_OK;
 }
 
@@ -269,4 +278,87 @@ est_status estd_p11_sign(estd_p11_key *k, unsigned session, EVP_PKEY *public_key
     memcpy(sig, raw, raw_len);
     *sig_len = raw_len;
     return EST_OK;
+}
+
+/* An attribute of the public key object, malloc'd. */
+static uint8_t *attribute_get(estd_p11_key *k, CK_ATTRIBUTE_TYPE type, CK_ULONG *len)
+{
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    uint8_t *value;
+
+    if (k->module->C_GetAttributeValue(k->sessions[0], k->public_object, &a, 1) != CKR_OK ||
+        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || (value = malloc(a.ulValueLen + 1)) == NULL)
+        return NULL;
+    a.pValue = value;
+    if (k->module->C_GetAttributeValue(k->sessions[0], k->public_object, &a, 1) != CKR_OK) {
+        free(value);
+        return NULL;
+    }
+    *len = a.ulValueLen;
+    return value;
+}
+
+/* PKCS#11 v2.40 §2.3.3: CKA_EC_PARAMS is the DER curve OID, CKA_EC_POINT a
+ * DER OCTET STRING holding the uncompressed point; §2.1.2: RSA's modulus
+ * and public exponent are big-endian integers. */
+est_status estd_p11_key_get1_public(estd_p11_key *k, EVP_PKEY **out, est_error *err)
+{
+    CK_ULONG a_len = 0, b_len = 0;
+    uint8_t *a = NULL, *b = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    ASN1_OBJECT *curve = NULL;
+    ASN1_OCTET_STRING *point = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    const unsigned char *p;
+    int ec;
+    est_status rc = EST_E_CONFIG;
+
+    *out = NULL;
+    if (k->public_object == CK_INVALID_HANDLE) {
+        rc = est_error_set(err, rc, "pkcs11: the token has no public key object for the URI");
+        goto out;
+    }
+    ec = (a = attribute_get(k, CKA_EC_PARAMS, &a_len)) != NULL;
+    if (ec) {
+        b = attribute_get(k, CKA_EC_POINT, &b_len);
+        p = a;
+        curve = d2i_ASN1_OBJECT(NULL, &p, (long)a_len);
+        p = b;
+        point = b != NULL ? d2i_ASN1_OCTET_STRING(NULL, &p, (long)b_len) : NULL;
+        if (bld == NULL || curve == NULL || point == NULL ||
+            !OSSL_PARAM_BLD_push_utf8_string(bld, "group", OBJ_nid2sn(OBJ_obj2nid(curve)), 0) ||
+            !OSSL_PARAM_BLD_push_octet_string(bld, "pub", ASN1_STRING_get0_data(point),
+                                              (size_t)ASN1_STRING_length(point)))
+            goto bad;
+    } else {
+        a = attribute_get(k, CKA_MODULUS, &a_len);
+        b = attribute_get(k, CKA_PUBLIC_EXPONENT, &b_len);
+        if (a == NULL || b == NULL || bld == NULL ||
+            (n = BN_bin2bn(a, (int)a_len, NULL)) == NULL ||
+            (e = BN_bin2bn(b, (int)b_len, NULL)) == NULL || !OSSL_PARAM_BLD_push_BN(bld, "n", n) ||
+            !OSSL_PARAM_BLD_push_BN(bld, "e", e))
+            goto bad;
+    }
+    if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, ec ? "EC" : "RSA", NULL)) == NULL ||
+        EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        goto bad;
+    rc = EST_OK;
+    goto out;
+bad:
+    rc = est_error_set_openssl(err, rc, "pkcs11: reading the public key from the token");
+out:
+    free(a);
+    free(b);
+    ASN1_OBJECT_free(curve);
+    ASN1_OCTET_STRING_free(point);
+    BN_free(n);
+    BN_free(e);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
 }

@@ -39,8 +39,14 @@ est_status estd_p11_sign(estd_p11_key *key, unsigned session, EVP_PKEY *public_k
                          const uint8_t *data, size_t len, uint8_t *sig, size_t cap,
                          size_t *sig_len, est_error *err);
 
-/* An in-process est_signer for the token key uri, whose certificate is
- * cert (the administration commands). */
-est_status estd_p11_signer_new(const char *uri, X509 *cert, est_signer **out, est_error *err);
+/* The key's public half, from the token's public key object with the same
+ * label/id (`estd init` makes a CA certificate for it). */
+est_status estd_p11_key_get1_public(estd_p11_key *key, EVP_PKEY **out, est_error *err);
+
+/* An in-process est_signer for the token key uri (the administration
+ * commands); public_key: the CA certificate's key, or NULL to read it from
+ * the token. */
+est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, est_signer **out,
+                               est_error *err);
 
 #endif

@@ -73,7 +73,8 @@ static const est_signer_ops p11_signer_ops = {
     .sign_data = p11_sign_data,
 };
 
-est_status estd_p11_signer_new(const char *uri, X509 *cert, est_signer **out, est_error *err)
+est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, est_signer **out,
+                               est_error *err)
 {
     p11_signer *s = calloc(1, sizeof *s);
     est_status rc = EST_E_NOMEM;
@@ -81,15 +82,16 @@ est_status estd_p11_signer_new(const char *uri, X509 *cert, est_signer **out, es
     *out = NULL;
     if (s == NULL)
         return est_error_set(err, rc, "out of memory");
-    if ((s->public_key = X509_get_pubkey(cert)) == NULL) {
-        rc = est_error_set_openssl(err, EST_E_CONFIG, "the CA certificate's key");
+    if ((rc = estd_p11_key_open(uri, 1, &s->key, err)) != EST_OK)
         goto out;
-    }
-    if ((rc = keyproc_sig_alg(s->public_key, &s->sig_alg, err)) != EST_OK ||
-        (rc = estd_p11_key_open(uri, 1, &s->key, err)) != EST_OK)
+    if (public_key != NULL && EVP_PKEY_up_ref(public_key) == 1)
+        s->public_key = public_key;
+    else if ((rc = estd_p11_key_get1_public(s->key, &s->public_key, err)) != EST_OK)
         goto out;
-    /* est_signer_* verifies every signature with the certificate's key:
-     * a token key that is not the CA's fails the first one. */
+    if ((rc = keyproc_sig_alg(s->public_key, &s->sig_alg, err)) != EST_OK)
+        goto out;
+    /* est_signer_* verifies every signature with the public key: a token
+     * key that is not the CA certificate's fails the first one. */
     *out = est_signer_new(&p11_signer_ops, s);
     s = NULL;
     if (*out == NULL)

@@ -11,6 +11,7 @@
 # refuses to start with one line. `estd revoke` + `estd crl` sign the CRL
 # through the token (openssl verifies it and sees the revocation);
 # `estd ca rollover` says in one line that token keys are not supported.
+# `estd init --ca-key pkcs11:...` makes a root for a key already on the token.
 . "$E2E_LIB/server.sh"
 MODULE=
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
@@ -54,6 +55,29 @@ for kt in ec-p256 ec-p384 rsa-2048; do
   estd_stop
   pass "$kt CA key on the token: enroll, re-enroll, fullcmc (CMS response signed by the token)"
 done
+
+# --- estd init for a key already on the token ----------------------------------------
+softhsm2-util --init-token --free --label ca-init --pin 1234 --so-pin 5678 >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/init.key" 2>/dev/null
+openssl pkey -in "$T/init.key" -pubout -out "$T/init.pub"
+softhsm2-util --import "$T/init.key" --token ca-init --label root --id 02 --pin 1234 >/dev/null
+rm -f "$T/init.key"
+IDIR=$T/init
+uri="pkcs11:token=ca-init;object=root?module-path=$MODULE&pin-source=$T/pin"
+"$ESTD" init "$IDIR" --ca-key "$uri" >/dev/null 2>"$T/err" || fail "init on the token: $(cat "$T/err")"
+[ ! -e "$IDIR/ca/ca.key" ] || fail "init wrote a key file for a token key"
+grep -qxF "key = $uri" "$IDIR/estd.conf" || fail "estd.conf does not name the token key"
+openssl x509 -in "$IDIR/ca/ca.pem" -noout -pubkey | cmp -s - "$T/init.pub" \
+  || fail "the new root is not for the token's key"
+openssl verify -CAfile "$IDIR/ca/ca.pem" "$IDIR/ca/ca.pem" >/dev/null || fail "root self-signature"
+printf 'pw\n' | "$ESTD" user add "$IDIR" u --password-stdin
+SAVED_DIR=$DIR; DIR=$IDIR
+estd_start "$IDIR"
+enroll i "/CN=init-token" u pw
+openssl verify -CAfile "$IDIR/ca/ca.pem" "$T/i.pem" >/dev/null || fail "enroll under the token root"
+estd_stop
+DIR=$SAVED_DIR
+pass "estd init --ca-key pkcs11:...: a root for the token's P-384 key, no key file; serve issues"
 
 # --- the token fails mid-run (its files vanish: SoftHSM's C_Sign errors) -------------
 estd_start "$DIR"
