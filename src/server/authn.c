@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include "authn.h"
 
@@ -37,16 +38,24 @@ out:
     return ok;
 }
 
-static int cert_is_revoked(estd_instance *inst, X509 *cert)
+/* Asked of the store on every request, never cached: a revocation made
+ * on any node sharing the store holds from its commit on. A store that
+ * cannot answer fails closed (*down, and the certificate counts as
+ * revoked). */
+static int cert_is_revoked(estd_instance *inst, X509 *cert, int *down)
 {
     char serial[41];
     est_cert_record *rec = NULL;
+    est_status rc;
     int revoked = 0;
 
     if (est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) != EST_OK)
         return 1;
-    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL) == EST_OK)
+    rc = inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL);
+    if (rc == EST_OK)
         revoked = rec->status == EST_CERT_REVOKED;
+    else if (rc != EST_E_NOT_FOUND)
+        revoked = *down = 1;
     est_cert_record_free(rec);
     return revoked;
 }
@@ -59,8 +68,9 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
 
     out->presented |= ESTD_AUTH_CERT;
     if (chain_verifies(chains, ca->trust, cert, in->peer_chain, out->reason, sizeof out->reason)) {
-        if (cert_is_revoked(inst, cert)) {
-            snprintf(out->reason, sizeof out->reason, "client certificate is revoked");
+        if (cert_is_revoked(inst, cert, &out->store_down)) {
+            snprintf(out->reason, sizeof out->reason, "client certificate is revoked%s",
+                     out->store_down ? " or the store cannot tell" : "");
             return;
         }
         out->satisfied |= ESTD_AUTH_CERT;
@@ -83,24 +93,50 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
     EXTENDED_KEY_USAGE_free(eku);
 }
 
+/* The verdict the password gate reached for exactly these credentials
+ * (and stored hash): 1 verified, -1 wrong, 0 none. */
+static int gate_verdict(estd_credential_cache *credentials, const estd_password_result *pre,
+                        const char *user, const char *password, const char *stored_hash)
+{
+    unsigned char tag[ESTD_TAG_LEN];
+    int v = 0;
+
+    if (pre != NULL && pre->result != 0 &&
+        estd_credential_cache_tag(credentials, user, password, stored_hash, tag) &&
+        CRYPTO_memcmp(tag, pre->tag, ESTD_TAG_LEN) == 0)
+        v = pre->result;
+    OPENSSL_cleanse(tag, sizeof tag);
+    return v;
+}
+
 static void authenticate_basic(estd_instance *inst, estd_credential_cache *credentials,
-                               const char *header, estd_auth_result *out)
+                               const char *header, const estd_password_result *pre,
+                               estd_auth_result *out)
 {
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
+    int verdict;
+    est_status rc;
 
     out->presented |= ESTD_AUTH_BASIC;
     if (est_basic_parse(header, &user, &password, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
         goto out;
     }
-    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK) {
+    if ((rc = inst->store->ops->user_get(inst->store->impl, user, &rec, NULL)) != EST_OK) {
+        out->store_down = rc != EST_E_NOT_FOUND;
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
     /* The user row is read every time, so deleting a user or changing the
      * password takes effect at once; only the slow hash is cached. */
-    if (!estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
+    verdict = gate_verdict(credentials, pre, user, password, rec->password_hash);
+    if (verdict < 0) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
+    }
+    if (verdict == 0 &&
+        !estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
         est_status verified;
         if (!estd_credential_cache_verify_begin(credentials)) {
             out->busy = 1;
@@ -132,6 +168,8 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
     est_user_record *rec = NULL;
     est_digest_alg alg;
     const char *ha1;
+    est_status rc = EST_OK;
+    int realm_ok;
     est_error e;
 
     out->presented |= ESTD_AUTH_DIGEST;
@@ -140,8 +178,11 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
         snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
         goto out;
     }
-    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0 ||
-        inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK) {
+    realm_ok = cred->realm != NULL && strcmp(cred->realm, inst->cfg.realm) == 0;
+    if (!realm_ok ||
+        (rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
+            EST_OK) {
+        out->store_down = realm_ok && rc != EST_E_NOT_FOUND;
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
@@ -178,7 +219,7 @@ est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_c
         authenticate_cert(inst, ca, caches->chains, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, caches->credentials, in->authorization, out);
+            authenticate_basic(inst, caches->credentials, in->authorization, in->password, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
             authenticate_digest(inst, caches->nonces, in, out);
         else

@@ -9,12 +9,20 @@
 #include "credential_cache.h"
 #include "instance.h"
 
+/* A Basic password verdict reached before authentication (the password
+ * gate, password_check.c), for the credentials whose cache tag is tag. */
+typedef struct estd_password_result {
+    int result;                        /* 1 verified, -1 wrong, 0 none */
+    unsigned char tag[ESTD_TAG_LEN];
+} estd_password_result;
+
 typedef struct estd_auth_input {
     X509 *peer_cert;             /* borrowed; NULL without a client certificate */
     STACK_OF(X509) *peer_chain;  /* borrowed; the rest of the presented chain */
     const char *authorization;   /* Authorization header, or NULL */
     const char *method;          /* for Digest */
     const char *uri;             /* the request-target, for Digest */
+    const estd_password_result *password; /* or NULL: Basic hashes here */
 } estd_auth_input;
 
 typedef struct estd_auth_result {
@@ -23,6 +31,7 @@ typedef struct estd_auth_result {
     int cert_is_ra;              /* client certificate carries id-kp-cmcRA */
     int digest_stale;            /* Digest with an expired nonce: answer stale=true */
     int busy;                    /* a password could not be checked now: answer 503 */
+    int store_down;              /* the store could not be asked (revocation, user): 503 */
     char name[256];              /* user name, else the certificate subject */
     char method[48];             /* "cert", "basic", "cert+basic", ... */
     char reason[160];            /* why a presented credential failed */

@@ -56,7 +56,7 @@ est_status estd_kek_table_load(const char *path, estd_kek_table **out, est_error
     if (table == NULL)
         return est_error_set(err, rc, "out of memory");
     if ((rc = est_file_read_secret(path, ESTD_KEK_FILE_MAX, &text, &len, err)) != EST_OK) {
-        est_error_prefix(err, "kek_file");
+        est_error_prefix(err, rc, "kek_file");
         goto out;
     }
     for (size_t i = 0; i < len; i++)

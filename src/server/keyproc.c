@@ -86,7 +86,7 @@ static est_status key_open(const estd_ca_config *cfg, unsigned sessions, keyproc
     rc = keyproc_sig_alg(k->key, &k->sig_alg, err);
 out:
     if (rc != EST_OK && cfg->label[0] != '\0')
-        est_error_prefix(err, "CA '%s'", cfg->label);
+        est_error_prefix(err, rc, "CA '%s'", cfg->label);
     sk_X509_pop_free(certs, X509_free);
     return rc;
 }
@@ -275,7 +275,7 @@ int estd_keyproc_main(int argc, char **argv)
         if (rc == EST_E_UNSUPPORTED) {
             fprintf(stderr, "estd: signer: %s; only prctl() limits apply\n", err.message);
         } else if (rc != EST_OK) {
-            est_error_prefix(&err, "signer sandbox");
+            est_error_prefix(&err, rc, "signer sandbox");
             send_hello(KEYPROC_FIRST_FD, NULL, &err);
             _exit(1);
         }

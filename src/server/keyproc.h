@@ -13,7 +13,7 @@
  * The network process keeps a pool of N connections; a worker thread takes
  * one for a round trip, so N signatures can be in flight at once. When the
  * signer dies, requests that need it get EST_E_UNAVAILABLE (HTTP 503 +
- * Retry-After) while it is restarted, at most KEYPROC_RESTARTS_PER_WINDOW
+ * Retry-After: ESTD_STORE_RETRY_AFTER) while it is restarted, at most KEYPROC_RESTARTS_PER_WINDOW
  * times per KEYPROC_RESTART_WINDOW_SECONDS; each event is logged. */
 #ifndef ESTD_KEYPROC_H
 #define ESTD_KEYPROC_H
@@ -32,8 +32,6 @@
 #define KEYPROC_STOP_SECONDS 5
 #define KEYPROC_RESTARTS_PER_WINDOW 5
 #define KEYPROC_RESTART_WINDOW_SECONDS 60
-/* Retry-After for requests refused while the signer is down. */
-#define KEYPROC_RETRY_AFTER_SECONDS 5
 
 /* `estd keyproc DIR N`: the signer process (internal; started by serve). */
 int estd_keyproc_main(int argc, char **argv);

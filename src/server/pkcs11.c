@@ -61,7 +61,7 @@ static est_status pin_read(P11KitUri *uri, char *pin, size_t cap, est_error *err
     if (strncmp(source, "file:", 5) == 0)
         source += 5;
     if ((rc = est_file_read_secret(source, cap, &data, &len, err)) != EST_OK)
-        return est_error_prefix(err, "pkcs11: pin-source");
+        return est_error_prefix(err, rc, "pkcs11: pin-source");
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         data[--len] = '\0';
     if (len >= cap || len == 0)

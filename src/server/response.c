@@ -1,4 +1,4 @@
-/* estd: building responses (DESIGN §2: text/plain one-line errors,
+/* estd: building responses (docs/design.md §2: text/plain one-line errors,
  * WWW-Authenticate on 401). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
-#include "keyproc.h"
 #include "server.h"
 
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
@@ -37,18 +36,14 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     resp->base64_transfer = 0;
 }
 
-/* Signing or issuing failed: the requester's fault (400), the signer
- * process being down for now (503 + Retry-After, while it restarts), or
- * ours (500). */
-void estd_response_issue_error(estd_response *resp, const est_error *err)
+void estd_response_failure(estd_response *resp, int status, const est_error *err)
 {
-    int status = err->code == EST_E_POLICY || err->code == EST_E_INPUT ? 400
-               : err->code == EST_E_UNAVAILABLE                      ? 503
-                                                                     : 500;
-
+    if (err->code == EST_E_UNAVAILABLE) {
+        estd_response_error(resp, 503, "temporarily unavailable; retry later: %s", err->message);
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
+        return;
+    }
     estd_response_error(resp, status, "%s", err->message);
-    if (status == 503)
-        resp->retry_after = KEYPROC_RETRY_AFTER_SECONDS;
 }
 
 void estd_response_body(estd_response *resp, int status, const char *content_type,
@@ -64,7 +59,7 @@ void estd_response_body(estd_response *resp, int status, const char *content_typ
 
 void estd_response_release(estd_response *resp)
 {
-    /* DESIGN §4: server-generated keys are not kept (/serverkeygen). */
+    /* docs/design.md §4: server-generated keys are not kept (/serverkeygen). */
     if (resp->secret_body && resp->body != NULL)
         OPENSSL_cleanse(resp->body, resp->body_len);
     free(resp->body);
