@@ -45,6 +45,8 @@ pass "control: with signer = in-process the CA private scalar is in estd's memor
 estd_start "$DIR"
 SIGNER=$(signer_pid)
 [ -n "$SIGNER" ] || fail "no estd-signer child process"
+# Logged just after "serving": /cacerts may answer a moment before.
+for _ in $(seq 1 50); do grep -q "signer process $SIGNER holds" "$T/estd.log" && break; sleep 0.1; done
 grep -q "signer process $SIGNER holds the CA keys" "$T/estd.log" || fail "signer pid not logged"
 for i in 1 2 3; do [ "$(post a$i)" = 200 ] || fail "enroll through the signer"; done
 openssl verify -CAfile "$CA" <(p7_to_pem "$T/a1.p7" /dev/stdout) >/dev/null || fail "verify a1"
