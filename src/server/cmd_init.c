@@ -162,10 +162,9 @@ static int init_parse(int argc, char **argv, init_opts *o)
         return -1;
     }
     o->dir = argv[optind];
-    if (o->ca_key != NULL && estd_key_is_pkcs11(o->ca_key) && o->ca_cert == NULL) {
-        /* a new root for the token's key */
-    } else if ((o->ca_cert == NULL) != (o->ca_key == NULL) ||
-               (o->chain != NULL && o->ca_cert == NULL)) {
+    /* --ca-key pkcs11:... alone: a new root for the token's key */
+    if (!(o->ca_cert == NULL && o->ca_key != NULL && estd_key_is_pkcs11(o->ca_key)) &&
+        ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL))) {
         estd_usage_error(INIT_CMD, "--ca-cert and --ca-key go together (--chain needs both)");
         return -1;
     }
