@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 2
+#define EST_STORE_SCHEMA_VERSION 3
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -49,6 +49,7 @@ typedef struct est_user_record {
     char *digest_ha1_md5;   /* hex, or NULL when Digest is not enabled */
     char *digest_ha1_sha256;
     int64_t created_at;
+    int64_t unlocked_at;    /* last `estd user unlock` (schema 3); 0 = never; user_put ignores it */
 } est_user_record;
 
 void est_user_record_free(est_user_record *rec);
@@ -160,6 +161,9 @@ typedef struct est_store_ops {
      * fsync per issuance instead of two. Same errors as cert_insert. */
     est_status (*cert_insert_audited)(void *impl, const est_cert_record *rec,
                                       const est_audit_event *ev, est_error *err);
+    /* Schema 3: sets the user's unlocked_at to when (a running estd lifts
+     * a guessing lock that began no later). EST_E_NOT_FOUND. */
+    est_status (*user_unlock)(void *impl, const char *name, int64_t when, est_error *err);
 } est_store_ops;
 
 typedef struct est_store {

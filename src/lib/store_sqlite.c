@@ -109,7 +109,14 @@ static const char schema_v2[] =
     " used_serial TEXT REFERENCES certs (serial));"
     "INSERT INTO meta (key, value) VALUES ('otp_salt', lower(hex(randomblob(16))));";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures).
+ * estd keeps failure counts and locks in memory; the operator's unlock is
+ * the one thing another process must tell it, through the row it reads
+ * for every password check anyway. */
+static const char schema_v3[] =
+    "ALTER TABLE users ADD COLUMN unlocked_at INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -119,6 +126,8 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERS
     " revocation_reason, label, requester, auth_method, operation, der"
 #define USER_COLUMNS \
     "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
+/* Read, not written by user_put: an unlock survives a password change. */
+#define USER_SELECT_COLUMNS USER_COLUMNS ", unlocked_at"
 #define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
 #define PENDING_COLUMNS                                                                      \
     "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \
@@ -150,9 +159,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " digest_realm = excluded.digest_realm,"
                        " digest_ha1_md5 = excluded.digest_ha1_md5,"
                        " digest_ha1_sha256 = excluded.digest_ha1_sha256",
-    [ST_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+    [ST_USER_GET] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
-    [ST_USER_PAGE] = "SELECT " USER_COLUMNS " FROM users WHERE ?1 IS NULL OR name > ?1"
+    [ST_USER_UNLOCK] = "UPDATE users SET unlocked_at = ?2 WHERE name = ?1",
+    [ST_USER_PAGE] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE ?1 IS NULL OR name > ?1"
                      " ORDER BY name LIMIT ?2",
     [ST_PENDING_INSERT] = "INSERT INTO pending (label, csr_sha256, requester, auth_method,"
                           " operation, subject, status, reason, cert_serial, created_at,"

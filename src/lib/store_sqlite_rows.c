@@ -332,6 +332,7 @@ static int user_read(sqlite3_stmt *st, void **row)
     if (r == NULL)
         return -1;
     r->created_at = sqlite3_column_int64(st, USER_COL_CREATED_AT);
+    r->unlocked_at = sqlite3_column_int64(st, USER_COL_UNLOCKED_AT);
     if (column_text(st, USER_COL_NAME, &r->name) != 0 ||
         column_text(st, USER_COL_HASH, &r->password_hash) != 0 ||
         column_text(st, USER_COL_REALM, &r->digest_realm) != 0 ||
@@ -788,6 +789,7 @@ const est_store_ops sqlstore_ops = {
     .user_get = user_get,
     .user_delete = user_delete,
     .user_list = user_list,
+    .user_unlock = sqlstore_user_unlock,
     .pending_insert = pending_insert,
     .pending_get = pending_get,
     .pending_find = pending_find,

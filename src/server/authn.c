@@ -83,56 +83,134 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
     EXTENDED_KEY_USAGE_free(eku);
 }
 
-static void authenticate_basic(estd_instance *inst, estd_credential_cache *credentials,
-                               const char *header, estd_auth_result *out)
+/* draft-04 §3.3.3: every password check passes the guessing guard first;
+ * a refused attempt runs no hash at all. GO = go on (the caller then
+ * reports the outcome); otherwise out says why. */
+static int guard_admits(const estd_auth_caches *caches, const estd_auth_input *in,
+                        const char *user, const est_user_record *rec, estd_auth_result *out)
+{
+    int trusted = (out->satisfied & (ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY)) != 0;
+
+    out->guess = estd_guess_guard_check(caches->guard, user, in->peer_addr, trusted,
+                                        rec != NULL ? rec->unlocked_at : 0, time(NULL),
+                                        &out->retry_after);
+    if (out->guess == ESTD_GUESS_GO)
+        return 1;
+    snprintf(out->reason, sizeof out->reason,
+             out->guess == ESTD_GUESS_LOCKED
+                 ? "user name locked after failed attempts; retry in %u s"
+                 : "too many failed attempts; retry in %u s",
+             out->retry_after);
+    return 0;
+}
+
+static void guard_report(const estd_auth_caches *caches, const estd_auth_input *in,
+                         const char *user, estd_guess_outcome outcome, estd_auth_result *out)
+{
+    out->guess_locked_now =
+        estd_guess_guard_report(caches->guard, user, in->peer_addr, outcome, time(NULL));
+}
+
+/* Runs the slow hash: against the user's, or for an unknown user against
+ * a dummy one, so that a name nobody has costs the same time as one that
+ * exists (no enumeration by timing). */
+static estd_guess_outcome basic_check(const estd_auth_caches *caches, const char *user,
+                                      const char *password, const est_user_record *rec,
+                                      estd_auth_result *out)
+{
+    const char *hash = rec != NULL ? rec->password_hash : caches->dummy_hash;
+    est_status verified;
+
+    if (rec != NULL &&
+        estd_credential_cache_hit(caches->credentials, user, password, hash, time(NULL)))
+        return ESTD_GUESS_SUCCEEDED;
+    if (hash == NULL)
+        return ESTD_GUESS_FAILED;
+    if (!estd_credential_cache_verify_begin(caches->credentials)) {
+        out->busy = 1;
+        snprintf(out->reason, sizeof out->reason, "too many password checks at once");
+        return ESTD_GUESS_ABANDONED;
+    }
+    verified = est_password_verify(password, hash, NULL);
+    estd_credential_cache_verify_end(caches->credentials);
+    if (verified != EST_OK || rec == NULL)
+        return ESTD_GUESS_FAILED;
+    estd_credential_cache_put(caches->credentials, user, password, hash, time(NULL));
+    return ESTD_GUESS_SUCCEEDED;
+}
+
+static void authenticate_basic(estd_instance *inst, const estd_auth_caches *caches,
+                               const estd_auth_input *in, estd_auth_result *out)
 {
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
+    estd_guess_outcome outcome;
 
     out->presented |= ESTD_AUTH_BASIC;
-    if (est_basic_parse(header, &user, &password, NULL) != EST_OK) {
+    if (est_basic_parse(in->authorization, &user, &password, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
-        goto out;
-    }
-    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK) {
-        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
     /* The user row is read every time, so deleting a user or changing the
      * password takes effect at once; only the slow hash is cached. */
-    if (!estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
-        est_status verified;
-        if (!estd_credential_cache_verify_begin(credentials)) {
-            out->busy = 1;
-            snprintf(out->reason, sizeof out->reason, "too many password checks at once");
-            goto out;
-        }
-        verified = est_password_verify(password, rec->password_hash, NULL);
-        estd_credential_cache_verify_end(credentials);
-        if (verified != EST_OK) {
+    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK)
+        rec = NULL;
+    if (!guard_admits(caches, in, user, rec, out))
+        goto out;
+    outcome = basic_check(caches, user, password, rec, out);
+    guard_report(caches, in, user, outcome, out);
+    if (outcome != ESTD_GUESS_SUCCEEDED) {
+        if (outcome == ESTD_GUESS_FAILED)
             snprintf(out->reason, sizeof out->reason, "wrong user name or password");
-            goto out;
-        }
-        estd_credential_cache_put(credentials, user, password, rec->password_hash, time(NULL));
+        goto out;
     }
     out->satisfied |= ESTD_AUTH_BASIC;
     append_method(out, "basic");
     if (out->name[0] == '\0')
         snprintf(out->name, sizeof out->name, "%s", user);
 out:
+    if (out->name[0] == '\0' && user != NULL)
+        snprintf(out->attempted, sizeof out->attempted, "%s", user);
     free(user);
     est_secret_free(password);
     est_user_record_free(rec);
 }
 
-static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, const estd_auth_input *in,
-                                estd_auth_result *out)
+/* Verifies the response; SUCCEEDED only with a fresh nonce. A right
+ * response with a stale or replayed nonce proves nothing either way
+ * (it may be a recording): ABANDONED. */
+static estd_guess_outcome digest_check(estd_instance *inst, est_digest_nonces *nonces,
+                                       const estd_auth_input *in, est_digest_credentials *cred,
+                                       est_digest_alg alg, const est_user_record *rec,
+                                       estd_auth_result *out)
+{
+    const char *ha1 = NULL;
+    est_error e;
+
+    if (rec != NULL && rec->digest_realm != NULL && strcmp(rec->digest_realm, inst->cfg.realm) == 0)
+        ha1 = alg == EST_DIGEST_SHA256 ? rec->digest_ha1_sha256 : rec->digest_ha1_md5;
+    /* Verify before touching the nonce book: someone who saw a nonce but
+     * lacks the password must not be able to burn its nc sequence. The
+     * same answer for an unknown user and one without Digest. */
+    if (ha1 == NULL || est_digest_verify(cred, ha1, in->method, in->uri, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        return ESTD_GUESS_FAILED;
+    }
+    if (est_digest_nonce_check(nonces, cred->nonce, cred->nc, time(NULL), &e) != EST_OK) {
+        out->digest_stale = strstr(e.message, "stale") != NULL;
+        snprintf(out->reason, sizeof out->reason, "Digest nonce rejected: %s", e.message);
+        return ESTD_GUESS_ABANDONED;
+    }
+    return ESTD_GUESS_SUCCEEDED;
+}
+
+static void authenticate_digest(estd_instance *inst, const estd_auth_caches *caches,
+                                const estd_auth_input *in, estd_auth_result *out)
 {
     est_digest_credentials *cred = NULL;
     est_user_record *rec = NULL;
     est_digest_alg alg;
-    const char *ha1;
-    est_error e;
+    estd_guess_outcome outcome;
 
     out->presented |= ESTD_AUTH_DIGEST;
     if (est_digest_parse(in->authorization, &cred, NULL) != EST_OK ||
@@ -140,32 +218,25 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
         snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
         goto out;
     }
-    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0 ||
-        inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK) {
+    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0) {
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
-    ha1 = alg == EST_DIGEST_SHA256 ? rec->digest_ha1_sha256 : rec->digest_ha1_md5;
-    if (ha1 == NULL || rec->digest_realm == NULL || strcmp(rec->digest_realm, inst->cfg.realm) != 0) {
-        snprintf(out->reason, sizeof out->reason, "Digest is not enabled for this user and realm");
+    if (inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK)
+        rec = NULL;
+    if (!guard_admits(caches, in, cred->username, rec, out))
         goto out;
-    }
-    /* Verify before touching the nonce book: someone who saw a nonce but
-     * lacks the password must not be able to burn its nc sequence. */
-    if (est_digest_verify(cred, ha1, in->method, in->uri, NULL) != EST_OK) {
-        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+    outcome = digest_check(inst, caches->nonces, in, cred, alg, rec, out);
+    guard_report(caches, in, cred->username, outcome, out);
+    if (outcome != ESTD_GUESS_SUCCEEDED)
         goto out;
-    }
-    if (est_digest_nonce_check(nonces, cred->nonce, cred->nc, time(NULL), &e) != EST_OK) {
-        out->digest_stale = strstr(e.message, "stale") != NULL;
-        snprintf(out->reason, sizeof out->reason, "Digest nonce rejected: %s", e.message);
-        goto out;
-    }
     out->satisfied |= ESTD_AUTH_DIGEST;
     append_method(out, "digest");
     if (out->name[0] == '\0')
         snprintf(out->name, sizeof out->name, "%s", cred->username);
 out:
+    if (out->name[0] == '\0' && cred != NULL && cred->username != NULL)
+        snprintf(out->attempted, sizeof out->attempted, "%s", cred->username);
     est_digest_credentials_free(cred);
     est_user_record_free(rec);
 }
@@ -178,9 +249,9 @@ est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_c
         authenticate_cert(inst, ca, caches->chains, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, caches->credentials, in->authorization, out);
+            authenticate_basic(inst, caches, in, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
-            authenticate_digest(inst, caches->nonces, in, out);
+            authenticate_digest(inst, caches, in, out);
         else
             snprintf(out->reason, sizeof out->reason, "unsupported authorization scheme");
     }

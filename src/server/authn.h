@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include "chain_cache.h"
 #include "credential_cache.h"
+#include "guess_guard.h"
 #include "instance.h"
 
 typedef struct estd_auth_input {
@@ -15,6 +16,7 @@ typedef struct estd_auth_input {
     const char *authorization;   /* Authorization header, or NULL */
     const char *method;          /* for Digest */
     const char *uri;             /* the request-target, for Digest */
+    const char *peer_addr;       /* client address (no port): guessing counters */
 } estd_auth_input;
 
 typedef struct estd_auth_result {
@@ -23,7 +25,11 @@ typedef struct estd_auth_result {
     int cert_is_ra;              /* client certificate carries id-kp-cmcRA */
     int digest_stale;            /* Digest with an expired nonce: answer stale=true */
     int busy;                    /* a password could not be checked now: answer 503 */
+    estd_guess_verdict guess;    /* GO, or why no password was even checked */
+    unsigned retry_after;        /* with guess != GO: seconds */
+    int guess_locked_now;        /* this failure locked the user name */
     char name[256];              /* user name, else the certificate subject */
+    char attempted[256];         /* user name of a failed password, for the audit */
     char method[48];             /* "cert", "basic", "cert+basic", ... */
     char reason[160];            /* why a presented credential failed */
 } estd_auth_result;
@@ -33,6 +39,8 @@ typedef struct estd_auth_caches {
     est_digest_nonces *nonces;         /* Digest nonces handed out */
     estd_credential_cache *credentials; /* verified Basic passwords */
     estd_chain_cache *chains;          /* verified client certificate chains */
+    estd_guess_guard *guard;           /* failed-guess counters (draft-04 §3.3.3) */
+    const char *dummy_hash;            /* checked for unknown users: same cost */
 } estd_auth_caches;
 
 /* Verifies whatever the client presented (never fails on a bad credential:

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "cmd_common.h"
@@ -20,6 +21,7 @@
 static const char user_usage[] =
     "usage: estd user add DIR NAME --password-stdin [--force] [--no-digest]\n"
     "       estd user del DIR NAME\n"
+    "       estd user unlock DIR NAME\n"
     "       estd user list DIR\n"
     "Manages the users HTTP Basic and Digest authentication accept.\n"
     "  add   reads the password from the first line of stdin; stores a salted scrypt\n"
@@ -30,6 +32,8 @@ static const char user_usage[] =
     "        After changing the realm, add the users again with --force.\n"
     "        --force replaces an existing user's password.\n"
     "  del   removes the user.\n"
+    "  unlock  lifts a lock (or back-off) that failed password attempts put on NAME\n"
+    "        (guess_lock_after in estd.conf); a running estd sees it at the next attempt.\n"
     "  list  prints one line per user: name, created (UTC), Digest realm or \"basic-only\".\n"
     "NAME: 1-128 characters, no spaces, control characters, ':', '\"' or '\\'.\n"
     "Exit status: 0 done, 1 error.\n";
@@ -178,6 +182,32 @@ static int user_del(int argc, char **argv)
     return status;
 }
 
+static int user_unlock(int argc, char **argv)
+{
+    const char *cmd = "user unlock";
+    estd_instance *inst = NULL;
+    est_error err;
+    int parsed, status = ESTD_EXIT_ERROR;
+
+    if ((parsed = estd_operands(cmd, user_usage, argc, argv, 2, "expected DIR NAME")) >= 0)
+        return parsed;
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->user_unlock == NULL)
+        estd_fail(cmd, "the %s store cannot unlock users", inst->store->ops->name);
+    else if (inst->store->ops->user_unlock(inst->store->impl, argv[optind + 1], (int64_t)time(NULL),
+                                           &err) != EST_OK) {
+        if (err.code == EST_E_NOT_FOUND)
+            estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
+        else
+            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+    } else if (estd_admin_audit(cmd, inst, "user-unlock", "", argv[optind + 1], NULL, NULL) == 0) {
+        status = ESTD_EXIT_OK;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
 static int print_user(const est_user_record *rec, void *arg)
 {
     const char *realm = arg;
@@ -215,8 +245,9 @@ static int user_list(int argc, char **argv)
 
 int estd_user_main(int argc, char **argv)
 {
-    static const estd_subcommand table[] = {{"add", user_add}, {"del", user_del}, {"list", user_list}};
+    static const estd_subcommand table[] = {{"add", user_add}, {"del", user_del}, {"list", user_list},
+                                                 {"unlock", user_unlock}};
 
     return estd_subcommand_run("user", table, sizeof table / sizeof table[0], user_usage,
-                               "expected add, del or list", argc, argv);
+                               "expected add, del, list or unlock", argc, argv);
 }

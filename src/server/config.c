@@ -58,6 +58,10 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
     cfg->credential_cache_seconds = 60;
+    cfg->guess_delay_after = 5;
+    cfg->guess_lock_after = 20;
+    cfg->guess_lock_seconds = 900;
+    cfg->guess_delay_max_seconds = 60;
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -242,6 +246,14 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
+    if (strcmp(key, "guess_delay_after") == 0)
+        return set_uint(&cfg->guess_delay_after, value, 0, 1000, err);
+    if (strcmp(key, "guess_lock_after") == 0)
+        return set_uint(&cfg->guess_lock_after, value, 0, 100000, err);
+    if (strcmp(key, "guess_lock_seconds") == 0)
+        return set_uint(&cfg->guess_lock_seconds, value, 1, 86400 * 30, err);
+    if (strcmp(key, "guess_delay_max_seconds") == 0)
+        return set_uint(&cfg->guess_delay_max_seconds, value, 1, 86400, err);
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
 
@@ -547,6 +559,15 @@ static const char config_template[] =
 "# beyond that Basic requests get 503 + Retry-After, leaving workers for\n"
 "# certificate-authenticated clients. 0 = one per core.\n"
 "max_password_checks = 0\n"
+"# Password guessing (Basic, Digest): after guess_delay_after failures for a\n"
+"# user name or from an address, each further check waits 1, 2, 4 ... up to\n"
+"# guess_delay_max_seconds after the last failure (sooner: 401, no check).\n"
+"# guess_lock_after failures lock the user name for guess_lock_seconds, or\n"
+"# until `estd user unlock`. 0 = off / never lock.\n"
+"guess_delay_after = 5\n"
+"guess_lock_after = 20\n"
+"guess_lock_seconds = 900\n"
+"guess_delay_max_seconds = 60\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"

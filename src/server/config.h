@@ -95,6 +95,11 @@ typedef struct estd_config {
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
+    /* Guessing countermeasures (draft-04 §3.3.3; guess_guard.h). */
+    unsigned guess_delay_after;      /* free failures per user / address; 0 = off */
+    unsigned guess_lock_after;       /* failures that lock a user name; 0 = never */
+    unsigned guess_lock_seconds;     /* lock length and memory of a failure */
+    unsigned guess_delay_max_seconds; /* back-off ceiling */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

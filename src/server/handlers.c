@@ -46,17 +46,49 @@ static void handle_csrattrs(const estd_request *req, estd_response *resp)
     resp->shared_len = ca->csrattrs_len[d];
 }
 
+/* The client's address without the port: what the guessing guard counts
+ * ("[::1]:443" and "1.2.3.4:443" alike end in ":port"). */
+static void peer_address(const char *peer, char *out, size_t cap)
+{
+    const char *colon = strrchr(peer, ':');
+    int len = colon != NULL ? (int)(colon - peer) : (int)strlen(peer);
+
+    snprintf(out, cap, "%.*s", len, peer);
+}
+
+/* The audit side of a refusal. A request that presented nothing is the
+ * first step of every Digest (and most Basic) exchanges, answered with a
+ * challenge: no failure, no record. */
+static void audit_auth_refusal(estd_server *srv, const estd_request *req,
+                               const estd_auth_result *auth)
+{
+    const char *actor = auth->name[0] ? auth->name : req->peer;
+    const char *user = auth->attempted[0] ? auth->attempted : NULL;
+    const char *label = req->ca->cfg->label;
+
+    if (auth->guess_locked_now)
+        estd_audit(srv->inst, "user-locked", label, req->peer, user, NULL,
+                   "failed password attempts reached guess_lock_after");
+    if (auth->presented == 0)
+        return;
+    estd_audit(srv->inst, auth->guess == ESTD_GUESS_GO ? "auth-fail" : "auth-throttled", label,
+               actor, user, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
+}
+
 /* Authenticates and applies the operation's policy. 1 = go on; 0 = resp
  * holds the refusal (401 with challenges, or 403). */
 static int authorize(estd_server *srv, const estd_request *req, const estd_auth_policy *policy,
                      estd_auth_result *auth, estd_response *resp)
 {
+    char addr[sizeof req->peer];
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
-                          req->uri};
-    estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains};
+                          req->uri, addr};
+    estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains, srv->guard,
+                               srv->dummy_hash};
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
 
+    peer_address(req->peer, addr, sizeof addr);
     if (estd_authenticate(srv->inst, req->ca, &caches, &in, auth, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         return 0;
@@ -69,12 +101,14 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
         resp->retry_after = 1;
         return 0;
     }
-    estd_audit(srv->inst, "auth-fail", req->ca->cfg->label, auth->name[0] ? auth->name : req->peer,
-               NULL, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
+    audit_auth_refusal(srv, req, auth);
     if (schemes != 0) {
         estd_response_error(resp, 401, "%s",
                             auth->reason[0] ? auth->reason : "authentication required");
         estd_response_challenge(srv, resp, schemes, auth->digest_stale);
+        /* draft-04 §3.3.3 countermeasures: say when trying again is useful. */
+        if (auth->guess != ESTD_GUESS_GO)
+            resp->retry_after = auth->retry_after;
         return 0;
     }
     estd_response_error(resp, 403, "%s",

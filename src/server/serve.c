@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include "commands.h"
 #include "server.h"
 
@@ -35,6 +37,32 @@ static unsigned cores(void)
  * 4: 1004, 8: 1168, 16: 1355, 32: 1327. */
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
+
+/* The guessing guard, and the hash unknown user names are checked
+ * against: of a random password with today's parameters, so that its
+ * check costs what a real user's does. */
+static est_status guard_start(estd_server *srv, est_error *err)
+{
+    const estd_config *cfg = &srv->inst->cfg;
+    estd_guess_limits limits = {cfg->guess_delay_after, cfg->guess_lock_after,
+                                cfg->guess_lock_seconds, cfg->guess_delay_max_seconds};
+    unsigned char random[16];
+    char password[2 * sizeof random + 1];
+    est_status rc;
+
+    if (RAND_bytes(random, sizeof random) != 1)
+        return est_error_set_openssl(err, EST_E_INTERNAL, "random dummy password");
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(password + 2 * i, 3, "%02x", random[i]);
+    rc = est_password_hash(password, &srv->dummy_hash, err);
+    OPENSSL_cleanse(password, sizeof password);
+    OPENSSL_cleanse(random, sizeof random);
+    if (rc != EST_OK)
+        return rc;
+    if ((srv->guard = estd_guess_guard_new(&limits)) == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    return EST_OK;
+}
 
 static void serve_usage(FILE *f)
 {
@@ -98,6 +126,10 @@ int estd_serve_main(int argc, char **argv)
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
+    if (guard_start(&srv, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
@@ -120,6 +152,8 @@ out:
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
+    estd_guess_guard_free(srv.guard);
+    est_secret_free(srv.dummy_hash);
     SSL_CTX_free(srv.ssl_ctx);
     estd_instance_free(inst);
     return status;

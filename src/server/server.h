@@ -55,6 +55,8 @@ typedef struct estd_server {
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
     estd_chain_cache *chains;
+    estd_guess_guard *guard;    /* draft-04 §3.3.3 guessing countermeasures */
+    char *dummy_hash;           /* a password hash nobody's password matches */
     estd_pool *pool;
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;

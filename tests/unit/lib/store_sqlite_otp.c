@@ -371,13 +371,14 @@ static void version_1_store_is_migrated(void **state)
     fx->store = NULL;
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE otp; DELETE FROM meta WHERE key = 'otp_salt';"
+                                      " ALTER TABLE users DROP COLUMN unlocked_at;"
                                       " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_fixture_reopen(fx, NULL), EST_OK);
     db = est_store_sqlite_db(fx->store);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), EST_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     assert_int_equal(fx->store->ops->cert_get(fx->store->impl, "01", &got, NULL), EST_OK);
     assert_int_equal(add(fx->store, "", NULL, "AFTER", FAR_FUTURE, NULL, NULL), EST_OK);
