@@ -58,6 +58,7 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
     cfg->credential_cache_seconds = 60;
+    cfg->tls_ticket_key_seconds = 3600;
     cfg->guess_delay_after = 5;
     cfg->guess_lock_after = 20;
     cfg->guess_lock_seconds = 900;
@@ -213,6 +214,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
             return est_error_set(err, EST_E_CONFIG, "'%s' is not 1.2 or 1.3", value);
         return set_string(cfg->tls_min_version, sizeof cfg->tls_min_version, value, err);
     }
+    if (strcmp(key, "tls_ticket_key_seconds") == 0)
+        return set_uint(&cfg->tls_ticket_key_seconds, value, 0, 86400 * 7, err);
     if (strcmp(key, "third_party_trust") == 0)
         return set_string(cfg->third_party_trust, sizeof cfg->third_party_trust, value, err);
     if (strcmp(key, "store") == 0)
@@ -532,6 +535,9 @@ static const char config_template[] =
 "tls_key = tls/server.key\n"
 "# Oldest TLS version accepted: 1.2 or 1.3.\n"
 "tls_min_version = 1.2\n"
+"# TLS session resumption (tickets, TLS 1.2 and 1.3): the ticket key changes\n"
+"# this often; a ticket is good for twice as long. 0 = no resumption.\n"
+"tls_ticket_key_seconds = 3600\n"
 "# PEM bundle of third-party CAs whose client certificates may authenticate\n"
 "# (e.g. a manufacturer's IDevID CA); used with the 'third-party' method.\n"
 "third_party_trust =\n"

@@ -84,6 +84,7 @@ typedef struct estd_config {
     char tls_cert[ESTD_PATH_MAX];   /* server certificate (+ chain), PEM */
     char tls_key[ESTD_PATH_MAX];
     char tls_min_version[8];        /* "1.2" or "1.3" */
+    unsigned tls_ticket_key_seconds; /* session ticket key rotation; 0 = no resumption */
     char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
     char store[ESTD_PATH_MAX];      /* SQLite file */
     char realm[128];                /* HTTP auth realm */

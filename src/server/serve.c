@@ -78,6 +78,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {0};
     estd_loops *loops = NULL;
+    estd_ticket_keys *tickets = NULL;
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -113,7 +114,12 @@ int estd_serve_main(int argc, char **argv)
     if (listen != NULL)
         snprintf(inst->cfg.listen, sizeof inst->cfg.listen, "%s", listen);
     srv.inst = inst;
-    if (estd_tls_context_new(inst, &srv.ssl_ctx, &err) != EST_OK) {
+    if (inst->cfg.tls_ticket_key_seconds > 0 &&
+        (tickets = estd_ticket_keys_new(inst->cfg.tls_ticket_key_seconds)) == NULL) {
+        estd_fail("serve", "cannot make session ticket keys");
+        goto out;
+    }
+    if (estd_tls_context_new(inst, tickets, &srv.ssl_ctx, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
@@ -155,6 +161,7 @@ out:
     estd_guess_guard_free(srv.guard);
     est_secret_free(srv.dummy_hash);
     SSL_CTX_free(srv.ssl_ctx);
+    estd_ticket_keys_free(tickets);
     estd_instance_free(inst);
     return status;
 }
