@@ -49,6 +49,10 @@ typedef struct est_user_record {
     char *digest_ha1_md5;   /* hex, or NULL when Digest is not enabled */
     char *digest_ha1_sha256;
     int64_t created_at;
+    /* TLS-SRP (RFC 5054), schema 3; all NULL when the user has no verifier. */
+    char *srp_group;        /* RFC 5054 group by its bits: "3072" */
+    char *srp_salt;         /* uppercase hex */
+    char *srp_verifier;     /* uppercase hex of g^x mod N */
     int64_t unlocked_at;    /* last `estd user unlock` (schema 3); 0 = never; user_put ignores it */
 } est_user_record;
 

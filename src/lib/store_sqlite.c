@@ -109,11 +109,19 @@ static const char schema_v2[] =
     " used_serial TEXT REFERENCES certs (serial));"
     "INSERT INTO meta (key, value) VALUES ('otp_salt', lower(hex(randomblob(16))));";
 
-/* Version 3: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures).
- * estd keeps failure counts and locks in memory; the operator's unlock is
- * the one thing another process must tell it, through the row it reads
- * for every password check anyway. */
+/* Version 3: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures)
+ * and TLS-SRP verifiers (draft-04 §3.3.3, RFC 5054). estd keeps failure
+ * counts and locks in memory; the operator's unlock is the one thing
+ * another process must tell it, through the row it reads for every
+ * password check anyway. An SRP verifier is g^x mod N with x from a random
+ * salt and the password: like the scrypt hash it is not the password, but
+ * it allows an offline guess per entry (RFC 5054 §3), so the file stays
+ * 0600. srp_group names the RFC 5054 group ("3072"); salt and verifier are
+ * uppercase hex. */
 static const char schema_v3[] =
+    "ALTER TABLE users ADD COLUMN srp_group TEXT;"
+    "ALTER TABLE users ADD COLUMN srp_salt TEXT;"
+    "ALTER TABLE users ADD COLUMN srp_verifier TEXT;"
     "ALTER TABLE users ADD COLUMN unlocked_at INTEGER NOT NULL DEFAULT 0;";
 
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
@@ -124,8 +132,9 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERS
 #define CERT_COLUMNS                                                                          \
     "serial, subject, san, spki_sha256, not_before, not_after, issued_at, status, revoked_at," \
     " revocation_reason, label, requester, auth_method, operation, der"
-#define USER_COLUMNS \
-    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
+#define USER_COLUMNS                                                                   \
+    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at," \
+    " srp_group, srp_salt, srp_verifier"
 /* Read, not written by user_put: an unlock survives a password change. */
 #define USER_SELECT_COLUMNS USER_COLUMNS ", unlocked_at"
 #define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
@@ -152,13 +161,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CERT_REVOKE] = "UPDATE certs SET status = 1, revoked_at = ?2, revocation_reason = ?3"
                        " WHERE serial = ?1 AND status = 0",
     [ST_CERT_STATUS] = "SELECT status FROM certs WHERE serial = ?1",
-    [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* A replaced user keeps the date it was created. */
-    [ST_USER_UPSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    [ST_USER_UPSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                        " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash,"
                        " digest_realm = excluded.digest_realm,"
                        " digest_ha1_md5 = excluded.digest_ha1_md5,"
-                       " digest_ha1_sha256 = excluded.digest_ha1_sha256",
+                       " digest_ha1_sha256 = excluded.digest_ha1_sha256,"
+                       " srp_group = excluded.srp_group, srp_salt = excluded.srp_salt,"
+                       " srp_verifier = excluded.srp_verifier",
     [ST_USER_GET] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
     [ST_USER_UNLOCK] = "UPDATE users SET unlocked_at = ?2 WHERE name = ?1",

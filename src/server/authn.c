@@ -89,7 +89,7 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
 static int guard_admits(const estd_auth_caches *caches, const estd_auth_input *in,
                         const char *user, const est_user_record *rec, estd_auth_result *out)
 {
-    int trusted = (out->satisfied & (ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY)) != 0;
+    int trusted = (out->satisfied & (ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY | ESTD_AUTH_SRP)) != 0;
 
     out->guess = estd_guess_guard_check(caches->guard, user, in->peer_addr, trusted,
                                         rec != NULL ? rec->unlocked_at : 0, time(NULL),
@@ -241,12 +241,37 @@ out:
     est_user_record_free(rec);
 }
 
+/* draft-04 §3.3.3: the TLS-SRP handshake proved the password. The user
+ * must still exist with a verifier (a resumed session outlives neither a
+ * deletion nor the loss of the verifier). */
+static void authenticate_srp(estd_instance *inst, const estd_auth_input *in,
+                             estd_auth_result *out)
+{
+    est_user_record *rec = NULL;
+
+    out->presented |= ESTD_AUTH_SRP;
+    if (inst->store->ops->user_get(inst->store->impl, in->srp_user, &rec, NULL) != EST_OK ||
+        rec->srp_verifier == NULL) {
+        snprintf(out->reason, sizeof out->reason, "SRP user '%.64s' no longer has a verifier",
+                 in->srp_user);
+        goto out;
+    }
+    out->satisfied |= ESTD_AUTH_SRP;
+    append_method(out, "srp");
+    if (out->name[0] == '\0')
+        snprintf(out->name, sizeof out->name, "%s", in->srp_user);
+out:
+    est_user_record_free(rec);
+}
+
 est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_caches *caches,
                              const estd_auth_input *in, estd_auth_result *out, est_error *err)
 {
     memset(out, 0, sizeof *out);
     if (in->peer_cert != NULL)
         authenticate_cert(inst, ca, caches->chains, in, out);
+    if (in->srp_user != NULL)
+        authenticate_srp(inst, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
             authenticate_basic(inst, caches, in, out);

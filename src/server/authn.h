@@ -1,5 +1,5 @@
-/* estd: who is asking (draft-04 §3.3.2 TLS client certificates, §3.2.3
- * HTTP Basic/Digest) and whether the policy lets them in. Runs on a worker
+/* estd: who is asking (draft-04 §3.3.2 TLS client certificates, §3.3.3
+ * TLS-SRP, §3.2.3 HTTP Basic/Digest) and whether the policy lets them in. Runs on a worker
  * thread: password hashing and chain verification are not loop work. */
 #ifndef ESTD_AUTHN_H
 #define ESTD_AUTHN_H
@@ -17,6 +17,7 @@ typedef struct estd_auth_input {
     const char *method;          /* for Digest */
     const char *uri;             /* the request-target, for Digest */
     const char *peer_addr;       /* client address (no port): guessing counters */
+    const char *srp_user;        /* TLS-SRP login of the connection, or NULL */
 } estd_auth_input;
 
 typedef struct estd_auth_result {

@@ -17,9 +17,10 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "cmd_common.h"
+#include "tls_srp.h"
 
 static const char user_usage[] =
-    "usage: estd user add DIR NAME --password-stdin [--force] [--no-digest]\n"
+    "usage: estd user add DIR NAME --password-stdin [--force] [--no-digest] [--srp]\n"
     "       estd user del DIR NAME\n"
     "       estd user unlock DIR NAME\n"
     "       estd user list DIR\n"
@@ -31,6 +32,8 @@ static const char user_usage[] =
     "        --no-digest stores only the scrypt hash (the user can then use Basic only).\n"
     "        After changing the realm, add the users again with --force.\n"
     "        --force replaces an existing user's password.\n"
+    "        --srp also stores a TLS-SRP verifier (RFC 5054, 3072-bit group, random salt)\n"
+    "        so NAME can log in with TLS-SRP (policy method 'srp'); never the password.\n"
     "  del   removes the user.\n"
     "  unlock  lifts a lock (or back-off) that failed password attempts put on NAME\n"
     "        (guess_lock_after in estd.conf); a running estd sees it at the next attempt.\n"
@@ -97,14 +100,16 @@ static int password_read(const char *command, char *buf, size_t cap)
 
 static int user_add(int argc, char **argv)
 {
-    enum { O_STDIN = 256, O_FORCE, O_NO_DIGEST };
+    enum { O_STDIN = 256, O_FORCE, O_NO_DIGEST, O_SRP };
     static const struct option options[] = {
         {"password-stdin", no_argument, NULL, O_STDIN}, {"force", no_argument, NULL, O_FORCE},
-        {"no-digest", no_argument, NULL, O_NO_DIGEST}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"no-digest", no_argument, NULL, O_NO_DIGEST}, {"srp", no_argument, NULL, O_SRP},
+        {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "user add";
     char password[EST_PASSWORD_MAX + 2], md5[EST_DIGEST_HEX_MAX], sha256[EST_DIGEST_HEX_MAX];
-    int opt, from_stdin = 0, force = 0, digest = 1, status = ESTD_EXIT_ERROR;
+    int opt, from_stdin = 0, force = 0, digest = 1, srp = 0, status = ESTD_EXIT_ERROR;
     est_user_record rec = {0};
+    const char *srp_group = NULL;
     estd_instance *inst = NULL;
     est_error err;
 
@@ -118,6 +123,7 @@ static int user_add(int argc, char **argv)
         from_stdin |= opt == O_STDIN;
         force |= opt == O_FORCE;
         digest &= opt != O_NO_DIGEST;
+        srp |= opt == O_SRP;
     }
     if (optind + 2 != argc)
         return estd_usage_error(cmd, "expected DIR NAME");
@@ -135,6 +141,12 @@ static int user_add(int argc, char **argv)
         estd_fail(cmd, "%s", err.message);
         goto out;
     }
+    if (srp && estd_srp_verifier_make(rec.name, password, &srp_group, &rec.srp_salt,
+                                      &rec.srp_verifier, &err) != EST_OK) {
+        estd_fail(cmd, "%s", err.message);
+        goto out;
+    }
+    rec.srp_group = (char *)srp_group; /* static text; user_put only reads it */
     if (digest) {
         rec.digest_realm = inst->cfg.realm;
         rec.digest_ha1_md5 = md5;
@@ -148,13 +160,17 @@ static int user_add(int argc, char **argv)
         goto out;
     }
     if (estd_admin_audit(cmd, inst, force ? "user-put" : "user-add", "", rec.name, NULL,
-                         digest ? "basic+digest" : "basic-only") == 0)
+                         srp ? (digest ? "basic+digest+srp" : "basic+srp")
+                             : (digest ? "basic+digest" : "basic-only")) == 0)
         status = ESTD_EXIT_OK;
 out:
     OPENSSL_cleanse(password, sizeof password);
     OPENSSL_cleanse(md5, sizeof md5);
     OPENSSL_cleanse(sha256, sizeof sha256);
     free(rec.password_hash);
+    free(rec.srp_salt);
+    if (rec.srp_verifier != NULL)
+        OPENSSL_clear_free(rec.srp_verifier, strlen(rec.srp_verifier));
     estd_instance_free(inst);
     return status;
 }
@@ -213,14 +229,16 @@ static int print_user(const est_user_record *rec, void *arg)
     const char *realm = arg;
     char created[ESTD_TIME_TEXT_MAX];
 
+    const char *srp = rec->srp_verifier != NULL ? " srp" : "";
+
     estd_time_text(rec->created_at, created);
     if (rec->digest_realm == NULL || rec->digest_ha1_md5 == NULL)
-        printf("%s %s basic-only\n", rec->name, created);
+        printf("%s %s basic-only%s\n", rec->name, created, srp);
     else if (strcmp(rec->digest_realm, realm) != 0)
-        printf("%s %s digest-stale(realm '%s', now '%s')\n", rec->name, created,
-               rec->digest_realm, realm);
+        printf("%s %s digest-stale(realm '%s', now '%s')%s\n", rec->name, created,
+               rec->digest_realm, realm, srp);
     else
-        printf("%s %s digest(realm '%s')\n", rec->name, created, rec->digest_realm);
+        printf("%s %s digest(realm '%s')%s\n", rec->name, created, rec->digest_realm, srp);
     return 0;
 }
 

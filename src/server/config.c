@@ -81,7 +81,7 @@ static const struct {
 } auth_names[] = {
     {"cert", ESTD_AUTH_CERT},     {"third-party", ESTD_AUTH_THIRD_PARTY},
     {"basic", ESTD_AUTH_BASIC},   {"digest", ESTD_AUTH_DIGEST},
-    {"none", ESTD_AUTH_NONE},
+    {"none", ESTD_AUTH_NONE},     {"srp", ESTD_AUTH_SRP},
 };
 
 static est_status auth_term_parse(const char *term, size_t len, unsigned *bit, est_error *err)

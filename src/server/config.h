@@ -25,6 +25,7 @@ enum estd_auth_bit {
     ESTD_AUTH_BASIC = 1u << 2,
     ESTD_AUTH_DIGEST = 1u << 3,
     ESTD_AUTH_NONE = 1u << 4,        /* no authentication (tests, closed networks) */
+    ESTD_AUTH_SRP = 1u << 5,         /* TLS-SRP login (draft-04 §3.3.3, RFC 5054) */
 };
 
 /* A list of alternatives; a request is authorised when it satisfies every

@@ -82,7 +82,7 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
 {
     char addr[sizeof req->peer];
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
-                          req->uri, addr};
+                          req->uri, addr, req->srp_user};
     estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains, srv->guard,
                                srv->dummy_hash};
     unsigned schemes = estd_auth_http_schemes(policy);

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include "commands.h"
 #include "server.h"
+#include "tls_srp.h"
 
 #define SERVE_GRACE_SECONDS 30
 
@@ -76,7 +77,7 @@ int estd_serve_main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *listen = NULL;
     estd_instance *inst = NULL;
-    estd_server srv = {0};
+    estd_server srv = {.srp_index = -1};
     estd_loops *loops = NULL;
     estd_ticket_keys *tickets = NULL;
     est_error err;
@@ -138,6 +139,10 @@ int estd_serve_main(int argc, char **argv)
     }
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
         estd_fail("serve", "out of memory");
+        goto out;
+    }
+    if (estd_srp_wanted(&srv) && estd_srp_install(&srv, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
         goto out;
     }
     if (estd_loops_start(&srv, inst->cfg.threads ? inst->cfg.threads : ncores, &loops, &err) !=

@@ -29,6 +29,7 @@ typedef struct estd_request {
     STACK_OF(X509) *peer_chain; /* owned, or NULL */
     uint8_t binding[ESTD_BINDING_MAX];
     size_t binding_len;         /* 0 when no channel binding could be read */
+    char *srp_user;             /* TLS-SRP user name of the connection, or NULL */
     char peer[64];              /* "ip:port" for logs */
 } estd_request;
 
@@ -57,6 +58,8 @@ typedef struct estd_server {
     estd_chain_cache *chains;
     estd_guess_guard *guard;    /* draft-04 §3.3.3 guessing countermeasures */
     char *dummy_hash;           /* a password hash nobody's password matches */
+    int srp_index;              /* SSL ex_data index of a TLS-SRP login; -1 = SRP off */
+    unsigned char srp_fake_key[32]; /* fake salts for SRP names without a verifier */
     estd_pool *pool;
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;

@@ -372,6 +372,9 @@ static void version_1_store_is_migrated(void **state)
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE otp; DELETE FROM meta WHERE key = 'otp_salt';"
                                       " ALTER TABLE users DROP COLUMN unlocked_at;"
+                                      " ALTER TABLE users DROP COLUMN srp_group;"
+                                      " ALTER TABLE users DROP COLUMN srp_salt;"
+                                      " ALTER TABLE users DROP COLUMN srp_verifier;"
                                       " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_fixture_reopen(fx, NULL), EST_OK);

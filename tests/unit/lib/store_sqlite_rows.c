@@ -326,7 +326,7 @@ static void revoke_unknown_and_bad_reasons(void **state)
 
 static est_user_record user(const char *name, const char *hash)
 {
-    est_user_record u = {(char *)name, (char *)hash, NULL, NULL, NULL, 0};
+    est_user_record u = {.name = (char *)name, .password_hash = (char *)hash};
     return u;
 }
 
