@@ -5,7 +5,8 @@
 # and an unknown name fail the handshake alike and are audited; failures
 # feed the guessing guard (a throttled login is refused before the
 # exchange); an RSA server key gets SRP-RSA (certificate sent), an ECDSA one
-# plain SRP; `enroll_auth = srp` refuses Basic.
+# plain SRP; `enroll_auth = srp` refuses Basic; est bootstraps and enrolls
+# over SRP without a trust anchor, with PoP linking on tls-unique.
 . "$E2E_LIB/server.sh"
 DIR=$T/estd
 "$ESTD" init "$DIR" >/dev/null
@@ -95,14 +96,41 @@ pass "SRP failures feed the guard: a throttled login gets access_denied, later t
 estd_alive
 estd_stop
 
-# --- enroll_auth = srp: Basic is not enough ------------------------------------------------
-sed -i 's/^enroll_auth = .*/enroll_auth = srp/' "$DIR/estd.conf"
+# --- enroll_auth = srp: Basic is not enough; est over SRP; tls-unique on SRP ---------------
+sed -i 's/^enroll_auth = .*/enroll_auth = srp/; s/^pop_linking = .*/pop_linking = required/' "$DIR/estd.conf"
 estd_start "$DIR"
 code=$(curl -s --cacert "$DIR/ca/ca.pem" --user bob:bob-pw -o /dev/null -w '%{http_code}' "$URL/csrattrs")
 [ "$code" = 403 ] || fail "Basic accepted under enroll_auth = srp ($code)"
-[ "$(srp_curl sam sam-secret -o /dev/null -w '%{http_code}' "$URL/csrattrs")" = 204 ] \
+[ "$(srp_curl sam sam-secret -o /dev/null -w '%{http_code}' "$URL/csrattrs")" = 200 ] \
   || fail "SRP refused under enroll_auth = srp"
 pass "enroll_auth = srp: SRP admits, Basic does not"
+
+# est bootstraps with nothing but the SRP login: no --trust, no fingerprint.
+printf 'sam-secret\n' | "$EST" cacerts --server "https://127.0.0.1:$PORT" --srp-user sam \
+  --password-stdin -o "$T/cas.pem" || fail "est cacerts over TLS-SRP without a trust anchor"
+cmp <(openssl x509 -in "$DIR/ca/ca.pem" -outform DER) <(openssl x509 -in "$T/cas.pem" -outform DER) \
+  || fail "est cacerts over SRP did not get the CA certificate"
+expect_status 1 sh -c "printf 'not-it\n' | '$EST' cacerts --server https://127.0.0.1:$PORT --srp-user sam --password-stdin -o '$T/bad.pem'"
+one_line_error "TLS handshake failed"
+[ ! -e "$T/bad.pem" ] || fail "a failed SRP login wrote a trust file"
+pass "est cacerts --srp-user: the SRP login stands in for a trust anchor; a wrong password gets nothing"
+
+# pop_linking = required: est puts the SRP connection's tls-unique in the
+# CSR and the server checks it against its own view of the connection.
+printf 'sam-secret\n' | "$EST" enroll --server "https://127.0.0.1:$PORT" --srp-user sam --password-stdin \
+  --key "$T/estsrp.key" --subject CN=est-srp -o "$T/estsrp.pem" || fail "est enroll over TLS-SRP with PoP linking"
+openssl verify -CAfile "$DIR/ca/ca.pem" "$T/estsrp.pem" >/dev/null || fail "SRP-enrolled certificate does not verify"
+# The same linking with another connection's binding, and with none, is refused.
+printf '[req]\ndistinguished_name=dn\nattributes=a\nprompt=no\n[dn]\nCN=srp-forged\n[a]\nchallengePassword=%s\n' \
+  "$(head -c 12 /dev/urandom | base64)" >"$T/forged.cnf"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/forged.key" \
+  -config "$T/forged.cnf" -outform DER -out "$T/forged.der" 2>/dev/null
+base64 "$T/forged.der" >"$T/forged.b64"
+srp_curl sam sam-secret -H 'Content-Type: application/pkcs10' --data-binary @"$T/forged.b64" \
+  "$URL/simpleenroll" -o "$T/forged.body" -w '%{http_code}' >"$T/code"
+[ "$(cat "$T/code")" = 400 ] && grep -q 'does not match' "$T/forged.body" \
+  || fail "a foreign tls-unique was accepted on an SRP session: $(cat "$T/code") $(cat "$T/forged.body")"
+pass "tls-unique on TLS-SRP sessions: est's PoP linking passes, a foreign binding is refused"
 estd_stop
 
 # --- an RSA server key: SRP-RSA, the server certificate is sent and verifiable ------------
