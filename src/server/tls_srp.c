@@ -246,6 +246,9 @@ int estd_srp_wanted(const estd_server *srv)
 
 est_status estd_srp_install(estd_server *srv, est_error *err)
 {
+    if (strcmp(srv->inst->cfg.tls_min_version, "1.3") == 0)
+        return est_error_set(err, EST_E_CONFIG, "a policy names srp, but TLS-SRP needs TLS 1.2 "
+                                                "and tls_min_version is 1.3");
     srv->srp_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, attempt_free);
     if (srv->srp_index < 0 || RAND_priv_bytes(srv->srp_fake_key, sizeof srv->srp_fake_key) != 1)
         return est_error_set_openssl(err, EST_E_INTERNAL, "SRP set-up");

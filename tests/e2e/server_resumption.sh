@@ -2,7 +2,8 @@
 # TLS session resumption (draft-04 §3.3), made safe: a client certificate
 # revoked since its ticket was made is refused on the request; tls-unique
 # on a resumed TLS 1.2 session is that connection's (RFC 5929 §3.1: the
-# server's Finished) and PoP linking takes it, not the old one; ticket keys
+# server's Finished) and PoP linking takes it, not the old one, and on a
+# resumption without the extended master secret none at all; ticket keys
 # rotate (a ticket dies after two periods) and die with the process;
 # tls_ticket_key_seconds = 0 turns resumption off.
 . "$E2E_LIB/server.sh"
@@ -86,8 +87,19 @@ assert third.sock.session_reused, "third connection not resumed"
 status, body = enroll(third, csr_with(old, "linked-old"))
 assert status == 400 and "does not match" in body, f"old tls-unique accepted: {status} {body}"
 third.close()
+# RFC 7627: a client without the extended master secret resumes, but its
+# tls-unique could be a triple-handshake copy: no binding is offered.
+ctx.options |= 1  # SSL_OP_NO_EXTENDED_MASTER_SECRET (OpenSSL 3.0)
+first = connect()
+session = first.sock.session
+first.close()
+fourth = connect(session)
+assert fourth.sock.session_reused, "no-EMS connection not resumed"
+status, body = enroll(fourth, csr_with(fourth.sock.get_channel_binding("tls-unique"), "no-ems"))
+assert status == 400 and "no channel binding" in body, f"no-EMS resumed tls-unique accepted: {status} {body}"
+fourth.close()
 PY
-pass "PoP linking takes the resumed connection's tls-unique and refuses the old one"
+pass "PoP linking takes the resumed connection's tls-unique, refuses the old one, and none without EMS"
 estd_stop
 
 # --- ticket keys rotate, and die with the process ------------------------------------------

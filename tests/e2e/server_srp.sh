@@ -144,3 +144,10 @@ curl -s --cacert "$D2/ca/ca.pem" --tls-max 1.2 --tlsauthtype SRP --tlsuser sam -
 [ "$(cat "$T/code")" = 204 ] || fail "SRP-RSA login: $(tail -3 "$T/rsa.v")"
 grep -q 'SRP-RSA-AES-256-CBC-SHA' "$T/rsa.v" || fail "RSA server key: expected SRP-RSA: $(grep 'SSL connection' "$T/rsa.v")"
 pass "RSA server key: SRP-RSA-AES-256-CBC-SHA, server certificate verified by curl"
+estd_stop
+
+# --- srp with tls_min_version = 1.3 cannot work: refused at start --------------------------
+sed -i 's/^tls_min_version = .*/tls_min_version = 1.3/' "$D2/estd.conf"
+expect_status 1 timeout 20 "$ESTD" serve "$D2" --listen "127.0.0.1:$(free_port)"
+one_line_error "^estd: serve: a policy names srp, but TLS-SRP needs TLS 1.2"
+pass "a policy naming srp with tls_min_version = 1.3 is refused at start"
