@@ -3,12 +3,14 @@
 #   make test   deps, ASan+UBSan build, the whole CTest suite
 #   make bench  release build, benchmarks, one table
 #   make fuzz   clang libFuzzer build, each target for FUZZ_SECONDS
+#   make install / make deb   install the release build (DESTDIR, PREFIX) / a .deb
 JOBS ?= $(shell nproc)
 DATA ?= data
 LISTEN ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
+PREFIX ?= /usr/local
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench fuzz install deb clean
 
 all: build
 
@@ -35,5 +37,18 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 	@bash fuzz/run build-fuzz $(FUZZ_SECONDS)
 
+install: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESTKIT_SANITIZE=OFF -DESTKIT_FUZZ=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build build -j $(JOBS)
+	@cmake --install build
+
+deb: deps
+	@cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESTKIT_SANITIZE=OFF \
+	  -DESTKIT_FUZZ=OFF -DESTKIT_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build build-deb -j $(JOBS)
+	@cd build-deb && cpack -G DEB
+	@ls build-deb/*.deb
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb

@@ -72,6 +72,9 @@ est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t 
                                 size_t *sig_len, est_error *err);
 
 /* --- profile and CSR checks --- */
+/* A distribution-point or caIssuers URL in a profile. */
+#define EST_PROFILE_URL_MAX 255
+
 typedef struct est_profile {
     unsigned validity_days;       /* default 365 */
     unsigned backdate_seconds;    /* notBefore = now - this; default 300 */
@@ -79,6 +82,11 @@ typedef struct est_profile {
     int honour_san;               /* copy subjectAltName from the CSR; default 1 */
     int min_rsa_bits;             /* default 2048 */
     int allow_ed25519;            /* default 1 */
+    /* Where relying parties find revocation and the issuer, put in every
+     * certificate issued (RFC 5280 §4.2.1.13 cRLDistributionPoints,
+     * §4.2.2.1 authorityInfoAccess caIssuers); "" = none. http URLs. */
+    char crl_url[EST_PROFILE_URL_MAX + 1];
+    char ca_issuers_url[EST_PROFILE_URL_MAX + 1];
 } est_profile;
 
 void est_profile_default(est_profile *profile);

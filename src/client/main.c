@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include "est.h"
 
 static const struct {
@@ -25,7 +26,8 @@ static const struct {
 static void usage(FILE *f)
 {
     fputs("usage: est COMMAND --server URL [OPTIONS...]\n"
-          "       est help COMMAND    (or: est COMMAND --help)\n\n"
+          "       est help COMMAND    (or: est COMMAND --help)\n"
+          "       est --version\n\n"
           "Commands:\n", f);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
@@ -54,6 +56,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         (strcmp(argv[1], "help") == 0 && argc == 2)) {
         usage(stdout);
+        return EST_EXIT_DONE;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("est %s (%s, libcurl %s)\n", ESTKIT_VERSION, OpenSSL_version(OPENSSL_VERSION),
+               curl_version_info(CURLVERSION_NOW)->version);
         return EST_EXIT_DONE;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

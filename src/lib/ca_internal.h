@@ -46,6 +46,9 @@ est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key
                                 const ASN1_OCTET_STRING *issuer_key_id, est_error *err);
 /* Adds an extension from its OpenSSL structure (value is not consumed). */
 est_status est_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err);
+/* cRLDistributionPoints and authorityInfoAccess caIssuers from the
+ * profile's URLs, when set (issue_locations.c). */
+est_status est_cert_add_locations(X509 *cert, const est_profile *profile, est_error *err);
 
 /* Hex as est_serial_to_hex writes it (either case) -> INTEGER. */
 est_status est_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err);

@@ -118,7 +118,8 @@ static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X5
         (rc = add_extended_key_usage(cert, profile, err)) != EST_OK ||
         (rc = est_key_id_of_spki(spki, &subject_id, err)) != EST_OK ||
         (rc = est_key_id(ca_cert, NULL, &issuer_id, err)) != EST_OK ||
-        (rc = est_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK)
+        (rc = est_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK ||
+        (rc = est_cert_add_locations(cert, profile, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical. */
     if (san != NULL && sk_GENERAL_NAME_num(san) > 0)

@@ -6,8 +6,10 @@
  *   - keyed by SHA-256 of (trust store identity, leaf certificate DER): the
  *     TLS handshake proved possession of exactly that certificate's key, so
  *     the same bytes get the same verdict against the same store;
- *   - trust stores are fixed for the life of the process (a new trust
- *     bundle means a restart), so a verdict cannot outlive its anchors;
+ *   - a store's identity is its address; a reload (reload.c) builds new
+ *     stores and clears the cache when it swaps them in and again when it
+ *     frees the old ones, so a verdict cannot outlive its anchors, nor be
+ *     found under a reused address;
  *   - entries live at most ESTD_CHAIN_CACHE_SECONDS, and are not made when
  *     any certificate of the verified chain expires sooner;
  *   - failures are never cached, revocation is not cached at all (the

@@ -13,14 +13,12 @@
 #include <openssl/buffer.h>
 #include <openssl/pem.h>
 #include "cmd_common.h"
+#include "crl_list.h"
 
 /* RFC 5280 §5.3.1 CRLReason removeFromCRL: only in delta CRLs. */
 #define CRL_REASON_REMOVE_FROM_CRL 8
 #define CRL_DEFAULT_NEXT_UPDATE_DAYS 7
 #define CRL_NEXT_UPDATE_DAYS_MAX 3650L
-/* A CRL with more entries than this is not what one admin command should
- * build in memory; such a CA needs CRL partitioning. */
-#define CRL_ENTRIES_MAX 1000000
 
 static const char revoke_usage[] =
     "usage: estd revoke DIR SERIAL [--reason REASON]\n"
@@ -116,44 +114,6 @@ out:
 
 /* --- crl --------------------------------------------------------------------- */
 
-typedef struct revoked_list {
-    const char *label;
-    est_revoked_entry *entries;
-    char (*serials)[41];
-    size_t count, cap;
-    int failed;
-} revoked_list;
-
-static int collect_revoked(const est_cert_record *rec, void *arg)
-{
-    revoked_list *l = arg;
-
-    if (rec->status != EST_CERT_REVOKED || strcmp(rec->label ? rec->label : "", l->label) != 0)
-        return 0;
-    if (l->count == CRL_ENTRIES_MAX) {
-        l->failed = EST_E_TOO_LARGE;
-        return 1;
-    }
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        est_revoked_entry *e;
-        char(*s)[41];
-        if ((e = realloc(l->entries, cap * sizeof *e)) != NULL)
-            l->entries = e;
-        if (e == NULL || (s = realloc(l->serials, cap * sizeof *s)) == NULL) {
-            l->failed = EST_E_NOMEM;
-            return 1;
-        }
-        l->serials = s;
-        l->cap = cap;
-    }
-    memcpy(l->serials[l->count], rec->serial, sizeof l->serials[0]);
-    l->entries[l->count].revoked_at = (time_t)rec->revoked_at;
-    l->entries[l->count].reason = rec->revocation_reason;
-    l->count++;
-    return 0;
-}
-
 static int crl_parse(int argc, char **argv, const char **output, long *days, const char **label)
 {
     enum { O_DAYS = 256, O_LABEL };
@@ -208,27 +168,10 @@ out:
     return rc;
 }
 
-/* The revoked certificates of one CA, with serial strings the entries
- * point into (set once the list stops growing). */
-static est_status crl_entries(estd_instance *inst, revoked_list *l, est_error *err)
-{
-    est_cert_filter all = {0};
-    est_status rc = inst->store->ops->cert_list(inst->store->impl, &all, collect_revoked, l, err);
-
-    if (rc == EST_OK && l->failed != 0)
-        rc = l->failed == EST_E_TOO_LARGE
-                 ? est_error_set(err, EST_E_TOO_LARGE, "more than %d revoked certificates",
-                                 CRL_ENTRIES_MAX)
-                 : est_error_set(err, EST_E_NOMEM, "out of memory");
-    for (size_t i = 0; rc == EST_OK && i < l->count; i++)
-        l->entries[i].serial_hex = l->serials[i];
-    return rc;
-}
-
 int estd_crl_main(int argc, char **argv)
 {
     const char *cmd = "crl", *output, *label;
-    revoked_list list = {0};
+    estd_revoked_list list = {0};
     estd_instance *inst = NULL;
     estd_ca *ca;
     X509_CRL *crl = NULL;
@@ -245,8 +188,7 @@ int estd_crl_main(int argc, char **argv)
         estd_fail(cmd, "%s/estd.conf: no CA with label '%.64s'", inst->cfg.dir, label);
         goto out;
     }
-    list.label = label;
-    if (crl_entries(inst, &list, &err) != EST_OK ||
+    if (estd_revoked_list_load(inst, label, &list, &err) != EST_OK ||
         inst->store->ops->next_crl_number(inst->store->impl, &number, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         goto out;
@@ -262,8 +204,7 @@ int estd_crl_main(int argc, char **argv)
         status = ESTD_EXIT_OK;
 out:
     X509_CRL_free(crl);
-    free(list.entries);
-    free(list.serials);
+    estd_revoked_list_release(&list);
     estd_instance_free(inst);
     return status;
 }

@@ -13,6 +13,9 @@ int estd_ca_main(int argc, char **argv);      /* cmd_ca.c: ca rollover */
 int estd_pending_main(int argc, char **argv); /* cmd_pending.c: list|approve|reject */
 int estd_otp_main(int argc, char **argv);     /* cmd_otp.c: add|list */
 int estd_serve_main(int argc, char **argv);   /* serve.c */
+int estd_tls_main(int argc, char **argv);     /* cmd_tls.c: tls renew */
+int estd_version_main(int argc, char **argv); /* cmd_info.c */
+int estd_example_config_main(int argc, char **argv); /* cmd_info.c */
 
 /* One-line error to stderr: "estd: <command>: <message>". */
 void estd_fail(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -63,6 +63,7 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->guess_lock_after = 20;
     cfg->guess_lock_seconds = 900;
     cfg->guess_delay_max_seconds = 60;
+    estd_ops_defaults(&cfg->ops);
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
 }
@@ -257,6 +258,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->guess_lock_seconds, value, 1, 86400 * 30, err);
     if (strcmp(key, "guess_delay_max_seconds") == 0)
         return set_uint(&cfg->guess_delay_max_seconds, value, 1, 86400, err);
+    if ((rc = estd_ops_server_key_set(&cfg->ops, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
 }
 
@@ -338,6 +341,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
         return set_bool(&ca->enforce_csrattrs, value, err);
+    if ((rc = estd_ops_ca_key_set(&ca->profile, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
 }
 
@@ -504,7 +509,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (resolve(cfg->tls_cert, sizeof cfg->tls_cert, dir, err) != EST_OK ||
         resolve(cfg->tls_key, sizeof cfg->tls_key, dir, err) != EST_OK ||
         resolve(cfg->third_party_trust, sizeof cfg->third_party_trust, dir, err) != EST_OK ||
-        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK)
+        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK ||
+        estd_ops_resolve(&cfg->ops, dir, err) != EST_OK)
         return rc;
     for (size_t i = 0; i < cfg->ca_count; i++) {
         estd_ca_config *ca = &cfg->cas[i];
@@ -574,6 +580,25 @@ static const char config_template[] =
 "guess_lock_after = 20\n"
 "guess_lock_seconds = 900\n"
 "guess_delay_max_seconds = 60\n"
+"# Operations. Renew the TLS certificate (same key, same names, from the\n"
+"# default CA) when it expires within this many days; 0 = never. Also by\n"
+"# hand: `estd tls renew DIR`.\n"
+"tls_renew_days = 30\n"
+"# Plain HTTP (no TLS) for relying parties: /ca.crl and /ca.crt of the\n"
+"# default CA, /LABEL/ca.crl and /LABEL/ca.crt of the others. The CRL is\n"
+"# made by estd, valid crl_days, and made again at half that or when a\n"
+"# certificate is revoked. Empty = off. Point crl_url / ca_issuers_url here.\n"
+"http_listen =\n"
+"crl_days = 7\n"
+"# Prometheus metrics (/metrics), /healthz and /readyz over plain HTTP.\n"
+"# A bare port binds 127.0.0.1. Empty = off. With metrics_user, HTTP Basic\n"
+"# with the password in the first line of metrics_password_file (0600).\n"
+"metrics_listen =\n"
+"metrics_user =\n"
+"metrics_password_file =\n"
+"# Access log: text or json lines, to stderr (journald) or syslog.\n"
+"log_format = text\n"
+"log_target = stderr\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"
@@ -635,7 +660,12 @@ static const char config_template[] =
 "# challengePassword OID is listed anyway.\n"
 "csrattrs =\n"
 "# Refuse CSRs that lack an attribute /csrattrs asks for.\n"
-"enforce_csrattrs = no\n";
+"enforce_csrattrs = no\n"
+"# http:// URLs put in every certificate issued: where its CRL is\n"
+"# (cRLDistributionPoints) and where the CA certificate is (AIA\n"
+"# caIssuers); e.g. http://pki.example:8080/ca.crl. Empty = none.\n"
+"crl_url =\n"
+"ca_issuers_url =\n";
 
 est_status estd_config_template(const char *listen, char **out, est_error *err)
 {

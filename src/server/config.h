@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include "estkit.h"
+#include "config_ops.h"
 
 #define ESTD_CONFIG_MAX_BYTES (256 * 1024)
 #define ESTD_CONFIG_MAX_LABELS 32
@@ -102,6 +103,7 @@ typedef struct estd_config {
     unsigned guess_lock_after;       /* failures that lock a user name; 0 = never */
     unsigned guess_lock_seconds;     /* lock length and memory of a failure */
     unsigned guess_delay_max_seconds; /* back-off ceiling */
+    estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];
     size_t ca_count;

@@ -113,3 +113,15 @@ void estd_credential_cache_verify_end(estd_credential_cache *cache)
         cache->verifying--;
     pthread_mutex_unlock(&cache->lock);
 }
+
+unsigned estd_credential_cache_verifying(estd_credential_cache *cache)
+{
+    unsigned n;
+
+    if (cache == NULL)
+        return 0;
+    pthread_mutex_lock(&cache->lock);
+    n = cache->verifying;
+    pthread_mutex_unlock(&cache->lock);
+    return n;
+}

@@ -25,6 +25,8 @@ typedef struct estd_credential_cache estd_credential_cache;
 estd_credential_cache *estd_credential_cache_new(unsigned lifetime_seconds,
                                                  unsigned max_verifying);
 void estd_credential_cache_free(estd_credential_cache *cache);
+/* Slow checks running now (for metrics). */
+unsigned estd_credential_cache_verifying(estd_credential_cache *cache);
 
 /* 1 when user/password was verified against stored_hash less than lifetime
  * seconds before now. */

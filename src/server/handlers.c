@@ -1,6 +1,8 @@
 /* estd: per-operation dispatch (draft-04 §4, RFC 7030 §4). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include "metrics.h"
 #include "server.h"
 
 /* DESIGN §2: RFC 7030 bodies are base64 DER with CTE base64 and smime-type;
@@ -75,6 +77,19 @@ static void audit_auth_refusal(estd_server *srv, const estd_request *req,
                actor, user, NULL, auth->reason[0] ? auth->reason : "no acceptable credentials");
 }
 
+/* Which credentials a refused request brought, for the metrics: the HTTP
+ * scheme it sent, else its TLS client certificate, else none. */
+static const char *auth_scheme(const estd_request *req)
+{
+    if (req->authorization != NULL && strncasecmp(req->authorization, "Basic ", 6) == 0)
+        return "basic";
+    if (req->authorization != NULL && strncasecmp(req->authorization, "Digest ", 7) == 0)
+        return "digest";
+    if (req->srp_user != NULL)
+        return "srp";
+    return req->peer_cert != NULL ? "cert" : "none";
+}
+
 /* Authenticates and applies the operation's policy. 1 = go on; 0 = resp
  * holds the refusal (401 with challenges, or 403). */
 static int authorize(estd_server *srv, const estd_request *req, const estd_auth_policy *policy,
@@ -97,10 +112,12 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
     if (estd_auth_allows(policy, auth))
         return 1;
     if (auth->busy) {
+        estd_metrics_password_check_refused(srv->inst->metrics);
         estd_response_error(resp, 503, "server busy checking passwords; retry later");
         resp->retry_after = 1;
         return 0;
     }
+    estd_metrics_auth_failure(srv->inst->metrics, auth_scheme(req));
     audit_auth_refusal(srv, req, auth);
     if (schemes != 0) {
         estd_response_error(resp, 401, "%s",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "instance.h"
+#include "metrics.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
@@ -219,7 +220,8 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
-    if ((rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+    if (!(flags & ESTD_OPEN_NO_STORE) &&
+        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -254,6 +256,9 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
                       const char *subject, const char *serial, const char *detail)
 {
     est_audit_event ev = {event, label, actor, subject, serial, detail};
+
+    if (strcmp(event, "revoke") == 0)
+        estd_metrics_revoked(inst->metrics);
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 
@@ -293,7 +298,14 @@ est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X50
             /* The issuance and its audit row commit together (one fsync). */
             est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
                                   rec->serial, operation};
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (rc == EST_OK)
+                estd_metrics_issued(inst->metrics, operation,
+                                    (double)(t1.tv_sec - t0.tv_sec) +
+                                        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         }
         if (rc != EST_E_CONFLICT)
             break;

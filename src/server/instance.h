@@ -29,10 +29,12 @@ typedef struct estd_instance {
     size_t ca_count;
     est_store *store;
     X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
+    struct estd_metrics *metrics; /* borrowed; NULL outside `estd serve` (metrics.h) */
 } estd_instance;
 
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
+    ESTD_OPEN_NO_STORE = 1u << 1, /* leave store NULL (a reload shares the running one) */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,

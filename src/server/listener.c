@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include "access_log.h"
 #include "server.h"
 #include "tls_srp.h"
 
@@ -87,14 +88,6 @@ static struct bufferevent *connection_new(struct event_base *base, void *arg)
 
 /* --- replies (loop thread) --- */
 
-static void access_log(const char *peer, const struct evhttp_request *evreq, const char *method,
-                       const estd_response *resp, size_t len)
-{
-    fprintf(stderr, "estd: access: %s \"%s %.200s\" %d %zu%s%s\n", peer, method,
-            evhttp_request_get_uri(evreq), resp->status, len, resp->who[0] ? " who=" : "",
-            resp->who);
-}
-
 static const char *status_phrase(int status)
 {
     switch (status) {
@@ -115,7 +108,7 @@ static const char *status_phrase(int status)
     }
 }
 
-static void reply_send(struct evhttp_request *evreq, const char *peer, const char *method,
+static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_request *evreq,
                        estd_response *resp)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
@@ -146,7 +139,7 @@ static void reply_send(struct evhttp_request *evreq, const char *peer, const cha
     evhttp_add_header(out, "Content-Length", number);
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
-    access_log(peer, evreq, method, resp, len);
+    estd_access_log(srv, req, evhttp_request_get_uri(evreq), resp, len);
     evcon = evhttp_request_get_connection(evreq);
     bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evhttp_send_reply(evreq, resp->status, status_phrase(resp->status), buf);
@@ -186,7 +179,7 @@ static void job_reply(evutil_socket_t fd, short what, void *arg)
     estd_server *srv = job->loop->srv;
     (void)fd, (void)what;
 
-    reply_send(job->evreq, job->req.peer, job->req.method, &job->resp);
+    reply_send(srv, &job->req, job->evreq, &job->resp);
     job_free(job);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -312,6 +305,8 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     snprintf(job->req.method, sizeof job->req.method, "%s",
              cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER");
     peer_text(evcon, job->req.peer, sizeof job->req.peer);
+    clock_gettime(CLOCK_MONOTONIC, &job->req.started);
+    job->req.tls_version = ssl != NULL ? SSL_get_version(ssl) : NULL;
     atomic_fetch_add(&srv->in_flight, 1);
 
     if (atomic_load(&srv->stopping) ||

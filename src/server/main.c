@@ -20,6 +20,8 @@ static const struct {
     {"ca", estd_ca_main, "CA maintenance: root key rollover"},
     {"pending", estd_pending_main, "list, approve or reject requests waiting for approval"},
     {"otp", estd_otp_main, "add or list one-time enrollment codes"},
+    {"tls", estd_tls_main, "renew the server's TLS certificate from its CA"},
+    {"example-config", estd_example_config_main, "print a commented estd.conf with the defaults"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -27,10 +29,11 @@ static const struct {
 static void usage(FILE *f)
 {
     fputs("usage: estd COMMAND [ARGS...]\n"
-          "       estd help COMMAND    (or: estd COMMAND --help)\n\n"
+          "       estd help COMMAND    (or: estd COMMAND --help)\n"
+          "       estd --version\n\n"
           "Commands:\n", f);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
     fputs("\nDIR is an instance directory made by `estd init`; every command but init\n"
           "reads DIR/estd.conf. Administration commands append to the store's audit log.\n\n"
           "Exit status: 0 done, 1 error (one line on stderr: \"estd: COMMAND: reason\"),\n"
@@ -57,6 +60,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "--version") == 0)
+        return estd_version_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0) {
         /* `estd help user add` == `estd user add --help` */
         char help[] = "--help";

@@ -1,6 +1,7 @@
 /* estd serve DIR [--listen HOST:PORT]: run the EST server in the
  * foreground; logs go to stderr; SIGTERM/SIGINT stop it gracefully
- * (in-flight requests finish, nothing half-written). */
+ * (in-flight requests finish, nothing half-written); SIGHUP reloads
+ * (reload.c). */
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "commands.h"
+#include "notify.h"
+#include "serve_wait.h"
 #include "server.h"
 #include "tls_srp.h"
 
@@ -68,7 +71,8 @@ static est_status guard_start(estd_server *srv, est_error *err)
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
-          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT.\n", f);
+          "Serves EST over HTTPS in the foreground until SIGTERM or SIGINT;\n"
+          "SIGHUP reloads estd.conf and the files it names.\n", f);
 }
 
 int estd_serve_main(int argc, char **argv)
@@ -79,7 +83,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {.srp_index = -1};
     estd_loops *loops = NULL;
-    estd_ticket_keys *tickets = NULL;
+    estd_serve_state state = {.srv = &srv};
     est_error err;
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
@@ -100,10 +104,11 @@ int estd_serve_main(int argc, char **argv)
         serve_usage(stderr);
         return 1;
     }
-    /* Block the stop signals in every thread; main waits for them. */
+    /* Block the stop and reload signals in every thread; main waits for them. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
@@ -116,11 +121,11 @@ int estd_serve_main(int argc, char **argv)
         snprintf(inst->cfg.listen, sizeof inst->cfg.listen, "%s", listen);
     srv.inst = inst;
     if (inst->cfg.tls_ticket_key_seconds > 0 &&
-        (tickets = estd_ticket_keys_new(inst->cfg.tls_ticket_key_seconds)) == NULL) {
+        (srv.tickets = estd_ticket_keys_new(inst->cfg.tls_ticket_key_seconds)) == NULL) {
         estd_fail("serve", "cannot make session ticket keys");
         goto out;
     }
-    if (estd_tls_context_new(inst, tickets, &srv.ssl_ctx, &err) != EST_OK) {
+    if (estd_tls_context_new(inst, srv.tickets, &srv.ssl_ctx, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
@@ -133,15 +138,20 @@ int estd_serve_main(int argc, char **argv)
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
     srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
     srv.chains = estd_chain_cache_new();
-    if (guard_start(&srv, &err) != EST_OK) {
-        estd_fail("serve", "%s", err.message);
-        goto out;
-    }
-    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL) {
+    state.tls = estd_tls_identity_new(srv.ssl_ctx);
+    state.reloader = estd_reloader_new(listen);
+    if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
+        state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
-    if (estd_srp_wanted(&srv) && estd_srp_install(&srv, &err) != EST_OK) {
+    if (guard_start(&srv, &err) != EST_OK ||
+        (estd_srp_wanted(&srv) && estd_srp_install(&srv, &err) != EST_OK)) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
+    /* Before the loops: it hooks metrics into the TLS context. */
+    if (estd_serve_side_start(&state, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
@@ -152,13 +162,16 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
-    sigwait(&stop_signals, &sig);
+    estd_notify_ready(inst->cfg.listen);
+    sig = estd_serve_wait(&state, &stop_signals);
+    estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
     status = 0;
 out:
     estd_loops_stop(loops, 0);
+    estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
@@ -166,7 +179,9 @@ out:
     estd_guess_guard_free(srv.guard);
     est_secret_free(srv.dummy_hash);
     SSL_CTX_free(srv.ssl_ctx);
-    estd_ticket_keys_free(tickets);
-    estd_instance_free(inst);
+    estd_ticket_keys_free(srv.tickets);
+    estd_tls_identity_free(state.tls);
+    estd_reloader_free(state.reloader);
+    estd_instance_free(srv.inst != NULL ? srv.inst : inst);
     return status;
 }

@@ -6,6 +6,7 @@
 #define ESTD_SERVER_H
 
 #include <stdatomic.h>
+#include <time.h>
 #include <openssl/ssl.h>
 #include "authn.h"
 #include "instance.h"
@@ -31,6 +32,8 @@ typedef struct estd_request {
     size_t binding_len;         /* 0 when no channel binding could be read */
     char *srp_user;             /* TLS-SRP user name of the connection, or NULL */
     char peer[64];              /* "ip:port" for logs */
+    struct timespec started;    /* CLOCK_MONOTONIC when read, for latency */
+    const char *tls_version;    /* SSL_get_version (static), or NULL */
 } estd_request;
 
 #define ESTD_WWW_AUTH_MAX 2
@@ -51,12 +54,14 @@ typedef struct estd_response {
 } estd_response;
 
 typedef struct estd_server {
-    estd_instance *inst;
+    /* Replaced by a reload (reload.c); read it once per use. */
+    estd_instance *_Atomic inst;
     SSL_CTX *ssl_ctx;
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
     estd_chain_cache *chains;
     estd_guess_guard *guard;    /* draft-04 §3.3.3 guessing countermeasures */
+    estd_ticket_keys *tickets;  /* session ticket key ring, or NULL (no resumption) */
     char *dummy_hash;           /* a password hash nobody's password matches */
     int srp_index;              /* SSL ex_data index of a TLS-SRP login; -1 = SRP off */
     unsigned char srp_fake_key[32]; /* fake salts for SRP names without a verifier */

@@ -73,3 +73,12 @@ void estd_tag_table_put(estd_tag_table *table, const unsigned char tag[ESTD_TAG_
     slot->until = until;
     pthread_mutex_unlock(&table->lock);
 }
+
+void estd_tag_table_clear(estd_tag_table *table)
+{
+    if (table == NULL)
+        return;
+    pthread_mutex_lock(&table->lock);
+    OPENSSL_cleanse(table->slots, sizeof table->slots);
+    pthread_mutex_unlock(&table->lock);
+}

@@ -20,5 +20,7 @@ void estd_tag_table_free(estd_tag_table *table);
 int estd_tag_table_hit(estd_tag_table *table, const unsigned char tag[ESTD_TAG_LEN], time_t now);
 void estd_tag_table_put(estd_tag_table *table, const unsigned char tag[ESTD_TAG_LEN], time_t from,
                         time_t until);
+/* Forgets every tag. NULL ok. */
+void estd_tag_table_clear(estd_tag_table *table);
 
 #endif

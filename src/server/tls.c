@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "tls.h"
+#include "tls_identity.h"
 
 /* The handshake must not fail on an unknown client chain: a device with a
  * manufacturer certificate we do not trust may still enroll with a
@@ -18,33 +19,12 @@ static int accept_any_chain(X509_STORE_CTX *ctx, void *arg)
 
 static est_status add_client_ca_names(SSL_CTX *ctx, const estd_instance *inst, est_error *err)
 {
-    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    STACK_OF(X509_NAME) *names;
+    est_status rc = estd_tls_ca_names(inst, &names, err);
 
-    if (names == NULL)
-        return est_error_set(err, EST_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < inst->ca_count; i++) {
-        X509_NAME *n = X509_NAME_dup(X509_get_subject_name(inst->cas[i].cert));
-        if (n == NULL || !sk_X509_NAME_push(names, n)) {
-            X509_NAME_free(n);
-            goto fail;
-        }
-    }
-    if (inst->third_party != NULL) {
-        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(inst->third_party);
-        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-            X509 *c = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
-            X509_NAME *n = c ? X509_NAME_dup(X509_get_subject_name(c)) : NULL;
-            if (c != NULL && (n == NULL || !sk_X509_NAME_push(names, n))) {
-                X509_NAME_free(n);
-                goto fail;
-            }
-        }
-    }
-    SSL_CTX_set_client_CA_list(ctx, names);
-    return EST_OK;
-fail:
-    sk_X509_NAME_pop_free(names, X509_NAME_free);
-    return est_error_set(err, EST_E_NOMEM, "out of memory");
+    if (rc == EST_OK)
+        SSL_CTX_set_client_CA_list(ctx, names);
+    return rc;
 }
 
 est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tickets, SSL_CTX **out,

@@ -194,6 +194,7 @@ static int username_cb(SSL *ssl, int *alert, void *arg)
 {
     estd_server *srv = arg;
     const char *user = SSL_get_srp_username(ssl);
+    estd_instance *inst;
     est_user_record *rec = NULL;
     srp_attempt *a = calloc(1, sizeof *a);
     estd_guess_verdict verdict;
@@ -207,7 +208,8 @@ static int username_cb(SSL *ssl, int *alert, void *arg)
     a->srv = srv;
     snprintf(a->user, sizeof a->user, "%s", user);
     peer_address(ssl, a->addr, sizeof a->addr);
-    if (srv->inst->store->ops->user_get(srv->inst->store->impl, user, &rec, NULL) != EST_OK)
+    inst = srv->inst; /* read once: a reload may replace it */
+    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK)
         rec = NULL;
     verdict = estd_guess_guard_check(srv->guard, user, a->addr, 0, rec ? rec->unlocked_at : 0,
                                      time(NULL), &retry);

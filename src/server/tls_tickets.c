@@ -19,6 +19,18 @@ typedef struct ticket_key {
     time_t created; /* 0 = empty */
 } ticket_key;
 
+/* Where an SSL_CTX keeps its ring. OpenSSL's ex_data indexes are process-
+ * wide registrations and the ticket callback gets no argument, so the one
+ * index is made once for the process (the CTX's app_data belongs to the
+ * metrics). */
+static pthread_once_t ring_index_once = PTHREAD_ONCE_INIT;
+static int ring_index = -1;
+
+static void ring_index_make(void)
+{
+    ring_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
 struct estd_ticket_keys {
     pthread_mutex_t lock;
     unsigned rotate_seconds;
@@ -81,6 +93,17 @@ int estd_ticket_keys_rotate(estd_ticket_keys *keys, time_t now)
     return ok;
 }
 
+int estd_ticket_keys_reset(estd_ticket_keys *keys, time_t now)
+{
+    int ok = 1;
+
+    pthread_mutex_lock(&keys->lock);
+    for (int i = 0; ok && i < ESTD_TICKET_KEYS; i++)
+        ok = rotate_locked(keys, now);
+    pthread_mutex_unlock(&keys->lock);
+    return ok;
+}
+
 static int hmac_init(EVP_MAC_CTX *hctx, const ticket_key *key)
 {
     OSSL_PARAM params[] = {
@@ -98,7 +121,7 @@ static int hmac_init(EVP_MAC_CTX *hctx, const ticket_key *key)
 static int ticket_key_cb(SSL *ssl, unsigned char key_name[TICKET_NAME_LEN], unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-    estd_ticket_keys *keys = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    estd_ticket_keys *keys = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ring_index);
     time_t now = time(NULL);
     ticket_key key;
     int rc = -1, found = -1;
@@ -135,7 +158,8 @@ static int ticket_key_cb(SSL *ssl, unsigned char key_name[TICKET_NAME_LEN], unsi
 
 int estd_ticket_keys_install(SSL_CTX *ctx, estd_ticket_keys *keys)
 {
-    if (!SSL_CTX_set_app_data(ctx, keys) ||
+    if (pthread_once(&ring_index_once, ring_index_make) != 0 || ring_index < 0 ||
+        !SSL_CTX_set_ex_data(ctx, ring_index, keys) ||
         !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) ||
         !SSL_CTX_set_num_tickets(ctx, 1))
         return 0;

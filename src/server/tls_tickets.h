@@ -7,8 +7,8 @@
  *   - a new encryption key every rotate_seconds; the previous key still
  *     decrypts (a ticket lives at most ESTD_TICKET_KEYS * rotate_seconds),
  *     and a ticket under an old key is renewed with the current one;
- *   - keys live in memory only and are wiped on free: a restart starts
- *     a new ring, and no ticket from before it resumes.
+ *   - keys live in memory only and are wiped on free: a restart, and a
+ *     reload (SIGHUP), start a new ring; no ticket from before resumes.
  * What a resumed session is trusted with: nothing more than a fresh one.
  * Its client certificate is authenticated again on every request (authn.c:
  * chain verdict that does not outlive the chain, revocation from the store
@@ -35,5 +35,8 @@ int estd_ticket_keys_install(SSL_CTX *ctx, estd_ticket_keys *keys);
 /* Starts a new current key at once (the old current one still
  * decrypts); rotation also happens by itself every rotate_seconds. */
 int estd_ticket_keys_rotate(estd_ticket_keys *keys, time_t now);
+/* Replaces every key (a reload): no earlier ticket opens any more. 1 on
+ * success; on failure the ring may be partly new, never empty. */
+int estd_ticket_keys_reset(estd_ticket_keys *keys, time_t now);
 
 #endif

@@ -4,7 +4,8 @@
 # on a resumed TLS 1.2 session is that connection's (RFC 5929 §3.1: the
 # server's Finished) and PoP linking takes it, not the old one, and on a
 # resumption without the extended master secret none at all; ticket keys
-# rotate (a ticket dies after two periods) and die with the process;
+# rotate (a ticket dies after two periods) and die with a reload and with
+# the process;
 # tls_ticket_key_seconds = 0 turns resumption off.
 . "$E2E_LIB/server.sh"
 DIR=$T/estd
@@ -112,11 +113,17 @@ sleep 5 # two key periods of 2 s: the key that made the ticket is gone
 s_client_get "$T/r3" -tls1_3 -sess_in "$T/rot.sess"
 grep -q '^New,' "$T/r3" || fail "a ticket outlived its key: $(grep -E '^(New|Reused)' "$T/r3")"
 s_client_get "$T/r4" -tls1_2 -sess_out "$T/restart.sess"
+s_client_get "$T/h1" -tls1_3 -sess_out "$T/reload.sess"
+kill -HUP "$ESTD_PID"
+for _ in $(seq 1 50); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
+grep -q 'reload: done' "$T/estd.log" || fail "reload did not finish"
+s_client_get "$T/h2" -tls1_3 -sess_in "$T/reload.sess"
+grep -q '^New,' "$T/h2" || fail "a ticket from before a reload resumed"
 estd_stop
 estd_start "$DIR"
 s_client_get "$T/r5" -tls1_2 -sess_in "$T/restart.sess"
 grep -q '^New,' "$T/r5" || fail "a ticket from before a restart resumed"
-pass "ticket keys rotate (a ticket dies with its key) and do not survive a restart"
+pass "ticket keys rotate (a ticket dies with its key) and do not survive a reload or a restart"
 estd_stop
 
 # --- tls_ticket_key_seconds = 0: no resumption, no tickets ----------------------------------

@@ -45,11 +45,32 @@ static void empty_windows_and_null_are_ignored(void **state)
     estd_tag_table_free(NULL);
 }
 
+/* A reload clears the chain cache: nothing hits after, new tags work. */
+static void clear_forgets_every_tag(void **state)
+{
+    estd_tag_table *t = estd_tag_table_new();
+    unsigned char a[ESTD_TAG_LEN], b[ESTD_TAG_LEN];
+    (void)state;
+
+    memset(a, 0x11, sizeof a);
+    memset(b, 0x77, sizeof b);
+    estd_tag_table_put(t, a, 1000, 2000);
+    estd_tag_table_put(t, b, 1000, 2000);
+    estd_tag_table_clear(t);
+    assert_false(estd_tag_table_hit(t, a, 1500));
+    assert_false(estd_tag_table_hit(t, b, 1500));
+    estd_tag_table_put(t, a, 1000, 2000);
+    assert_true(estd_tag_table_hit(t, a, 1500));
+    estd_tag_table_clear(NULL);
+    estd_tag_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hits_within_its_window_only),
         cmocka_unit_test(empty_windows_and_null_are_ignored),
+        cmocka_unit_test(clear_forgets_every_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
