@@ -22,7 +22,7 @@
 
 /* Most connections one run drives (epoll set, fd budget). */
 #define ESTLOAD_MAX_CONNECTIONS 20000
-/* A response head larger than this is a protocol error (DESIGN §2: real
+/* A response head larger than this is a protocol error (docs/design.md §2: real
  * clients need headers in the first 1 KiB; 16 KiB is generous). */
 #define ESTLOAD_MAX_HEAD_BYTES (16 * 1024)
 /* Largest response body accepted (a certs-only with a long chain). */

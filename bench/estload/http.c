@@ -3,7 +3,7 @@
  * A load generator needs only the framing of a response (status, where the
  * body ends, whether the server closes); the body itself is checked by
  * OpenSSL through pki_check_certs_only. We never pipeline, so a response
- * is complete once Content-Length bytes follow the head. DESIGN §2 has every
+ * is complete once Content-Length bytes follow the head. docs/design.md §2 has every
  * EST server response carry Content-Length; RFC 7030 §3.2 leaves the rest
  * to HTTP/1.1, so chunked framing is refused as unsupported here rather
  * than mis-framed. */

@@ -255,7 +255,7 @@ out:
     return rc;
 }
 
-/* Writes a PEM file created with mode (0600 for keys: DESIGN §4). */
+/* Writes a PEM file created with mode (0600 for keys: docs/design.md §4). */
 static int write_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

@@ -55,6 +55,11 @@ est_status est_digest_response(est_digest_alg alg, const char *ha1_hex, const ch
 typedef struct est_digest_nonces est_digest_nonces;
 est_digest_nonces *est_digest_nonces_new(unsigned lifetime_seconds);
 void est_digest_nonces_free(est_digest_nonces *book);
+/* Replaces the book's random secret with a shared one (e.g. the store's),
+ * so that every server holding it accepts the nonces of the others.
+ * len: 16-32 bytes; EST_E_INPUT otherwise. Call before issuing. */
+est_status est_digest_nonces_set_secret(est_digest_nonces *book, const uint8_t *secret,
+                                        size_t len, est_error *err);
 /* Writes a fresh nonce (NUL-terminated, <= 128 chars) into out. */
 est_status est_digest_nonce_issue(est_digest_nonces *book, time_t now, char *out, size_t cap,
                                   est_error *err);

@@ -1,5 +1,5 @@
 /* estkit: TLS channel bindings for proof-of-possession linking
- * (draft-04 §3.5, RFC 7030 §3.5; DESIGN §2).
+ * (draft-04 §3.5, RFC 7030 §3.5; docs/design.md §2).
  *
  * TLS 1.2 and older: tls-unique (RFC 5929 §3.1), the first Finished
  * message of the connection's most recent handshake. TLS 1.3, which has no

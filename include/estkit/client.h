@@ -49,6 +49,10 @@ typedef int (*est_client_bootstrap_fn)(void *arg, X509 *anchor, STACK_OF(X509) *
 typedef void (*est_client_wait_fn)(void *arg, unsigned seconds, unsigned waited,
                                    const char *server_text);
 
+/* A problem the client worked around without failing (one line, no
+ * newline), e.g. a /csrattrs answer it could not use before an enroll. */
+typedef void (*est_client_warn_fn)(void *arg, const char *message);
+
 typedef enum est_http_auth {
     EST_HTTP_AUTH_ANY = 0, /* answer the server's 401 with Digest or Basic */
     EST_HTTP_AUTH_BASIC,   /* send Basic with every request, no 401 needed */
@@ -90,9 +94,16 @@ typedef struct est_client_config {
     void *on_wait_arg;
     est_client_bootstrap_fn bootstrap;
     void *bootstrap_arg;
+    est_client_warn_fn on_warning; /* NULL: warnings are dropped */
+    void *on_warning_arg;
+    /* RFC 7030 request bodies: base64 lines of this many characters ended
+     * by LF, 0 = one unbroken line (see est_body_encode_lines).
+     * est_client_config_init sets EST_BODY_LINE_DEFAULT. */
+    unsigned base64_line_length;
 } est_client_config;
 
-/* Zeroes cfg (RFC 7030 dialect, HTTP auth "any", default timeout). */
+/* Zeroes cfg (RFC 7030 dialect, HTTP auth "any", default timeout, base64
+ * lines of EST_BODY_LINE_DEFAULT). */
 void est_client_config_init(est_client_config *cfg);
 
 /* Checks the URL and label and loads the trust files. No network I/O. */

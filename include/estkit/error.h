@@ -31,6 +31,7 @@ typedef enum est_status {
     EST_E_CONFIG = 14,      /* configuration file or option */
     EST_E_INTERNAL = 15,    /* a bug: an invariant did not hold */
     EST_E_CONFLICT = 16,    /* already exists (user, serial, file) */
+    EST_E_UNAVAILABLE = 17, /* a service (the store's database) is unreachable: retry later */
 } est_status;
 
 #define EST_ERROR_MESSAGE_MAX 256
@@ -53,9 +54,12 @@ est_status est_error_set(est_error *err, est_status code, const char *fmt, ...)
 est_status est_error_set_openssl(est_error *err, est_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefixes an existing message with "context: " (keeps the code). */
-est_status est_error_prefix(est_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Prefixes err's message (if err is non-NULL) with "context: ", sets its
+ * code to code, and returns code. The caller passes the failure it is
+ * reporting, so the status it returns never depends on whether the caller
+ * asked for a message (err == NULL is a documented value everywhere). */
+est_status est_error_prefix(est_error *err, est_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void est_error_clear(est_error *err);
 

@@ -1,7 +1,7 @@
 /* estkit: the store seam. A small table of function pointers with one
  * default implementation (SQLite, WAL); PostgreSQL plugs in behind the same
  * table. Every operation is thread-safe and durable when it returns EST_OK
- * (DESIGN §4: a certificate is committed before any byte of it is sent). */
+ * (docs/design.md §4: a certificate is committed before any byte of it is sent). */
 #ifndef ESTKIT_STORE_H
 #define ESTKIT_STORE_H
 
@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 3
+#define EST_STORE_SCHEMA_VERSION 4
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -37,9 +37,17 @@ typedef struct est_cert_record {
 
 void est_cert_record_free(est_cert_record *rec); /* NULL ok */
 
+/* Which certificates cert_list visits; {0} is all of them. Both bounds on
+ * not_after narrow the index range a listing reads; the others skip rows
+ * within it. */
 typedef struct est_cert_filter {
     int64_t expiring_before; /* 0 = no filter; else not_after < this */
     int only_valid;          /* skip revoked */
+    int only_revoked;        /* skip valid (ignored with only_valid) */
+    int64_t not_after_from;  /* 0 = no filter; else not_after >= this */
+    int64_t issued_since;    /* 0 = no filter; else issued_at >= this */
+    const char *contains;    /* NULL = no filter; else a substring of the subject or the
+                              * SAN text, compared ASCII case-insensitively */
 } est_cert_filter;
 
 typedef struct est_user_record {
@@ -49,11 +57,11 @@ typedef struct est_user_record {
     char *digest_ha1_md5;   /* hex, or NULL when Digest is not enabled */
     char *digest_ha1_sha256;
     int64_t created_at;
-    /* TLS-SRP (RFC 5054), schema 3; all NULL when the user has no verifier. */
+    /* TLS-SRP (RFC 5054), schema 4; all NULL when the user has no verifier. */
     char *srp_group;        /* RFC 5054 group by its bits: "3072" */
     char *srp_salt;         /* uppercase hex */
     char *srp_verifier;     /* uppercase hex of g^x mod N */
-    int64_t unlocked_at;    /* last `estd user unlock` (schema 3); 0 = never; user_put ignores it */
+    int64_t unlocked_at;    /* last `estd user unlock` (schema 4); 0 = never; user_put ignores it */
 } est_user_record;
 
 void est_user_record_free(est_user_record *rec);
@@ -135,7 +143,12 @@ typedef struct est_store_ops {
     /* By label + CSR hash (the newest); EST_E_NOT_FOUND. */
     est_status (*pending_find)(void *impl, const char *label, const char *csr_sha256,
                                est_pending_record **out, est_error *err);
-    /* Sets status, reason (may be NULL), cert_serial (may be NULL). */
+    /* Sets status, reason (may be NULL), cert_serial (may be NULL) of a
+     * waiting request, or of an approved one without a certificate yet:
+     * that one may only get its serial (APPROVED + serial) or go back to
+     * WAITING. So approving is claim (APPROVED, no serial), issue, then
+     * record the serial; of concurrent approvals only one claims.
+     * EST_E_CONFLICT when the request is in no state to change. */
     est_status (*pending_update)(void *impl, int64_t id, est_pending_status status,
                                  const char *reason, const char *cert_serial, est_error *err);
     est_status (*pending_list)(void *impl, est_pending_visit_fn fn, void *arg, est_error *err);
@@ -165,7 +178,10 @@ typedef struct est_store_ops {
      * fsync per issuance instead of two. Same errors as cert_insert. */
     est_status (*cert_insert_audited)(void *impl, const est_cert_record *rec,
                                       const est_audit_event *ev, est_error *err);
-    /* Schema 3: sets the user's unlocked_at to when (a running estd lifts
+    /* The store's Digest nonce secret (schema 3), len <= 32 bytes: every
+     * node sharing the store issues and accepts the same nonces. */
+    est_status (*nonce_secret)(void *impl, uint8_t *out, size_t len, est_error *err);
+    /* Schema 4: sets the user's unlocked_at to when (a running estd lifts
      * a guessing lock that began no later). EST_E_NOT_FOUND. */
     est_status (*user_unlock)(void *impl, const char *name, int64_t when, est_error *err);
 } est_store_ops;
@@ -181,6 +197,46 @@ typedef struct est_store {
  * a reason naming both versions. */
 est_status est_store_open_sqlite(const char *path, int create, est_store **out, est_error *err);
 void est_store_close(est_store *store); /* NULL ok */
+
+/* A PostgreSQL store (libpq conninfo: a postgresql:// URI or a keyword
+ * string). The password comes from a passfile (PGPASSFILE, ~/.pgpass or
+ * passfile=), never from the conninfo itself (EST_E_CONFIG). create != 0
+ * makes the schema; else the schema must exist. Migrations run under an
+ * advisory lock, so nodes starting together migrate once. At most
+ * connections (>= 1) connections are open at once; a caller waits up to
+ * wait_seconds for one, then gets EST_E_UNAVAILABLE, as when the server
+ * cannot be reached. */
+typedef struct est_store_pg_options {
+    unsigned connections;
+    unsigned wait_seconds;
+} est_store_pg_options;
+
+est_status est_store_open_pg(const char *conninfo, int create, const est_store_pg_options *opt,
+                             est_store **out, est_error *err);
+/* 1 when spec names a PostgreSQL database (postgresql:// or postgres://
+ * URI, or a keyword string: it holds '='), 0 for a SQLite file path. */
+int est_store_spec_is_pg(const char *spec);
+/* est_store_open_pg or est_store_open_sqlite, as spec says; opt may be
+ * NULL (defaults). */
+est_status est_store_open(const char *spec, int create, const est_store_pg_options *opt,
+                          est_store **out, est_error *err);
+
+/* Copies every row of the store from_spec names into the empty store
+ * to_spec names (made when missing): SQLite to PostgreSQL or back, in one
+ * transaction on the destination. Succeeds only when both sides, read
+ * back, have the same row counts and the same SHA-256 over every value.
+ * EST_E_CONFLICT when the destination holds rows already. */
+#define EST_STORE_COPY_TABLES 6
+typedef struct est_store_copy_report {
+    uint64_t rows[EST_STORE_COPY_TABLES]; /* per table, est_store_copy_table(i) */
+    char sha256[65];                      /* the source's rows */
+    char copy_sha256[65];                 /* the destination's, read back */
+} est_store_copy_report;
+
+est_status est_store_copy(const char *from_spec, const char *to_spec, est_store_copy_report *out,
+                          est_error *err);
+/* The name of table i of a report ("certs", "users", ...), NULL past the last. */
+const char *est_store_copy_table(size_t i);
 
 /* Builds a record (serial, subject, SAN, SPKI hash, validity, DER) from a
  * certificate; the caller fills requester/auth/operation/label. */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* DESIGN §2: the request path's spelling picks the dialect of the answer. */
+/* docs/design.md §2: the request path's spelling picks the dialect of the answer. */
 typedef enum est_dialect {
     EST_DIALECT_RFC7030 = 0, /* base64 DER bodies, no armour, AttrOrOID csrattrs */
     EST_DIALECT_DRAFT = 1,   /* draft-04: PEM armour, SEQUENCE OF OID csrattrs */

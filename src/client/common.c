@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include "est.h"
 #include "estkit/auth.h"
+#include "estkit/body.h"
 
 #define TIMEOUT_MAX 3600L       /* seconds for one request */
 #define MAX_WAIT_MAX 604800L    /* a week of waiting on 202 */
@@ -38,6 +39,8 @@ const char est_cli_common_help[] =
     "  --timeout SECONDS        per request (default 60)\n"
     "  --max-wait SECONDS       on HTTP 202 wait (Retry-After) and repeat, up to this\n"
     "                           long in all (default 0: return 3 at once)\n"
+    "  --base64-line N          base64 line length of RFC 7030 request bodies, lines\n"
+    "                           ended by LF (default 64; 0: one unbroken line)\n"
     "  -v, --verbose            say what happens\n"
     "Exit status: 0 done, 1 error (one line on stderr), 2 nothing to do,\n"
     "3 pending (the server answered 202; run the same command again later).\n";
@@ -109,6 +112,22 @@ static int parse_seconds(est_cli *cli, const char *name, const char *arg, long m
     return -1;
 }
 
+/* --base64-line: 0 or a multiple of 4 up to EST_BODY_LINE_MAX. */
+static int parse_line_length(est_cli *cli, const char *arg)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > (long)EST_BODY_LINE_MAX ||
+        est_body_line_check((unsigned)v, NULL) != EST_OK)
+        return est_cli_error(cli, "--base64-line: expected 0 or a multiple of 4 up to %u, "
+                                  "got \"%s\"", EST_BODY_LINE_MAX, arg);
+    cli->cfg.base64_line_length = (unsigned)v;
+    return -1;
+}
+
 static int choice(est_cli *cli, const char *name, const char *arg, const char *const *names,
                   int *out)
 {
@@ -173,6 +192,9 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     case OPT_MAX_WAIT:
         if ((r = parse_seconds(cli, "max-wait", optarg, MAX_WAIT_MAX, &n)) < 0)
             cli->cfg.max_wait_seconds = (unsigned)n;
+        break;
+    case OPT_BASE64_LINE:
+        r = parse_line_length(cli, optarg);
         break;
     case OPT_HELP:
         printf("%s\n%s", cli->usage, est_cli_common_help);
@@ -281,6 +303,14 @@ static void on_wait(void *arg, unsigned seconds, unsigned waited, const char *te
             seconds, waited);
 }
 
+/* est_client_warn_fn: one line, and the command goes on. */
+static void on_warning(void *arg, const char *message)
+{
+    const est_cli *cli = arg;
+
+    fprintf(stderr, "est: %s: warning: %s\n", cli->command, message);
+}
+
 int est_cli_client_new(est_cli *cli, est_client **out)
 {
     est_error err;
@@ -292,6 +322,8 @@ int est_cli_client_new(est_cli *cli, est_client **out)
     cli->cfg.password = cli->password;
     cli->cfg.on_wait = on_wait;
     cli->cfg.on_wait_arg = cli;
+    cli->cfg.on_warning = on_warning;
+    cli->cfg.on_warning_arg = cli;
     if (est_client_new(&cli->cfg, out, &err) != EST_OK)
         return est_cli_fail(cli, &err);
     cli->client = *out;

@@ -1,4 +1,4 @@
-/* est: the EST command-line client (DESIGN §5). main.c holds the command
+/* est: the EST command-line client (docs/design.md §5). main.c holds the command
  * table; each subcommand is NAME_main(argc, argv) in its own file, called
  * with argv[0] = its name; common.c has what they share. */
 #ifndef EST_CLI_H
@@ -41,6 +41,7 @@ enum {
     OPT_TIMEOUT,
     OPT_MAX_WAIT,
     OPT_TLS_MAX,
+    OPT_BASE64_LINE,
     OPT_VERBOSE,
     OPT_HELP,
     OPT_COMMAND_BASE = 512 /* a command's own long options start here */
@@ -63,6 +64,7 @@ enum {
     {"tls-max", required_argument, NULL, OPT_TLS_MAX},                           \
     {"timeout", required_argument, NULL, OPT_TIMEOUT},                           \
     {"max-wait", required_argument, NULL, OPT_MAX_WAIT},                         \
+    {"base64-line", required_argument, NULL, OPT_BASE64_LINE},                   \
     {"verbose", no_argument, NULL, OPT_VERBOSE},                                 \
     {"help", no_argument, NULL, OPT_HELP}
 

@@ -2,7 +2,9 @@
  *
  * nonce = base64url(time || serial || random || HMAC-SHA256(secret, ...))
  * with time the issue time (8 bytes, big-endian seconds), serial a counter
- * of the book (8 bytes), 16 random bytes, and a secret drawn per book. The
+ * of the book (8 bytes), 16 random bytes, and a secret drawn per book or
+ * set by the server (estd sets the store's, so nodes sharing a store
+ * accept each other's nonces; the nc table below stays per node). The
  * server thus needs no table to tell an authentic nonce from a forged one
  * or to see that it expired.
  *
@@ -70,6 +72,22 @@ est_digest_nonces *est_digest_nonces_new(unsigned lifetime_seconds)
     }
     book->lifetime = lifetime_seconds;
     return book;
+}
+
+/* Shorter than this is no secret worth the name (128 bits). */
+#define NONCE_SECRET_MIN 16
+
+est_status est_digest_nonces_set_secret(est_digest_nonces *book, const uint8_t *secret,
+                                        size_t len, est_error *err)
+{
+    if (book == NULL || secret == NULL || len < NONCE_SECRET_MIN || len > NONCE_SECRET_LEN)
+        return est_error_set(err, EST_E_INPUT, "nonce secret: %d-%d bytes", NONCE_SECRET_MIN,
+                             NONCE_SECRET_LEN);
+    pthread_mutex_lock(&book->lock);
+    memset(book->secret, 0, sizeof book->secret);
+    memcpy(book->secret, secret, len);
+    pthread_mutex_unlock(&book->lock);
+    return EST_OK;
 }
 
 void est_digest_nonces_free(est_digest_nonces *book)

@@ -1,4 +1,4 @@
-/* EST body codec (DESIGN §2; RFC 8951 §3.2; RFC 7030 §4; draft-04 §4).
+/* EST body codec (docs/design.md §2; RFC 8951 §3.2; RFC 7030 §4; draft-04 §4).
  *
  * Decoding is liberal in shape and strict in content: raw DER, base64 with
  * any whitespace and line breaks, or the same base64 inside PEM armour are
@@ -18,8 +18,8 @@
 #define BODY_PEM_LABEL_MAX 64
 
 /* Line length of the draft's PEM bodies (RFC 7468 §2: 64 characters).
- * RFC 7030 bodies are one line; see est_body_encode. */
-#define BODY_LINE_CHARS 64
+ * RFC 7030 bodies take theirs from the caller (est_body_encode_lines). */
+#define BODY_PEM_LINE_CHARS 64
 
 static const char pem_begin[] = "-----BEGIN ";
 static const char pem_end[] = "-----END ";
@@ -174,7 +174,7 @@ static est_status find_armour(const uint8_t *in, size_t len, size_t start, char 
 est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size_t *der_len,
                            char **pem_label, est_error *err)
 {
-    size_t start = 0, b64_start = 0, b64_end = in_len;
+    size_t start = 0, b64_start = 0, b64_end;
     char *label = NULL;
     uint8_t *buf = NULL;
     size_t buf_len = 0;
@@ -189,6 +189,13 @@ est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size
                            EST_BODY_MAX);
         goto out;
     }
+    /* Liberal in what we accept: libest ends /csrattrs with a NUL byte,
+     * and text bodies often end in a line break. Only text is trimmed: raw
+     * DER opens with 0x30 (base64 of DER with 'M', PEM with '-'), and DER
+     * with bytes after its end stays an error. */
+    if (in_len > 0 && in[0] != 0x30)
+        while (in_len > 0 && (in[in_len - 1] == '\0' || is_space(in[in_len - 1])))
+            in_len--;
     if (in_len == 0) {
         rc = est_error_set(err, EST_E_INPUT, "body: empty");
         goto out;
@@ -207,6 +214,7 @@ est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size
         while (start < in_len && is_space(in[start]))
             start++;
         b64_start = start;
+        b64_end = in_len;
         if (in_len - start >= strlen(pem_begin) &&
             memcmp(in + start, pem_begin, strlen(pem_begin)) == 0) {
             rc = find_armour(in, in_len, start, &label, &b64_start, &b64_end, err);
@@ -236,14 +244,17 @@ out:
     return rc;
 }
 
-/* Writes b64[0..len) to out in lines of BODY_LINE_CHARS, each ended by eol;
- * returns the bytes written. out must have room (see encoded_size). */
-static size_t write_lines(char *out, const char *b64, size_t len, const char *eol)
+/* Writes b64[0..len) to out in lines of line_chars (0: one line), each
+ * ended by eol; returns the bytes written. out must have room. */
+static size_t write_lines(char *out, const char *b64, size_t len, size_t line_chars,
+                          const char *eol)
 {
     size_t written = 0, eol_len = strlen(eol);
 
-    for (size_t i = 0; i < len; i += BODY_LINE_CHARS) {
-        size_t n = len - i < BODY_LINE_CHARS ? len - i : BODY_LINE_CHARS;
+    if (line_chars == 0)
+        line_chars = len;
+    for (size_t i = 0; i < len; i += line_chars) {
+        size_t n = len - i < line_chars ? len - i : line_chars;
 
         memcpy(out + written, b64 + i, n);
         memcpy(out + written + n, eol, eol_len);
@@ -252,20 +263,44 @@ static size_t write_lines(char *out, const char *b64, size_t len, const char *eo
     return written;
 }
 
+est_status est_body_line_check(unsigned line_chars, est_error *err)
+{
+    if (line_chars == 0 || (line_chars % 4 == 0 && line_chars <= EST_BODY_LINE_MAX))
+        return EST_OK;
+    return est_error_set(err, EST_E_INPUT,
+                         "base64 line length %u: use 0 (one line) or a multiple of 4 up to %u",
+                         line_chars, EST_BODY_LINE_MAX);
+}
+
 est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect dialect,
                            const char *pem_label, char **out, size_t *out_len, est_error *err)
 {
+    return est_body_encode_lines(der, der_len, dialect, pem_label, EST_BODY_LINE_DEFAULT, out,
+                                 out_len, err);
+}
+
+est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect dialect,
+                                 const char *pem_label, unsigned line_chars, char **out,
+                                 size_t *out_len, est_error *err)
+{
     int draft = dialect == EST_DIALECT_DRAFT;
-    /* RFC 8951 §3.2: RFC 7030 bodies are RFC 4648 base64, one line (strict
-     * clients such as strongSwan's do not skip line breaks); draft-04
-     * bodies are PEM with 64-character lines. */
-    const char *eol = draft ? "\n" : "";
+    /* RFC 7030 bodies: RFC 4648 base64 in RFC 2045 §6.8-length lines
+     * (RFC 8951 §3.2 decoders accept line breaks; OpenSSL's base64 BIO as
+     * libest uses it needs them), or one line with no end for peers that do
+     * not skip whitespace (strongSwan's pki). Lines end in LF, not RFC
+     * 2045's CRLF: every decoder that takes one takes the other, except
+     * coreutils `base64 -d`, which refuses CR. draft-04: PEM, 64-character
+     * lines ended by LF (RFC 7468 §2). */
+    size_t line = draft ? BODY_PEM_LINE_CHARS : line_chars;
+    const char *eol = draft || line_chars > 0 ? "\n" : "";
     size_t b64_len = 4 * ((der_len + 2) / 3), lines, total, pos = 0;
     char *b64 = NULL, *buf = NULL;
     est_status rc = EST_E_INPUT;
 
     *out = NULL;
     *out_len = 0;
+    if (!draft && (rc = est_body_line_check(line_chars, err)) != EST_OK)
+        goto out;
     if (der_len == 0 || der == NULL) {
         rc = est_error_set(err, EST_E_INPUT, "body: nothing to encode");
         goto out;
@@ -275,7 +310,7 @@ est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect diale
         goto out;
     }
     /* What we send must pass our own decoder's EST_BODY_MAX. */
-    lines = (b64_len + BODY_LINE_CHARS - 1) / BODY_LINE_CHARS;
+    lines = line == 0 ? 1 : (b64_len + line - 1) / line;
     total = b64_len + lines * strlen(eol);
     if (draft)
         total += strlen(pem_begin) + strlen(pem_end) + 2 * strlen(pem_dashes) +
@@ -294,7 +329,7 @@ est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect diale
     EVP_EncodeBlock((unsigned char *)b64, der, (int)der_len);
     if (draft)
         pos += (size_t)snprintf(buf, total + 1, "%s%s%s%s", pem_begin, pem_label, pem_dashes, eol);
-    pos += write_lines(buf + pos, b64, b64_len, eol);
+    pos += write_lines(buf + pos, b64, b64_len, line, eol);
     if (draft)
         pos += (size_t)snprintf(buf + pos, total + 1 - pos, "%s%s%s%s", pem_end, pem_label,
                                 pem_dashes, eol);

@@ -14,7 +14,7 @@
 /* RFC 5280 §4.1.2.2: serial numbers are at most 20 octets. */
 #define EST_SERIAL_MAX_OCTETS 20
 /* 16 random bytes, top bit cleared: positive and 127 bits of entropy,
- * far above CA/B Forum's 64 (DESIGN §4). */
+ * far above CA/B Forum's 64 (docs/design.md §4). */
 #define EST_SERIAL_RANDOM_OCTETS 16
 /* A subject DN string: real ones are < 200 characters. */
 #define EST_DN_MAX 1024

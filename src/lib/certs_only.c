@@ -99,7 +99,7 @@ out:
  * encapsulated content type is not checked: RFC 5272 §4.1 says id-data and
  * every server we know sends it, but the certificates mean the same whatever
  * it says, so refusing another would only cost interoperability (be liberal,
- * DESIGN §2). */
+ * docs/design.md §2). */
 static est_status check_signed_data(const PKCS7 *p7, est_error *err)
 {
     const PKCS7_SIGNED *sd;

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include "client_internal.h"
 #include "estkit/auth.h"
+#include "estkit/body.h"
 
 void est_client_config_init(est_client_config *cfg)
 {
@@ -12,6 +13,7 @@ void est_client_config_init(est_client_config *cfg)
     cfg->dialect = EST_DIALECT_RFC7030;
     cfg->http_auth = EST_HTTP_AUTH_ANY;
     cfg->timeout_seconds = EST_CLIENT_TIMEOUT_DEFAULT;
+    cfg->base64_line_length = EST_BODY_LINE_DEFAULT;
 }
 
 static est_status copy_string(const char *in, char **out, est_error *err)
@@ -53,6 +55,10 @@ static est_status check_config(const est_client_config *cfg, est_error *err)
                              cfg->tls_max_version);
     if (cfg->timeout_seconds < 0)
         return est_error_set(err, EST_E_CONFIG, "negative timeout");
+    if (est_body_line_check(cfg->base64_line_length, err) != EST_OK)
+        return est_error_set(err, EST_E_CONFIG,
+                             "base64 line length %u: use 0 (one line) or a multiple of 4 up "
+                             "to %u", cfg->base64_line_length, EST_BODY_LINE_MAX);
     return EST_OK;
 }
 
@@ -75,6 +81,9 @@ static est_status copy_config(est_client *c, const est_client_config *cfg, est_e
     c->on_wait_arg = cfg->on_wait_arg;
     c->bootstrap = cfg->bootstrap;
     c->bootstrap_arg = cfg->bootstrap_arg;
+    c->on_warning = cfg->on_warning;
+    c->on_warning_arg = cfg->on_warning_arg;
+    c->base64_line = cfg->base64_line_length;
     return EST_OK;
 }
 

@@ -29,7 +29,7 @@ est_status est_client_decode_certs(est_client *client, const est_http_response *
     if (rc == EST_OK)
         rc = est_certs_only_parse(der, der_len, certs, err);
     if (rc != EST_OK)
-        rc = est_error_prefix(err, "%s: malformed certs-only response", client->server);
+        rc = est_error_prefix(err, rc, "%s: malformed certs-only response", client->server);
     free(der);
     return rc;
 }
@@ -255,7 +255,7 @@ static est_status fetch(est_client *client, CURL *curl, STACK_OF(X509) **ordered
         (rc = est_client_status_error(client, EST_OP_CACERTS, &resp, err)) == EST_OK &&
         (rc = est_client_decode_certs(client, &resp, &certs, err)) == EST_OK &&
         (rc = est_cacerts_select_anchor(certs, ordered, err)) != EST_OK)
-        rc = est_error_prefix(err, "%s", client->server);
+        rc = est_error_prefix(err, rc, "%s", client->server);
     sk_X509_pop_free(certs, X509_free);
     est_http_response_free(&resp);
     return rc;

@@ -211,7 +211,7 @@ static int curve_type(int nid, est_key_type *type)
     switch (nid) {
     case NID_X9_62_prime256v1: *type = EST_KEY_EC_P256; return 1;
     case NID_secp384r1: *type = EST_KEY_EC_P384; return 1;
-    default: return 0; /* 1.3.132.0.4 is sect113r1: never P-384 (DESIGN §2) */
+    default: return 0; /* 1.3.132.0.4 is sect113r1: never P-384 (docs/design.md §2) */
     }
 }
 

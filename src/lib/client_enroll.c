@@ -37,13 +37,33 @@ static est_status decode_csrattrs(est_client *c, const est_http_response *resp,
     if (rc == EST_OK)
         rc = est_csrattrs_decode(der, len, out, err);
     if (rc != EST_OK)
-        rc = est_error_prefix(err, "%s: malformed /csrattrs response", c->server);
+        rc = est_error_prefix(err, rc, "%s: malformed /csrattrs response", c->server);
     free(der);
     return rc;
 }
 
-/* GET /csrattrs. soft: an HTTP refusal counts as "no attributes" (the
- * enroll that follows gets its own answer). */
+/* For an enroll: a /csrattrs answer that cannot be used is a warning and
+ * an empty list, never the end of the enrollment. */
+static est_status decode_csrattrs_soft(est_client *c, const est_http_response *resp,
+                                       est_csrattrs **out, est_error *err)
+{
+    est_error why;
+
+    if (decode_csrattrs(c, resp, out, &why) == EST_OK)
+        return EST_OK;
+    if (c->on_warning != NULL) {
+        char line[EST_ERROR_MESSAGE_MAX + 40];
+        snprintf(line, sizeof line, "%s; enrolling without CSR attributes", why.message);
+        c->on_warning(c->on_warning_arg, line);
+    }
+    *out = est_csrattrs_new();
+    return *out ? EST_OK : est_error_set(err, EST_E_NOMEM, "out of memory");
+}
+
+/* GET /csrattrs. soft: an HTTP refusal, or an answer we cannot read,
+ * counts as "no attributes" (the enroll that follows gets its own answer:
+ * only a server that demands attributes will refuse it, with its reason).
+ * An unreadable answer is reported through on_warning. */
 static est_status get_csrattrs(est_client *c, int soft, est_csrattrs **out, est_error *err)
 {
     est_http_response resp = {0};
@@ -65,7 +85,7 @@ static est_status get_csrattrs(est_client *c, int soft, est_csrattrs **out, est_
         *out = est_csrattrs_new();
         rc = *out ? EST_OK : est_error_set(err, EST_E_NOMEM, "out of memory");
     } else if ((rc = est_client_status_error(c, EST_OP_CSRATTRS, &resp, err)) == EST_OK) {
-        rc = decode_csrattrs(c, &resp, out, err);
+        rc = soft ? decode_csrattrs_soft(c, &resp, out, err) : decode_csrattrs(c, &resp, out, err);
     }
 out:
     est_http_response_free(&resp);
@@ -103,8 +123,8 @@ static est_status post_csr(est_client *c, est_operation op, const uint8_t *der, 
     est_status rc;
 
     if ((rc = est_client_handle(c, &curl, err)) != EST_OK ||
-        (rc = est_body_encode(der, len, c->dialect, "CERTIFICATE REQUEST", &body, &body_len,
-                              err)) != EST_OK)
+        (rc = est_body_encode_lines(der, len, c->dialect, "CERTIFICATE REQUEST", c->base64_line,
+                                    &body, &body_len, err)) != EST_OK)
         return rc;
     rc = est_client_http(c, curl, op, "application/pkcs10", (const uint8_t *)body, body_len,
                          resp, err);

@@ -366,7 +366,7 @@ est_status est_client_check_type(est_client *client, const est_http_response *re
         rc = est_error_set(err, EST_E_PROTOCOL, "%s: Content-Type %s, expected %s",
                            client->server, est_media_type_get0_essence(mt), essence);
     else if (rc != EST_OK)
-        rc = est_error_prefix(err, "%s: Content-Type", client->server);
+        rc = est_error_prefix(err, rc, "%s: Content-Type", client->server);
     est_media_type_free(mt);
     return rc;
 }

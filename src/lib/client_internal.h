@@ -44,6 +44,9 @@ struct est_client {
     void *on_wait_arg;
     est_client_bootstrap_fn bootstrap;
     void *bootstrap_arg;
+    est_client_warn_fn on_warning;
+    void *on_warning_arg;
+    unsigned base64_line;
 
     CURL *curl; /* the authenticated handle: its connection is reused */
 

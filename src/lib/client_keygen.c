@@ -48,7 +48,7 @@ static est_status decode_key(const est_part *part, EVP_PKEY **key, est_error *er
     est_status rc = est_body_decode(part->body, part->body_len, &der, &len, NULL, err);
 
     if (rc != EST_OK)
-        return est_error_prefix(err, "private key part");
+        return est_error_prefix(err, rc, "private key part");
     p = der;
     p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
     if (p8 == NULL || p != der + len || (*key = EVP_PKCS82PKEY(p8)) == NULL)
@@ -68,7 +68,7 @@ static est_status decode_certs(const est_part *part, STACK_OF(X509) **certs, est
     if (rc == EST_OK)
         rc = est_certs_only_parse(der, len, certs, err);
     if (rc != EST_OK)
-        rc = est_error_prefix(err, "certificate part");
+        rc = est_error_prefix(err, rc, "certificate part");
     free(der);
     return rc;
 }
@@ -120,7 +120,7 @@ est_status est_client_keygen_parse(est_client *c, const est_http_response *resp,
                             EST_OK)
         rc = read_parts(mp, &pkey, &certs, err);
     if (rc != EST_OK) {
-        est_error_prefix(err, "%s: malformed /serverkeygen response", c->server);
+        est_error_prefix(err, rc, "%s: malformed /serverkeygen response", c->server);
         goto out;
     }
     if ((rc = est_client_pick_cert(c, certs, pkey, cert, err)) != EST_OK)
@@ -170,8 +170,8 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
     *resp_der = NULL;
     *resp_len = 0;
     if ((rc = est_client_handle(c, &curl, err)) != EST_OK ||
-        (rc = est_body_encode(req_der, req_len, c->dialect, "PKCS7", &body, &body_len, err)) !=
-            EST_OK)
+        (rc = est_body_encode_lines(req_der, req_len, c->dialect, "PKCS7", c->base64_line,
+                                    &body, &body_len, err)) != EST_OK)
         return rc;
     /* A request carrying a channel binding goes on the bound connection. */
     c->binding_mode = c->binding_armed ? EST_BINDING_CHECK : EST_BINDING_OFF;
@@ -198,7 +198,7 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
     decoded = est_body_decode(resp.body, resp.len, resp_der, resp_len, NULL,
                               rc == EST_OK ? err : NULL);
     if (decoded != EST_OK && rc == EST_OK)
-        rc = est_error_prefix(err, "%s: malformed /fullcmc response", c->server);
+        rc = est_error_prefix(err, decoded, "%s: malformed /fullcmc response", c->server);
 out:
     free(body);
     est_http_response_free(&resp);

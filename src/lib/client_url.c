@@ -1,4 +1,4 @@
-/* The EST server URL (DESIGN §5): "https://host[:port]" or
+/* The EST server URL (docs/design.md §5): "https://host[:port]" or
  * "https://host[:port]/.well-known/est[/label]", optionally with a label
  * given apart. Parsed with libcurl's URL API, not by hand. */
 #include <stdio.h>
@@ -91,6 +91,8 @@ static est_status check_parts(const char *url, const url_parts *u, est_error *er
 static est_status pick_label(const char *url, const char *in_url, const char *given,
                              const char **label, est_error *err)
 {
+    est_status rc;
+
     *label = in_url;
     if (given != NULL && given[0] != '\0') {
         if (in_url[0] != '\0' && strcmp(in_url, given) != 0)
@@ -98,8 +100,8 @@ static est_status pick_label(const char *url, const char *in_url, const char *gi
                                  url, in_url, given);
         *label = given;
     }
-    if ((*label)[0] != '\0' && est_label_check(*label, err) != EST_OK)
-        return est_error_prefix(err, "%s", url);
+    if ((*label)[0] != '\0' && (rc = est_label_check(*label, err)) != EST_OK)
+        return est_error_prefix(err, rc, "%s", url);
     return EST_OK;
 }
 

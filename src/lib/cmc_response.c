@@ -271,7 +271,7 @@ static est_status verify_response(est_cmc_response *resp, CMS_ContentInfo *cms, 
     est_status rc = est_cms_verify_signed(cms, resp->certs, trust, &signer, err);
 
     if (rc != EST_OK) {
-        est_error_prefix(err, "Full PKI Response");
+        est_error_prefix(err, rc, "Full PKI Response");
         return rc;
     }
     resp->signer = signer;

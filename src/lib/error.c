@@ -27,6 +27,7 @@ const char *est_strerror(est_status code)
     case EST_E_CONFIG: return "configuration error";
     case EST_E_INTERNAL: return "internal error";
     case EST_E_CONFLICT: return "already exists";
+    case EST_E_UNAVAILABLE: return "temporarily unavailable";
     }
     return "unknown error";
 }
@@ -79,20 +80,24 @@ est_status est_error_set_openssl(est_error *err, est_status code, const char *fm
     return code;
 }
 
-est_status est_error_prefix(est_error *err, const char *fmt, ...)
+est_status est_error_prefix(est_error *err, est_status code, const char *fmt, ...)
 {
     char prefix[EST_ERROR_MESSAGE_MAX];
     char old[EST_ERROR_MESSAGE_MAX];
     va_list ap;
 
+    /* Never EST_OK here: this reports a failure, with or without text. */
+    if (code == EST_OK)
+        code = EST_E_INTERNAL;
     if (err == NULL)
-        return EST_OK;
+        return code;
+    err->code = code;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof old);
     snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
-    return err->code;
+    return code;
 }
 
 void est_error_clear(est_error *err)

@@ -1,6 +1,6 @@
 /* Files: atomic writes, bounded reads, PEM keys and certificates.
  *
- * DESIGN §4: no private key is ever written with a mode wider than 0600 and
+ * docs/design.md §4: no private key is ever written with a mode wider than 0600 and
  * no key material is logged. A write goes to a fresh temporary file next to
  * the target (O_EXCL, so nothing is followed or clobbered), is fsync'ed, then
  * renamed over the target and the directory is fsync'ed, so a crash leaves

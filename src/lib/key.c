@@ -1,7 +1,7 @@
 /* Key types, key generation and the digest matched to a key.
  *
  * The types are the ones `estd init --key-type` and `est enroll --key-type`
- * offer (DESIGN §5). Generation goes through OpenSSL's provider API only. */
+ * offer (docs/design.md §5). Generation goes through OpenSSL's provider API only. */
 #include <strings.h>
 #include <openssl/evp.h>
 #include "estkit/ca.h"

@@ -109,7 +109,8 @@ static est_status secret_copy(unsigned char *buf, int len, uint8_t **out, size_t
 
 est_status est_key_pkcs8_encode(EVP_PKEY *key, uint8_t **der, size_t *der_len, est_error *err)
 {
-    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+    /* EVP_PKEY2PKCS8 dereferences NULL. */
+    PKCS8_PRIV_KEY_INFO *p8 = key != NULL ? EVP_PKEY2PKCS8(key) : NULL;
     unsigned char *buf = NULL;
     int len = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &buf) : -1;
 

@@ -87,7 +87,7 @@ est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
         (rc = est_cert_make_ca(old_name, new_name, old_key, later(old_nb, new_nb),
                                earlier(old_na, new_na), old_id, new_id, new_key, &own,
                                err)) != EST_OK) {
-        est_error_prefix(err, "rollover");
+        est_error_prefix(err, rc, "rollover");
         goto out;
     }
     *new_with_new = nwn;

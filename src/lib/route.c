@@ -5,7 +5,7 @@
  * ("https://host/.well-known/est/..."; RFC 7230 §5.3.2 says a server MUST
  * accept it), so the scheme and authority are skipped.
  *
- * Decisions (DESIGN §2 leaves them open):
+ * Decisions (docs/design.md §2 leaves them open):
  * - The prefix "/.well-known/est" is matched case-sensitively (RFC 8615
  *   well-known names are case-sensitive); only the operation segment is
  *   compared without case.
@@ -87,7 +87,7 @@ static est_status label_check_n(const char *label, size_t len, est_error *err)
      * name or a log line; nothing legitimate needs a leading dot. */
     if (label[0] == '.')
         return est_error_set(err, EST_E_INPUT, "CA label must not start with '.'");
-    /* DESIGN §2: "/est/<label>/<op>" must never be ambiguous with "/est/<op>". */
+    /* docs/design.md §2: "/est/<label>/<op>" must never be ambiguous with "/est/<op>". */
     if (operation_lookup(label, len, &op, &dialect))
         return est_error_set(err, EST_E_INPUT, "CA label must not be an operation name");
     return EST_OK;

@@ -1,4 +1,4 @@
-/* The signer seam (DESIGN §3): where the CA private key lives.
+/* The signer seam (docs/design.md §3): where the CA private key lives.
  *
  * A signer is a table of function pointers plus an opaque implementation.
  * The default keeps the key in this process; a key-holding process or a
@@ -135,7 +135,7 @@ est_status est_signer_sign_cert(est_signer *signer, X509 *cert, est_error *err)
         return est_error_set(err, EST_E_INTERNAL, "sign certificate: no signer or certificate");
     rc = signer->ops->sign_cert(signer->impl, cert, est_key_digest(key), err);
     if (rc != EST_OK) {
-        est_error_prefix(err, "signer %s", signer_name(signer));
+        est_error_prefix(err, rc, "signer %s", signer_name(signer));
         return rc;
     }
     if (X509_verify(cert, key) != 1)
@@ -154,7 +154,7 @@ est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err
         return est_error_set(err, EST_E_INTERNAL, "sign CRL: no signer or CRL");
     rc = signer->ops->sign_crl(signer->impl, crl, est_key_digest(key), err);
     if (rc != EST_OK) {
-        est_error_prefix(err, "signer %s", signer_name(signer));
+        est_error_prefix(err, rc, "signer %s", signer_name(signer));
         return rc;
     }
     if (X509_CRL_verify(crl, key) != 1)
@@ -194,7 +194,7 @@ est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t 
     md = est_key_digest(key);
     rc = signer->ops->sign_data(signer->impl, md, data, len, &out, &out_len, err);
     if (rc != EST_OK) {
-        est_error_prefix(err, "signer %s", signer_name(signer));
+        est_error_prefix(err, rc, "signer %s", signer_name(signer));
         return rc;
     }
     if (!data_signature_verifies(key, md, data, len, out, out_len)) {

@@ -1,6 +1,6 @@
 /* The store seam, backend-independent part: closing a store, freeing the
  * records the backends hand out, and turning an issued certificate into the
- * record every backend stores (DESIGN §3: serial, subject, SAN, public key
+ * record every backend stores (docs/design.md §3: serial, subject, SAN, public key
  * hash, validity, the DER). */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,20 @@ void est_store_close(est_store *store)
     if (store->ops != NULL && store->ops->close != NULL)
         store->ops->close(store->impl);
     free(store);
+}
+
+int est_store_spec_is_pg(const char *spec)
+{
+    return spec != NULL && (strncmp(spec, "postgresql://", 13) == 0 ||
+                            strncmp(spec, "postgres://", 11) == 0 || strchr(spec, '=') != NULL);
+}
+
+est_status est_store_open(const char *spec, int create, const est_store_pg_options *opt,
+                          est_store **out, est_error *err)
+{
+    if (est_store_spec_is_pg(spec))
+        return est_store_open_pg(spec, create, opt, out, err);
+    return est_store_open_sqlite(spec, create, out, err);
 }
 
 void est_cert_record_free(est_cert_record *rec)

@@ -1,9 +1,9 @@
-/* The default store, part one: the SQLite connection (DESIGN §3). Schema,
+/* The default store, part one: the SQLite connection (docs/design.md §3). Schema,
  * migrations and every statement's SQL; locking, transactions, errors and
  * paging; opening, checking and closing. The operations on rows are in
  * store_sqlite_rows.c.
  *
- * Durability (DESIGN §4: a certificate is committed durably before any byte
+ * Durability (docs/design.md §4: a certificate is committed durably before any byte
  * of it is sent): WAL with synchronous=FULL makes every COMMIT fsync the
  * log, so a write that returned EST_OK survives a crash or power loss.
  *
@@ -109,7 +109,20 @@ static const char schema_v2[] =
     " used_serial TEXT REFERENCES certs (serial));"
     "INSERT INTO meta (key, value) VALUES ('otp_salt', lower(hex(randomblob(16))));";
 
-/* Version 3: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures)
+/* Version 3: `certs list` pages by (not_after, serial), so that pair is
+ * one index and every page is an index SEARCH from the previous page's
+ * last row (one index on not_after alone made each page rescan from the
+ * start: quadratic over a store of millions). Nothing looks certificates
+ * up by public key, so that index only cost every insert. The Digest
+ * nonce secret is the store's, so every node sharing the store (the
+ * PostgreSQL backend) accepts the nonces of the others. */
+static const char schema_v3[] =
+    "CREATE INDEX certs_expiry ON certs (not_after, serial);"
+    "DROP INDEX certs_not_after;"
+    "DROP INDEX certs_spki_sha256;"
+    "INSERT INTO meta (key, value) VALUES ('nonce_secret', lower(hex(randomblob(32))));";
+
+/* Version 4: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures)
  * and TLS-SRP verifiers (draft-04 §3.3.3, RFC 5054). estd keeps failure
  * counts and locks in memory; the operator's unlock is the one thing
  * another process must tell it, through the row it reads for every
@@ -118,29 +131,22 @@ static const char schema_v2[] =
  * it allows an offline guess per entry (RFC 5054 §3), so the file stays
  * 0600. srp_group names the RFC 5054 group ("3072"); salt and verifier are
  * uppercase hex. */
-static const char schema_v3[] =
+static const char schema_v4[] =
     "ALTER TABLE users ADD COLUMN srp_group TEXT;"
     "ALTER TABLE users ADD COLUMN srp_salt TEXT;"
     "ALTER TABLE users ADD COLUMN srp_verifier TEXT;"
     "ALTER TABLE users ADD COLUMN unlocked_at INTEGER NOT NULL DEFAULT 0;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
-/* Column lists in the order of the CERT_COL_, USER_COL_, PENDING_COL_ enums. */
-#define CERT_COLUMNS                                                                          \
-    "serial, subject, san, spki_sha256, not_before, not_after, issued_at, status, revoked_at," \
-    " revocation_reason, label, requester, auth_method, operation, der"
-#define USER_COLUMNS                                                                   \
-    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at," \
-    " srp_group, srp_salt, srp_verifier"
-/* Read, not written by user_put: an unlock survives a password change. */
-#define USER_SELECT_COLUMNS USER_COLUMNS ", unlocked_at"
-#define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
-#define PENDING_COLUMNS                                                                      \
-    "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \
-    " cert_serial, created_at, updated_at, csr_der"
+/* The filters of est_cert_filter besides not_after: ?2 the status (-1
+ * any), ?6 issued at or after, ?7 a substring of subject or SAN (NULL: any;
+ * ASCII case-insensitive). */
+#define CERT_FILTERS                                                                         \
+    "(?2 < 0 OR status = ?2) AND issued_at >= ?6 AND (?7 IS NULL OR"                       \
+    " instr(lower(subject), lower(?7)) > 0 OR instr(lower(coalesce(san, '')), lower(?7)) > 0)"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -153,10 +159,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CERT_INSERT] = "INSERT INTO certs (" CERT_COLUMNS ") VALUES"
                        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [ST_CERT_GET] = "SELECT " CERT_COLUMNS " FROM certs WHERE serial = ?1",
-    /* Keyset paging: ?3, ?4 are the last row of the previous page. */
-    [ST_CERT_PAGE] = "SELECT " CERT_COLUMNS " FROM certs"
-                     " WHERE (?1 = 0 OR not_after < ?1) AND (?2 = 0 OR status = 0)"
-                     " AND (?3 IS NULL OR (not_after, serial) > (?3, ?4))"
+    /* Keyset paging over certs_expiry: the first page from not_after
+     * ?3 on, each next page after the last row (?3, ?4) of the one before;
+     * ?1 bounds not_after from above (INT64_MAX: no bound). Both SEARCH
+     * the index by range; the other filters only skip rows within it. */
+    [ST_CERT_FIRST] = "SELECT " CERT_COLUMNS " FROM certs"
+                      " WHERE not_after >= ?3 AND not_after < ?1 AND " CERT_FILTERS
+                      " ORDER BY not_after, serial LIMIT ?5",
+    [ST_CERT_NEXT] = "SELECT " CERT_COLUMNS " FROM certs"
+                     " WHERE (not_after, serial) > (?3, ?4) AND not_after < ?1 AND " CERT_FILTERS
                      " ORDER BY not_after, serial LIMIT ?5",
     [ST_CERT_REVOKE] = "UPDATE certs SET status = 1, revoked_at = ?2, revocation_reason = ?3"
                        " WHERE serial = ?1 AND status = 0",
@@ -175,7 +186,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_GET] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
     [ST_USER_UNLOCK] = "UPDATE users SET unlocked_at = ?2 WHERE name = ?1",
-    [ST_USER_PAGE] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE ?1 IS NULL OR name > ?1"
+    /* The first page binds ?1 = '' (names are never empty). */
+    [ST_USER_PAGE] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name > ?1"
                      " ORDER BY name LIMIT ?2",
     [ST_PENDING_INSERT] = "INSERT INTO pending (label, csr_sha256, requester, auth_method,"
                           " operation, subject, status, reason, cert_serial, created_at,"
@@ -186,8 +198,14 @@ static const char *const stmt_sql[ST_COUNT] = {
      * request for it answers. */
     [ST_PENDING_FIND] = "SELECT " PENDING_COLUMNS " FROM pending"
                         " WHERE label = ?1 AND csr_sha256 = ?2 ORDER BY id DESC LIMIT 1",
+    /* Only a waiting request changes, or one approved whose certificate
+     * is being issued (cert_serial NULL): it gets its serial, or goes back
+     * to waiting when issuing failed. So of two concurrent approvals one
+     * claims the request and the other changes nothing (est_store_ops). */
     [ST_PENDING_UPDATE] = "UPDATE pending SET status = ?2, reason = ?3, cert_serial = ?4,"
-                          " updated_at = ?5 WHERE id = ?1",
+                          " updated_at = ?5 WHERE id = ?1 AND (status = 0 OR (status = 1"
+                          " AND cert_serial IS NULL AND (?2 = 0 OR (?2 = 1 AND ?4 IS NOT NULL))))",
+    [ST_PENDING_EXISTS] = "SELECT status FROM pending WHERE id = ?1",
     [ST_PENDING_PAGE] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id > ?1"
                         " ORDER BY id LIMIT ?2",
     [ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, label, actor, subject, serial, detail)"
@@ -196,6 +214,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " ON CONFLICT (key) DO UPDATE SET value = value + 1",
     [ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
     [ST_OTP_SALT] = "SELECT value FROM meta WHERE key = 'otp_salt'",
+    [ST_NONCE_SECRET] = "SELECT value FROM meta WHERE key = 'nonce_secret'",
     [ST_OTP_INSERT] = "INSERT INTO otp (label, code_hash, subject, created_at, expires_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* The label is part of the match: a code made for one CA is no code
@@ -205,6 +224,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OTP_SERIAL] = "UPDATE otp SET used_serial = ?2 WHERE id = ?1 AND used_at IS NOT NULL",
     [ST_OTP_PAGE] = "SELECT " OTP_COLUMNS " FROM otp WHERE id > ?1 ORDER BY id LIMIT ?2",
 };
+
+const char *sqlstore_stmt_sql(enum sqlstore_stmt id)
+{
+    return id >= 0 && id < ST_COUNT ? stmt_sql[id] : NULL;
+}
 
 /* --- statements, errors, transactions ------------------------------------ */
 
@@ -268,7 +292,7 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
  * its own SAVEPOINT in one transaction (a duplicate serial rolls back only
  * that write, which gets its own EST_E_CONFLICT), commits once, and wakes
  * every writer of the group with its own status. Nobody is answered before
- * the COMMIT holding its rows returned (DESIGN §4). A lone writer is a
+ * the COMMIT holding its rows returned (docs/design.md §4). A lone writer is a
  * group of one: its own BEGIN IMMEDIATE, write and COMMIT as before, with
  * the same results (the savepoint changes none). */
 struct sqlstore_job {
@@ -442,7 +466,7 @@ void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st)
 static est_status list_fetch(sqlstore *s, const sqlstore_list_kind *k, const void *last,
                              void *ctx, void **page, size_t *n, est_error *err)
 {
-    sqlite3_stmt *st = s->st[k->stmt];
+    sqlite3_stmt *st = s->st[last == NULL ? k->first : k->stmt];
     est_status rc = EST_OK;
     int src;
 
@@ -532,7 +556,7 @@ static est_status exec_sql(sqlstore *s, const char *sql, const char *path, const
     if (src == SQLITE_OK)
         return EST_OK;
     rc = sqlstore_error(s, src, op, err);
-    est_error_prefix(err, "store %s", path);
+    est_error_prefix(err, rc, "store %s", path);
     return rc;
 }
 
@@ -553,7 +577,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
     } else {
         rc = src == SQLITE_DONE ? est_error_set(err, EST_E_STORE, "%s: no value", sql)
                                 : sqlstore_error(s, src, sql, err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
     }
     sqlite3_finalize(st);
     return rc;
@@ -561,7 +585,7 @@ static est_status pragma_value(sqlstore *s, const char *sql, const char *path, i
 
 /* WAL: readers never block the writer, and a commit appends to the log
  * instead of rewriting pages. synchronous=FULL: the log is fsynced on
- * every COMMIT (DESIGN §4). */
+ * every COMMIT (docs/design.md §4). */
 static est_status configure(sqlstore *s, const char *path, est_error *err)
 {
     char mode[16];
@@ -622,7 +646,7 @@ static est_status prepare_all(sqlite3 *db, sqlite3_stmt **st, const char *path, 
         int src = sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
         if (src != SQLITE_OK) {
             est_status rc = error_on(db, src, "prepare", err);
-            est_error_prefix(err, "store %s", path);
+            est_error_prefix(err, rc, "store %s", path);
             return rc;
         }
     }
@@ -654,7 +678,7 @@ static est_status open_reader(sqlstore *s, const char *path, est_error *err)
         return rc;
     if ((src = sqlite3_exec(s->rdb, "PRAGMA query_only = 1", NULL, NULL, NULL)) != SQLITE_OK) {
         rc = error_on(s->rdb, src, "reader", err);
-        est_error_prefix(err, "store %s", path);
+        est_error_prefix(err, rc, "store %s", path);
         return rc;
     }
     return prepare_all(s->rdb, s->rst, path, err);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include "estkit/store.h"
+#include "store_internal.h"
 
 /* Lists read this many rows per lock hold: bounded memory for any number
  * of rows, and issuance is never stalled behind a long listing. */
@@ -19,28 +20,13 @@
  * schema it must agree with. */
 enum sqlstore_stmt {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CHECK,
-    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_PAGE, ST_CERT_REVOKE, ST_CERT_STATUS,
+    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_FIRST, ST_CERT_NEXT, ST_CERT_REVOKE, ST_CERT_STATUS,
     ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE, ST_USER_UNLOCK,
-    ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_PAGE,
+    ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_EXISTS, ST_PENDING_PAGE,
     ST_AUDIT_INSERT, ST_CRL_BUMP, ST_CRL_GET,
-    ST_OTP_SALT, ST_OTP_INSERT, ST_OTP_FIND, ST_OTP_USE, ST_OTP_SERIAL, ST_OTP_PAGE,
+    ST_OTP_SALT, ST_NONCE_SECRET, ST_OTP_INSERT, ST_OTP_FIND, ST_OTP_USE, ST_OTP_SERIAL, ST_OTP_PAGE,
     ST_COUNT
 };
-
-/* Column order of the SELECTs of each table (the row readers rely on it). */
-enum { CERT_COL_SERIAL, CERT_COL_SUBJECT, CERT_COL_SAN, CERT_COL_SPKI, CERT_COL_NOT_BEFORE,
-       CERT_COL_NOT_AFTER, CERT_COL_ISSUED_AT, CERT_COL_STATUS, CERT_COL_REVOKED_AT,
-       CERT_COL_REASON, CERT_COL_LABEL, CERT_COL_REQUESTER, CERT_COL_AUTH, CERT_COL_OPERATION,
-       CERT_COL_DER };
-enum { USER_COL_NAME, USER_COL_HASH, USER_COL_REALM, USER_COL_HA1_MD5, USER_COL_HA1_SHA256,
-       USER_COL_CREATED_AT, USER_COL_SRP_GROUP, USER_COL_SRP_SALT, USER_COL_SRP_VERIFIER,
-       USER_COL_UNLOCKED_AT };
-enum { PENDING_COL_ID, PENDING_COL_LABEL, PENDING_COL_CSR_SHA256, PENDING_COL_REQUESTER,
-       PENDING_COL_AUTH, PENDING_COL_OPERATION, PENDING_COL_SUBJECT, PENDING_COL_STATUS,
-       PENDING_COL_REASON, PENDING_COL_CERT_SERIAL, PENDING_COL_CREATED_AT,
-       PENDING_COL_UPDATED_AT, PENDING_COL_CSR_DER };
-enum { OTP_COL_ID, OTP_COL_LABEL, OTP_COL_SUBJECT, OTP_COL_CREATED_AT, OTP_COL_EXPIRES_AT,
-       OTP_COL_USED_AT, OTP_COL_USED_SERIAL };
 
 /* Writes committed together at most: bounds the time a writer waits for
  * the others of its group and the work lost when the group's COMMIT fails. */
@@ -105,7 +91,8 @@ void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st);
  * keyset position after the previous page (last NULL: the first page) and
  * the LIMIT, read a row, hand it to the caller (non-zero stops), free it. */
 typedef struct sqlstore_list_kind {
-    enum sqlstore_stmt stmt;
+    enum sqlstore_stmt first; /* the first page's statement */
+    enum sqlstore_stmt stmt;  /* every next page's */
     const char *op;
     int (*bind)(sqlite3_stmt *st, const void *last, const void *ctx);
     sqlstore_read_fn read;
@@ -120,6 +107,9 @@ est_status sqlstore_list(sqlstore *s, const sqlstore_list_kind *k, void *ctx, es
 
 est_status sqlstore_check(void *impl, est_error *err);
 
+/* The SQL of statement id (tests: the query plan of each). */
+const char *sqlstore_stmt_sql(enum sqlstore_stmt id);
+
 /* store_sqlite_otp.c: the one-time enrollment code operations. */
 est_status sqlstore_otp_insert(void *impl, est_otp_record *rec, const char *code,
                                est_error *err);
@@ -132,6 +122,8 @@ est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_err
 /* --- store_sqlite_user_auth.c --- */
 est_status sqlstore_user_unlock(void *impl, const char *name, int64_t when, est_error *err);
 void sqlstore_close(void *impl);
+/* The Digest nonce secret (schema 3, meta 'nonce_secret'). */
+est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err);
 
 /* The connection behind a store from est_store_open_sqlite, or NULL for any
  * other store. Tests only: it bypasses the store's lock, so use it while no

@@ -1,5 +1,6 @@
 /* The default store, part three: one-time enrollment codes (schema version
- * 2; challenge_password = one-time-code). The table and SQL are in
+ * 2; challenge_password = one-time-code), and the store's other secret, the
+ * Digest nonce key (schema 3). The table and SQL are in
  * store_sqlite.c, whose schema_v2 comment says why a code is kept as
  * SHA-256(store salt || code). Consuming a code is one write transaction:
  * look it up, check it, mark it used; two requests racing with the same
@@ -10,13 +11,11 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/sha.h>
+#include "store_internal.h"
 #include "store_sqlite_internal.h"
 
-/* The salt is 16 random bytes as hex (schema_v2). */
-#define OTP_SALT_HEX_MAX 64
-/* RFC 5280 §4.1.2.2: a serial is at most 20 octets, 40 hex digits. */
-#define OTP_SERIAL_HEX_MAX 40
 
 static int bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -35,44 +34,21 @@ static int column_text(sqlite3_stmt *st, int i, char **out)
     return *out != NULL ? 0 : -1;
 }
 
-static est_status code_valid(const char *code, const char *op, est_error *err)
-{
-    size_t len = code != NULL ? strnlen(code, EST_OTP_CODE_MAX + 1) : 0;
-
-    if (len == 0 || len > EST_OTP_CODE_MAX)
-        return est_error_set(err, EST_E_INPUT, "%s: a code is 1-%d characters", op,
-                             EST_OTP_CODE_MAX);
-    return EST_OK;
-}
-
 /* Lowercase hex SHA-256(salt || code), with the store's salt. Inside a
  * transaction (lock held). */
 static est_status code_hash(sqlstore *s, const char *code, const char *op,
                             char out[2 * SHA256_DIGEST_LENGTH + 1], est_error *err)
 {
     sqlite3_stmt *st = s->st[ST_OTP_SALT];
-    unsigned char buf[OTP_SALT_HEX_MAX + EST_OTP_CODE_MAX], md[SHA256_DIGEST_LENGTH];
-    const unsigned char *salt;
-    size_t salt_len = 0, code_len = strlen(code);
-    est_status rc = EST_OK;
     int src = sqlite3_step(st);
+    est_status rc;
 
-    salt = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-    if (salt != NULL)
-        salt_len = strlen((const char *)salt);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = sqlstore_error(s, src, op, err);
-    else if (salt_len == 0 || salt_len > OTP_SALT_HEX_MAX)
-        rc = est_error_set(err, EST_E_STORE, "%s: the store has no valid one-time code salt", op);
-    else {
-        memcpy(buf, salt, salt_len);
-        memcpy(buf + salt_len, code, code_len);
-        SHA256(buf, salt_len + code_len, md);
-        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-            snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
+    else
+        rc = store_otp_hash(src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL,
+                            code, op, out, err);
     sqlstore_done(st);
-    OPENSSL_cleanse(buf, sizeof buf);
     return rc;
 }
 
@@ -141,7 +117,7 @@ est_status sqlstore_otp_insert(void *impl, est_otp_record *rec, const char *code
 
     if (rec == NULL || rec->expires_at == 0)
         return est_error_set(err, EST_E_INPUT, "one-time code add: no expiry");
-    if ((rc = code_valid(code, "one-time code add", err)) != EST_OK)
+    if ((rc = store_otp_code_valid(code, "one-time code add", err)) != EST_OK)
         return rc;
     return sqlstore_write(impl, "one-time code add", otp_insert_one, &a, err);
 }
@@ -155,21 +131,6 @@ typedef struct otp_consume_args {
     int64_t now;
     est_otp_record *row;
 } otp_consume_args;
-
-/* Why a code that exists for the label cannot be used now, or EST_OK. */
-static est_status otp_usable(const est_otp_record *r, const otp_consume_args *a, est_error *err)
-{
-    if (r->used_at != 0)
-        return est_error_set(err, EST_E_AUTH, "one-time code %lld: already used",
-                             (long long)r->id);
-    if (a->now >= r->expires_at)
-        return est_error_set(err, EST_E_AUTH, "one-time code %lld: expired", (long long)r->id);
-    if (r->subject != NULL && (a->subject == NULL || strcmp(r->subject, a->subject) != 0))
-        return est_error_set(err, EST_E_AUTH,
-                             "one-time code %lld: valid only for subject '%.200s'",
-                             (long long)r->id, r->subject);
-    return EST_OK;
-}
 
 static est_status otp_consume_one(sqlstore *s, void *arg, est_error *err)
 {
@@ -191,7 +152,7 @@ static est_status otp_consume_one(sqlstore *s, void *arg, est_error *err)
     rc = sqlstore_get_one(s->st[ST_OTP_FIND], "one-time code", "such code for this CA", otp_read,
                           &row, err);
     a->row = row;
-    if (rc != EST_OK || (rc = otp_usable(a->row, a, err)) != EST_OK)
+    if (rc != EST_OK || (rc = store_otp_usable(a->row, a->subject, a->now, err)) != EST_OK)
         return rc;
     if ((src = sqlite3_bind_int64(st, 1, a->row->id)) != SQLITE_OK ||
         (src = sqlite3_bind_int64(st, 2, a->now)) != SQLITE_OK ||
@@ -216,7 +177,7 @@ est_status sqlstore_otp_consume(void *impl, const char *label, const char *code,
 
     if (out != NULL)
         *out = NULL;
-    if ((rc = code_valid(code, "one-time code", err)) != EST_OK)
+    if ((rc = store_otp_code_valid(code, "one-time code", err)) != EST_OK)
         return rc;
     rc = sqlstore_write(impl, "one-time code", otp_consume_one, &a, err);
     if (rc == EST_OK && out != NULL) {
@@ -259,16 +220,12 @@ static est_status otp_serial_one(sqlstore *s, void *arg, est_error *err)
 
 est_status sqlstore_otp_set_serial(void *impl, int64_t id, const char *serial, est_error *err)
 {
-    char key[OTP_SERIAL_HEX_MAX + 1];
-    size_t len = serial != NULL ? strnlen(serial, OTP_SERIAL_HEX_MAX + 1) : 0;
+    char key[STORE_SERIAL_HEX_MAX + 1];
     otp_serial_args a = {id, key};
+    est_status rc = store_serial_normalise(serial, key, "one-time code serial", err);
 
-    /* Stored as the certs table keeps serials: uppercase hex. */
-    if (len == 0 || len > OTP_SERIAL_HEX_MAX || strspn(serial, "0123456789abcdefABCDEF") != len)
-        return est_error_set(err, EST_E_INPUT, "one-time code serial: '%.48s' is not 1-%d hex "
-                             "digits", serial != NULL ? serial : "", OTP_SERIAL_HEX_MAX);
-    for (size_t i = 0; i <= len; i++)
-        key[i] = (char)(serial[i] >= 'a' && serial[i] <= 'f' ? serial[i] - 'a' + 'A' : serial[i]);
+    if (rc != EST_OK)
+        return rc;
     return sqlstore_write(impl, "one-time code serial", otp_serial_one, &a, err);
 }
 
@@ -299,7 +256,8 @@ static void otp_free_row(void *row)
     est_otp_record_free(row);
 }
 
-static const sqlstore_list_kind otp_kind = {ST_OTP_PAGE, "one-time code list", otp_page_bind,
+static const sqlstore_list_kind otp_kind = {ST_OTP_PAGE, ST_OTP_PAGE, "one-time code list",
+                                            otp_page_bind,
                                             otp_read, otp_visit, otp_free_row};
 
 est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err)
@@ -309,4 +267,30 @@ est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_err
     if (fn == NULL)
         return est_error_set(err, EST_E_INTERNAL, "one-time code list: no callback");
     return sqlstore_list(impl, &otp_kind, &ctx, err);
+}
+
+/* --- the Digest nonce secret ---------------------------------------------------- */
+
+/* 32 random bytes as hex (schema_v3); len of them to out. */
+est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err)
+{
+    sqlstore *s = impl;
+    sqlite3_stmt *st = sqlstore_lookup_begin(s, ST_NONCE_SECRET);
+    unsigned char buf[64];
+    size_t n = 0;
+    est_status rc = EST_OK;
+    int src = sqlstore_step(st);
+    const unsigned char *hex = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sqlstore_error(s, src, "nonce secret", err);
+    else if (hex == NULL || len > sizeof buf ||
+             !OPENSSL_hexstr2buf_ex(buf, sizeof buf, &n, (const char *)hex, '\0') || n < len)
+        rc = est_error_set(err, EST_E_STORE, "nonce secret: missing or short in the store");
+    else
+        memcpy(out, buf, len);
+    ERR_clear_error();
+    OPENSSL_cleanse(buf, sizeof buf);
+    sqlstore_lookup_end(s, st);
+    return rc;
 }

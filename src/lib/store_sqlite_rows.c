@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "store_internal.h"
 #include "store_sqlite_internal.h"
-
-/* RFC 5280 §4.1.2.2: a serial is at most 20 octets, 40 hex digits. */
-#define STORE_SERIAL_HEX_MAX 40
 
 /* --- values in and out ----------------------------------------------------- */
 
@@ -65,28 +63,10 @@ static int column_fixed(sqlite3_stmt *st, int i, char *out, size_t cap)
     return 0;
 }
 
-/* DESIGN §5: SERIAL is hex as `openssl x509 -serial` prints it, in any
- * case; stored and compared in uppercase. */
-static est_status serial_normalise(const char *in, char out[STORE_SERIAL_HEX_MAX + 1],
-                                   est_error *err)
-{
-    size_t len = in != NULL ? strnlen(in, STORE_SERIAL_HEX_MAX + 1) : 0;
-
-    if (len == 0 || len > STORE_SERIAL_HEX_MAX ||
-        strspn(in, "0123456789abcdefABCDEF") != len)
-        return est_error_set(err, EST_E_INPUT, "serial '%.48s' is not 1-%d hex digits",
-                             in != NULL ? in : "", STORE_SERIAL_HEX_MAX);
-    for (size_t i = 0; i < len; i++)
-        out[i] = (char)(in[i] >= 'a' && in[i] <= 'f' ? in[i] - 'a' + 'A' : in[i]);
-    out[len] = '\0';
-    return EST_OK;
-}
-
 static int64_t now_or(int64_t when)
 {
     return when != 0 ? when : (int64_t)time(NULL);
 }
-
 
 /* Binds a run of values, stopping at the first failure; the SQLite code. */
 #define BIND(call)                 \
@@ -160,11 +140,11 @@ static est_status cert_insert_one(sqlstore *s, void *arg, est_error *err)
     est_status rc = EST_OK;
     int src;
 
-    if ((rc = serial_normalise(rec->serial, serial, err)) != EST_OK)
+    if ((rc = store_serial_normalise(rec->serial, serial, NULL, err)) != EST_OK)
         return rc;
     if ((src = cert_bind(st, rec, serial)) != SQLITE_OK ||
         (src = sqlite3_step(st)) != SQLITE_DONE) {
-        /* DESIGN §4: serials are never reused; the primary key decides. */
+        /* docs/design.md §4: serials are never reused; the primary key decides. */
         if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
             rc = est_error_set(err, EST_E_CONFLICT,
                                "certificate insert: serial %s already in the store", serial);
@@ -177,13 +157,11 @@ static est_status cert_insert_one(sqlstore *s, void *arg, est_error *err)
 
 static est_status cert_insert(void *impl, const est_cert_record *rec, est_error *err)
 {
-    if (rec == NULL || rec->subject == NULL || rec->der == NULL || rec->der_len == 0 ||
-        rec->spki_sha256[0] == '\0')
-        return est_error_set(err, EST_E_INPUT, "certificate insert: incomplete record");
-    if (rec->status != EST_CERT_VALID && rec->status != EST_CERT_REVOKED)
-        return est_error_set(err, EST_E_INPUT, "certificate insert: status %d", (int)rec->status);
-    /* The body only reads the record; the cast drops const for the
-     * generic argument. */
+    est_status rc = store_cert_record_check(rec, err);
+
+    if (rc != EST_OK)
+        return rc;
+    /* The body only reads the record: the cast drops const for fn's arg. */
     return sqlstore_write(impl, "certificate insert", cert_insert_one, (void *)(uintptr_t)rec,
                           err);
 }
@@ -198,7 +176,7 @@ static est_status cert_get(void *impl, const char *serial, est_cert_record **out
     int src;
 
     *out = NULL;
-    if ((rc = serial_normalise(serial, key, err)) != EST_OK)
+    if ((rc = store_serial_normalise(serial, key, NULL, err)) != EST_OK)
         return rc;
     snprintf(what, sizeof what, "certificate with serial %s", key);
     st = sqlstore_lookup_begin(s, ST_CERT_GET);
@@ -219,18 +197,23 @@ typedef struct cert_list_ctx {
 
 static int cert_page_bind(sqlite3_stmt *st, const void *last, const void *ctx)
 {
+    static const est_cert_filter none = {0};
     const est_cert_filter *f = ((const cert_list_ctx *)ctx)->filter;
     const est_cert_record *l = last;
     int src;
 
-    BIND(sqlite3_bind_int64(st, 1, f != NULL ? f->expiring_before : 0));
-    BIND(sqlite3_bind_int(st, 2, f != NULL && f->only_valid));
+    if (f == NULL)
+        f = &none;
+    BIND(sqlite3_bind_int64(st, 1, f->expiring_before != 0 ? f->expiring_before : INT64_MAX));
+    BIND(sqlite3_bind_int(st, 2, f->only_valid ? EST_CERT_VALID
+                                 : f->only_revoked ? EST_CERT_REVOKED : -1));
     BIND(sqlite3_bind_int(st, 5, SQLSTORE_LIST_PAGE));
-    if (l != NULL) {
-        BIND(sqlite3_bind_int64(st, 3, l->not_after));
-        BIND(bind_text(st, 4, l->serial));
-    }
-    return SQLITE_OK;
+    BIND(sqlite3_bind_int64(st, 6, f->issued_since != 0 ? f->issued_since : INT64_MIN));
+    BIND(bind_text(st, 7, f->contains));
+    if (l == NULL)
+        return sqlite3_bind_int64(st, 3, f->not_after_from != 0 ? f->not_after_from : INT64_MIN);
+    BIND(sqlite3_bind_int64(st, 3, l->not_after));
+    return bind_text(st, 4, l->serial);
 }
 
 static int cert_visit(const void *row, void *ctx)
@@ -244,7 +227,8 @@ static void cert_free_row(void *row)
     est_cert_record_free(row);
 }
 
-static const sqlstore_list_kind cert_kind = {ST_CERT_PAGE, "certificate list", cert_page_bind,
+static const sqlstore_list_kind cert_kind = {ST_CERT_FIRST, ST_CERT_NEXT, "certificate list",
+                                             cert_page_bind,
                                              cert_read, cert_visit, cert_free_row};
 
 static est_status cert_list(void *impl, const est_cert_filter *filter, est_cert_visit_fn fn,
@@ -302,12 +286,6 @@ static est_status cert_revoke_one(sqlstore *s, void *arg, est_error *err)
     return revoke_why_not(s, a->serial, err);
 }
 
-/* RFC 5280 §5.3.1 CRLReason: 0-10 with 7 unassigned; -1 = no reason code. */
-static int crl_reason_valid(int reason)
-{
-    return reason >= -1 && reason <= 10 && reason != 7;
-}
-
 static est_status cert_revoke(void *impl, const char *serial, int reason, int64_t when,
                               est_error *err)
 {
@@ -315,9 +293,9 @@ static est_status cert_revoke(void *impl, const char *serial, int reason, int64_
     revoke_args a = {key, reason, now_or(when)};
     est_status rc;
 
-    if ((rc = serial_normalise(serial, key, err)) != EST_OK)
+    if ((rc = store_serial_normalise(serial, key, NULL, err)) != EST_OK)
         return rc;
-    if (!crl_reason_valid(reason))
+    if (!store_crl_reason_valid(reason))
         return est_error_set(err, EST_E_INPUT, "revoke: %d is not a CRL reason code", reason);
     return sqlstore_write(impl, "revoke", cert_revoke_one, &a, err);
 }
@@ -446,7 +424,7 @@ static int user_page_bind(sqlite3_stmt *st, const void *last, const void *ctx)
 
     (void)ctx;
     BIND(sqlite3_bind_int(st, 2, SQLSTORE_LIST_PAGE));
-    return l != NULL ? bind_text(st, 1, l->name) : SQLITE_OK;
+    return bind_text(st, 1, l != NULL ? l->name : "");
 }
 
 static int user_visit(const void *row, void *ctx)
@@ -460,7 +438,8 @@ static void user_free_row(void *row)
     est_user_record_free(row);
 }
 
-static const sqlstore_list_kind user_kind = {ST_USER_PAGE, "user list", user_page_bind,
+static const sqlstore_list_kind user_kind = {ST_USER_PAGE, ST_USER_PAGE, "user list",
+                                             user_page_bind,
                                              user_read, user_visit, user_free_row};
 
 static est_status user_list(void *impl, est_user_visit_fn fn, void *arg, est_error *err)
@@ -567,7 +546,7 @@ static est_status pending_insert(void *impl, est_pending_record *rec, est_error 
     if (rec == NULL || rec->csr_sha256[0] == '\0' || !pending_status_valid(rec->status))
         return est_error_set(err, EST_E_INPUT, "pending insert: incomplete record");
     if (rec->cert_serial != NULL) {
-        if ((rc = serial_normalise(rec->cert_serial, serial, err)) != EST_OK)
+        if ((rc = store_serial_normalise(rec->cert_serial, serial, NULL, err)) != EST_OK)
             return rc;
         a.serial = serial;
     }
@@ -640,9 +619,21 @@ static est_status pending_update_one(sqlstore *s, void *arg, est_error *err)
         (src = sqlite3_bind_int64(st, 5, (int64_t)time(NULL))) != SQLITE_OK ||
         (src = sqlite3_step(st)) != SQLITE_DONE)
         rc = pending_write_error(s, src, "pending update", a->serial, err);
-    else if (sqlite3_changes(s->db) == 0)
+    sqlstore_done(st);
+    if (rc != EST_OK || sqlite3_changes(s->db) == 1)
+        return rc;
+    st = s->st[ST_PENDING_EXISTS];
+    if ((src = sqlite3_bind_int64(st, 1, a->id)) == SQLITE_OK)
+        src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = est_error_set(err, EST_E_CONFLICT, "pending update: request %lld is %s",
+                           (long long)a->id, sqlite3_column_int(st, 0) == EST_PENDING_REJECTED
+                                                 ? "rejected" : "approved already");
+    else if (src == SQLITE_DONE)
         rc = est_error_set(err, EST_E_NOT_FOUND, "pending update: no request %lld",
                            (long long)a->id);
+    else
+        rc = sqlstore_error(s, src, "pending update", err);
     sqlstore_done(st);
     return rc;
 }
@@ -657,7 +648,7 @@ static est_status pending_update(void *impl, int64_t id, est_pending_status stat
     if (!pending_status_valid(status))
         return est_error_set(err, EST_E_INPUT, "pending update: status %d", (int)status);
     if (cert_serial != NULL) {
-        if ((rc = serial_normalise(cert_serial, serial, err)) != EST_OK)
+        if ((rc = store_serial_normalise(cert_serial, serial, NULL, err)) != EST_OK)
             return rc;
         a.serial = serial;
     }
@@ -690,7 +681,7 @@ static void pending_free_row(void *row)
     est_pending_record_free(row);
 }
 
-static const sqlstore_list_kind pending_kind = {ST_PENDING_PAGE, "pending list",
+static const sqlstore_list_kind pending_kind = {ST_PENDING_PAGE, ST_PENDING_PAGE, "pending list",
                                                 pending_page_bind, pending_read, pending_visit,
                                                 pending_free_row};
 
@@ -778,9 +769,11 @@ static est_status cert_insert_audited(void *impl, const est_cert_record *rec,
                                       const est_audit_event *ev, est_error *err)
 {
     cert_audit_args a = {rec, ev};
+    est_status rc = store_cert_record_check(rec, err);
 
-    if (rec == NULL || rec->subject == NULL || rec->der == NULL || rec->der_len == 0 ||
-        rec->spki_sha256[0] == '\0' || ev == NULL || ev->event == NULL || ev->event[0] == '\0')
+    if (rc != EST_OK)
+        return rc;
+    if (ev == NULL || ev->event == NULL || ev->event[0] == '\0')
         return est_error_set(err, EST_E_INPUT, "certificate insert: incomplete record");
     return sqlstore_write(impl, "certificate insert", cert_insert_audited_one, &a, err);
 }
@@ -810,4 +803,5 @@ const est_store_ops sqlstore_ops = {
     .otp_set_serial = sqlstore_otp_set_serial,
     .otp_list = sqlstore_otp_list,
     .cert_insert_audited = cert_insert_audited,
+    .nonce_secret = sqlstore_nonce_secret,
 };

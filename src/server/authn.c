@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include "authn.h"
 
@@ -37,16 +38,24 @@ out:
     return ok;
 }
 
-static int cert_is_revoked(estd_instance *inst, X509 *cert)
+/* Asked of the store on every request, never cached: a revocation made
+ * on any node sharing the store holds from its commit on. A store that
+ * cannot answer fails closed (*down, and the certificate counts as
+ * revoked). */
+static int cert_is_revoked(estd_instance *inst, X509 *cert, int *down)
 {
     char serial[41];
     est_cert_record *rec = NULL;
+    est_status rc;
     int revoked = 0;
 
     if (est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) != EST_OK)
         return 1;
-    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL) == EST_OK)
+    rc = inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL);
+    if (rc == EST_OK)
         revoked = rec->status == EST_CERT_REVOKED;
+    else if (rc != EST_E_NOT_FOUND)
+        revoked = *down = 1;
     est_cert_record_free(rec);
     return revoked;
 }
@@ -59,8 +68,9 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
 
     out->presented |= ESTD_AUTH_CERT;
     if (chain_verifies(chains, ca->trust, cert, in->peer_chain, out->reason, sizeof out->reason)) {
-        if (cert_is_revoked(inst, cert)) {
-            snprintf(out->reason, sizeof out->reason, "client certificate is revoked");
+        if (cert_is_revoked(inst, cert, &out->store_down)) {
+            snprintf(out->reason, sizeof out->reason, "client certificate is revoked%s",
+                     out->store_down ? " or the store cannot tell" : "");
             return;
         }
         out->satisfied |= ESTD_AUTH_CERT;
@@ -83,6 +93,22 @@ static void authenticate_cert(estd_instance *inst, estd_ca *ca, estd_chain_cache
     EXTENDED_KEY_USAGE_free(eku);
 }
 
+/* The verdict the password gate reached for exactly these credentials
+ * (and stored hash): 1 verified, -1 wrong, 0 none. */
+static int gate_verdict(estd_credential_cache *credentials, const estd_password_result *pre,
+                        const char *user, const char *password, const char *stored_hash)
+{
+    unsigned char tag[ESTD_TAG_LEN];
+    int v = 0;
+
+    if (pre != NULL && pre->result != 0 &&
+        estd_credential_cache_tag(credentials, user, password, stored_hash, tag) &&
+        CRYPTO_memcmp(tag, pre->tag, ESTD_TAG_LEN) == 0)
+        v = pre->result;
+    OPENSSL_cleanse(tag, sizeof tag);
+    return v;
+}
+
 /* draft-04 §3.3.3: every password check passes the guessing guard first;
  * a refused attempt runs no hash at all. GO = go on (the caller then
  * reports the outcome); otherwise out says why. */
@@ -90,10 +116,17 @@ static int guard_admits(const estd_auth_caches *caches, const estd_auth_input *i
                         const char *user, const est_user_record *rec, estd_auth_result *out)
 {
     int trusted = (out->satisfied & (ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY | ESTD_AUTH_SRP)) != 0;
+    const estd_guess_pre *pre = in->guess_pre;
 
-    out->guess = estd_guess_guard_check(caches->guard, user, in->peer_addr, trusted,
-                                        rec != NULL ? rec->unlocked_at : 0, time(NULL),
-                                        &out->retry_after);
+    /* The password gate asked already (and holds the reservation). */
+    if (pre != NULL && pre->decided && strcmp(pre->user, user) == 0) {
+        out->guess = pre->verdict;
+        out->retry_after = pre->retry_after;
+    } else {
+        out->guess = estd_guess_guard_check(caches->guard, user, in->peer_addr, trusted,
+                                            rec != NULL ? rec->unlocked_at : 0, time(NULL),
+                                            &out->retry_after);
+    }
     if (out->guess == ESTD_GUESS_GO)
         return 1;
     snprintf(out->reason, sizeof out->reason,
@@ -107,20 +140,39 @@ static int guard_admits(const estd_auth_caches *caches, const estd_auth_input *i
 static void guard_report(const estd_auth_caches *caches, const estd_auth_input *in,
                          const char *user, estd_guess_outcome outcome, estd_auth_result *out)
 {
+    estd_guess_pre *pre = in->guess_pre;
+
+    if (pre != NULL && pre->decided && strcmp(pre->user, user) == 0) {
+        if (pre->settled)
+            return;
+        pre->settled = 1;
+    }
     out->guess_locked_now =
         estd_guess_guard_report(caches->guard, user, in->peer_addr, outcome, time(NULL));
+}
+
+void estd_guess_pre_release(estd_guess_guard *guard, estd_guess_pre *pre)
+{
+    if (pre->decided && pre->verdict == ESTD_GUESS_GO && !pre->settled) {
+        pre->settled = 1;
+        estd_guess_guard_report(guard, pre->user, pre->addr, ESTD_GUESS_ABANDONED, time(NULL));
+    }
 }
 
 /* Runs the slow hash: against the user's, or for an unknown user against
  * a dummy one, so that a name nobody has costs the same time as one that
  * exists (no enumeration by timing). */
-static estd_guess_outcome basic_check(const estd_auth_caches *caches, const char *user,
-                                      const char *password, const est_user_record *rec,
-                                      estd_auth_result *out)
+static estd_guess_outcome basic_check(const estd_auth_caches *caches, const estd_auth_input *in,
+                                      const char *user, const char *password,
+                                      const est_user_record *rec, estd_auth_result *out)
 {
     const char *hash = rec != NULL ? rec->password_hash : caches->dummy_hash;
     est_status verified;
+    int gate = rec != NULL ? gate_verdict(caches->credentials, in->password, user, password, hash)
+                           : 0;
 
+    if (gate != 0) /* the password gate hashed these very credentials */
+        return gate > 0 ? ESTD_GUESS_SUCCEEDED : ESTD_GUESS_FAILED;
     if (rec != NULL &&
         estd_credential_cache_hit(caches->credentials, user, password, hash, time(NULL)))
         return ESTD_GUESS_SUCCEEDED;
@@ -145,6 +197,7 @@ static void authenticate_basic(estd_instance *inst, const estd_auth_caches *cach
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
     estd_guess_outcome outcome;
+    est_status rc;
 
     out->presented |= ESTD_AUTH_BASIC;
     if (est_basic_parse(in->authorization, &user, &password, NULL) != EST_OK) {
@@ -152,12 +205,19 @@ static void authenticate_basic(estd_instance *inst, const estd_auth_caches *cach
         goto out;
     }
     /* The user row is read every time, so deleting a user or changing the
-     * password takes effect at once; only the slow hash is cached. */
-    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK)
+     * password takes effect at once; only the slow hash is cached. An
+     * unknown name goes on (a dummy hash, counted like any other). */
+    if ((rc = inst->store->ops->user_get(inst->store->impl, user, &rec, NULL)) != EST_OK) {
         rec = NULL;
+        if (rc != EST_E_NOT_FOUND) {
+            out->store_down = 1;
+            snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+            goto out;
+        }
+    }
     if (!guard_admits(caches, in, user, rec, out))
         goto out;
-    outcome = basic_check(caches, user, password, rec, out);
+    outcome = basic_check(caches, in, user, password, rec, out);
     guard_report(caches, in, user, outcome, out);
     if (outcome != ESTD_GUESS_SUCCEEDED) {
         if (outcome == ESTD_GUESS_FAILED)
@@ -211,6 +271,7 @@ static void authenticate_digest(estd_instance *inst, const estd_auth_caches *cac
     est_user_record *rec = NULL;
     est_digest_alg alg;
     estd_guess_outcome outcome;
+    est_status rc;
 
     out->presented |= ESTD_AUTH_DIGEST;
     if (est_digest_parse(in->authorization, &cred, NULL) != EST_OK ||
@@ -222,8 +283,15 @@ static void authenticate_digest(estd_instance *inst, const estd_auth_caches *cac
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
-    if (inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL) != EST_OK)
+    if ((rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
+        EST_OK) {
         rec = NULL;
+        if (rc != EST_E_NOT_FOUND) {
+            out->store_down = 1;
+            snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+            goto out;
+        }
+    }
     if (!guard_admits(caches, in, cred->username, rec, out))
         goto out;
     outcome = digest_check(inst, caches->nonces, in, cred, alg, rec, out);

@@ -10,6 +10,31 @@
 #include "guess_guard.h"
 #include "instance.h"
 
+/* A Basic password verdict reached before authentication (the password
+ * gate, password_check.c), for the credentials whose cache tag is tag. */
+typedef struct estd_password_result {
+    int result;                        /* 1 verified, -1 wrong, 0 none */
+    unsigned char tag[ESTD_TAG_LEN];
+} estd_password_result;
+
+/* draft-04 §3.3.3: the guessing guard's answer for a Basic check, taken
+ * before the password gate (password_check.c) so that no hash and no queue
+ * slot is spent on a delayed or locked name. With verdict GO a reservation
+ * is held until exactly one outcome is reported: by authentication
+ * (settled), or as abandoned when the request ends without one
+ * (estd_guess_pre_release). */
+typedef struct estd_guess_pre {
+    int decided;                 /* the guard was asked for user from addr */
+    estd_guess_verdict verdict;
+    unsigned retry_after;
+    int settled;                 /* the outcome was reported */
+    char user[EST_USERNAME_MAX + 1];
+    char addr[64];
+} estd_guess_pre;
+
+/* Reports an unsettled reservation of pre as abandoned. NULL guard ok. */
+void estd_guess_pre_release(estd_guess_guard *guard, estd_guess_pre *pre);
+
 typedef struct estd_auth_input {
     X509 *peer_cert;             /* borrowed; NULL without a client certificate */
     STACK_OF(X509) *peer_chain;  /* borrowed; the rest of the presented chain */
@@ -18,6 +43,8 @@ typedef struct estd_auth_input {
     const char *uri;             /* the request-target, for Digest */
     const char *peer_addr;       /* client address (no port): guessing counters */
     const char *srp_user;        /* TLS-SRP login of the connection, or NULL */
+    const estd_password_result *password; /* or NULL: Basic hashes here */
+    estd_guess_pre *guess_pre;   /* or NULL: the guard's answer taken before the gate */
 } estd_auth_input;
 
 typedef struct estd_auth_result {
@@ -29,6 +56,7 @@ typedef struct estd_auth_result {
     estd_guess_verdict guess;    /* GO, or why no password was even checked */
     unsigned retry_after;        /* with guess != GO: seconds */
     int guess_locked_now;        /* this failure locked the user name */
+    int store_down;              /* the store could not be asked (revocation, user): 503 */
     char name[256];              /* user name, else the certificate subject */
     char attempted[256];         /* user name of a failed password, for the audit */
     char method[48];             /* "cert", "basic", "cert+basic", ... */

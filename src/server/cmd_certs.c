@@ -1,5 +1,5 @@
 /* estd certs list DIR / estd cert show DIR SERIAL: what the store holds
- * about issued certificates (DESIGN §4: every certificate is in the store
+ * about issued certificates (docs/design.md §4: every certificate is in the store
  * before it is sent). */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,16 +12,24 @@
 /* --expiring: up to 100 years ahead, as the CA's validity limit. */
 #define CERTS_EXPIRING_DAYS_MAX 36500L
 #define SECONDS_PER_DAY 86400L
+/* --limit: any count a long holds is fine; 0 is refused (nothing to do). */
+#define CERTS_LIMIT_MAX 1000000000L
+/* --contains: longer than any subject or SAN we would store. */
+#define CERTS_CONTAINS_MAX 256
 /* A stored DER longer than this is damage, not a certificate. */
 #define CERT_SHOW_DER_MAX (1024 * 1024)
 
 static const char certs_usage[] =
-    "usage: estd certs list DIR [--expiring DAYS]\n"
+    "usage: estd certs list DIR [--expiring DAYS] [--status valid|revoked|expired]\n"
+    "                           [--contains TEXT] [--issued-since YYYY-MM-DD] [--limit N]\n"
     "Prints one line per issued certificate, the soonest to expire first:\n"
     "  SERIAL STATUS NOT-AFTER SUBJECT\n"
     "SERIAL is hex as `openssl x509 -serial` prints it; STATUS is valid, revoked or\n"
     "expired; NOT-AFTER is UTC. --expiring DAYS lists only the valid certificates\n"
     "that expire within DAYS days (0: already expired ones are not listed either).\n"
+    "--status lists only certificates in that state; --contains only those whose\n"
+    "subject or subjectAltName holds TEXT (ASCII case-insensitive); --issued-since\n"
+    "only those issued on or after that UTC day; --limit stops after N lines.\n"
     "Exit status: 0 done, 1 error.\n";
 
 static const char cert_usage[] =
@@ -40,57 +48,129 @@ static const char *status_text(const est_cert_record *rec, int64_t now)
 
 typedef struct list_ctx {
     int64_t now;
-    int64_t expiring_before; /* 0: no --expiring */
+    long left; /* lines still to print; 0: no --limit */
 } list_ctx;
 
 static int print_cert(const est_cert_record *rec, void *arg)
 {
-    const list_ctx *c = arg;
+    list_ctx *c = arg;
     char not_after[ESTD_TIME_TEXT_MAX];
 
-    /* The store filters on not_after < bound; expired ones are no longer "expiring". */
-    if (c->expiring_before != 0 && rec->not_after < c->now)
-        return 0;
     estd_time_text(rec->not_after, not_after);
     printf("%s %s %s %s\n", rec->serial, status_text(rec, c->now), not_after,
            rec->subject != NULL && rec->subject[0] != '\0' ? rec->subject : "-");
+    return c->left != 0 && --c->left == 0; /* non-zero stops the listing */
+}
+
+/* --status: valid = not revoked, not expired; expired = not revoked, past
+ * its notAfter. Both are not_after bounds, so they narrow the index range. */
+static int status_filter(const char *cmd, const char *arg, int64_t now, est_cert_filter *f)
+{
+    if (strcmp(arg, "revoked") == 0) {
+        f->only_revoked = 1;
+        return 0;
+    }
+    f->only_valid = 1;
+    if (strcmp(arg, "valid") == 0) {
+        f->not_after_from = now;
+        return 0;
+    }
+    if (strcmp(arg, "expired") == 0) {
+        if (f->expiring_before == 0 || f->expiring_before > now)
+            f->expiring_before = now;
+        return 0;
+    }
+    estd_usage_error(cmd, "--status is valid, revoked or expired");
+    return -1;
+}
+
+/* YYYY-MM-DD, UTC midnight, as unix seconds. */
+static int day_arg(const char *cmd, const char *arg, int64_t *out)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof tm);
+    end = strptime(arg, "%Y-%m-%d", &tm);
+    if (end == NULL || *end != '\0' || strlen(arg) != 10) {
+        estd_usage_error(cmd, "--issued-since is a day as YYYY-MM-DD");
+        return -1;
+    }
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+/* Parses the options into the store filter and the line limit; -1 after
+ * printing why, 1 after --help, 0 to list. */
+static int list_options(int argc, char **argv, const char *cmd, est_cert_filter *f,
+                        list_ctx *ctx)
+{
+    enum { O_EXPIRING = 256, O_STATUS, O_CONTAINS, O_SINCE, O_LIMIT };
+    static const struct option options[] = {{"expiring", required_argument, NULL, O_EXPIRING},
+                                            {"status", required_argument, NULL, O_STATUS},
+                                            {"contains", required_argument, NULL, O_CONTAINS},
+                                            {"issued-since", required_argument, NULL, O_SINCE},
+                                            {"limit", required_argument, NULL, O_LIMIT},
+                                            {"help", no_argument, NULL, 'h'}, {0}};
+    const char *status = NULL;
+    long days;
+    int opt;
+
+    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
+        if (opt == 'h') {
+            fputs(certs_usage, stdout);
+            return 1;
+        } else if (opt == O_EXPIRING) {
+            if (estd_number_arg(cmd, "--expiring", optarg, 0, CERTS_EXPIRING_DAYS_MAX, &days) != 0)
+                return -1;
+            /* Expiring means still valid: from now to now + DAYS. */
+            f->expiring_before = ctx->now + (int64_t)days * SECONDS_PER_DAY;
+            f->not_after_from = ctx->now;
+            f->only_valid = 1;
+        } else if (opt == O_STATUS) {
+            status = optarg;
+        } else if (opt == O_CONTAINS) {
+            if (optarg[0] == '\0' || strlen(optarg) > CERTS_CONTAINS_MAX) {
+                estd_usage_error(cmd, "--contains is 1-256 characters");
+                return -1;
+            }
+            f->contains = optarg;
+        } else if (opt == O_SINCE) {
+            if (day_arg(cmd, optarg, &f->issued_since) != 0)
+                return -1;
+        } else if (opt != O_LIMIT ||
+                   estd_number_arg(cmd, "--limit", optarg, 1, CERTS_LIMIT_MAX, &ctx->left) != 0) {
+            return -1;
+        }
+    }
+    if (status != NULL && status_filter(cmd, status, ctx->now, f) != 0)
+        return -1;
+    if (optind + 1 != argc) {
+        estd_usage_error(cmd, "expected DIR");
+        return -1;
+    }
     return 0;
 }
 
 static int certs_list(int argc, char **argv)
 {
-    enum { O_EXPIRING = 256 };
-    static const struct option options[] = {{"expiring", required_argument, NULL, O_EXPIRING},
-                                            {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "certs list";
     list_ctx ctx = {(int64_t)time(NULL), 0};
     est_cert_filter filter = {0};
     estd_instance *inst = NULL;
     est_error err;
-    long days;
-    int opt, status = ESTD_EXIT_OK;
+    int parsed, status = ESTD_EXIT_OK;
 
-    while ((opt = estd_getopt(argc, argv, "h", options, cmd)) != -1) {
-        if (opt == 'h') {
-            fputs(certs_usage, stdout);
-            return ESTD_EXIT_OK;
-        }
-        if (opt != O_EXPIRING ||
-            estd_number_arg(cmd, "--expiring", optarg, 0, CERTS_EXPIRING_DAYS_MAX, &days) != 0)
-            return ESTD_EXIT_ERROR;
-        ctx.expiring_before = ctx.now + (int64_t)days * SECONDS_PER_DAY;
-        /* 0 days must still filter: the bound is "now", which excludes everything. */
-        if (ctx.expiring_before == 0)
-            ctx.expiring_before = 1;
-        filter.expiring_before = ctx.expiring_before;
-        filter.only_valid = 1;
-    }
-    if (optind + 1 != argc)
-        return estd_usage_error(cmd, "expected DIR");
+    if ((parsed = list_options(argc, argv, cmd, &filter, &ctx)) != 0)
+        return parsed > 0 ? ESTD_EXIT_OK : ESTD_EXIT_ERROR;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     if (inst->store->ops->cert_list(inst->store->impl, &filter, print_cert, &ctx, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+        status = ESTD_EXIT_ERROR;
+    }
+    if (fflush(stdout) != 0) {
+        estd_fail(cmd, "writing to stdout failed");
         status = ESTD_EXIT_ERROR;
     }
     estd_instance_free(inst);

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "instance.h"
 
-/* DESIGN §5: 0 done, 1 error (one line on stderr), 2 nothing to do. */
+/* docs/design.md §5: 0 done, 1 error (one line on stderr), 2 nothing to do. */
 enum {
     ESTD_EXIT_OK = 0,
     ESTD_EXIT_ERROR = 1,

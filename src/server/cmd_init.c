@@ -12,7 +12,7 @@
  *
  * Everything is built in DIR.tmp-XXXXXX (mode 0700), loaded once as
  * `estd serve` would load it, and only then renamed to DIR, so a failure
- * leaves nothing half-written. Keys are written 0600 (DESIGN §4). */
+ * leaves nothing half-written. Keys are written 0600 (docs/design.md §4). */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -45,7 +45,7 @@
 static const char init_usage[] =
     "usage: estd init DIR [--ca-subject DN] [--key-type TYPE] [--server-name NAME]...\n"
     "                 [--enable-serverkeygen] [--listen HOST:PORT] [--days N] [--force]\n"
-    "                 [--ca-cert FILE --ca-key FILE [--chain FILE]]\n"
+    "                 [--ca-cert FILE --ca-key FILE [--chain FILE]] [--store CONNINFO]\n"
     "Creates DIR (mode 0700) with a CA, a TLS server certificate, estd.conf and the store.\n"
     "  --ca-subject DN        subject of the new root CA (default \"" INIT_DEFAULT_SUBJECT "\");\n"
     "                         \"CN=x,O=y\" or \"/CN=x/O=y\"\n"
@@ -61,6 +61,9 @@ static const char init_usage[] =
     "  --ca-cert FILE         use an existing CA instead of a new root: its certificate\n"
     "                         (PEM; more certificates after it count as --chain)\n"
     "  --ca-key FILE          its private key (PEM, unencrypted); must match --ca-cert\n"
+    "  --store CONNINFO       keep the store in PostgreSQL (a postgresql:// URI or keyword\n"
+    "                         string; the password in a passfile, PGPASSFILE) instead of\n"
+    "                         DIR/estd.db; makes the schema, or reuses one made before\n"
     "  --chain FILE           the certificates above --ca-cert up to the root (PEM); needed\n"
     "                         when --ca-cert is not self-signed; written to ca/chain.pem\n"
     "Exit status: 0 created, 1 error (nothing is left behind).\n";
@@ -70,6 +73,7 @@ typedef struct init_opts {
     const char *ca_subject;
     const char *listen;
     const char *ca_cert, *ca_key, *chain;
+    const char *store; /* --store: a PostgreSQL conninfo, or NULL for DIR/estd.db */
     const char *names[INIT_SERVER_NAMES_MAX];
     size_t name_count;
     est_key_type key_type;
@@ -94,7 +98,7 @@ static void init_ca_free(init_ca *ca)
 static int init_parse(int argc, char **argv, init_opts *o)
 {
     enum { O_SUBJECT = 256, O_KEY_TYPE, O_NAME, O_KEYGEN, O_LISTEN, O_DAYS, O_FORCE, O_CA_CERT,
-           O_CA_KEY, O_CHAIN };
+           O_CA_KEY, O_CHAIN, O_STORE };
     static const struct option options[] = {
         {"ca-subject", required_argument, NULL, O_SUBJECT},
         {"key-type", required_argument, NULL, O_KEY_TYPE},
@@ -106,6 +110,7 @@ static int init_parse(int argc, char **argv, init_opts *o)
         {"ca-cert", required_argument, NULL, O_CA_CERT},
         {"ca-key", required_argument, NULL, O_CA_KEY},
         {"chain", required_argument, NULL, O_CHAIN},
+        {"store", required_argument, NULL, O_STORE},
         {"help", no_argument, NULL, 'h'},
         {0}};
     est_error err;
@@ -143,6 +148,7 @@ static int init_parse(int argc, char **argv, init_opts *o)
         case O_CA_CERT: o->ca_cert = optarg; break;
         case O_CA_KEY: o->ca_key = optarg; break;
         case O_CHAIN: o->chain = optarg; break;
+        case O_STORE: o->store = optarg; break;
         default: return -1;
         }
     }
@@ -160,6 +166,14 @@ static int init_parse(int argc, char **argv, init_opts *o)
         estd_usage_error(INIT_CMD, "--listen takes HOST:PORT");
         return -1;
     }
+    /* One line of estd.conf; a SQLite store stays DIR/estd.db. */
+    if (o->store != NULL && (!est_store_spec_is_pg(o->store) ||
+                             strlen(o->store) >= ESTD_PATH_MAX ||
+                             strpbrk(o->store, "\r\n#;") != NULL)) {
+        estd_usage_error(INIT_CMD, "--store takes a PostgreSQL URI (postgresql://...) or "
+                                   "keyword string, on one line without '#' or ';'");
+        return -1;
+    }
     if (o->name_count == 0) {
         o->names[o->name_count++] = "localhost";
         o->names[o->name_count++] = "127.0.0.1";
@@ -175,7 +189,7 @@ static est_status ca_create_root(const init_opts *o, init_ca *ca, est_error *err
 
     if ((rc = est_key_generate(o->key_type, &ca->key, err)) != EST_OK ||
         (rc = est_ca_make_root(ca->key, o->ca_subject, (unsigned)o->days, &ca->cert, err)) != EST_OK)
-        return est_error_prefix(err, "new root CA");
+        return est_error_prefix(err, rc, "new root CA");
     if ((ca->chain = sk_X509_new_null()) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     return EST_OK;
@@ -357,7 +371,7 @@ static est_status write_tls(const char *tmp, const init_opts *o, const init_ca *
     if ((rc = est_key_generate(o->key_type, &key, err)) != EST_OK ||
         (rc = est_ca_issue_for_key(issuer, key, subject, (const char *const *)o->names,
                                    o->name_count, &profile, &cert, err)) != EST_OK) {
-        est_error_prefix(err, "TLS certificate");
+        est_error_prefix(err, rc, "TLS certificate");
         goto out;
     }
     if ((rc = make_subdir(tmp, "tls", err)) != EST_OK ||
@@ -379,6 +393,7 @@ out:
 static est_status write_config(const char *tmp, const init_opts *o, est_error *err)
 {
     static const char keygen_off[] = "\nserverkeygen = no\n";
+    static const char store_default[] = "\nstore = estd.db\n";
     char path[ESTD_PATH_MAX];
     char *text = NULL, *edited = NULL, *at;
     estd_config *cfg = malloc(sizeof *cfg);
@@ -389,6 +404,19 @@ static est_status write_config(const char *tmp, const init_opts *o, est_error *e
     if ((rc = estd_config_template(o->listen, &text, err)) != EST_OK)
         goto out;
     rc = EST_E_INTERNAL;
+    if (o->store != NULL) {
+        if ((at = strstr(text, store_default)) == NULL) {
+            est_error_set(err, rc, "estd.conf template lacks '%s'", "store = estd.db");
+            goto out;
+        }
+        if (asprintf(&edited, "%.*s\nstore = %s\n%s", (int)(at - text), text, o->store,
+                     at + strlen(store_default)) < 0) {
+            rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+            goto out;
+        }
+        free(text);
+        text = edited;
+    }
     if (o->serverkeygen) {
         if ((at = strstr(text, keygen_off)) == NULL) {
             est_error_set(err, rc, "estd.conf template lacks '%s'", "serverkeygen = no");
@@ -431,7 +459,7 @@ static est_status write_store(const char *tmp, const init_opts *o, const init_ca
              o->names[0], o->name_count > 1 ? ", ..." : "");
     if ((rc = est_serial_to_hex(X509_get0_serialNumber(ca->cert), serial, err)) != EST_OK ||
         (rc = path_join(path, tmp, "estd.db", err)) != EST_OK ||
-        (rc = est_store_open_sqlite(path, 1, &store, err)) != EST_OK)
+        (rc = est_store_open(o->store != NULL ? o->store : path, 1, NULL, &store, err)) != EST_OK)
         return rc;
     est_audit_event ev = {"init", "", estd_admin_actor(), subject, serial, detail};
     rc = store->ops->audit_append(store->impl, &ev, err);
@@ -451,7 +479,7 @@ static est_status build(const char *tmp, const init_opts *o, init_ca *ca, est_er
         return rc;
     /* Load it as `estd serve` will: what init wrote must be usable. */
     if ((rc = estd_instance_open(tmp, ESTD_OPEN_KEYS, &inst, err)) != EST_OK)
-        return est_error_prefix(err, "checking the new directory");
+        return est_error_prefix(err, rc, "checking the new directory");
     estd_instance_free(inst);
     return EST_OK;
 }

@@ -1,5 +1,5 @@
 /* estd otp add|list DIR: one-time enrollment codes, for CAs configured
- * with challenge_password = one-time-code (DESIGN §2: challengePassword's
+ * with challenge_password = one-time-code (docs/design.md §2: challengePassword's
  * meaning is policy). A device puts its code in the CSR's challengePassword;
  * estd accepts it once, for its CA label (and subject, when the code is
  * bound to one), until it expires.

@@ -137,7 +137,7 @@ static est_status approve_issue(estd_instance *inst, const est_pending_record *r
                              inst->cfg.dir, rec->label);
     if ((rc = est_csr_parse(rec->csr_der, rec->csr_der_len, &csr, err)) != EST_OK ||
         (rc = est_csr_check(csr, &ca->cfg->profile, err)) != EST_OK) {
-        est_error_prefix(err, "the stored request");
+        est_error_prefix(err, rc, "the stored request");
         goto out;
     }
     rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert, err);
@@ -171,9 +171,22 @@ static int pending_approve(int argc, char **argv)
         status = rec->status == EST_PENDING_APPROVED ? ESTD_EXIT_NOTHING : ESTD_EXIT_ERROR;
         goto out;
     }
+    /* Claim, issue, record (est_store_ops pending_update): of two
+     * approvals at once, here or on another node, only one claims. */
+    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
+                                         NULL, &err) != EST_OK) {
+        estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
+        status = err.code == EST_E_CONFLICT ? ESTD_EXIT_NOTHING : ESTD_EXIT_ERROR;
+        goto out;
+    }
     if (approve_issue(inst, rec, &cert, &err) != EST_OK ||
-        est_serial_to_hex(X509_get0_serialNumber(cert), serial, &err) != EST_OK ||
-        inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
+        est_serial_to_hex(X509_get0_serialNumber(cert), serial, &err) != EST_OK) {
+        estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
+        (void)inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_WAITING,
+                                               NULL, NULL, NULL);
+        goto out;
+    }
+    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
                                          serial, &err) != EST_OK) {
         estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
         goto out;

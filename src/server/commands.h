@@ -12,6 +12,7 @@ int estd_crl_main(int argc, char **argv);     /* cmd_revoke.c */
 int estd_ca_main(int argc, char **argv);      /* cmd_ca.c: ca rollover */
 int estd_pending_main(int argc, char **argv); /* cmd_pending.c: list|approve|reject */
 int estd_otp_main(int argc, char **argv);     /* cmd_otp.c: add|list */
+int estd_store_main(int argc, char **argv);   /* cmd_store.c: store copy */
 int estd_serve_main(int argc, char **argv);   /* serve.c */
 int estd_tls_main(int argc, char **argv);     /* cmd_tls.c: tls renew */
 int estd_version_main(int argc, char **argv); /* cmd_info.c */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "config.h"
+#include "estkit/store.h"
 
 #define CONFIG_LINE_MAX 2048
 
@@ -40,6 +41,7 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     ca->trust_ra = 1;
     ca->serverkeygen_key_type = EST_KEY_EC_P256;
     ca->fullcmc = 1;
+    ca->base64_line_length = ESTD_LINE_INHERIT;
 }
 
 void estd_config_defaults(estd_config *cfg, const char *dir)
@@ -57,12 +59,18 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->timeout_seconds = 30;
     cfg->max_connections = 4096;
     cfg->nonce_lifetime_seconds = 300;
+    cfg->store_connections = 8;
+    cfg->store_wait_seconds = 10;
     cfg->credential_cache_seconds = 60;
     cfg->tls_ticket_key_seconds = 3600;
     cfg->guess_delay_after = 5;
     cfg->guess_lock_after = 20;
     cfg->guess_lock_seconds = 900;
     cfg->guess_delay_max_seconds = 60;
+    cfg->password_queue_max = 256;
+    cfg->password_queue_wait_ms = 10000;
+    cfg->base64_line_length = EST_BODY_LINE_DEFAULT;
+    cfg->base64_unbroken_without_user_agent = 1;
     estd_ops_defaults(&cfg->ops);
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
@@ -120,7 +128,7 @@ est_status estd_auth_policy_parse(const char *text, estd_auth_policy *out, est_e
             if (end == start)
                 return est_error_set(err, EST_E_CONFIG, "empty authentication method in '%s'", text);
             if (auth_term_parse(start, (size_t)(end - start), &bit, err) != EST_OK)
-                return err ? err->code : EST_E_CONFIG;
+                return EST_E_CONFIG;
             combo |= bit;
             if (*p != '+')
                 break;
@@ -165,6 +173,21 @@ static est_status set_uint(unsigned *dst, const char *value, unsigned min, unsig
         return est_error_set(err, EST_E_CONFIG, "'%s' is not a whole number from %u to %u",
                              value, min, max);
     *dst = (unsigned)v;
+    return EST_OK;
+}
+
+/* base64_line_length: 0 or a multiple of 4 up to EST_BODY_LINE_MAX. */
+static est_status set_line_length(unsigned *dst, const char *value, est_error *err)
+{
+    unsigned u;
+    est_status rc = set_uint(&u, value, 0, EST_BODY_LINE_MAX, err);
+
+    if (rc != EST_OK)
+        return rc;
+    if (est_body_line_check(u, NULL) != EST_OK)
+        return est_error_set(err, EST_E_CONFIG, "'%s' is not 0 or a multiple of 4 up to %u",
+                             value, EST_BODY_LINE_MAX);
+    *dst = u;
     return EST_OK;
 }
 
@@ -248,6 +271,10 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->max_password_checks, value, 0, 256, err);
     if (strcmp(key, "credential_cache_seconds") == 0)
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
+    if (strcmp(key, "store_connections") == 0)
+        return set_uint(&cfg->store_connections, value, 1, 256, err);
+    if (strcmp(key, "store_wait_seconds") == 0)
+        return set_uint(&cfg->store_wait_seconds, value, 1, 300, err);
     if (strcmp(key, "nonce_lifetime_seconds") == 0)
         return set_uint(&cfg->nonce_lifetime_seconds, value, 10, 86400, err);
     if (strcmp(key, "guess_delay_after") == 0)
@@ -258,6 +285,15 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->guess_lock_seconds, value, 1, 86400 * 30, err);
     if (strcmp(key, "guess_delay_max_seconds") == 0)
         return set_uint(&cfg->guess_delay_max_seconds, value, 1, 86400, err);
+    if (strcmp(key, "password_queue_max") == 0)
+        return set_uint(&cfg->password_queue_max, value, 1, ESTD_PASSWORD_QUEUE_MAX_LIMIT, err);
+    if (strcmp(key, "password_queue_wait_ms") == 0)
+        return set_uint(&cfg->password_queue_wait_ms, value, 1, ESTD_PASSWORD_QUEUE_WAIT_MS_LIMIT,
+                        err);
+    if (strcmp(key, "base64_line_length") == 0)
+        return set_line_length(&cfg->base64_line_length, value, err);
+    if (strcmp(key, "base64_unbroken_without_user_agent") == 0)
+        return set_bool(&cfg->base64_unbroken_without_user_agent, value, err);
     if ((rc = estd_ops_server_key_set(&cfg->ops, key, value, err)) != EST_E_NOT_FOUND)
         return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
@@ -341,6 +377,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->csrattrs, sizeof ca->csrattrs, value, err);
     if (strcmp(key, "enforce_csrattrs") == 0)
         return set_bool(&ca->enforce_csrattrs, value, err);
+    if (strcmp(key, "base64_line_length") == 0)
+        return set_line_length(&ca->base64_line_length, value, err);
     if ((rc = estd_ops_ca_key_set(&ca->profile, key, value, err)) != EST_E_NOT_FOUND)
         return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
@@ -448,6 +486,7 @@ est_status estd_config_parse(estd_config *cfg, const char *name, const char *tex
     int in_section = 0;
     size_t pos = 0;
     unsigned lineno = 0;
+    est_status rc;
 
     if (len > ESTD_CONFIG_MAX_BYTES)
         return est_error_set(err, EST_E_CONFIG, "%s: larger than %d bytes", name,
@@ -465,8 +504,8 @@ est_status estd_config_parse(estd_config *cfg, const char *name, const char *tex
         memcpy(line, text + pos, n);
         line[n] = '\0';
         pos += n + (nl ? 1 : 0);
-        if (config_line(cfg, line, &in_section, &ca, err) != EST_OK)
-            return est_error_prefix(err, "%s:%u", name, lineno);
+        if ((rc = config_line(cfg, line, &in_section, &ca, err)) != EST_OK)
+            return est_error_prefix(err, rc, "%s:%u", name, lineno);
     }
     return EST_OK;
 }
@@ -509,7 +548,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (resolve(cfg->tls_cert, sizeof cfg->tls_cert, dir, err) != EST_OK ||
         resolve(cfg->tls_key, sizeof cfg->tls_key, dir, err) != EST_OK ||
         resolve(cfg->third_party_trust, sizeof cfg->third_party_trust, dir, err) != EST_OK ||
-        resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK ||
+        (!est_store_spec_is_pg(cfg->store) &&
+         resolve(cfg->store, sizeof cfg->store, dir, err) != EST_OK) ||
         estd_ops_resolve(&cfg->ops, dir, err) != EST_OK)
         return rc;
     for (size_t i = 0; i < cfg->ca_count; i++) {
@@ -520,6 +560,9 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
             resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
             resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK)
             return rc;
+        /* A [ca] without its own base64_line_length takes [server]'s. */
+        if (ca->base64_line_length == ESTD_LINE_INHERIT)
+            ca->base64_line_length = cfg->base64_line_length;
     }
     return EST_OK;
 }
@@ -547,8 +590,14 @@ static const char config_template[] =
 "# PEM bundle of third-party CAs whose client certificates may authenticate\n"
 "# (e.g. a manufacturer's IDevID CA); used with the 'third-party' method.\n"
 "third_party_trust =\n"
-"# The certificate store (SQLite, WAL mode).\n"
+"# The certificate store: a SQLite file (WAL mode), or a PostgreSQL database\n"
+"# shared by several estd nodes: a libpq URI (postgresql://USER@HOST/DB) or\n"
+"# keyword string; the password goes in a passfile (PGPASSFILE), not here.\n"
 "store = estd.db\n"
+"# PostgreSQL only: connections per node, and how long a request waits for\n"
+"# one before it is answered 503 + Retry-After.\n"
+"store_connections = 8\n"
+"store_wait_seconds = 10\n"
 "# HTTP Basic/Digest realm. Digest users are bound to it: after changing it,\n"
 "# set their passwords again with `estd user add --force`.\n"
 "realm = estkit\n"
@@ -580,6 +629,17 @@ static const char config_template[] =
 "guess_lock_after = 20\n"
 "guess_lock_seconds = 900\n"
 "guess_delay_max_seconds = 60\n"
+"# A Basic check beyond max_password_checks waits in a queue (and checks\n"
+"# of the same user and password share one hash); 503 + Retry-After only\n"
+"# when this many wait already or the wait would pass password_queue_wait_ms.\n"
+"password_queue_max = 256\n"
+"password_queue_wait_ms = 10000\n"
+"# RFC 7030 bodies are base64 in lines of this many characters ended by\n"
+"# LF (RFC 2045 lengths; libest needs lines); 0 = one unbroken line. A [ca]\n"
+"# section may set its own. Clients that send no User-Agent (strongSwan's\n"
+"# pki, which cannot read line breaks) get one line while this is yes.\n"
+"base64_line_length = 64\n"
+"base64_unbroken_without_user_agent = yes\n"
 "# Operations. Renew the TLS certificate (same key, same names, from the\n"
 "# default CA) when it expires within this many days; 0 = never. Also by\n"
 "# hand: `estd tls renew DIR`.\n"

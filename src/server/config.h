@@ -75,7 +75,14 @@ typedef struct estd_ca_config {
     int fullcmc;                /* /fullcmc offered (default yes) */
     char csrattrs[1024];        /* comma list of OIDs / names for /csrattrs; "" = none */
     int enforce_csrattrs;       /* refuse CSRs lacking what /csrattrs asks */
+    unsigned base64_line_length; /* RFC 7030 body lines; ESTD_LINE_INHERIT = [server]'s */
 } estd_ca_config;
+
+/* A [ca] base64_line_length not set: the [server] value applies. */
+#define ESTD_LINE_INHERIT (~0u)
+/* Bounds of the Basic password wait queue (password_gate.h). */
+#define ESTD_PASSWORD_QUEUE_MAX_LIMIT 65536u
+#define ESTD_PASSWORD_QUEUE_WAIT_MS_LIMIT 600000u
 
 typedef struct estd_config {
     char dir[ESTD_PATH_MAX];
@@ -88,7 +95,9 @@ typedef struct estd_config {
     char tls_min_version[8];        /* "1.2" or "1.3" */
     unsigned tls_ticket_key_seconds; /* session ticket key rotation; 0 = no resumption */
     char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
-    char store[ESTD_PATH_MAX];      /* SQLite file */
+    char store[ESTD_PATH_MAX];      /* SQLite file, or a PostgreSQL conninfo (est_store_spec_is_pg) */
+    unsigned store_connections;     /* PostgreSQL: connections at most */
+    unsigned store_wait_seconds;    /* PostgreSQL: wait for a free connection, then 503 */
     char realm[128];                /* HTTP auth realm */
     est_digest_alg digest_algorithm; /* what the Digest challenge offers */
     size_t max_body_bytes;
@@ -97,12 +106,17 @@ typedef struct estd_config {
     unsigned max_connections;
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
-    unsigned max_password_checks;   /* concurrent slow hashes; beyond: 503; 0 = cores */
     /* Guessing countermeasures (draft-04 §3.3.3; guess_guard.h). */
     unsigned guess_delay_after;      /* free failures per user / address; 0 = off */
     unsigned guess_lock_after;       /* failures that lock a user name; 0 = never */
     unsigned guess_lock_seconds;     /* lock length and memory of a failure */
     unsigned guess_delay_max_seconds; /* back-off ceiling */
+    unsigned max_password_checks;   /* concurrent slow hashes; beyond: queue; 0 = cores */
+    /* Interop and password queue (issue 11). */
+    unsigned password_queue_max;    /* password checks waiting for a slot; beyond: 503 */
+    unsigned password_queue_wait_ms; /* longest wait for a slot; beyond: 503 */
+    unsigned base64_line_length;    /* RFC 7030 body lines: 0 = one line, else 4..76 */
+    int base64_unbroken_without_user_agent; /* one line to clients sending no User-Agent */
     estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];

@@ -66,6 +66,13 @@ static int tag_make(const estd_credential_cache *cache, const char *user, const 
     return ok;
 }
 
+int estd_credential_cache_tag(estd_credential_cache *cache, const char *user,
+                              const char *password, const char *stored_hash,
+                              unsigned char tag[ESTD_TAG_LEN])
+{
+    return cache != NULL && tag_make(cache, user, password, stored_hash, tag);
+}
+
 int estd_credential_cache_hit(estd_credential_cache *cache, const char *user,
                               const char *password, const char *stored_hash, time_t now)
 {

@@ -37,6 +37,13 @@ int estd_credential_cache_hit(estd_credential_cache *cache, const char *user,
 int estd_credential_cache_verify_begin(estd_credential_cache *cache);
 void estd_credential_cache_verify_end(estd_credential_cache *cache);
 
+/* The cache's key for these credentials (HMAC-SHA256 under the cache's
+ * key), also when caching is off: what single flight coalesces on. 1 on
+ * success. */
+int estd_credential_cache_tag(estd_credential_cache *cache, const char *user,
+                              const char *password, const char *stored_hash,
+                              unsigned char tag[ESTD_TAG_LEN]);
+
 /* Remembers a successful verification. */
 void estd_credential_cache_put(estd_credential_cache *cache, const char *user,
                                const char *password, const char *stored_hash, time_t now);

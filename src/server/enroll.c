@@ -18,7 +18,7 @@ static const char *pkcs7_type(est_dialect dialect)
                                         : "application/pkcs7-mime; smime-type=certs-only";
 }
 
-/* Reads the request body as a CSR: any of DESIGN §2's encodings. check:
+/* Reads the request body as a CSR: any of docs/design.md §2's encodings. check:
  * also est_csr_check (proof of possession, key policy); /serverkeygen
  * passes 0, since it must ignore the CSR's key and signature. */
 int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
@@ -116,7 +116,7 @@ out:
     return ok;
 }
 
-/* challenge_password = one-time-code (DESIGN §2): challengePassword is a
+/* challenge_password = one-time-code (docs/design.md §2): challengePassword is a
  * code from `estd otp add`, good once, for this CA label and, when the code
  * is bound to one, this subject. Call it last, once the request is
  * otherwise acceptable: the code is spent here, in one store transaction.
@@ -147,7 +147,7 @@ int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_re
         estd_audit(srv->inst, "otp-refused", label, auth->name, subject, NULL, err.message);
         estd_response_error(resp, 403, "one-time enrollment code not valid");
     } else if (rc != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_failure(resp, 500, &err);
     } else {
         *otp_id = rec->id;
         ok = 1;
@@ -283,7 +283,8 @@ static int respond_with_cert(const estd_request *req, X509 *cert, estd_response 
         goto out;
     }
     if (est_certs_only_build(certs, &der, &der_len, &err) != EST_OK ||
-        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &body_len, &err) != EST_OK) {
+        est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
+                              &body_len, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         goto out;
     }
@@ -345,17 +346,24 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
             estd_audit(srv->inst, "pending", label, auth->name, subject, NULL, operation);
     }
     if (rc != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_failure(resp, 500, &err);
     } else if (pending == NULL || pending->status == EST_PENDING_WAITING) {
         estd_response_error(resp, 202, "request %lld is waiting for approval; retry later",
                             (long long)(pending ? pending->id : fresh.id));
         resp->retry_after = req->ca->cfg->retry_after_seconds;
+    } else if (pending->status == EST_PENDING_APPROVED && pending->cert_serial == NULL) {
+        /* Claimed by an approval that is issuing right now. */
+        estd_response_error(resp, 202, "request %lld is approved; its certificate is being "
+                            "issued; retry later", (long long)pending->id);
+        resp->retry_after = req->ca->cfg->retry_after_seconds;
     } else if (pending->status == EST_PENDING_REJECTED) {
         estd_response_error(resp, 403, "request rejected: %s",
                             pending->reason ? pending->reason : "no reason given");
-    } else if (pending->cert_serial == NULL ||
-               store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
-        estd_response_error(resp, 500, "approved request has no certificate in the store");
+    } else if (store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
+        if (err.code == EST_E_UNAVAILABLE)
+            estd_response_failure(resp, 500, &err);
+        else
+            estd_response_error(resp, 500, "approved request has no certificate in the store");
     } else {
         const unsigned char *p = rec->der;
         X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
@@ -431,8 +439,8 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
         goto out;
     }
     if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+        estd_response_failure(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
+                              &err);
         estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
     }

@@ -54,7 +54,8 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
     est_error err;
 
     if (est_cmc_response_build(req->ca->ca, &spec, &der, &der_len, &err) != EST_OK ||
-        est_body_encode(der, der_len, req->route.dialect, "PKCS7", &body, &len, &err) != EST_OK) {
+        est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
+                              &len, &err) != EST_OK) {
         /* No CMC answer possible (e.g. a CA key OpenSSL cannot use in
          * CMS): the reason as text, with the status we meant to send. */
         estd_response_error(resp, http == 200 ? 500 : http, "%s%s%s",
@@ -71,6 +72,16 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
 
 static void refuse(cmc_job *job, int http, est_cmc_fail fail, uint32_t body_part,
                    estd_response *resp, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* The HTTP status for a failure: 503 + Retry-After when the store's
+ * database is unreachable (the client should come back), else status. */
+static int store_status(const est_error *err, int status, estd_response *resp)
+{
+    if (err->code != EST_E_UNAVAILABLE)
+        return status;
+    resp->retry_after = ESTD_STORE_RETRY_AFTER;
+    return 503;
+}
 
 /* One failed status for body_part (0: the PKIData as a whole). */
 static void refuse(cmc_job *job, int http, est_cmc_fail fail, uint32_t body_part,
@@ -286,8 +297,8 @@ static int perform(cmc_job *job, estd_response *resp)
         char detail[EST_CMC_TEXT_MAX + 40];
         if (store->ops->cert_revoke(store->impl, rv->serial_hex, rv->reason, (int64_t)time(NULL),
                                     &err) != EST_OK) {
-            refuse(job, 500, EST_CMC_FAIL_INTERNAL_CA_ERROR, rv->body_part_id, resp, "%s",
-                   err.message);
+            refuse(job, store_status(&err, 500, resp), EST_CMC_FAIL_INTERNAL_CA_ERROR,
+                   rv->body_part_id, resp, "%s", err.message);
             return 0;
         }
         snprintf(detail, sizeof detail, "fullcmc revokeRequest, reason %d%s%s", rv->reason,
@@ -301,7 +312,7 @@ static int perform(cmc_job *job, estd_response *resp)
         if (estd_issue(job->srv->inst, job->req->ca, cmc->requests[i].csr, NULL, &who, "fullcmc",
                        &cert, &err) != EST_OK) {
             int policy = err.code == EST_E_POLICY || err.code == EST_E_INPUT;
-            refuse(job, policy ? 400 : 500,
+            refuse(job, store_status(&err, policy ? 400 : 500, resp),
                    policy ? EST_CMC_FAIL_BAD_REQUEST : EST_CMC_FAIL_INTERNAL_CA_ERROR,
                    cmc->requests[i].body_part_id, resp, "%s", err.message);
             return 0;

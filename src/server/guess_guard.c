@@ -166,14 +166,15 @@ static time_t backoff(const estd_guess_limits *limits, unsigned failures)
     return (time_t)1 << past;
 }
 
-/* GO, or DELAYED with *retry_after. Checks in flight count as failures:
- * beyond the free allowance only one check at a time, after its wait. */
+/* GO, or DELAYED with *retry_after. Within the free allowance anything
+ * goes (a fleet of devices sharing one name logs in at once); beyond it
+ * only one check at a time, after its wait. */
 static estd_guess_verdict entry_gate(const estd_guess_limits *limits, const guess_entry *e,
                                      time_t now, unsigned *retry_after)
 {
     time_t ready;
 
-    if (e->failures + e->pending < limits->delay_after)
+    if (e->failures < limits->delay_after)
         return ESTD_GUESS_GO;
     if (e->pending > 0) {
         *retry_after = 1;

@@ -22,9 +22,11 @@
  *     what a lock is for).
  *
  * Concurrency: a check that is let through holds a reservation until its
- * outcome is reported, and reservations count as failures for the free
- * allowance and the back-off, so N threads firing at once get no more
- * real checks than one thread would.
+ * outcome is reported. Past the free allowance a name or address with a
+ * check in flight gets no second one, so N threads firing at once get no
+ * more real checks there than one thread would; within the allowance
+ * checks run side by side (devices sharing a name start together), so a
+ * first burst may overshoot the allowance by the checks it had in flight.
  *
  * Memory is bounded: entries live in ESTD_GUESS_SLOTS slots, 4-way set
  * associative, keyed by HMAC-SHA256(per-process key, kind, name) so

@@ -5,12 +5,19 @@
 #include "metrics.h"
 #include "server.h"
 
-/* DESIGN §2: RFC 7030 bodies are base64 DER with CTE base64 and smime-type;
- * draft-04 bodies are PEM-armoured with the bare media type. */
+/* docs/design.md §2: RFC 7030 bodies are base64 DER with CTE base64
+ * and smime-type; draft-04 bodies are PEM-armoured with the bare media type. */
 static const char *pkcs7_type(est_dialect dialect)
 {
     return dialect == EST_DIALECT_DRAFT ? "application/pkcs7-mime"
                                         : "application/pkcs7-mime; smime-type=certs-only";
+}
+
+unsigned estd_base64_line(const estd_server *srv, const estd_ca *ca, int has_user_agent)
+{
+    if (!has_user_agent && srv->inst->cfg.base64_unbroken_without_user_agent)
+        return 0;
+    return ca->cfg->base64_line_length;
 }
 
 int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp)
@@ -26,8 +33,8 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
     resp->status = 200;
     snprintf(resp->content_type, sizeof resp->content_type, "%s", pkcs7_type(d));
     resp->base64_transfer = d == EST_DIALECT_RFC7030;
-    resp->shared_body = ca->cacerts_body[d];
-    resp->shared_len = ca->cacerts_len[d];
+    resp->shared_body = ca->cacerts_body[estd_body_form_of(d, req->base64_line)];
+    resp->shared_len = ca->cacerts_len[estd_body_form_of(d, req->base64_line)];
     return 1;
 }
 
@@ -44,13 +51,13 @@ static void handle_csrattrs(const estd_request *req, estd_response *resp)
     resp->status = 200;
     snprintf(resp->content_type, sizeof resp->content_type, "application/csrattrs");
     resp->base64_transfer = d == EST_DIALECT_RFC7030;
-    resp->shared_body = ca->csrattrs_body[d];
-    resp->shared_len = ca->csrattrs_len[d];
+    resp->shared_body = ca->csrattrs_body[estd_body_form_of(d, req->base64_line)];
+    resp->shared_len = ca->csrattrs_len[estd_body_form_of(d, req->base64_line)];
 }
 
 /* The client's address without the port: what the guessing guard counts
  * ("[::1]:443" and "1.2.3.4:443" alike end in ":port"). */
-static void peer_address(const char *peer, char *out, size_t cap)
+void estd_peer_address(const char *peer, char *out, size_t cap)
 {
     const char *colon = strrchr(peer, ':');
     int len = colon != NULL ? (int)(colon - peer) : (int)strlen(peer);
@@ -97,13 +104,15 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
 {
     char addr[sizeof req->peer];
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
-                          req->uri, addr, req->srp_user};
+                          req->uri, addr, req->srp_user, &req->password,
+                          /* its one part authentication writes: settled */
+                          (estd_guess_pre *)&req->guess_pre};
     estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains, srv->guard,
                                srv->dummy_hash};
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
 
-    peer_address(req->peer, addr, sizeof addr);
+    estd_peer_address(req->peer, addr, sizeof addr);
     if (estd_authenticate(srv->inst, req->ca, &caches, &in, auth, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         return 0;
@@ -111,6 +120,11 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
     snprintf(resp->who, sizeof resp->who, "%s", auth->name);
     if (estd_auth_allows(policy, auth))
         return 1;
+    if (auth->store_down) {
+        estd_response_error(resp, 503, "store unavailable; retry later");
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
+        return 0;
+    }
     if (auth->busy) {
         estd_metrics_password_check_refused(srv->inst->metrics);
         estd_response_error(resp, 503, "server busy checking passwords; retry later");
@@ -144,7 +158,7 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
         estd_handle_fast(srv, req, resp);
         return;
     case EST_OP_CSRATTRS:
-        /* DESIGN §4: every operation but /cacerts needs authentication. */
+        /* docs/design.md §4: every operation but /cacerts needs authentication. */
         if (authorize(srv, req, &cfg->enroll_auth, &auth, resp))
             handle_csrattrs(req, resp);
         return;

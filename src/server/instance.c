@@ -38,14 +38,15 @@ static est_status ca_csrattrs_build(estd_ca *ca, est_error *err)
 {
     char list[sizeof ca->cfg->csrattrs];
     char *save = NULL;
+    est_status rc;
 
     ca->csrattrs = est_csrattrs_new();
     if (ca->csrattrs == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     memcpy(list, ca->cfg->csrattrs, sizeof list);
     for (char *tok = strtok_r(list, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
-        if (est_csrattrs_add_oid(ca->csrattrs, tok, err) != EST_OK)
-            return est_error_prefix(err, "csrattrs");
+        if ((rc = est_csrattrs_add_oid(ca->csrattrs, tok, err)) != EST_OK)
+            return est_error_prefix(err, rc, "csrattrs");
     /* draft-04 §3.5: a server that requires linking says so in /csrattrs;
      * so does one that needs a one-time code in challengePassword. */
     if ((ca->cfg->pop == ESTD_POP_REQUIRED || ca->cfg->challenge == ESTD_CHALLENGE_OTP) &&
@@ -55,6 +56,23 @@ static est_status ca_csrattrs_build(estd_ca *ca, est_error *err)
     return EST_OK;
 }
 
+static est_dialect form_dialect(int form)
+{
+    return form == ESTD_BODY_DRAFT ? EST_DIALECT_DRAFT : EST_DIALECT_RFC7030;
+}
+
+static unsigned form_line(const estd_ca *ca, int form)
+{
+    return form == ESTD_BODY_RFC7030_UNBROKEN ? 0 : ca->cfg->base64_line_length;
+}
+
+estd_body_form estd_body_form_of(est_dialect dialect, unsigned base64_line)
+{
+    if (dialect == EST_DIALECT_DRAFT)
+        return ESTD_BODY_DRAFT;
+    return base64_line == 0 ? ESTD_BODY_RFC7030_UNBROKEN : ESTD_BODY_RFC7030;
+}
+
 static est_status ca_bodies_build(estd_ca *ca, est_error *err)
 {
     uint8_t *der = NULL;
@@ -62,16 +80,18 @@ static est_status ca_bodies_build(estd_ca *ca, est_error *err)
     est_status rc;
 
     rc = est_certs_only_build(ca->cacerts, &der, &der_len, err);
-    for (int d = 0; rc == EST_OK && d < 2; d++)
-        rc = est_body_encode(der, der_len, (est_dialect)d, "PKCS7", &ca->cacerts_body[d],
-                             &ca->cacerts_len[d], err);
+    for (int f = 0; rc == EST_OK && f < ESTD_BODY_FORMS; f++)
+        rc = est_body_encode_lines(der, der_len, form_dialect(f), "PKCS7",
+                                   form_line(ca, f), &ca->cacerts_body[f],
+                                   &ca->cacerts_len[f], err);
     free(der);
     der = NULL;
-    for (int d = 0; rc == EST_OK && d < 2; d++) {
-        rc = est_csrattrs_encode(ca->csrattrs, (est_dialect)d, &der, &der_len, err);
+    for (int f = 0; rc == EST_OK && f < ESTD_BODY_FORMS; f++) {
+        rc = est_csrattrs_encode(ca->csrattrs, form_dialect(f), &der, &der_len, err);
         if (rc == EST_OK)
-            rc = est_body_encode(der, der_len, (est_dialect)d, "CSR ATTRIBUTES",
-                                 &ca->csrattrs_body[d], &ca->csrattrs_len[d], err);
+            rc = est_body_encode_lines(der, der_len, form_dialect(f), "CSR ATTRIBUTES",
+                                       form_line(ca, f), &ca->csrattrs_body[f],
+                                       &ca->csrattrs_len[f], err);
         free(der);
         der = NULL;
     }
@@ -158,7 +178,7 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
     rc = EST_OK;
 out:
     if (rc != EST_OK && ca->cfg->label[0] != '\0')
-        est_error_prefix(err, "CA '%s'", ca->cfg->label);
+        est_error_prefix(err, rc, "CA '%s'", ca->cfg->label);
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(extra, X509_free);
@@ -173,9 +193,9 @@ static void ca_release(estd_ca *ca)
     sk_X509_pop_free(ca->cacerts, X509_free);
     est_csrattrs_free(ca->csrattrs);
     X509_STORE_free(ca->trust);
-    for (int d = 0; d < 2; d++) {
-        free(ca->cacerts_body[d]);
-        free(ca->csrattrs_body[d]);
+    for (int f = 0; f < ESTD_BODY_FORMS; f++) {
+        free(ca->cacerts_body[f]);
+        free(ca->csrattrs_body[f]);
     }
     memset(ca, 0, sizeof *ca);
 }
@@ -206,6 +226,7 @@ out:
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
 {
     estd_instance *inst = calloc(1, sizeof *inst);
+    est_store_pg_options pg;
     est_status rc = EST_E_NOMEM;
 
     if (inst == NULL)
@@ -220,8 +241,10 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     }
     if ((rc = third_party_load(inst, err)) != EST_OK)
         goto out;
+    pg.connections = inst->cfg.store_connections;
+    pg.wait_seconds = inst->cfg.store_wait_seconds;
     if (!(flags & ESTD_OPEN_NO_STORE) &&
-        (rc = est_store_open_sqlite(inst->cfg.store, 0, &inst->store, err)) != EST_OK)
+        (rc = est_store_open(inst->cfg.store, 0, &pg, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:

@@ -8,6 +8,16 @@
 #include "config.h"
 #include "estkit.h"
 
+/* How a prepared body is written: the two dialects (indexed by
+ * est_dialect), plus RFC 7030 on one unbroken line for clients that need it
+ * (base64_unbroken_without_user_agent). */
+typedef enum estd_body_form {
+    ESTD_BODY_RFC7030 = EST_DIALECT_RFC7030, /* lines of the CA's base64_line_length */
+    ESTD_BODY_DRAFT = EST_DIALECT_DRAFT,     /* PEM */
+    ESTD_BODY_RFC7030_UNBROKEN = 2,
+    ESTD_BODY_FORMS = 3,
+} estd_body_form;
+
 typedef struct estd_ca {
     const estd_ca_config *cfg;
     est_ca *ca;                  /* NULL when opened without keys */
@@ -15,13 +25,17 @@ typedef struct estd_ca {
     STACK_OF(X509) *cacerts;     /* what /cacerts serves */
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
-    /* Prepared bodies (DESIGN §2), one per dialect: /cacerts is constant
-     * until the CA changes, so it is encoded once. */
-    char *cacerts_body[2];
-    size_t cacerts_len[2];
-    char *csrattrs_body[2];
-    size_t csrattrs_len[2];
+    /* Prepared bodies (docs/design.md §2), one per estd_body_form:
+     * /cacerts is constant until the CA changes, so it is encoded once. */
+    char *cacerts_body[ESTD_BODY_FORMS];
+    size_t cacerts_len[ESTD_BODY_FORMS];
+    char *csrattrs_body[ESTD_BODY_FORMS];
+    size_t csrattrs_len[ESTD_BODY_FORMS];
 } estd_ca;
+
+/* The prepared body for a dialect and an RFC 7030 line length (0 = the
+ * unbroken form, else the CA's configured lines). */
+estd_body_form estd_body_form_of(est_dialect dialect, unsigned base64_line);
 
 typedef struct estd_instance {
     estd_config cfg;
@@ -51,7 +65,7 @@ typedef struct estd_requester {
 } estd_requester;
 
 /* Issues a certificate for a checked CSR and commits it to the store before
- * returning (DESIGN §4). subject: NULL = the CSR's. operation: "enroll",
+ * returning (docs/design.md §4). subject: NULL = the CSR's. operation: "enroll",
  * "renew", "rekey", ... Audits the issuance. */
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                       const estd_requester *who, const char *operation, X509 **out,

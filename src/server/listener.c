@@ -121,7 +121,7 @@ static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_
 
     if (resp->status == 204)
         len = 0;
-    /* DESIGN §2: strict clients need canonical header case and a
+    /* docs/design.md §2: strict clients need canonical header case and a
      * Content-Length on every response (no chunking). */
     if (resp->content_type[0] != '\0' && len > 0)
         evhttp_add_header(out, "Content-Type", resp->content_type);
@@ -168,6 +168,9 @@ static void request_release(estd_request *req)
 
 static void job_free(estd_job *job)
 {
+    /* A guessing-guard reservation taken before the password gate and
+     * never settled (503, client gone): give it back. */
+    estd_guess_pre_release(job->loop->srv->guard, &job->req.guess_pre);
     request_release(&job->req);
     estd_response_release(&job->resp);
     free(job);
@@ -197,26 +200,50 @@ static int client_left(evutil_socket_t fd)
     return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-static void job_run(void *arg)
+static void job_run(void *arg);
+
+/* estd_gate_resume_fn: a parked password check goes back to the pool (or,
+ * while the pool stops, runs here). */
+static void job_resume(void *arg, estd_gate_verdict verdict)
 {
     estd_job *job = arg;
 
+    job->req.password_resumed = 1;
+    job->req.password_verdict = verdict;
+    if (estd_pool_submit(job->loop->srv->pool, job_run, job) != 0)
+        job_run(job);
+}
+
+static void job_run(void *arg)
+{
+    estd_job *job = arg;
+    estd_server *srv = job->loop->srv;
+    int turn = job->req.password_resumed && job->req.password_verdict == ESTD_GATE_YOUR_TURN;
+    int go = 1;
+
+    /* Holding the password gate's turn, the request hashes even if its
+     * client left: other requests wait for that verdict. */
+    if (turn)
+        go = estd_password_precheck(srv, &job->req, &job->resp, job_resume, job);
     /* A client that left while its request queued would get nothing from
      * the work (as nginx, treat it as aborted): skip it, so a flood of
      * requests dropped at once cannot keep the workers busy for nobody. */
-    if (client_left(job->fd)) {
+    if (go > 0 && client_left(job->fd)) {
         fprintf(stderr, "estd: %s left before its %s %s ran; skipped\n", job->req.peer,
                 job->req.method, job->req.uri);
         estd_response_error(&job->resp, 503, "client gone");
-    } else {
-        estd_handle(job->loop->srv, &job->req, &job->resp);
+        go = -1;
     }
+    if (go > 0 && !turn &&
+        (go = estd_password_precheck(srv, &job->req, &job->resp, job_resume, job)) == 0)
+        return; /* parked: holds no worker; job_resume brings it back */
+    if (go > 0)
+        estd_handle(srv, &job->req, &job->resp);
     /* Back to the owning loop: evhttp objects are touched only there. */
     if (event_base_once(job->loop->base, -1, EV_TIMEOUT, job_reply, job, NULL) != 0) {
         fprintf(stderr, "estd: cannot schedule a reply; dropping request\n");
         /* The request object stays owned by evhttp until its connection
          * closes; nothing else to free safely here but the job. */
-        estd_server *srv = job->loop->srv;
         job_free(job);
         atomic_fetch_sub(&srv->in_flight, 1);
     }
@@ -324,6 +351,9 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
         estd_response_error(&job->resp, 404, "no CA with label '%s'", job->req.route.label);
         goto reply_now;
     }
+    job->req.base64_line = estd_base64_line(
+        srv, job->req.ca,
+        evhttp_find_header(evhttp_request_get_input_headers(evreq), "User-Agent") != NULL);
     if (!method_allowed(job->req.route.op, cmd)) {
         estd_response_error(&job->resp, 405, "%s is not allowed here",
                             job->req.method);

@@ -20,6 +20,7 @@ static const struct {
     {"ca", estd_ca_main, "CA maintenance: root key rollover"},
     {"pending", estd_pending_main, "list, approve or reject requests waiting for approval"},
     {"otp", estd_otp_main, "add or list one-time enrollment codes"},
+    {"store", estd_store_main, "copy the store to PostgreSQL or SQLite"},
     {"tls", estd_tls_main, "renew the server's TLS certificate from its CA"},
     {"example-config", estd_example_config_main, "print a commented estd.conf with the defaults"},
 };

@@ -115,13 +115,24 @@ static const char *not_ready(estd_server *srv, char *why, size_t cap)
     return NULL;
 }
 
+/* Hashes running: through the password gate, and the rare inline ones
+ * (authn.c, when a verdict no longer matches the stored hash). */
+static long password_checks(estd_server *srv)
+{
+    unsigned running = 0, queued = 0;
+
+    if (srv->passwords != NULL)
+        estd_password_gate_counts(srv->passwords, &running, &queued);
+    return (long)running + (long)estd_credential_cache_verifying(srv->credentials);
+}
+
 static void metrics_reply(estd_metrics_http *h, estd_plain_reply *reply)
 {
     estd_server *srv = h->srv;
     estd_metrics_gauges g = {
         atomic_load(&srv->connections),
         atomic_load(&srv->in_flight) - 1, /* not this scrape */
-        (long)estd_credential_cache_verifying(srv->credentials),
+        password_checks(srv),
     };
     size_t len = 0;
     char *body = estd_metrics_render(srv->inst->metrics, &g, &len);

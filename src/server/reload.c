@@ -97,6 +97,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_TEXT("metrics_password_file", ops.metrics_password_file);
     KEEP_NUMBER("threads", threads);
     KEEP_NUMBER("workers", workers);
+    KEEP_NUMBER("store_connections", store_connections);
+    KEEP_NUMBER("store_wait_seconds", store_wait_seconds);
     KEEP_NUMBER("max_header_bytes", max_header_bytes);
     KEEP_NUMBER("timeout_seconds", timeout_seconds);
     KEEP_NUMBER("nonce_lifetime_seconds", nonce_lifetime_seconds);
@@ -107,6 +109,8 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_NUMBER("guess_lock_after", guess_lock_after);
     KEEP_NUMBER("guess_lock_seconds", guess_lock_seconds);
     KEEP_NUMBER("guess_delay_max_seconds", guess_delay_max_seconds);
+    KEEP_NUMBER("password_queue_max", password_queue_max);
+    KEEP_NUMBER("password_queue_wait_ms", password_queue_wait_ms);
 }
 
 est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tls)

@@ -1,4 +1,4 @@
-/* estd: building responses (DESIGN §2: text/plain one-line errors,
+/* estd: building responses (docs/design.md §2: text/plain one-line errors,
  * WWW-Authenticate on 401). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +36,16 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     resp->base64_transfer = 0;
 }
 
+void estd_response_failure(estd_response *resp, int status, const est_error *err)
+{
+    if (err->code == EST_E_UNAVAILABLE) {
+        estd_response_error(resp, 503, "store unavailable; retry later: %s", err->message);
+        resp->retry_after = ESTD_STORE_RETRY_AFTER;
+        return;
+    }
+    estd_response_error(resp, status, "%s", err->message);
+}
+
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len)
 {
@@ -49,7 +59,7 @@ void estd_response_body(estd_response *resp, int status, const char *content_typ
 
 void estd_response_release(estd_response *resp)
 {
-    /* DESIGN §4: server-generated keys are not kept (/serverkeygen). */
+    /* docs/design.md §4: server-generated keys are not kept (/serverkeygen). */
     if (resp->secret_body && resp->body != NULL)
         OPENSSL_cleanse(resp->body, resp->body_len);
     free(resp->body);

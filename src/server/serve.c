@@ -68,6 +68,19 @@ static est_status guard_start(estd_server *srv, est_error *err)
     return EST_OK;
 }
 
+/* The password gate: max_password_checks hashes at once (0 = one per
+ * core), and never every worker, so certificate-authenticated requests
+ * always find one. Parked checks hold no worker. */
+static estd_password_gate *password_gate_new(const estd_config *cfg, unsigned ncores,
+                                             unsigned workers)
+{
+    unsigned slots = cfg->max_password_checks ? cfg->max_password_checks : ncores;
+
+    if (workers > 1 && slots > workers - 1)
+        slots = workers - 1;
+    return estd_password_gate_new(slots, cfg->password_queue_max, cfg->password_queue_wait_ms);
+}
+
 static void serve_usage(FILE *f)
 {
     fputs("usage: estd serve DIR [--listen HOST:PORT]\n"
@@ -85,6 +98,7 @@ int estd_serve_main(int argc, char **argv)
     estd_loops *loops = NULL;
     estd_serve_state state = {.srv = &srv};
     est_error err;
+    uint8_t secret[32];
     sigset_t stop_signals;
     unsigned ncores = cores(), workers;
     int opt, sig, status = 1;
@@ -136,12 +150,15 @@ int estd_serve_main(int argc, char **argv)
         inst->cfg.credential_cache_seconds,
         inst->cfg.max_password_checks ? inst->cfg.max_password_checks : ncores);
     workers = ncores * WORKERS_PER_CORE < WORKERS_MAX ? ncores * WORKERS_PER_CORE : WORKERS_MAX;
-    srv.pool = estd_pool_new(inst->cfg.workers ? inst->cfg.workers : workers);
+    if (inst->cfg.workers)
+        workers = inst->cfg.workers;
+    srv.pool = estd_pool_new(workers);
     srv.chains = estd_chain_cache_new();
+    srv.passwords = password_gate_new(&inst->cfg, ncores, workers);
     state.tls = estd_tls_identity_new(srv.ssl_ctx);
     state.reloader = estd_reloader_new(listen);
     if (srv.nonces == NULL || srv.credentials == NULL || srv.chains == NULL || srv.pool == NULL ||
-        state.tls == NULL || state.reloader == NULL) {
+        srv.passwords == NULL || state.tls == NULL || state.reloader == NULL) {
         estd_fail("serve", "out of memory");
         goto out;
     }
@@ -150,6 +167,15 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "%s", err.message);
         goto out;
     }
+    /* The store's secret: a nonce from any node sharing the store is
+     * accepted here too. */
+    if (inst->store->ops->nonce_secret(inst->store->impl, secret, sizeof secret, &err) != EST_OK ||
+        est_digest_nonces_set_secret(srv.nonces, secret, sizeof secret, &err) != EST_OK) {
+        OPENSSL_cleanse(secret, sizeof secret);
+        estd_fail("serve", "%s: %s", inst->cfg.store, err.message);
+        goto out;
+    }
+    OPENSSL_cleanse(secret, sizeof secret);
     /* Before the loops: it hooks metrics into the TLS context. */
     if (estd_serve_side_start(&state, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
@@ -173,6 +199,7 @@ out:
     estd_loops_stop(loops, 0);
     estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);
+    estd_password_gate_free(srv.passwords); /* after the pool: jobs resume from it */
     est_digest_nonces_free(srv.nonces);
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);

@@ -159,7 +159,7 @@ est_status estd_serve_side_start(estd_serve_state *st, est_error *err)
         estd_publisher_refresh(st->publisher, st->srv->inst, 1);
         if ((rc = estd_plain_listen(st->plain, ops->http_listen, estd_publisher_handle,
                                     st->publisher, err)) != EST_OK)
-            return est_error_prefix(err, "http_listen");
+            return est_error_prefix(err, rc, "http_listen");
         fprintf(stderr, "estd: serving CRLs and CA certificates on http://%s/\n",
                 ops->http_listen);
     }
@@ -167,7 +167,7 @@ est_status estd_serve_side_start(estd_serve_state *st, est_error *err)
         if ((rc = estd_metrics_http_new(st->srv, &st->metrics_http, err)) != EST_OK ||
             (rc = estd_plain_listen(st->plain, ops->metrics_listen, estd_metrics_http_handle,
                                     st->metrics_http, err)) != EST_OK)
-            return est_error_prefix(err, "metrics_listen");
+            return est_error_prefix(err, rc, "metrics_listen");
         fprintf(stderr, "estd: metrics on http://%s/metrics%s\n", ops->metrics_listen,
                 ops->metrics_user[0] ? " (HTTP Basic)" : "");
     }

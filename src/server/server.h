@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include "authn.h"
 #include "instance.h"
+#include "password_gate.h"
 #include "pool.h"
 #include "tls.h"
 
@@ -31,6 +32,13 @@ typedef struct estd_request {
     uint8_t binding[ESTD_BINDING_MAX];
     size_t binding_len;         /* 0 when no channel binding could be read */
     char *srp_user;             /* TLS-SRP user name of the connection, or NULL */
+    unsigned base64_line;       /* RFC 7030 body lines for this client (estd_base64_line) */
+    /* Basic password check through the gate (password_check.c). */
+    estd_password_result password;
+    int password_resumed;       /* 1: the gate resumed this request with password_verdict */
+    estd_gate_verdict password_verdict;
+    uint64_t password_parked_ms; /* when it was parked (monotonic), for the wait metric */
+    estd_guess_pre guess_pre;   /* guessing guard asked before the gate (password_check.c) */
     char peer[64];              /* "ip:port" for logs */
     struct timespec started;    /* CLOCK_MONOTONIC when read, for latency */
     const char *tls_version;    /* SSL_get_version (static), or NULL */
@@ -66,6 +74,7 @@ typedef struct estd_server {
     int srp_index;              /* SSL ex_data index of a TLS-SRP login; -1 = SRP off */
     unsigned char srp_fake_key[32]; /* fake salts for SRP names without a verifier */
     estd_pool *pool;
+    estd_password_gate *passwords; /* NULL: Basic checks hash inline (tests) */
     int connection_index;       /* SSL ex_data index (listener.c) */
     atomic_int connections;
     atomic_int in_flight;
@@ -73,10 +82,28 @@ typedef struct estd_server {
 } estd_server;
 
 /* --- handlers.c: run on a worker --- */
+/* The RFC 7030 base64 line length to answer with: the CA's
+ * base64_line_length, or 0 (one line) for a client that sent no User-Agent
+ * while base64_unbroken_without_user_agent is on (strongSwan's pki decodes
+ * with a base64 reader that does not skip line breaks; libest and curl send
+ * a User-Agent). */
+unsigned estd_base64_line(const estd_server *srv, const estd_ca *ca, int has_user_agent);
 void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp);
 /* Prepared bodies, answered on the loop without a worker (/cacerts). 1 when
  * handled. */
 int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp);
+
+/* The client's address without the port, for the guessing guard. */
+void estd_peer_address(const char *peer, char *out, size_t cap);
+
+/* --- password_check.c --- */
+/* Checks a Basic password through srv->passwords before the handler runs.
+ * 1: go on (req->password holds any verdict); 0: parked, resume(arg, v)
+ * follows, which must set password_resumed/password_verdict and call this
+ * again; -1: resp holds the 503. A request the gate resumed with its turn
+ * always hashes (others wait on it), even if its client has left. */
+int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *resp,
+                           estd_gate_resume_fn resume, void *arg);
 
 /* --- enroll.c --- */
 void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
@@ -112,6 +139,13 @@ void estd_handle_fullcmc(estd_server *srv, const estd_request *req, const estd_a
 /* A text/plain error with a one-line reason (printf-style). */
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Retry-After of a 503 for an unreachable store: a PostgreSQL restart or
+ * failover takes seconds. */
+#define ESTD_STORE_RETRY_AFTER 5
+/* A failure of the CA or the store: 503 + Retry-After when the store's
+ * database is unreachable (EST_E_UNAVAILABLE: the client should simply
+ * come back), else status with err's message. */
+void estd_response_failure(estd_response *resp, int status, const est_error *err);
 /* Sets a body (takes ownership of body) with a content type. */
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len);

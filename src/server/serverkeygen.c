@@ -240,9 +240,9 @@ static est_status key_part(const estd_request *req, EVP_PKEY *key, const skg_enc
         rc = est_key_package_build(req->ca->ca, key, &to, &der, &der_len, err);
     }
     if (rc == EST_OK)
-        rc = est_body_encode(der, der_len, d,
-                             enc->protection == SKG_PLAIN ? "PRIVATE KEY" : "PKCS7", text,
-                             text_len, err);
+        rc = est_body_encode_lines(der, der_len, d,
+                                   enc->protection == SKG_PLAIN ? "PRIVATE KEY" : "PKCS7",
+                                   req->base64_line, text, text_len, err);
     est_key_der_free(der, der_len);
     return rc;
 }
@@ -258,7 +258,8 @@ static est_status cert_part(const estd_request *req, X509 *cert, char **text, si
     if (certs == NULL || !sk_X509_push(certs, cert))
         est_error_set(err, rc, "out of memory");
     else if ((rc = est_certs_only_build(certs, &der, &der_len, err)) == EST_OK)
-        rc = est_body_encode(der, der_len, req->route.dialect, "PKCS7", text, text_len, err);
+        rc = est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line,
+                                   text, text_len, err);
     sk_X509_free(certs);
     free(der);
     return rc;
@@ -319,8 +320,8 @@ static int issue_for_key(estd_server *srv, const estd_request *req, const estd_a
         estd_response_error(resp, 500, "out of memory");
     } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert, &err) !=
                EST_OK) {
-        estd_response_error(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                            "%s", err.message);
+        estd_response_failure(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
+                              &err);
     } else {
         ok = 1;
     }

@@ -70,6 +70,31 @@ grep -q "^$s1 valid " "$T/list" && grep -q "^$s2 revoked " "$T/list" && grep -q 
 [ "$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE event='revoke'")" = 2 ] || fail "revoke audit"
 pass "revoke (reasons, already revoked = exit 2, unknown serial)"
 
+# --- certs list filters (s2 and s3 are revoked now) -------------------------------
+[ "$("$ESTD" certs list "$DIR" --status revoked | cut -d' ' -f1 | sort)" = "$(printf '%s\n' "$s2" "$s3" | sort)" ] \
+  || fail "--status revoked"
+[ "$("$ESTD" certs list "$DIR" --status valid | cut -d' ' -f1)" = "$s1" ] || fail "--status valid"
+[ "$("$ESTD" certs list "$DIR" --status expired | wc -l)" = 0 ] || fail "--status expired"
+[ "$("$ESTD" certs list "$DIR" --contains DEVICE-3 | cut -d' ' -f1)" = "$s3" ] || fail "--contains"
+[ "$("$ESTD" certs list "$DIR" --contains nobody | wc -l)" = 0 ] || fail "--contains nobody"
+[ "$("$ESTD" certs list "$DIR" --limit 2 | wc -l)" = 2 ] || fail "--limit 2"
+[ "$("$ESTD" certs list "$DIR" --issued-since 2000-01-01 | wc -l)" = 3 ] || fail "--issued-since past"
+[ "$("$ESTD" certs list "$DIR" --issued-since "$(date -u -d tomorrow +%F)" | wc -l)" = 0 ] \
+  || fail "--issued-since tomorrow"
+expect_status 1 "$ESTD" certs list "$DIR" --status lost
+one_line_error '^estd: certs list: --status is valid, revoked or expired'
+expect_status 1 "$ESTD" certs list "$DIR" --issued-since yesterday
+one_line_error '^estd: certs list: --issued-since is a day'
+expect_status 1 "$ESTD" certs list "$DIR" --limit 0
+one_line_error '^estd: certs list: --limit'
+[ "$("$ESTD" certs list "$DIR" --limit 1000000000 | wc -l)" = 3 ] || fail "--limit at its maximum"
+expect_status 1 "$ESTD" certs list "$DIR" --limit 1000000001
+[ "$("$ESTD" certs list "$DIR" --contains "$(printf 'x%.0s' $(seq 256))" | wc -l)" = 0 ] \
+  || fail "--contains of 256 characters"
+expect_status 1 "$ESTD" certs list "$DIR" --contains "$(printf 'x%.0s' $(seq 257))"
+one_line_error '^estd: certs list: --contains is 1-256 characters'
+pass "certs list filters (--status, --contains, --limit, --issued-since)"
+
 # --- crl ------------------------------------------------------------------------------
 "$ESTD" crl "$DIR" -o "$T/crl1.pem" || fail "crl -o"
 [ "$(stat -c %a "$T/crl1.pem")" = 644 ] || fail "CRL file mode"

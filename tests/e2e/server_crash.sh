@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §4 durability: concurrent enrollments, SIGKILL in the middle,
+# docs/design.md §4 durability: concurrent enrollments, SIGKILL in the middle,
 # restart. Every certificate any client received must be in the store, the
 # store passes PRAGMA integrity_check, and serials are unique.
 . "$E2E_LIB/server.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time enrollment codes (challenge_password = one-time-code, DESIGN §2):
+# One-time enrollment codes (challenge_password = one-time-code, docs/design.md §2):
 # `estd otp add` prints a code once and stores only its hash; a CSR whose
 # challengePassword is that code enrolls once. A second use, a wrong,
 # missing or expired code, and a subject-bound code used for another

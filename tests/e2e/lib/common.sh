@@ -11,7 +11,7 @@
 #   enroll NAME SUBJECT USER PW  enroll via curl (Basic): $T/NAME.pem
 #   p7_to_pem IN OUT             certs-only body (base64 or PEM) -> PEM certs
 #   serial_of CERT               the serial as `openssl x509 -serial` prints it
-# CTest passes ESTD, EST, E2E_LIB and SPEC_FILE in the environment.
+# CTest passes ESTD, EST and E2E_LIB in the environment.
 set -euo pipefail
 
 : "${ESTD:?ESTD must point at the estd binary}"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "estkit/auth.h"
+#include "seed_appendix.h"
 
 /* The seed's password for user estuser in realm estrealm (the trace in
  * draft-04 Appendix A.2 does not print it). */
@@ -27,11 +28,11 @@
     "\", qop=auth, response=\"" resp "\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
 
 /* Reads the Authorization header of the appendix's Digest exchange from
- * the seed spec: the trace wraps it at 64 columns mid-token, so the lines
+ * the seed appendix (tests/data, A.3): the trace wraps it at 64 columns mid-token, so the lines
  * up to "User-Agent:" are joined without separators. */
 static char *seed_authorization(void)
 {
-    FILE *f = fopen(ESTKIT_SPEC_FILE, "r");
+    FILE *f = fopen(SEED_APPENDIX_FILE, "r");
     char line[512];
     char *out = calloc(1, 1024);
     int in_header = 0;

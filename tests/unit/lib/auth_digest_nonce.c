@@ -57,6 +57,30 @@ static void fresh_nonce_is_accepted(void **state)
     assert_int_equal(check(book, b, "00000001", T0, NULL), EST_OK);
 }
 
+/* Two servers holding one secret (estd nodes sharing a store) accept each
+ * other's nonces; a third with its own secret does not. Secrets of 16-32
+ * bytes only. */
+static void shared_secret_nonces_pass_between_books(void **state)
+{
+    est_digest_nonces *a = *state, *b = est_digest_nonces_new(LIFETIME),
+                      *c = est_digest_nonces_new(LIFETIME);
+    uint8_t secret[33];
+    char nonce[128];
+
+    memset(secret, 0x5a, sizeof secret);
+    assert_int_equal(est_digest_nonces_set_secret(a, secret, 32, NULL), EST_OK);
+    assert_int_equal(est_digest_nonces_set_secret(b, secret, 32, NULL), EST_OK);
+    issue(a, T0, nonce);
+    assert_int_equal(check(b, nonce, "00000001", T0 + 1, NULL), EST_OK);
+    assert_int_equal(check(c, nonce, "00000001", T0 + 1, NULL), EST_E_AUTH);
+    assert_int_equal(est_digest_nonces_set_secret(c, secret, 16, NULL), EST_OK);
+    assert_int_equal(est_digest_nonces_set_secret(c, secret, 15, NULL), EST_E_INPUT);
+    assert_int_equal(est_digest_nonces_set_secret(c, secret, 33, NULL), EST_E_INPUT);
+    assert_int_equal(est_digest_nonces_set_secret(NULL, secret, 32, NULL), EST_E_INPUT);
+    est_digest_nonces_free(b);
+    est_digest_nonces_free(c);
+}
+
 static void forged_nonces_are_rejected_not_stale(void **state)
 {
     est_digest_nonces *book = *state, *other = est_digest_nonces_new(LIFETIME);
@@ -217,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fresh_nonce_is_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(forged_nonces_are_rejected_not_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_secret_nonces_pass_between_books, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_nonce_is_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(nc_must_strictly_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_nc_is_rejected, setup, teardown),

@@ -94,9 +94,10 @@ static void raw_der_is_returned_as_is(void **state)
     free(big);
 }
 
-/* RFC 8951 §3.2: RFC 4648 base64 without line breaks (see body.c on strict
- * clients). */
-static void rfc7030_encoding_is_one_line_of_base64(void **state)
+/* RFC 7030 bodies: RFC 4648 base64 in RFC 2045 §6.8 lines of 64
+ * characters, each (the last too) ended by LF, no armour (issue 11:
+ * libest's base64 BIO reads nothing from one long line). */
+static void rfc7030_encoding_is_lines_of_64(void **state)
 {
     char *out = NULL;
     size_t out_len = 0;
@@ -105,21 +106,102 @@ static void rfc7030_encoding_is_one_line_of_base64(void **state)
     assert_int_equal(est_body_encode(small_der, sizeof small_der, EST_DIALECT_RFC7030, "PKCS7",
                                      &out, &out_len, NULL),
                      EST_OK);
-    assert_string_equal(out, "MAMCAQU=");
-    assert_int_equal(out_len, 8);
+    assert_string_equal(out, "MAMCAQU=\n");
+    assert_int_equal(out_len, 9);
     free(out);
 
-    /* 100 bytes -> 136 characters, no line ends, no armour. */
+    /* 100 bytes -> 136 characters: lines of 64, 64 and 8. */
     uint8_t *der = make_der(100);
     assert_int_equal(
         est_body_encode(der, 100, EST_DIALECT_RFC7030, NULL, &out, &out_len, NULL), EST_OK);
-    assert_int_equal(out_len, 136);
+    assert_int_equal(out_len, 136 + 3);
     assert_int_equal(strlen(out), out_len);
-    assert_int_equal(strspn(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
-                     out_len);
+    for (size_t line = 0, pos = 0; line < 3; line++) {
+        size_t n = strspn(out + pos, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+        assert_int_equal(n, line < 2 ? 64 : 8);
+        assert_int_equal(out[pos + n], '\n');
+        pos += n + 1;
+    }
     assert_null(decode_ok(out, out_len, der, 100));
     free(out);
     free(der);
+}
+
+/* est_body_encode_lines: 0 = one line with no line end (strongSwan's pki);
+ * other lengths as asked; the draft's PEM keeps its 64. */
+static void rfc7030_line_length_is_chosen(void **state)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    uint8_t *der = make_der(100);
+    (void)state;
+
+    assert_int_equal(est_body_encode_lines(der, 100, EST_DIALECT_RFC7030, NULL, 0, &out, &out_len,
+                                           NULL),
+                     EST_OK);
+    assert_int_equal(out_len, 136);
+    assert_null(strpbrk(out, "\r\n"));
+    assert_null(decode_ok(out, out_len, der, 100));
+    free(out);
+
+    assert_int_equal(est_body_encode_lines(der, 100, EST_DIALECT_RFC7030, NULL, 76, &out,
+                                           &out_len, NULL),
+                     EST_OK);
+    assert_int_equal(out_len, 136 + 2);
+    assert_int_equal(out[76], '\n');
+    assert_null(decode_ok(out, out_len, der, 100));
+    free(out);
+
+    assert_int_equal(est_body_encode_lines(der, 100, EST_DIALECT_DRAFT, "PKCS7", 0, &out,
+                                           &out_len, NULL),
+                     EST_OK);
+    assert_non_null(strstr(out, "-----\n"));
+    assert_int_equal(strcspn(out + strlen("-----BEGIN PKCS7-----\n"), "\n"), 64);
+    free(out);
+    free(der);
+}
+
+/* EST_BODY_LINE_MAX (RFC 2045 §6.8: 76) at and past the limit, and lines
+ * that would split a base64 quantum. */
+static void line_length_limit(void **state)
+{
+    est_error err;
+    char *out = (char *)1;
+    size_t out_len = 1;
+    (void)state;
+
+    assert_int_equal(est_body_line_check(0, NULL), EST_OK);
+    assert_int_equal(est_body_line_check(4, NULL), EST_OK);
+    assert_int_equal(est_body_line_check(EST_BODY_LINE_MAX, NULL), EST_OK);
+    assert_int_equal(est_body_line_check(EST_BODY_LINE_MAX + 4, &err), EST_E_INPUT);
+    assert_non_null(strstr(err.message, "76"));
+    assert_int_equal(est_body_line_check(EST_BODY_LINE_MAX + 1, NULL), EST_E_INPUT);
+    assert_int_equal(est_body_line_check(63, NULL), EST_E_INPUT);
+    assert_int_equal(est_body_encode_lines(small_der, sizeof small_der, EST_DIALECT_RFC7030, NULL,
+                                           80, &out, &out_len, NULL),
+                     EST_E_INPUT);
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+}
+
+/* Receiving is liberal (issue 11): libest ends /csrattrs with a NUL byte;
+ * CRLF or LF lines, whitespace anywhere, trailing NULs and whitespace. */
+static void trailing_nul_and_whitespace_are_ignored(void **state)
+{
+    static const char with_nul[] = "MAMCAQU=\r\n\0";
+    static const char many[] = "MAMC\nAQU=\n\0\0 \t\r\n\0";
+    static const char pem[] = "-----BEGIN PKCS7-----\r\nMAMCAQU=\r\n-----END PKCS7-----\r\n\0";
+    est_error err;
+    (void)state;
+
+    assert_null(decode_ok(with_nul, sizeof with_nul - 1, small_der, sizeof small_der));
+    assert_null(decode_ok(many, sizeof many - 1, small_der, sizeof small_der));
+    free(decode_ok(pem, sizeof pem - 1, small_der, sizeof small_der));
+    /* Only trailing: a NUL inside the text stays an error, and so does a
+     * body that is nothing but NULs. */
+    static const char nul_then_text[] = "MAMC\0AQU=";
+    assert_int_equal(decode_status(nul_then_text, sizeof nul_then_text - 1, &err), EST_E_INPUT);
+    assert_int_equal(decode_status("\0\0", 2, &err), EST_E_INPUT);
 }
 
 static void draft_encoding_is_pem(void **state)
@@ -373,7 +455,7 @@ static size_t encoded_size(size_t n, est_dialect dialect)
     size_t chars = 4 * ((n + 2) / 3), lines = (chars + 63) / 64;
 
     if (dialect == EST_DIALECT_RFC7030)
-        return chars;
+        return chars + lines; /* LF after each 64 characters */
     return strlen("-----BEGIN PKCS7-----\n") + chars + lines + strlen("-----END PKCS7-----\n");
 }
 
@@ -468,7 +550,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(raw_der_is_returned_as_is),
-        cmocka_unit_test(rfc7030_encoding_is_one_line_of_base64),
+        cmocka_unit_test(rfc7030_encoding_is_lines_of_64),
+        cmocka_unit_test(rfc7030_line_length_is_chosen),
+        cmocka_unit_test(line_length_limit),
+        cmocka_unit_test(trailing_nul_and_whitespace_are_ignored),
         cmocka_unit_test(draft_encoding_is_pem),
         cmocka_unit_test(base64_with_any_whitespace_decodes),
         cmocka_unit_test(pem_armour_variants_decode),

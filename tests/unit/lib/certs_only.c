@@ -18,7 +18,7 @@
 #include <openssl/x509v3.h>
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
-#include "spec_file.h"
+#include "seed_appendix.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -399,7 +399,7 @@ static uint8_t *pem_to_der(const char *pem, size_t *len)
 static int seed_blobs(uint8_t *der[SEED_BLOBS], size_t len[SEED_BLOBS])
 {
     static const char begin[] = "-----BEGIN PKCS7-----.";
-    char *spec = spec_file_read();
+    char *spec = seed_appendix_read();
     const char *s = strstr(spec, "Operational Scenario Example Messages");
     int n = 0;
 

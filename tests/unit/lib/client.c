@@ -1,5 +1,5 @@
 /* Tests src/lib/client.c and src/lib/client_url.c: the configuration
- * checks, the server URL forms of DESIGN §5, trust files, and that nothing
+ * checks, the server URL forms of docs/design.md §5, trust files, and that nothing
  * but a bootstrap runs without a trust anchor (draft-04 §4.1.1). No
  * network: every case fails or succeeds before a connection. */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Tests src/lib/csrattrs.c: the /csrattrs codec in both dialects, the
- * DESIGN §2 seed vectors, RFC 7030-style attributes, limits, bad input. */
+ * docs/design.md §2 seed vectors, RFC 7030-style attributes, limits, bad input. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,7 +102,7 @@ static void expect_decode_fails(const uint8_t *der, size_t len, est_status code)
     assert_null(attrs);
 }
 
-/* ---- DESIGN §2 seed vectors (draft-04 §4.5.2 and its appendix) ----------- */
+/* ---- docs/design.md §2 seed vectors (draft-04 §4.5.2 and its appendix) ----------- */
 
 static const char seed_four[] = "MCYGBysGAQEBARYGCSqGSIb3DQEJBwYFK4EEAAQGCWCGSAFlAwQCAg==";
 static const char seed_two[] = "MBQGBysGAQEBARYGCSqGSIb3DQEJBw==";

@@ -32,20 +32,31 @@ static void openssl_reason_is_appended_and_queue_cleared(void **state)
     assert_int_equal(ERR_peek_error(), 0);
 }
 
-static void prefix_keeps_code(void **state)
+static void prefix_sets_and_returns_the_code(void **state)
 {
     est_error err;
     (void)state;
     est_error_set(&err, EST_E_STORE, "disk full");
-    est_error_prefix(&err, "store %s", "/x.db");
+    assert_int_equal(est_error_prefix(&err, EST_E_STORE, "store %s", "/x.db"), EST_E_STORE);
     assert_string_equal(err.message, "store /x.db: disk full");
     assert_int_equal(err.code, EST_E_STORE);
+}
+
+/* Issue 11: with err == NULL the prefix returned EST_OK and turned the
+ * caller's failure into success. The status never depends on err. */
+static void prefix_without_err_keeps_the_failure(void **state)
+{
+    (void)state;
+    assert_int_equal(est_error_prefix(NULL, EST_E_INPUT, "context"), EST_E_INPUT);
+    assert_int_equal(est_error_prefix(NULL, EST_E_IO, "%s", "x"), EST_E_IO);
+    /* A failure path that passes EST_OK by mistake still reports failure. */
+    assert_int_equal(est_error_prefix(NULL, EST_OK, "context"), EST_E_INTERNAL);
 }
 
 static void every_code_has_a_message(void **state)
 {
     (void)state;
-    for (int c = EST_OK; c <= EST_E_CONFLICT; c++)
+    for (int c = EST_OK; c <= EST_E_UNAVAILABLE; c++)
         assert_string_not_equal(est_strerror((est_status)c), "unknown error");
     assert_string_equal(est_strerror((est_status)999), "unknown error");
 }
@@ -55,7 +66,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_returns_code_and_formats),
         cmocka_unit_test(openssl_reason_is_appended_and_queue_cleared),
-        cmocka_unit_test(prefix_keeps_code),
+        cmocka_unit_test(prefix_sets_and_returns_the_code),
+        cmocka_unit_test(prefix_without_err_keeps_the_failure),
         cmocka_unit_test(every_code_has_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

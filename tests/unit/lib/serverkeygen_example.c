@@ -1,5 +1,5 @@
-/* The draft-04 appendix's /serverKeyGen exchange (seed spec, "Server Key
- * Generation" example), read from the spec at test time and run through
+/* The draft-04 appendix's /serverKeyGen exchange (Appendix A.5 "Server Key
+ * Generation", tests/data/draft-04-appendix-a.xml), read at test time and run through
  * the wire codecs: body (src/lib/body.c), media type (media_type.c),
  * multipart (multipart.c) and certs-only (certs_only.c).
  *
@@ -21,7 +21,7 @@
 #include "estkit/certs_only.h"
 #include "estkit/media_type.h"
 #include "estkit/multipart.h"
-#include "spec_file.h"
+#include "seed_appendix.h"
 
 
 
@@ -61,7 +61,7 @@ static char *trace_data(const char *from, const char *marker, const char *stop, 
 
 static void request_csr_decodes(void **state)
 {
-    char *spec = spec_file_read(), *body, *label = NULL;
+    char *spec = seed_appendix_read(), *body, *label = NULL;
     const char *post = strstr(spec, "POST /serverKeyGen HTTP/1.1");
     uint8_t *der = NULL;
     size_t body_len, der_len = 0;
@@ -152,7 +152,7 @@ static STACK_OF(X509) *decode_certs_part(const est_part *part)
 
 static void response_parses_and_key_matches_certificate(void **state)
 {
-    char *spec = spec_file_read(), *body, *boundary;
+    char *spec = seed_appendix_read(), *body, *boundary;
     const char *section = strstr(spec, "example of a valid /serverKeyGen exchange");
     size_t body_len;
     est_multipart *mp = NULL;

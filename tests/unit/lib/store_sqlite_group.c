@@ -233,7 +233,7 @@ static void lone_writer_commits_alone(void **state)
 
 /* Writers queued behind a COMMIT share the next one: N writers, fewer than
  * N COMMITs (one per write without group commit). None of them is answered
- * before that COMMIT is done (DESIGN §4). */
+ * before that COMMIT is done (docs/design.md §4). */
 static void queued_writers_share_one_commit(void **state)
 {
     store_fixture *fx = *state;

@@ -15,8 +15,10 @@
 #include "store_fixture.h"
 #include "store_sqlite_internal.h"
 
-/* Rows one page of a listing holds (store_sqlite_internal.h), and more. */
-#define PAGE SQLSTORE_LIST_PAGE
+/* Rows one page of a listing holds (store_sqlite_internal.h,
+ * store_pg_internal.h): the suite runs once per backend. */
+#define PAGE store_fixture_page()
+#define PAGE_MAX STORE_FIXTURE_PAGE_MAX
 
 static int setup(void **state)
 {
@@ -183,7 +185,7 @@ static void incomplete_records_are_refused(void **state)
 }
 
 typedef struct seen {
-    char serials[4 * PAGE][41];
+    char serials[4 * PAGE_MAX][41];
     size_t n;
     size_t stop_after; /* 0 = never */
     est_store *lookup; /* non-NULL: look each one up from inside the callback */
@@ -229,6 +231,41 @@ static void list_filters_and_orders_by_expiry(void **state)
     assert_int_equal(fx->store->ops->cert_list(fx->store->impl, NULL, NULL, NULL, NULL),
                      EST_E_INTERNAL);
     free(s);
+}
+
+/* The filters `certs list` offers: status, a not_after range, issued
+ * since, a subject or SAN substring in any case; together they intersect. */
+static void list_filters_by_status_text_and_dates(void **state)
+{
+    store_fixture *fx = *state;
+    est_cert_record *rec = store_fixture_cert("0A", 2000000100, 8);
+    est_cert_filter revoked = {.only_revoked = 1};
+    est_cert_filter from = {.not_after_from = 2000000200};
+    est_cert_filter since = {.issued_since = 1999913800};
+    est_cert_filter text = {.contains = "ROUTER"};
+    est_cert_filter san = {.contains = "gw.example"};
+    est_cert_filter none = {.contains = "nobody"};
+    est_cert_filter all = {.contains = "router", .only_valid = 1, .not_after_from = 2000000100,
+                           .expiring_before = 2000000300, .issued_since = 1};
+
+    free(rec->subject);
+    rec->subject = strdup("CN=router-7,O=Example");
+    free(rec->san);
+    rec->san = strdup("DNS:gw.example");
+    assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "0B", 2000000200, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "0C", 2000000300, NULL), EST_OK);
+    assert_int_equal(fx->store->ops->cert_revoke(fx->store->impl, "0C", 1, 0, NULL), EST_OK);
+    assert_int_equal(store_fixture_count(fx->store, &revoked), 1);
+    assert_int_equal(store_fixture_count(fx->store, &from), 2);
+    assert_int_equal(store_fixture_count(fx->store, &since), 2); /* issued_at = not_after - 1 day */
+    assert_int_equal(store_fixture_count(fx->store, &text), 1);
+    assert_int_equal(store_fixture_count(fx->store, &san), 1);
+    assert_int_equal(store_fixture_count(fx->store, &none), 0);
+    assert_int_equal(store_fixture_count(fx->store, &all), 1);
+    all.not_after_from = 2000000101;
+    assert_int_equal(store_fixture_count(fx->store, &all), 0);
+    est_cert_record_free(rec);
 }
 
 /* Paging: every row exactly once across page boundaries, including rows
@@ -428,7 +465,7 @@ static void users_refuse_incomplete_records(void **state)
 }
 
 typedef struct names {
-    char list[2 * PAGE + 3][16];
+    char list[2 * PAGE_MAX + 3][16];
     size_t n;
 } names;
 
@@ -445,14 +482,14 @@ static void users_list_in_name_order_across_pages(void **state)
     names *n = calloc(1, sizeof *n);
     char name[16];
 
-    for (int i = 2 * PAGE + 2; i >= 0; i--) {
+    for (int i = (int)(2 * PAGE + 2); i >= 0; i--) {
         est_user_record u = user(name, "h");
         snprintf(name, sizeof name, "user%03d", i);
         assert_int_equal(fx->store->ops->user_put(fx->store->impl, &u, 0, NULL), EST_OK);
     }
     assert_int_equal(fx->store->ops->user_list(fx->store->impl, record_name, n, NULL), EST_OK);
     assert_int_equal(n->n, 2 * PAGE + 3);
-    for (int i = 0; i < 2 * PAGE + 3; i++) {
+    for (int i = 0; i < (int)(2 * PAGE + 3); i++) {
         snprintf(name, sizeof name, "user%03d", i);
         assert_string_equal(n->list[i], name);
     }
@@ -576,7 +613,7 @@ static void pending_update_and_its_certificate(void **state)
 }
 
 typedef struct ids {
-    int64_t list[2 * PAGE + 1];
+    int64_t list[2 * PAGE_MAX + 1];
     size_t n;
 } ids;
 
@@ -585,6 +622,43 @@ static int record_id(const est_pending_record *rec, void *arg)
     ids *i = arg;
     i->list[i->n++] = rec->id;
     return 0;
+}
+
+/* Approving is claim, issue, record: of two approvals only the first
+ * claims (the second is EST_E_CONFLICT and issues nothing); a failed issue
+ * hands the request back; a decided request changes no more. */
+static void pending_is_approved_once(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    void *impl = fx->store->impl;
+    est_pending_record a = pending("", 'e'), *got = NULL;
+    est_error err;
+
+    assert_int_equal(ops->pending_insert(impl, &a, &err), EST_OK);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_APPROVED, NULL, NULL, &err),
+                     EST_OK);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_APPROVED, NULL, NULL, &err),
+                     EST_E_CONFLICT);
+    assert_non_null(strstr(err.message, "approved already"));
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_REJECTED, "no", NULL, &err),
+                     EST_E_CONFLICT);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_WAITING, NULL, NULL, &err),
+                     EST_OK); /* issuing failed: waiting again */
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_APPROVED, NULL, NULL, &err),
+                     EST_OK);
+    assert_int_equal(insert(fx->store, "0EE1", 2000000000, NULL), EST_OK);
+    assert_int_equal(insert(fx->store, "0EE2", 2000000000, NULL), EST_OK);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_APPROVED, NULL, "0EE1", &err),
+                     EST_OK);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_APPROVED, NULL, "0EE2", &err),
+                     EST_E_CONFLICT);
+    assert_int_equal(ops->pending_update(impl, a.id, EST_PENDING_WAITING, NULL, NULL, &err),
+                     EST_E_CONFLICT);
+    assert_int_equal(ops->pending_get(impl, a.id, &got, &err), EST_OK);
+    assert_int_equal(got->status, EST_PENDING_APPROVED);
+    assert_string_equal(got->cert_serial, "0EE1");
+    est_pending_record_free(got);
 }
 
 static void pending_list_in_id_order_across_pages(void **state)
@@ -645,16 +719,7 @@ static void audit_rows_are_appended(void **state)
 
 static int64_t audit_count(store_fixture *fx)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t n;
-
-    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(fx->store),
-                                        "SELECT count(*) FROM audit", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return store_fixture_sql_int(fx, "SELECT count(*) FROM audit");
 }
 
 /* The certificate and its audit row commit together, or neither does. */
@@ -696,6 +761,7 @@ int main(void)
         T(incomplete_records_are_refused),
         T(list_filters_and_orders_by_expiry),
         T(list_pages_through_many_rows),
+        T(list_filters_by_status_text_and_dates),
         T(revoke_once_then_conflict),
         T(revoke_unknown_and_bad_reasons),
         T(users_add_get_replace_delete),
@@ -704,10 +770,14 @@ int main(void)
         T(users_list_in_name_order_across_pages),
         T(pending_insert_get_find_newest),
         T(pending_update_and_its_certificate),
+        T(pending_is_approved_once),
         T(pending_list_in_id_order_across_pages),
-        T(audit_rows_are_appended),
         T(cert_insert_audited_is_one_transaction),
     };
+    const struct CMUnitTest sqlite_only[] = {
+        T(audit_rows_are_appended),
+    };
 #undef T
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return store_fixture_run_suites(tests, sizeof tests / sizeof tests[0], sqlite_only,
+                                    sizeof sqlite_only / sizeof sqlite_only[0]);
 }

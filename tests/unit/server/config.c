@@ -151,6 +151,14 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[server]\ntimeout_seconds = 3601\n", "estd.conf:2:");
     fails(cfg, "[server]\nnonce_lifetime_seconds = 9\n", "estd.conf:2:");
     fails(cfg, "[server]\nnonce_lifetime_seconds = 86401\n", "estd.conf:2:");
+    parses(cfg, "[server]\nstore_connections = 256\nstore_wait_seconds = 300\n");
+    assert_int_equal(cfg->store_connections, 256);
+    assert_int_equal(cfg->store_wait_seconds, 300);
+    parses(cfg, "[server]\nstore_connections = 1\nstore_wait_seconds = 1\n");
+    fails(cfg, "[server]\nstore_connections = 257\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_connections = 0\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_wait_seconds = 301\n", "estd.conf:2:");
+    fails(cfg, "[server]\nstore_wait_seconds = 0\n", "estd.conf:2:");
     parses(cfg, "[ca]\nvalidity_days = 36500\nretry_after_seconds = 1\nmin_rsa_bits = 2048\n");
     assert_int_equal(cfg->cas[0].profile.validity_days, 36500);
     assert_int_equal(cfg->cas[0].retry_after_seconds, 1);
@@ -172,6 +180,22 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[server]\nguess_delay_max_seconds = 0\n", "estd.conf:2:");
     fails(cfg, "[server]\nguess_delay_max_seconds = 86401\n", "estd.conf:2:");
     fails(cfg, "[server]\ntls_ticket_key_seconds = 604801\n", "estd.conf:2:");
+    /* The password queue (issue 11) at its limits and one past. */
+    parses(cfg, "[server]\npassword_queue_max = 65536\npassword_queue_wait_ms = 600000\n");
+    assert_int_equal(cfg->password_queue_max, ESTD_PASSWORD_QUEUE_MAX_LIMIT);
+    assert_int_equal(cfg->password_queue_wait_ms, ESTD_PASSWORD_QUEUE_WAIT_MS_LIMIT);
+    fails(cfg, "[server]\npassword_queue_max = 65537\n", "estd.conf:2:");
+    fails(cfg, "[server]\npassword_queue_max = 0\n", "estd.conf:2:");
+    fails(cfg, "[server]\npassword_queue_wait_ms = 600001\n", "estd.conf:2:");
+    fails(cfg, "[server]\npassword_queue_wait_ms = 0\n", "estd.conf:2:");
+    /* base64_line_length: 0, or a multiple of 4 up to 76 (RFC 2045). */
+    parses(cfg, "[server]\nbase64_line_length = 76\n[ca]\nbase64_line_length = 0\n");
+    assert_int_equal(cfg->base64_line_length, 76);
+    assert_int_equal(cfg->cas[0].base64_line_length, 0);
+    fails(cfg, "[server]\nbase64_line_length = 80\n", "estd.conf:2:");
+    fails(cfg, "[server]\nbase64_line_length = 77\n", "estd.conf:2:");
+    fails(cfg, "[ca]\nbase64_line_length = 63\n",
+          "estd.conf:2: '63' is not 0 or a multiple of 4 up to 76");
     /* Not numbers at all. */
     fails(cfg, "[server]\nthreads = -1\n", "estd.conf:2:");
     fails(cfg, "[server]\nthreads = 4x\n", "estd.conf:2:");
@@ -224,7 +248,7 @@ static void auth_policy_syntax(void **state)
     est_error err;
     (void)state;
 
-    /* DESIGN: ',' separates alternatives, '+' combines methods. */
+    /* docs/design.md §3: ',' separates alternatives, '+' combines methods. */
     assert_int_equal(estd_auth_policy_parse("cert, basic+digest", &p, &err), EST_OK);
     assert_int_equal(p.count, 2);
     assert_int_equal(p.alternatives[0], ESTD_AUTH_CERT);
@@ -333,7 +357,7 @@ static void labelled_ca_sections(void **state)
     fails(cfg, "[ca \"\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \"a/b\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \".hidden\"]\n", "estd.conf:1:");
-    /* DESIGN §2: a label never equals an operation name. */
+    /* docs/design.md §2: a label never equals an operation name. */
     fails(cfg, "[ca \"cacerts\"]\n", "estd.conf:1:");
     fails(cfg, "[ca \"simpleEnroll\"]\n", "estd.conf:1:");
 }
@@ -408,6 +432,13 @@ static void load_resolves_relative_paths(void **state)
 
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/estd.conf", dir);
+    /* A PostgreSQL store is a connection string, not a path. */
+    write_file(path, "[server]\nstore = host=db dbname=estd\n");
+    assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
+    assert_string_equal(cfg->store, "host=db dbname=estd");
+    write_file(path, "[server]\nstore = postgresql://estd@db/estd\n");
+    assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
+    assert_string_equal(cfg->store, "postgresql://estd@db/estd");
     write_file(path, "[server]\nstore = /abs/estd.db\n[ca \"x\"]\nchain =\n");
     assert_int_equal(estd_config_load(cfg, dir, &err), EST_OK);
     snprintf(path, sizeof path, "%s/tls/server.pem", dir);

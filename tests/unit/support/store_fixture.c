@@ -3,7 +3,145 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include "store_fixture.h"
+#include "store_pg_internal.h"
+#include "store_sqlite_internal.h"
+
+_Static_assert(STORE_FIXTURE_PAGE_MAX >= PGSTORE_LIST_PAGE &&
+               STORE_FIXTURE_PAGE_MAX >= SQLSTORE_LIST_PAGE, "fixture arrays hold a page");
+
+static int use_pg;
+
+void store_fixture_use(const char *backend)
+{
+    use_pg = strcmp(backend, "postgresql") == 0;
+}
+
+size_t store_fixture_page(void)
+{
+    return use_pg ? PGSTORE_LIST_PAGE : SQLSTORE_LIST_PAGE;
+}
+
+static int use_sqlite_group(void **state)
+{
+    (void)state;
+    store_fixture_use("sqlite");
+    return 0;
+}
+
+static int use_pg_group(void **state)
+{
+    (void)state;
+    store_fixture_use("postgresql");
+    return 0;
+}
+
+int store_fixture_run_suites(const struct CMUnitTest *both, size_t n,
+                             const struct CMUnitTest *sqlite_only, size_t m)
+{
+    int failed = _cmocka_run_group_tests("sqlite", both, n, use_sqlite_group, NULL);
+
+    if (m > 0)
+        failed += _cmocka_run_group_tests("sqlite only", sqlite_only, m, use_sqlite_group, NULL);
+    if (!store_fixture_pg_available()) {
+        fprintf(stderr, "ESTKIT_TEST_PG unset: the PostgreSQL run is skipped\n");
+        return failed;
+    }
+    return failed + _cmocka_run_group_tests("postgresql", both, n, use_pg_group, NULL);
+}
+
+const char *store_fixture_pg_conninfo(void)
+{
+    static char conninfo[PATH_MAX];
+    const char *dir = getenv("ESTKIT_TEST_PG");
+    char path[PATH_MAX], pass[PATH_MAX];
+    FILE *f;
+
+    if (conninfo[0] != '\0')
+        return conninfo;
+    if (dir == NULL || dir[0] == '\0')
+        return NULL;
+    snprintf(path, sizeof path, "%s/conninfo", dir);
+    if ((f = fopen(path, "r")) == NULL)
+        return NULL;
+    if (fgets(conninfo, sizeof conninfo, f) == NULL)
+        conninfo[0] = '\0';
+    fclose(f);
+    conninfo[strcspn(conninfo, "\n")] = '\0';
+    snprintf(pass, sizeof pass, "%s/passfile", dir);
+    setenv("PGPASSFILE", pass, 1);
+    return conninfo[0] != '\0' ? conninfo : NULL;
+}
+
+int store_fixture_pg_available(void)
+{
+    return store_fixture_pg_conninfo() != NULL;
+}
+
+/* Runs one statement on the test server; 0 when it succeeded. */
+static int pg_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(store_fixture_pg_conninfo());
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        fprintf(stderr, "store fixture: %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* A schema of its own per test, named after the process and a counter. */
+static int pg_prepare(store_fixture *fx)
+{
+    static unsigned counter;
+    char sql[96];
+
+    if (store_fixture_pg_conninfo() == NULL)
+        return -1;
+    snprintf(fx->schema, sizeof fx->schema, "t%ld_%u", (long)getpid(), ++counter);
+    snprintf(fx->path, sizeof fx->path, "%s options='-csearch_path=%s'",
+             store_fixture_pg_conninfo(), fx->schema);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", fx->schema);
+    return pg_exec(sql);
+}
+
+int64_t store_fixture_sql_int(store_fixture *fx, const char *sql)
+{
+    int64_t v = -1;
+
+    if (fx->schema[0] != '\0') {
+        PGconn *c = PQconnectdb(fx->path);
+        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+        if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        PQfinish(c);
+    } else {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    return v;
+}
+
+est_status store_fixture_open_again(const store_fixture *fx, est_store **out, est_error *err)
+{
+    return est_store_open(fx->path, 0, NULL, out, err);
+}
 
 store_fixture *store_fixture_new(void)
 {
@@ -17,7 +155,8 @@ store_fixture *store_fixture_new(void)
         return NULL;
     }
     snprintf(fx->path, sizeof fx->path, "%s/estd.db", fx->dir);
-    if (est_store_open_sqlite(fx->path, 1, &fx->store, NULL) != EST_OK) {
+    if ((use_pg && pg_prepare(fx) != 0) ||
+        est_store_open(fx->path, 1, NULL, &fx->store, NULL) != EST_OK) {
         store_fixture_free(fx);
         return NULL;
     }
@@ -32,6 +171,12 @@ void store_fixture_free(store_fixture *fx)
     if (fx == NULL)
         return;
     est_store_close(fx->store);
+    if (fx->schema[0] != '\0') {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
+                 fx->schema);
+        (void)pg_exec(sql);
+    }
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(file, sizeof file, "%s%s", fx->path, suffixes[i]);
         unlink(file);
@@ -44,7 +189,7 @@ est_status store_fixture_reopen(store_fixture *fx, est_error *err)
 {
     est_store_close(fx->store);
     fx->store = NULL;
-    return est_store_open_sqlite(fx->path, 0, &fx->store, err);
+    return est_store_open(fx->path, 0, NULL, &fx->store, err);
 }
 
 est_cert_record *store_fixture_cert(const char *serial, int64_t not_after, size_t der_len)
