@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,14 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->password_queue_wait_ms = 10000;
     cfg->base64_line_length = EST_BODY_LINE_DEFAULT;
     cfg->base64_unbroken_without_user_agent = 1;
+    cfg->max_connections_per_address = 64;
+    cfg->handshake_timeout_seconds = 10;
+    cfg->request_head_timeout_seconds = 10;
+    cfg->request_body_timeout_seconds = 30;
+    snprintf(cfg->tls_ciphers, sizeof cfg->tls_ciphers, "%s", ESTD_TLS_CIPHERS_DEFAULT);
+    snprintf(cfg->tls_ciphersuites, sizeof cfg->tls_ciphersuites, "%s",
+             ESTD_TLS_CIPHERSUITES_DEFAULT);
+    snprintf(cfg->tls_groups, sizeof cfg->tls_groups, "%s", ESTD_TLS_GROUPS_DEFAULT);
     estd_ops_defaults(&cfg->ops);
     estd_ca_config_defaults(&cfg->cas[0], "");
     cfg->ca_count = 1;
@@ -217,6 +226,47 @@ static est_status set_choice(int *dst, const char *value, const char *const *cho
                          value, choices[0]);
 }
 
+/* [server] keys of the front door: connection limits, deadlines, TLS
+ * suites. EST_E_NOT_FOUND when key is not one of them. */
+static est_status front_door_key_set(estd_config *cfg, const char *key, const char *value,
+                                     est_error *err)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+        unsigned min, max;
+    } uints[] = {
+        {"max_connections_per_address", offsetof(estd_config, max_connections_per_address), 1,
+         1000000},
+        {"handshake_timeout_seconds", offsetof(estd_config, handshake_timeout_seconds), 1, 3600},
+        {"request_head_timeout_seconds", offsetof(estd_config, request_head_timeout_seconds), 1,
+         3600},
+        {"request_body_timeout_seconds", offsetof(estd_config, request_body_timeout_seconds), 1,
+         3600},
+    };
+    static const struct {
+        const char *name;
+        size_t offset, cap;
+    } strings[] = {
+        {"tls_ciphers", offsetof(estd_config, tls_ciphers), sizeof cfg->tls_ciphers},
+        {"tls_ciphersuites", offsetof(estd_config, tls_ciphersuites), sizeof cfg->tls_ciphersuites},
+        {"tls_groups", offsetof(estd_config, tls_groups), sizeof cfg->tls_groups},
+    };
+
+    for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
+        if (strcmp(key, uints[i].name) == 0)
+            return set_uint((unsigned *)((char *)cfg + uints[i].offset), value, uints[i].min,
+                            uints[i].max, err);
+    }
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strcmp(key, strings[i].name) == 0)
+            return value[0] == '\0'
+                       ? est_error_set(err, EST_E_CONFIG, "%s must not be empty", key)
+                       : set_string((char *)cfg + strings[i].offset, strings[i].cap, value, err);
+    }
+    return EST_E_NOT_FOUND;
+}
+
 static est_status server_key_set(estd_config *cfg, const char *key, const char *value,
                                  est_error *err)
 {
@@ -254,7 +304,7 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
                    ? EST_OK
                    : est_error_set(err, EST_E_CONFIG, "'%s' is not MD5 or SHA-256", value);
     if (strcmp(key, "max_body_bytes") == 0) {
-        rc = set_uint(&u, value, 1024, 16u << 20, err);
+        rc = set_uint(&u, value, 1024, ESTD_MAX_BODY_BYTES_LIMIT, err);
         cfg->max_body_bytes = u;
         return rc;
     }
@@ -294,6 +344,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_line_length(&cfg->base64_line_length, value, err);
     if (strcmp(key, "base64_unbroken_without_user_agent") == 0)
         return set_bool(&cfg->base64_unbroken_without_user_agent, value, err);
+    if ((rc = front_door_key_set(cfg, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     if ((rc = estd_ops_server_key_set(&cfg->ops, key, value, err)) != EST_E_NOT_FOUND)
         return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in [server]", key);
@@ -604,7 +656,8 @@ static const char config_template[] =
 "# Algorithm the Digest challenge offers: MD5 (what every client speaks)\n"
 "# or SHA-256 (RFC 7616). Credentials in either are verified.\n"
 "digest_algorithm = MD5\n"
-"# Limits: request body (413 beyond), headers, idle/read timeout, connections.\n"
+"# Limits: request body (413 beyond), request head (431 beyond), idle\n"
+"# keep-alive timeout, connections.\n"
 "max_body_bytes = 65536\n"
 "max_header_bytes = 8192\n"
 "timeout_seconds = 30\n"
@@ -640,6 +693,20 @@ static const char config_template[] =
 "# pki, which cannot read line breaks) get one line while this is yes.\n"
 "base64_line_length = 64\n"
 "base64_unbroken_without_user_agent = yes\n"
+"# The front door (docs/operator.md, \"Limits\"). Connections one client\n"
+"# address may hold (IPv6: one /64); more are closed at once. At\n"
+"# max_connections the oldest idle, else the oldest unfinished connection\n"
+"# is closed to admit a new one. Total deadlines (not idle timers): TLS\n"
+"# handshake from accept, a request head, a request body.\n"
+"max_connections_per_address = 64\n"
+"handshake_timeout_seconds = 10\n"
+"request_head_timeout_seconds = 10\n"
+"request_body_timeout_seconds = 30\n"
+"# TLS 1.2 ciphers, TLS 1.3 ciphersuites, key-exchange groups (OpenSSL\n"
+"# syntax). Default: Mozilla's intermediate profile, AEAD only.\n"
+"tls_ciphers = " ESTD_TLS_CIPHERS_DEFAULT "\n"
+"tls_ciphersuites = " ESTD_TLS_CIPHERSUITES_DEFAULT "\n"
+"tls_groups = " ESTD_TLS_GROUPS_DEFAULT "\n"
 "# Operations. Renew the TLS certificate (same key, same names, from the\n"
 "# default CA) when it expires within this many days; 0 = never. Also by\n"
 "# hand: `estd tls renew DIR`.\n"

@@ -18,6 +18,17 @@
 #define ESTD_CONFIG_MAX_LABELS 32
 #define ESTD_PATH_MAX 4096
 #define ESTD_AUTH_ALTERNATIVES_MAX 8
+/* The largest max_body_bytes estd.conf may set. */
+#define ESTD_MAX_BODY_BYTES_LIMIT (16u << 20)
+/* TLS defaults: Mozilla's "intermediate" profile without DHE: ECDHE with
+ * AEAD ciphers only on TLS 1.2 (no CBC: LUCKY13), every TLS 1.3 suite. */
+#define ESTD_TLS_CIPHERS_DEFAULT                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                      \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                      \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define ESTD_TLS_CIPHERSUITES_DEFAULT \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define ESTD_TLS_GROUPS_DEFAULT "X25519:P-256:P-384"
 
 /* Authentication methods, combinable as bits: "cert+basic" = both. */
 enum estd_auth_bit {
@@ -117,6 +128,14 @@ typedef struct estd_config {
     unsigned password_queue_wait_ms; /* longest wait for a slot; beyond: 503 */
     unsigned base64_line_length;    /* RFC 7030 body lines: 0 = one line, else 4..76 */
     int base64_unbroken_without_user_agent; /* one line to clients sending no User-Agent */
+    /* The front door (conn.c, tls.c; docs/operator.md "Limits"). */
+    unsigned max_connections_per_address; /* per IPv4 address / IPv6 /64 */
+    unsigned handshake_timeout_seconds;    /* total, from accept */
+    unsigned request_head_timeout_seconds; /* total, for one request head */
+    unsigned request_body_timeout_seconds; /* total, for one body */
+    char tls_ciphers[512];          /* TLS 1.2 cipher list (OpenSSL syntax) */
+    char tls_ciphersuites[256];     /* TLS 1.3 ciphersuites */
+    char tls_groups[256];           /* key-exchange groups */
     estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];

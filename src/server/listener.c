@@ -22,10 +22,13 @@
 #include <event2/thread.h>
 #include <openssl/err.h>
 #include "access_log.h"
+#include "request_head.h"
 #include "server.h"
 #include "tls_srp.h"
 
 #define LISTEN_BACKLOG 1024
+
+typedef struct estd_job estd_job;
 
 typedef struct estd_loop {
     estd_server *srv;
@@ -33,6 +36,13 @@ typedef struct estd_loop {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     evutil_socket_t listen_fd; /* this loop's dup() of the listening socket */
+    estd_conn_set *conns;
+    /* Jobs back from the workers, replied to on this loop (replies_ready).
+     * A queue rather than one event_base_once per job: at shutdown the jobs
+     * still in it are found and freed, not leaked with the base. */
+    pthread_mutex_t done_lock;
+    estd_job *done_head, *done_tail;
+    struct event *done_ev;
     pthread_t thread;
     int started;
 } estd_loop;
@@ -44,69 +54,16 @@ struct estd_loops {
 };
 
 /* A job travels loop -> worker -> loop. */
-typedef struct estd_job {
+struct estd_job {
     estd_loop *loop;
     struct evhttp_request *evreq;
     evutil_socket_t fd; /* the client's socket, -1 if unknown */
     estd_request req;
     estd_response resp;
-} estd_job;
-
-/* --- connection accounting (SSL ex_data frees with the connection) --- */
-
-/* Each SSL carries a marker in ex_data; its free callback keeps
- * srv->connections exact however the connection ends. */
-static void connection_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-                            void *argp)
-{
-    estd_server *srv = argp;
-    (void)parent, (void)ad, (void)idx, (void)argl;
-    if (ptr != NULL)
-        atomic_fetch_sub(&srv->connections, 1);
-}
-
-#define CONNECTION_OK ((void *)1)
-#define CONNECTION_OVER_CAP ((void *)2)
-
-static struct bufferevent *connection_new(struct event_base *base, void *arg)
-{
-    estd_loop *loop = arg;
-    SSL *ssl = SSL_new(loop->srv->ssl_ctx);
-    int count;
-
-    if (ssl == NULL)
-        return NULL;
-    count = atomic_fetch_add(&loop->srv->connections, 1) + 1;
-    /* Over the cap the connection still completes its handshake but every
-     * request on it is answered 503 and the connection closed. */
-    SSL_set_ex_data(ssl, loop->srv->connection_index,
-                    count > (int)loop->srv->inst->cfg.max_connections ? CONNECTION_OVER_CAP
-                                                                       : CONNECTION_OK);
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
-}
+    estd_job *next;     /* in the loop's done queue */
+};
 
 /* --- replies (loop thread) --- */
-
-static const char *status_phrase(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Status";
-    }
-}
 
 static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_request *evreq,
                        estd_response *resp)
@@ -135,14 +92,18 @@ static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_
     }
     if (resp->status == 405)
         evhttp_add_header(out, "Allow", "GET, POST");
+    evcon = evhttp_request_get_connection(evreq);
+    bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    /* A later request on this connection was refused (request_head.c):
+     * nothing after this reply may be read as a request. */
+    if (estd_conn_closing_after_reply(estd_conn_of(srv->conns, bev)))
+        evhttp_add_header(out, "Connection", "close");
     snprintf(number, sizeof number, "%zu", len);
     evhttp_add_header(out, "Content-Length", number);
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
     estd_access_log(srv, req, evhttp_request_get_uri(evreq), resp, len);
-    evcon = evhttp_request_get_connection(evreq);
-    bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    evhttp_send_reply(evreq, resp->status, status_phrase(resp->status), buf);
+    evhttp_send_reply(evreq, resp->status, estd_http_reason_phrase(resp->status), buf);
     /* evhttp leaves the head and the body in separate chains, which
      * bufferevent_openssl would send as two TLS records in two write(2)s
      * (two segments: TCP_NODELAY). One chain: one record, one write. The
@@ -153,6 +114,20 @@ static void reply_send(estd_server *srv, const estd_request *req, struct evhttp_
         evbuffer_pullup(bufferevent_get_output(bev), -1);
     if (buf != NULL)
         evbuffer_free(buf);
+}
+
+/* conn.c answered a refused request head: one access-log line (and the
+ * request metrics) as for any answer, method and path unknown. */
+static void refusal_logged(void *arg, const char *peer, const char *tls_version, int status,
+                           size_t bytes)
+{
+    estd_request req = {.tls_version = tls_version};
+    estd_response resp = {.status = status};
+
+    snprintf(req.method, sizeof req.method, "-");
+    snprintf(req.peer, sizeof req.peer, "%s", peer);
+    clock_gettime(CLOCK_MONOTONIC, &req.started);
+    estd_access_log(arg, &req, NULL, &resp, bytes);
 }
 
 static void request_release(estd_request *req)
@@ -176,15 +151,56 @@ static void job_free(estd_job *job)
     free(job);
 }
 
-static void job_reply(evutil_socket_t fd, short what, void *arg)
+static void job_reply(estd_job *job)
 {
-    estd_job *job = arg;
     estd_server *srv = job->loop->srv;
-    (void)fd, (void)what;
 
     reply_send(srv, &job->req, job->evreq, &job->resp);
     job_free(job);
     atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static estd_job *done_take_all(estd_loop *loop)
+{
+    estd_job *jobs;
+
+    pthread_mutex_lock(&loop->done_lock);
+    jobs = loop->done_head;
+    loop->done_head = loop->done_tail = NULL;
+    pthread_mutex_unlock(&loop->done_lock);
+    return jobs;
+}
+
+static void replies_send(estd_loop *loop)
+{
+    estd_job *job = done_take_all(loop), *next;
+
+    for (; job != NULL; job = next) {
+        next = job->next;
+        job_reply(job);
+    }
+}
+
+static void replies_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replies_send(arg);
+}
+
+/* From a worker: back to the owning loop, where evhttp objects live. */
+static void job_done(estd_job *job)
+{
+    estd_loop *loop = job->loop;
+
+    job->next = NULL;
+    pthread_mutex_lock(&loop->done_lock);
+    if (loop->done_tail != NULL)
+        loop->done_tail->next = job;
+    else
+        loop->done_head = job;
+    loop->done_tail = job;
+    pthread_mutex_unlock(&loop->done_lock);
+    event_active(loop->done_ev, EV_TIMEOUT, 1);
 }
 
 /* 1 when the client has shut its side of the connection. libevent does not
@@ -228,7 +244,11 @@ static void job_run(void *arg)
     /* A client that left while its request queued would get nothing from
      * the work (as nginx, treat it as aborted): skip it, so a flood of
      * requests dropped at once cannot keep the workers busy for nobody. */
-    if (go > 0 && client_left(job->fd)) {
+    if (go > 0 && atomic_load(&srv->abandon)) {
+        /* Shutdown: the grace period is over. */
+        estd_response_error(&job->resp, 503, "server stopping; try again later");
+        go = -1;
+    } else if (go > 0 && client_left(job->fd)) {
         fprintf(stderr, "estd: %s left before its %s %s ran; skipped\n", job->req.peer,
                 job->req.method, job->req.uri);
         estd_response_error(&job->resp, 503, "client gone");
@@ -239,14 +259,7 @@ static void job_run(void *arg)
         return; /* parked: holds no worker; job_resume brings it back */
     if (go > 0)
         estd_handle(srv, &job->req, &job->resp);
-    /* Back to the owning loop: evhttp objects are touched only there. */
-    if (event_base_once(job->loop->base, -1, EV_TIMEOUT, job_reply, job, NULL) != 0) {
-        fprintf(stderr, "estd: cannot schedule a reply; dropping request\n");
-        /* The request object stays owned by evhttp until its connection
-         * closes; nothing else to free safely here but the job. */
-        job_free(job);
-        atomic_fetch_sub(&srv->in_flight, 1);
-    }
+    job_done(job);
 }
 
 /* --- intake (loop thread) --- */
@@ -320,6 +333,7 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(evreq);
     estd_job *job = calloc(1, sizeof *job);
+    estd_conn *conn = estd_conn_of(srv->conns, bev);
     est_error err;
 
     if (job == NULL) {
@@ -335,9 +349,10 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &job->req.started);
     job->req.tls_version = ssl != NULL ? SSL_get_version(ssl) : NULL;
     atomic_fetch_add(&srv->in_flight, 1);
+    if (conn != NULL)
+        estd_conn_request_taken(conn, evreq);
 
-    if (atomic_load(&srv->stopping) ||
-        (ssl != NULL && SSL_get_ex_data(ssl, srv->connection_index) == CONNECTION_OVER_CAP)) {
+    if (atomic_load(&srv->stopping)) {
         evhttp_add_header(evhttp_request_get_output_headers(evreq), "Connection", "close");
         estd_response_error(&job->resp, 503, "server busy or stopping; try again later");
         goto reply_now;
@@ -361,11 +376,6 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     }
     if (estd_handle_fast(srv, &job->req, &job->resp))
         goto reply_now;
-    if (evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > srv->inst->cfg.max_body_bytes) {
-        estd_response_error(&job->resp, 413, "request body larger than %zu bytes",
-                            srv->inst->cfg.max_body_bytes);
-        goto reply_now;
-    }
     if (request_capture(srv, evreq, ssl, &job->req) != EST_OK) {
         estd_response_error(&job->resp, 503, "out of memory");
         goto reply_now;
@@ -374,7 +384,7 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
         return;
     estd_response_error(&job->resp, 503, "server busy; try again later");
 reply_now:
-    job_reply(-1, 0, job);
+    job_reply(job);
 }
 
 /* --- loops --- */
@@ -424,8 +434,8 @@ out:
     return rc;
 }
 
-static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t listener,
-                            est_error *err)
+static est_status loop_init(estd_loop *loop, unsigned index, estd_server *srv,
+                            evutil_socket_t listener, est_error *err)
 {
     const estd_config *cfg = &srv->inst->cfg;
     struct event_config *ev_cfg;
@@ -433,6 +443,7 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
 
     loop->srv = srv;
     loop->listen_fd = -1;
+    pthread_mutex_init(&loop->done_lock, NULL);
     /* The changelist backend merges the epoll_ctl calls libevent makes for
      * a connection within one loop pass (evhttp switches reading and
      * writing on and off around every request): /cacerts 28,000 ->
@@ -444,14 +455,18 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
         loop->base = event_base_new_with_config(ev_cfg);
     event_config_free(ev_cfg);
     loop->http = loop->base ? evhttp_new(loop->base) : NULL;
-    if (loop->http == NULL)
+    loop->done_ev = loop->base ? event_new(loop->base, -1, 0, replies_ready, loop) : NULL;
+    loop->conns = loop->base ? estd_conn_set_new(srv->conns, index, loop->base) : NULL;
+    if (loop->http == NULL || loop->done_ev == NULL || loop->conns == NULL)
         return est_error_set(err, EST_E_NOMEM, "cannot create event loop");
-    evhttp_set_bevcb(loop->http, connection_new, loop);
+    evhttp_set_bevcb(loop->http, estd_conn_bufferevent_new, loop->conns);
     evhttp_set_gencb(loop->http, request_cb, loop);
-    /* evhttp answers bodies over its own limit with an HTML 413; ours
-     * (request_cb) answers text/plain. Let evhttp read up to twice the
-     * configured limit so only grossly oversized bodies get its page. */
-    evhttp_set_max_body_size(loop->http, (ev_ssize_t)(cfg->max_body_bytes * 2));
+    /* conn.c checks every request head first and answers (text/plain) what
+     * would reach evhttp's own HTML error pages: an oversized head (431),
+     * a Content-Length over the limit (413). evhttp's limits stay as a
+     * backstop: its line count is never above conn.c's byte count, and its
+     * body limit is the largest max_body_bytes a reload may set. */
+    evhttp_set_max_body_size(loop->http, (ev_ssize_t)ESTD_MAX_BODY_BYTES_LIMIT);
     evhttp_set_max_headers_size(loop->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(loop->http, (int)cfg->timeout_seconds);
     evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
@@ -473,25 +488,43 @@ static est_status loop_init(estd_loop *loop, estd_server *srv, evutil_socket_t l
 static void *loop_thread(void *arg)
 {
     estd_loop *loop = arg;
-    event_base_dispatch(loop->base);
+    /* Runs until estd_loops_stop says so, even with no connection and no
+     * listener left: replies of requests still with the workers come back
+     * here. */
+    event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
+/* After the loop's thread has ended (or never started) and the workers are
+ * gone: replies still queued are sent into evhttp's buffers (which
+ * evhttp_free then frees with their connections), so every job and its
+ * captured request is freed. */
 static void loop_release(estd_loop *loop)
 {
+    if (loop->srv == NULL)
+        return;
+    replies_send(loop);
+    if (loop->conns != NULL)
+        estd_conn_set_stop(loop->conns);
     if (loop->http != NULL)
         evhttp_free(loop->http);
+    if (loop->done_ev != NULL)
+        event_free(loop->done_ev);
     if (loop->base != NULL)
-        event_base_free(loop->base);
+        event_base_free(loop->base); /* frees the last connections */
+    estd_conn_set_free(loop->conns);
     if (loop->listen_fd >= 0)
         close(loop->listen_fd);
     loop->listen_fd = -1;
+    pthread_mutex_destroy(&loop->done_lock);
 }
+
 
 est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err)
 {
     estd_loops *loops = calloc(1, sizeof *loops);
     evutil_socket_t listener = -1;
+    estd_conn_limits limits;
     est_status rc = EST_E_NOMEM;
 
     if (loops == NULL || (loops->loops = calloc(threads, sizeof *loops->loops)) == NULL) {
@@ -499,12 +532,17 @@ est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out
         return est_error_set(err, rc, "out of memory");
     }
     loops->srv = srv;
-    srv->connection_index = SSL_get_ex_new_index(0, srv, NULL, NULL, connection_gone);
+    limits = estd_conn_limits_of(&srv->inst->cfg);
+    if ((srv->conns = estd_conns_new(&limits, threads, srv->ssl_ctx)) == NULL) {
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    estd_conns_on_refusal(srv->conns, refusal_logged, srv);
     if ((rc = listen_socket(srv->inst->cfg.listen, &listener, err)) != EST_OK)
         goto fail;
     for (unsigned i = 0; i < threads; i++) {
         loops->count = i + 1;
-        if ((rc = loop_init(&loops->loops[i], srv, listener, err)) != EST_OK)
+        if ((rc = loop_init(&loops->loops[i], i, srv, listener, err)) != EST_OK)
             goto fail;
     }
     close(listener); /* each loop holds its own duplicate */
@@ -574,6 +612,8 @@ void estd_loops_stop(estd_loops *loops, unsigned grace_seconds)
     for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_seconds * 20;
          waited++)
         usleep(50000);
+    /* Past the grace period, queued jobs are answered 503 without work. */
+    atomic_store(&srv->abandon, 1);
     for (unsigned i = 0; i < loops->count; i++) {
         if (!loops->loops[i].started)
             continue;
@@ -581,8 +621,13 @@ void estd_loops_stop(estd_loops *loops, unsigned grace_seconds)
         event_base_loopexit(loops->loops[i].base, &flush);
         pthread_join(loops->loops[i].thread, NULL);
     }
+    /* The workers finish what they hold; its replies queue on the loops. */
+    estd_pool_free(srv->pool);
+    srv->pool = NULL;
     for (unsigned i = 0; i < loops->count; i++)
         loop_release(&loops->loops[i]);
+    estd_conns_free(srv->conns);
+    srv->conns = NULL;
     free(loops->loops);
     free(loops);
 }

@@ -130,7 +130,7 @@ static void metrics_reply(estd_metrics_http *h, estd_plain_reply *reply)
 {
     estd_server *srv = h->srv;
     estd_metrics_gauges g = {
-        atomic_load(&srv->connections),
+        estd_conns_open(srv->conns),
         atomic_load(&srv->in_flight) - 1, /* not this scrape */
         password_checks(srv),
     };

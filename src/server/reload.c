@@ -91,6 +91,9 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_TEXT("listen", listen);
     KEEP_TEXT("store", store);
     KEEP_TEXT("tls_min_version", tls_min_version);
+    KEEP_TEXT("tls_ciphers", tls_ciphers);
+    KEEP_TEXT("tls_ciphersuites", tls_ciphersuites);
+    KEEP_TEXT("tls_groups", tls_groups);
     KEEP_TEXT("http_listen", ops.http_listen);
     KEEP_TEXT("metrics_listen", ops.metrics_listen);
     KEEP_TEXT("metrics_user", ops.metrics_user);
@@ -134,6 +137,10 @@ est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tl
     next->store = cur->store;
     next->metrics = cur->metrics;
     srv->inst = next; /* atomic: requests from here on see next */
+    if (srv->conns != NULL) {
+        estd_conn_limits limits = estd_conn_limits_of(&next->cfg);
+        estd_conns_configure(srv->conns, &limits);
+    }
     estd_tag_table_clear(srv->chains); /* verdicts against the old anchors */
     e->inst = cur;
     e->since = time(NULL);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,27 @@ static est_status guard_start(estd_server *srv, est_error *err)
     if ((srv->guard = estd_guess_guard_new(&limits)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     return EST_OK;
+}
+
+/* Descriptors besides client connections: the listener's duplicates, the
+ * store, logs, the loops' and workers' own. */
+#define SERVE_RESERVED_FDS 64
+
+/* max_connections needs a descriptor each: raise the soft limit up to the
+ * hard one if it is lower (as nginx's worker_rlimit_nofile), and say so
+ * when even the hard limit is too low. */
+static void nofile_raise(unsigned max_connections)
+{
+    rlim_t want = (rlim_t)max_connections + SERVE_RESERVED_FDS;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        fprintf(stderr, "estd: serve: max_connections = %u needs %llu file descriptors; the "
+                "limit is %llu (raise it: ulimit -n, systemd LimitNOFILE=)\n", max_connections,
+                (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
 /* The password gate: max_password_checks hashes at once (0 = one per
@@ -133,6 +155,7 @@ int estd_serve_main(int argc, char **argv)
     }
     if (listen != NULL)
         snprintf(inst->cfg.listen, sizeof inst->cfg.listen, "%s", listen);
+    nofile_raise(inst->cfg.max_connections);
     srv.inst = inst;
     if (inst->cfg.tls_ticket_key_seconds > 0 &&
         (srv.tickets = estd_ticket_keys_new(inst->cfg.tls_ticket_key_seconds)) == NULL) {

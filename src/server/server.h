@@ -9,6 +9,7 @@
 #include <time.h>
 #include <openssl/ssl.h>
 #include "authn.h"
+#include "conn.h"
 #include "instance.h"
 #include "password_gate.h"
 #include "pool.h"
@@ -75,10 +76,10 @@ typedef struct estd_server {
     unsigned char srp_fake_key[32]; /* fake salts for SRP names without a verifier */
     estd_pool *pool;
     estd_password_gate *passwords; /* NULL: Basic checks hash inline (tests) */
-    int connection_index;       /* SSL ex_data index (listener.c) */
-    atomic_int connections;
+    estd_conns *conns;          /* connection limits and deadlines (conn.c) */
     atomic_int in_flight;
     atomic_int stopping;
+    atomic_int abandon;         /* stopping, grace over: queued jobs get 503 */
 } estd_server;
 
 /* --- handlers.c: run on a worker --- */
@@ -160,7 +161,8 @@ void estd_response_challenge(estd_server *srv, estd_response *resp, unsigned sch
 typedef struct estd_loops estd_loops;
 est_status estd_loops_start(estd_server *srv, unsigned threads, estd_loops **out, est_error *err);
 /* Stops accepting, waits for in-flight requests (up to grace seconds),
- * then stops the loops and joins them. */
+ * then stops the loops and joins them, then the worker pool (srv->pool is
+ * freed and set to NULL); every request still held is answered or freed. */
 void estd_loops_stop(estd_loops *loops, unsigned grace_seconds);
 
 #endif

@@ -51,6 +51,21 @@ est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tic
         rc = est_error_set_openssl(err, EST_E_CONFIG, "%s", cfg->tls_key);
         goto out;
     }
+    /* tls_ciphers (TLS 1.2), tls_ciphersuites (1.3), tls_groups. OpenSSL
+     * skips names it does not know; a list matching nothing fails. */
+    if (SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "tls_ciphers '%s'", cfg->tls_ciphers);
+        goto out;
+    }
+    if (SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "tls_ciphersuites '%s'",
+                                   cfg->tls_ciphersuites);
+        goto out;
+    }
+    if (SSL_CTX_set1_groups_list(ctx, cfg->tls_groups) != 1) {
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "tls_groups '%s'", cfg->tls_groups);
+        goto out;
+    }
     /* Renegotiation would change tls-unique under a running request. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Idle keep-alive connections give their read/write buffers back

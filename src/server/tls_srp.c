@@ -248,15 +248,20 @@ int estd_srp_wanted(const estd_server *srv)
 
 est_status estd_srp_install(estd_server *srv, est_error *err)
 {
+    char list[sizeof srv->inst->cfg.tls_ciphers + 8];
+
     if (strcmp(srv->inst->cfg.tls_min_version, "1.3") == 0)
         return est_error_set(err, EST_E_CONFIG, "a policy names srp, but TLS-SRP needs TLS 1.2 "
                                                 "and tls_min_version is 1.3");
     srv->srp_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, attempt_free);
     if (srv->srp_index < 0 || RAND_priv_bytes(srv->srp_fake_key, sizeof srv->srp_fake_key) != 1)
         return est_error_set_openssl(err, EST_E_INTERNAL, "SRP set-up");
-    /* RFC 5054 suites after the default ones: a client that offers both
-     * kinds without meaning SRP gets what it would get elsewhere. */
-    if (SSL_CTX_set_cipher_list(srv->ssl_ctx, "DEFAULT:SRP") != 1 ||
+    /* RFC 5054 suites after tls_ciphers: a client that offers both kinds
+     * without meaning SRP gets what it would get elsewhere. RFC 5054 has
+     * only CBC suites (tls_ciphers leaves CBC out: LUCKY13): the price of
+     * SRP, paid only when a policy names it. */
+    snprintf(list, sizeof list, "%s:SRP", srv->inst->cfg.tls_ciphers);
+    if (SSL_CTX_set_cipher_list(srv->ssl_ctx, list) != 1 ||
         SSL_CTX_set_srp_cb_arg(srv->ssl_ctx, srv) != 1 ||
         SSL_CTX_set_srp_username_callback(srv->ssl_ctx, username_cb) != 1)
         return est_error_set_openssl(err, EST_E_TLS, "SRP cipher suites");

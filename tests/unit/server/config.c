@@ -130,6 +130,51 @@ static void strings_are_set_and_bounded(void **state)
     assert_string_equal(cfg->third_party_trust, "");
 }
 
+/* The front door's keys (conn.c, tls.c): each number at its bounds and one
+ * past, the TLS lists bounded and never empty. */
+static void front_door_keys(void **state)
+{
+    estd_config *cfg = *state;
+    static const char *const uints[] = {"handshake_timeout_seconds",
+                                        "request_head_timeout_seconds",
+                                        "request_body_timeout_seconds"};
+    char text[700];
+
+    assert_int_equal(cfg->max_connections_per_address, 64);
+    assert_int_equal(cfg->handshake_timeout_seconds, 10);
+    assert_int_equal(cfg->request_head_timeout_seconds, 10);
+    assert_int_equal(cfg->request_body_timeout_seconds, 30);
+    assert_string_equal(cfg->tls_ciphers, ESTD_TLS_CIPHERS_DEFAULT);
+    parses(cfg, "[server]\nmax_connections_per_address = 1\n");
+    assert_int_equal(cfg->max_connections_per_address, 1);
+    parses(cfg, "[server]\nmax_connections_per_address = 1000000\n");
+    fails(cfg, "[server]\nmax_connections_per_address = 0\n", "estd.conf:2: '0' is not a whole number from 1");
+    fails(cfg, "[server]\nmax_connections_per_address = 1000001\n", "estd.conf:2:");
+    for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
+        snprintf(text, sizeof text, "[server]\n%s = 3600\n", uints[i]);
+        parses(cfg, text);
+        snprintf(text, sizeof text, "[server]\n%s = 1\n", uints[i]);
+        parses(cfg, text);
+        snprintf(text, sizeof text, "[server]\n%s = 0\n", uints[i]);
+        fails(cfg, text, "estd.conf:2: '0' is not a whole number from 1 to 3600");
+        snprintf(text, sizeof text, "[server]\n%s = 3601\n", uints[i]);
+        fails(cfg, text, "estd.conf:2:");
+    }
+    parses(cfg, "[server]\nhandshake_timeout_seconds = 7\n");
+    assert_int_equal(cfg->handshake_timeout_seconds, 7);
+    parses(cfg, "[server]\ntls_ciphers = ECDHE-ECDSA-AES128-SHA\ntls_groups = P-384\n"
+                "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n");
+    assert_string_equal(cfg->tls_ciphers, "ECDHE-ECDSA-AES128-SHA");
+    assert_string_equal(cfg->tls_groups, "P-384");
+    assert_string_equal(cfg->tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+    fails(cfg, "[server]\ntls_groups =\n", "estd.conf:2: tls_groups must not be empty");
+    /* tls_ciphers is char[512]: 511 characters fit, 512 do not. */
+    snprintf(text, sizeof text, "[server]\ntls_ciphers = %0511d\n", 0);
+    parses(cfg, text);
+    snprintf(text, sizeof text, "[server]\ntls_ciphers = %0512d\n", 0);
+    fails(cfg, text, "estd.conf:2: value longer than 511 characters");
+}
+
 static void numbers_accept_their_range_and_nothing_else(void **state)
 {
     estd_config *cfg = *state;
@@ -481,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(labelled_ca_sections, setup, teardown),
         cmocka_unit_test_setup_teardown(label_count_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(size_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(front_door_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(nul_byte_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(load_resolves_relative_paths, setup, teardown),
     };
