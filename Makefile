@@ -1,7 +1,7 @@
 # Thin wrapper over CMake/CTest: the README's commands.
 #   make run    deps, build, demo CA in ./data on first run, serve EST on 127.0.0.1:8443
 #   make test   deps, ASan+UBSan build, the whole CTest suite
-#   make bench  release build, benchmarks, one table
+#   make bench  release build, benchmarks, one table (and RA enrollment: bench/ra)
 #   make fuzz   clang libFuzzer build, each target for FUZZ_SECONDS
 #   make install / make deb   install the release build (DESTDIR, PREFIX) / a .deb
 JOBS ?= $(shell nproc)
@@ -31,6 +31,7 @@ test: deps
 
 bench: build
 	@bash bench/run build
+	@bash bench/ra build
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DESTKIT_FUZZ=ON >/dev/null

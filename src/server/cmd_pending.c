@@ -128,7 +128,7 @@ static est_status approve_issue(estd_instance *inst, const est_pending_record *r
                                 est_error *err)
 {
     estd_ca *ca = estd_instance_find_ca(inst, rec->label ? rec->label : "");
-    estd_requester who = {rec->requester, rec->auth_method};
+    estd_requester who = {rec->requester, rec->auth_method, NULL};
     X509_REQ *csr = NULL;
     est_status rc;
 
@@ -140,7 +140,8 @@ static est_status approve_issue(estd_instance *inst, const est_pending_record *r
         est_error_prefix(err, rc, "the stored request");
         goto out;
     }
-    rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert, err);
+    rc = estd_issue(inst, ca, csr, NULL, &who, rec->operation ? rec->operation : "enroll", cert,
+                    NULL, err);
 out:
     X509_REQ_free(csr);
     return rc;

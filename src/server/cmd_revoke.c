@@ -188,6 +188,11 @@ int estd_crl_main(int argc, char **argv)
         estd_fail(cmd, "%s/estd.conf: no CA with label '%.64s'", inst->cfg.dir, label);
         goto out;
     }
+    if (ca->ca == NULL) {
+        estd_fail(cmd, "CA '%.64s' issues upstream (issuer = est or cmp): its CRL is the "
+                       "upstream CA's", label);
+        goto out;
+    }
     if (estd_revoked_list_load(inst, label, &list, &err) != EST_OK ||
         inst->store->ops->next_crl_number(inst->store->impl, &number, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);

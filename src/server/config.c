@@ -43,6 +43,7 @@ void estd_ca_config_defaults(estd_ca_config *ca, const char *label)
     ca->serverkeygen_key_type = EST_KEY_EC_P256;
     ca->fullcmc = 1;
     ca->base64_line_length = ESTD_LINE_INHERIT;
+    estd_upstream_config_defaults(&ca->upstream, label);
 }
 
 void estd_config_defaults(estd_config *cfg, const char *dir)
@@ -431,6 +432,8 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_bool(&ca->enforce_csrattrs, value, err);
     if (strcmp(key, "base64_line_length") == 0)
         return set_line_length(&ca->base64_line_length, value, err);
+    if ((rc = estd_upstream_key_set(&ca->upstream, key, value, err)) != EST_E_NOT_FOUND)
+        return rc;
     if ((rc = estd_ops_ca_key_set(&ca->profile, key, value, err)) != EST_E_NOT_FOUND)
         return rc;
     return est_error_set(err, EST_E_CONFIG, "unknown key '%s' in a [ca] section", key);
@@ -577,6 +580,27 @@ static est_status resolve(char *path, size_t cap, const char *dir, est_error *er
     return EST_OK;
 }
 
+est_status estd_config_path_resolve(char *path, size_t cap, const char *dir, est_error *err)
+{
+    return resolve(path, cap, dir, err);
+}
+
+est_status estd_config_set_string(char *dst, size_t cap, const char *value, est_error *err)
+{
+    return set_string(dst, cap, value, err);
+}
+
+est_status estd_config_set_uint(unsigned *dst, const char *value, unsigned min, unsigned max,
+                                est_error *err)
+{
+    return set_uint(dst, value, min, max, err);
+}
+
+est_status estd_config_set_bool(int *dst, const char *value, est_error *err)
+{
+    return set_bool(dst, value, err);
+}
+
 est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
 {
     char path[ESTD_PATH_MAX];
@@ -610,7 +634,8 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
             resolve(ca->key, sizeof ca->key, dir, err) != EST_OK ||
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
             resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
-            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK)
+            resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK ||
+            estd_upstream_config_finish(&ca->upstream, dir, err) != EST_OK)
             return rc;
         /* A [ca] without its own base64_line_length takes [server]'s. */
         if (ca->base64_line_length == ESTD_LINE_INHERIT)
@@ -792,7 +817,11 @@ static const char config_template[] =
 "# (cRLDistributionPoints) and where the CA certificate is (AIA\n"
 "# caIssuers); e.g. http://pki.example:8080/ca.crl. Empty = none.\n"
 "crl_url =\n"
-"ca_issuers_url =\n";
+"ca_issuers_url =\n"
+"# Who issues: embedded (this CA's key), or est / cmp to be a Registration\n"
+"# Authority in front of an upstream CA (upstream_url, upstream_trust,\n"
+"# upstream_cert, upstream_key, ...: see docs/operator.md, section 17).\n"
+"issuer = embedded\n";
 
 est_status estd_config_template(const char *listen, char **out, est_error *err)
 {

@@ -63,6 +63,32 @@ typedef enum estd_approval {
     ESTD_APPROVAL_MANUAL = 1, /* 202 + Retry-After; `estd pending approve` */
 } estd_approval;
 
+/* Who issues for a CA label: the embedded CA, or an upstream CA this estd
+ * is a Registration Authority for (draft-04 §2, §3.7). */
+typedef enum estd_issuer_kind {
+    ESTD_ISSUER_EMBEDDED = 0, /* issue with cert/key (default) */
+    ESTD_ISSUER_EST = 1,      /* forward to an upstream EST server */
+    ESTD_ISSUER_CMP = 2,      /* forward to an upstream CMP server (RFC 4210) */
+} estd_issuer_kind;
+
+/* [ca] keys for an upstream issuer (config_upstream.c). */
+typedef struct estd_upstream_config {
+    estd_issuer_kind issuer;
+    char url[1024];                  /* upstream_url: https://host:port/.well-known/est[/label], or CMP http URL */
+    char trust[ESTD_PATH_MAX];       /* upstream_trust: anchors for the upstream's TLS (EST) or its CMP signer */
+    char cert[ESTD_PATH_MAX];        /* upstream_cert: the RA's own certificate (TLS client / CMP signer) */
+    char key[ESTD_PATH_MAX];         /* upstream_key */
+    char user[128];                  /* upstream_user: Basic toward the upstream; "" = none */
+    char password_file[ESTD_PATH_MAX]; /* upstream_password_file (0600) */
+    char cmp_secret_file[ESTD_PATH_MAX]; /* cmp_secret_file: shared-secret MAC (0600); "" = signature */
+    char cmp_reference[128];         /* cmp_reference: the secret's reference (senderKID) */
+    char cacerts_cache[ESTD_PATH_MAX]; /* last good upstream /cacerts (PEM) */
+    unsigned timeout_seconds;        /* upstream_timeout_seconds: connect + exchange */
+    unsigned max_response_bytes;     /* upstream_max_response_bytes */
+    unsigned cacerts_refresh_seconds;
+    int csrattrs_from_upstream;      /* upstream_csrattrs: /csrattrs passed through */
+} estd_upstream_config;
+
 typedef struct estd_ca_config {
     char label[EST_LABEL_MAX + 1]; /* "" for the default CA */
     char cert[ESTD_PATH_MAX];      /* issuing CA certificate (PEM) */
@@ -87,6 +113,7 @@ typedef struct estd_ca_config {
     char csrattrs[1024];        /* comma list of OIDs / names for /csrattrs; "" = none */
     int enforce_csrattrs;       /* refuse CSRs lacking what /csrattrs asks */
     unsigned base64_line_length; /* RFC 7030 body lines; ESTD_LINE_INHERIT = [server]'s */
+    estd_upstream_config upstream;
 } estd_ca_config;
 
 /* A [ca] base64_line_length not set: the [server] value applies. */
@@ -152,6 +179,22 @@ est_status estd_config_parse(estd_config *cfg, const char *name, const char *tex
                              est_error *err);
 /* Reads DIR/estd.conf over the defaults; resolves relative paths. */
 est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err);
+
+/* Makes a relative path absolute under dir ("" stays ""). */
+est_status estd_config_path_resolve(char *path, size_t cap, const char *dir, est_error *err);
+
+/* config.c's value setters, for the keys other files parse. */
+est_status estd_config_set_string(char *dst, size_t cap, const char *value, est_error *err);
+est_status estd_config_set_uint(unsigned *dst, const char *value, unsigned min, unsigned max,
+                                est_error *err);
+est_status estd_config_set_bool(int *dst, const char *value, est_error *err);
+
+/* config_upstream.c: the upstream keys of a [ca] section. EST_E_NOT_FOUND
+ * when key is not one of them. */
+void estd_upstream_config_defaults(estd_upstream_config *up, const char *label);
+est_status estd_upstream_key_set(estd_upstream_config *up, const char *key, const char *value,
+                                 est_error *err);
+est_status estd_upstream_config_finish(estd_upstream_config *up, const char *dir, est_error *err);
 
 /* The CA for a label ("" = default), or NULL. */
 const estd_ca_config *estd_config_find_ca(const estd_config *cfg, const char *label);

@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
+#include "issuer.h"
 #include "server.h"
 
 /* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
@@ -311,6 +312,37 @@ static void csr_sha256_hex(X509_REQ *csr, char out[65])
     OPENSSL_free(der);
 }
 
+/* Stores a waiting request (fresh->csr_sha256 set by the caller; sets
+ * fresh->id) and audits it as event. */
+static est_status pending_store(estd_server *srv, const estd_request *req,
+                                const estd_auth_result *auth, X509_REQ *csr,
+                                const char *operation, const char *event,
+                                est_pending_record *fresh, est_error *err)
+{
+    est_store *store = srv->inst->store;
+    unsigned char *der = NULL;
+    char subject[256];
+    int len = i2d_X509_REQ(csr, &der);
+    est_status rc;
+
+    X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
+    fresh->label = (char *)req->ca->cfg->label;
+    fresh->requester = (char *)auth->name;
+    fresh->auth_method = (char *)auth->method;
+    fresh->operation = (char *)operation;
+    fresh->subject = subject;
+    fresh->status = EST_PENDING_WAITING;
+    fresh->csr_der = der;
+    fresh->csr_der_len = len > 0 ? (size_t)len : 0;
+    rc = store->ops->pending_insert(store->impl, fresh, err);
+    if (rc == EST_OK)
+        estd_audit(srv->inst, event, req->ca->cfg->label, auth->name, subject, NULL, operation);
+    fresh->subject = NULL;
+    fresh->csr_der = NULL;
+    OPENSSL_free(der);
+    return rc;
+}
+
 /* draft-04 §4.2.3: manual approval answers 202 + Retry-After and the
  * client repeats the same request; the CSR's hash identifies it. Returns 1
  * when resp is final (202, 403, or the approved certificate). */
@@ -321,8 +353,6 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     const char *label = req->ca->cfg->label;
     est_pending_record *pending = NULL, fresh = {0};
     est_cert_record *rec = NULL;
-    unsigned char *csr_der = NULL;
-    char subject[256];
     est_error err;
     est_status rc;
 
@@ -330,21 +360,8 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
         return 0;
     csr_sha256_hex(csr, fresh.csr_sha256);
     rc = store->ops->pending_find(store->impl, label, fresh.csr_sha256, &pending, &err);
-    if (rc == EST_E_NOT_FOUND) {
-        int len = i2d_X509_REQ(csr, &csr_der);
-        X509_NAME_oneline(X509_REQ_get_subject_name(csr), subject, sizeof subject);
-        fresh.label = (char *)label;
-        fresh.requester = (char *)auth->name;
-        fresh.auth_method = (char *)auth->method;
-        fresh.operation = (char *)operation;
-        fresh.subject = subject;
-        fresh.status = EST_PENDING_WAITING;
-        fresh.csr_der = csr_der;
-        fresh.csr_der_len = len > 0 ? (size_t)len : 0;
-        rc = store->ops->pending_insert(store->impl, &fresh, &err);
-        if (rc == EST_OK)
-            estd_audit(srv->inst, "pending", label, auth->name, subject, NULL, operation);
-    }
+    if (rc == EST_E_NOT_FOUND)
+        rc = pending_store(srv, req, auth, csr, operation, "pending", &fresh, &err);
     if (rc != EST_OK) {
         estd_response_failure(resp, 500, &err);
     } else if (pending == NULL || pending->status == EST_PENDING_WAITING) {
@@ -371,10 +388,63 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
             estd_response_error(resp, 500, "stored certificate %s is unreadable", rec->serial);
         X509_free(cert);
     }
-    OPENSSL_free(csr_der);
     est_pending_record_free(pending);
     est_cert_record_free(rec);
     return 1;
+}
+
+void estd_issue_refusal(const estd_request *req, const est_error *err, estd_response *resp)
+{
+    unsigned retry_after = resp->retry_after;
+    int status = estd_issue_http_status(err->code);
+
+    if (err->code == EST_E_UNAVAILABLE) { /* the store: its own answer and Retry-After */
+        estd_response_failure(resp, status, err);
+        return;
+    }
+    estd_response_error(resp, status, "%s", err->message);
+    if (status == 202 || status == 503)
+        resp->retry_after = retry_after ? retry_after : req->ca->cfg->retry_after_seconds;
+}
+
+/* The upstream answered 202 (draft-04 §4.2.3): the device repeats the same
+ * request, on a new TLS connection, and the RA forwards the same CSR again,
+ * which the upstream knows by its content. The pending row lets the repeat
+ * pass pending_repeat (its linking was checked the first time) and shows
+ * in `estd pending list` what waits upstream. */
+static void upstream_pending_note(estd_server *srv, const estd_request *req,
+                                  const estd_auth_result *auth, X509_REQ *csr,
+                                  const char *operation)
+{
+    est_store *store = srv->inst->store;
+    est_pending_record *known = NULL, fresh = {0};
+
+    csr_sha256_hex(csr, fresh.csr_sha256);
+    if (store->ops->pending_find(store->impl, req->ca->cfg->label, fresh.csr_sha256, &known,
+                                 NULL) == EST_OK) {
+        est_pending_record_free(known);
+        return;
+    }
+    pending_store(srv, req, auth, csr, operation, "pending-upstream", &fresh, NULL);
+}
+
+/* The certificate for a request that waited upstream came: its row is done. */
+static void upstream_pending_settle(estd_server *srv, const estd_request *req, X509_REQ *csr,
+                                    X509 *cert)
+{
+    est_store *store = srv->inst->store;
+    est_pending_record *rec = NULL;
+    char hash[65], serial[80];
+
+    if (req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
+        return;
+    csr_sha256_hex(csr, hash);
+    if (store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK &&
+        rec->status == EST_PENDING_WAITING &&
+        est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) == EST_OK)
+        store->ops->pending_update(store->impl, rec->id, EST_PENDING_APPROVED, "issued upstream",
+                                   serial, NULL);
+    est_pending_record_free(rec);
 }
 
 /* A repeat of a request already waiting for approval arrives on a new TLS
@@ -388,10 +458,15 @@ static int pending_repeat(estd_server *srv, const estd_request *req, X509_REQ *c
     char hash[65];
     int known;
 
-    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+    if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL &&
+        req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
         return 0;
     csr_sha256_hex(csr, hash);
     known = store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
+    /* Without manual approval only a request still waiting upstream is a
+     * repeat: one the upstream answered is a new request. */
+    if (known && req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
+        known = rec->status == EST_PENDING_WAITING;
     est_pending_record_free(rec);
     return known;
 }
@@ -407,7 +482,7 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
     int reenroll = req->route.op == EST_OP_SIMPLEREENROLL, ra, repeat;
     int64_t otp_id = 0;
     const char *operation = "enroll";
-    estd_requester who = {auth->name, auth->method};
+    estd_requester who = {auth->name, auth->method, NULL};
     X509_REQ *csr = NULL;
     X509 *cert = NULL;
     est_error err;
@@ -428,6 +503,8 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
         operation = "renew-via-ra";
     else if (reenroll && !reenroll_check(req, auth, csr, &operation, resp))
         goto refused;
+    else if (reenroll)
+        who.renewing = req->peer_cert; /* an upstream CMP CA gets a kur */
     /* One-time codes admit new enrollments; a re-enroll is admitted by the
      * certificate it renews. A repeat of a waiting request spent its code
      * when it was first stored. */
@@ -438,12 +515,18 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
                         resp->status == 202 ? "request waiting for approval" : "no certificate");
         goto out;
     }
-    if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &err) != EST_OK) {
-        estd_response_failure(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                              &err);
+    if (estd_issue(srv->inst, req->ca, csr, NULL, &who, operation, &cert, &resp->retry_after,
+                   &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
+        if (err.code == EST_E_RETRY_LATER) {
+            upstream_pending_note(srv, req, auth, csr, operation);
+            estd_otp_settle(srv, req, auth, otp_id, NULL, "request waiting upstream");
+            goto out;
+        }
         estd_otp_settle(srv, req, auth, otp_id, NULL, "no certificate: issuing failed");
         goto refused;
     }
+    upstream_pending_settle(srv, req, csr, cert);
     estd_otp_settle(srv, req, auth, otp_id, cert, "issued");
     respond_with_cert(req, cert, resp);
     goto out;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/x509v3.h>
+#include "issuer.h"
 #include "server.h"
 
 typedef struct cmc_job {
@@ -28,10 +29,27 @@ typedef struct cmc_job {
     est_cmc_status_entry done;  /* body parts already acted on */
 } cmc_job;
 
+/* Who signs CMC responses: the CA, or the RA in front of a CMP CA (an
+ * EST upstream signs its own: fullcmc_forward.c). */
+static est_ca *cmc_signer(const estd_ca *ca)
+{
+    return ca->cmp != NULL ? estd_cmp_upstream_get0_responder(ca->cmp) : ca->ca;
+}
+
 int estd_fullcmc_offered(const estd_request *req, estd_response *resp)
 {
-    if (req->ca->cfg->fullcmc)
+    /* A CMC response is signed with the CA's key: an RA forwards the
+     * request to an EST upstream (fullcmc_forward.c), and in front of a
+     * CMP CA signs the answer with its own key (no key with MAC
+     * protection: nothing to sign with). */
+    if (req->ca->cfg->fullcmc &&
+        (req->ca->cfg->upstream.issuer == ESTD_ISSUER_EST || cmc_signer(req->ca) != NULL))
         return 1;
+    if (req->ca->cfg->fullcmc) {
+        estd_response_error(resp, 501, "/fullcmc is not offered in front of a CMP CA with "
+                                       "shared-secret protection (no RA key to sign answers)");
+        return 0;
+    }
     estd_response_error(resp, 501, "/fullcmc is not offered by this CA");
     return 0;
 }
@@ -53,7 +71,7 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
     char *body = NULL;
     est_error err;
 
-    if (est_cmc_response_build(req->ca->ca, &spec, &der, &der_len, &err) != EST_OK ||
+    if (est_cmc_response_build(cmc_signer(req->ca), &spec, &der, &der_len, &err) != EST_OK ||
         est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line, &body,
                               &len, &err) != EST_OK) {
         /* No CMC answer possible (e.g. a CA key OpenSSL cannot use in
@@ -285,16 +303,44 @@ out:
 
 /* --- doing it --- */
 
+/* In front of a CMP CA the CA revokes (rr) before the store records it. */
+static int upstream_revoke(cmc_job *job, const est_cmc_revoke *rv, estd_response *resp)
+{
+    est_store *store = job->srv->inst->store;
+    est_cert_record *rec = NULL;
+    const unsigned char *p;
+    X509 *target = NULL;
+    est_error err;
+    int ok = 0;
+
+    if (store->ops->cert_get(store->impl, rv->serial_hex, &rec, &err) != EST_OK ||
+        (p = rec->der, target = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL) {
+        refuse(job, 500, EST_CMC_FAIL_INTERNAL_CA_ERROR, rv->body_part_id, resp,
+               "certificate %s unreadable in the store", rv->serial_hex);
+    } else if (estd_issuer_cmp_revoke(job->srv->inst, job->req->ca, target, rv->reason,
+                                      job->auth->name, &err) != EST_OK) {
+        refuse(job, estd_issue_http_status(err.code), EST_CMC_FAIL_INTERNAL_CA_ERROR,
+               rv->body_part_id, resp, "%s", err.message);
+    } else {
+        ok = 1;
+    }
+    X509_free(target);
+    est_cert_record_free(rec);
+    return ok;
+}
+
 static int perform(cmc_job *job, estd_response *resp)
 {
     est_store *store = job->srv->inst->store;
-    estd_requester who = {job->auth->name, job->auth->method};
+    estd_requester who = {job->auth->name, job->auth->method, NULL};
     est_cmc_request *cmc = job->cmc;
     est_error err;
 
     for (size_t i = 0; i < cmc->revoke_count; i++) {
         const est_cmc_revoke *rv = &cmc->revokes[i];
         char detail[EST_CMC_TEXT_MAX + 40];
+        if (job->req->ca->cmp != NULL && !upstream_revoke(job, rv, resp))
+            return 0;
         if (store->ops->cert_revoke(store->impl, rv->serial_hex, rv->reason, (int64_t)time(NULL),
                                     &err) != EST_OK) {
             refuse(job, store_status(&err, 500, resp), EST_CMC_FAIL_INTERNAL_CA_ERROR,
@@ -310,9 +356,9 @@ static int perform(cmc_job *job, estd_response *resp)
     for (size_t i = 0; i < cmc->request_count; i++) {
         X509 *cert = NULL;
         if (estd_issue(job->srv->inst, job->req->ca, cmc->requests[i].csr, NULL, &who, "fullcmc",
-                       &cert, &err) != EST_OK) {
+                       &cert, NULL, &err) != EST_OK) {
             int policy = err.code == EST_E_POLICY || err.code == EST_E_INPUT;
-            refuse(job, store_status(&err, policy ? 400 : 500, resp),
+            refuse(job, store_status(&err, estd_issue_http_status(err.code), resp),
                    policy ? EST_CMC_FAIL_BAD_REQUEST : EST_CMC_FAIL_INTERNAL_CA_ERROR,
                    cmc->requests[i].body_part_id, resp, "%s", err.message);
             return 0;

@@ -1,7 +1,9 @@
 /* estd: per-operation dispatch (draft-04 §4, RFC 7030 §4). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "issuer.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -28,6 +30,19 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
 
     if (req->route.op != EST_OP_CACERTS)
         return 0;
+    if (ca->upstream != NULL) {
+        /* issuer = est: the upstream's /cacerts, last good copy (it may
+         * change under a background refresh, so it is copied). */
+        est_error err;
+        char *body = NULL;
+        size_t len = 0;
+        if (estd_upstream_cacerts_body(ca->upstream, d, req->base64_line, &body, &len, &err) != EST_OK) {
+            estd_response_error(resp, 500, "%s", err.message);
+            return 1;
+        }
+        estd_response_body(resp, 200, pkcs7_type(d), d == EST_DIALECT_RFC7030, body, len);
+        return 1;
+    }
     /* draft-04 §4.1: /CACerts needs no client authentication. The body was
      * prepared when the CA was loaded. */
     resp->status = 200;
@@ -38,10 +53,42 @@ int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *r
     return 1;
 }
 
+/* upstream_csrattrs = yes: the upstream's list, checked for shape and
+ * re-encoded in the device's dialect. */
+static void upstream_csrattrs(const estd_request *req, estd_response *resp)
+{
+    est_dialect d = req->route.dialect;
+    est_csrattrs *attrs = NULL;
+    uint8_t *der = NULL;
+    char *body = NULL;
+    size_t der_len = 0, body_len = 0;
+    est_error err;
+
+    if (estd_upstream_csrattrs(req->ca->upstream, &der, &der_len, &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
+    } else if (der_len == 0) {
+        resp->status = 204;
+    } else if (est_csrattrs_decode(der, der_len, &attrs, &err) != EST_OK ||
+               est_body_encode_lines(der, der_len, d, "CSR ATTRIBUTES", req->base64_line, &body,
+                                     &body_len, &err) != EST_OK) {
+        estd_response_error(resp, 502, "upstream /csrattrs: %s", err.message);
+    } else {
+        estd_response_body(resp, 200, "application/csrattrs", d == EST_DIALECT_RFC7030, body,
+                           body_len);
+    }
+    est_csrattrs_free(attrs);
+    free(der);
+}
+
 static void handle_csrattrs(const estd_request *req, estd_response *resp)
 {
     const estd_ca *ca = req->ca;
     est_dialect d = req->route.dialect;
+
+    if (ca->upstream != NULL && ca->cfg->upstream.csrattrs_from_upstream) {
+        upstream_csrattrs(req, resp);
+        return;
+    }
 
     /* RFC 7030 §4.5.2: no attributes -> 204. */
     if (est_csrattrs_count(ca->csrattrs) == 0) {
@@ -171,7 +218,12 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
             estd_handle_enroll(srv, req, &auth, resp);
         return;
     case EST_OP_FULLCMC:
-        if (estd_fullcmc_offered(req, resp) && authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+        if (!estd_fullcmc_offered(req, resp) ||
+            !authorize(srv, req, &cfg->enroll_auth, &auth, resp))
+            return;
+        if (req->ca->upstream != NULL)
+            estd_fullcmc_forward(srv, req, &auth, resp);
+        else
             estd_handle_fullcmc(srv, req, &auth, resp);
         return;
     case EST_OP_SERVERKEYGEN:

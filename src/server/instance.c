@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "instance.h"
+#include "issuer.h"
 #include "metrics.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
@@ -138,6 +139,26 @@ static est_status cacerts_build(estd_ca *ca, STACK_OF(X509) *chain, STACK_OF(X50
     return EST_OK;
 }
 
+/* issuer = est: the CA is the upstream's, as its /cacerts says; there is
+ * no key here (issuer.h). */
+static est_status ca_load_upstream(estd_ca *ca, unsigned flags, est_error *err)
+{
+    STACK_OF(X509) *cacerts = NULL;
+    est_status rc;
+
+    rc = estd_upstream_open(ca->cfg, (flags & ESTD_OPEN_UPSTREAM) != 0, &ca->upstream, &cacerts,
+                            err);
+    if (rc != EST_OK)
+        return rc;
+    ca->cacerts = cacerts;
+    ca->cert = sk_X509_value(cacerts, 0);
+    X509_up_ref(ca->cert);
+    if ((rc = ca_trust_build(ca, cacerts, err)) != EST_OK ||
+        (rc = ca_csrattrs_build(ca, err)) != EST_OK || (rc = ca_bodies_build(ca, err)) != EST_OK)
+        return rc;
+    return EST_OK;
+}
+
 static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL, *extra = NULL;
@@ -146,6 +167,10 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
     est_status rc;
 
     ca->cfg = cfg;
+    if (cfg->upstream.issuer == ESTD_ISSUER_EST) {
+        rc = ca_load_upstream(ca, flags, err);
+        goto out;
+    }
     rc = est_certs_read_file(cfg->cert, &certs, err);
     if (rc != EST_OK)
         goto out;
@@ -156,7 +181,8 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
         goto out;
     if ((rc = cacerts_build(ca, chain, extra, err)) != EST_OK)
         goto out;
-    if (flags & ESTD_OPEN_KEYS) {
+    /* issuer = cmp: cert is the upstream CA's; the key stays there. */
+    if ((flags & ESTD_OPEN_KEYS) && cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED) {
         if ((rc = est_key_read_file(cfg->key, &key, err)) != EST_OK)
             goto out;
         if (!X509_check_private_key(ca->cert, key)) {
@@ -172,6 +198,9 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
             goto out;
         }
     }
+    if (cfg->upstream.issuer == ESTD_ISSUER_CMP &&
+        (rc = estd_cmp_upstream_open(cfg, &ca->cmp, err)) != EST_OK)
+        goto out;
     if ((rc = ca_trust_build(ca, extra, err)) != EST_OK ||
         (rc = ca_csrattrs_build(ca, err)) != EST_OK || (rc = ca_bodies_build(ca, err)) != EST_OK)
         goto out;
@@ -188,6 +217,8 @@ out:
 
 static void ca_release(estd_ca *ca)
 {
+    estd_upstream_free(ca->upstream);
+    estd_cmp_upstream_free(ca->cmp);
     est_ca_free(ca->ca);
     X509_free(ca->cert);
     sk_X509_pop_free(ca->cacerts, X509_free);
@@ -285,60 +316,22 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
     return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
 }
 
-/* Serial collisions are ~2^-63 likely; one retry with a fresh serial covers
- * them without ever reusing one (the store's unique key decides). */
-#define ISSUE_SERIAL_ATTEMPTS 3
-
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
-                      const estd_requester *who, const char *operation, X509 **out, est_error *err)
+                      const estd_requester *who, const char *operation, X509 **out,
+                      unsigned *retry_after, est_error *err)
 {
-    est_cert_record *rec = NULL;
-    X509 *cert = NULL;
-    est_status rc = EST_E_CA;
+    unsigned ignored = 0;
 
-    if (ca->ca == NULL)
-        return est_error_set(err, EST_E_INTERNAL, "CA opened without its key");
-    for (int attempt = 0; attempt < ISSUE_SERIAL_ATTEMPTS; attempt++) {
-        X509_free(cert);
-        cert = NULL;
-        est_cert_record_free(rec);
-        rec = NULL;
-        /* Only serialised from here on (store, response): no need for the
-         * certificate's decoded key. */
-        if ((rc = est_ca_issue_unparsed(ca->ca, csr, &ca->cfg->profile, subject, &cert, err)) !=
-                EST_OK ||
-            (rc = est_cert_record_from_x509(cert, &rec, err)) != EST_OK)
-            goto out;
-        rec->label = strdup(ca->cfg->label);
-        rec->requester = strdup(who->name ? who->name : "");
-        rec->auth_method = strdup(who->auth_method ? who->auth_method : "");
-        rec->operation = strdup(operation);
-        if (!rec->label || !rec->requester || !rec->auth_method || !rec->operation) {
-            rc = est_error_set(err, EST_E_NOMEM, "out of memory");
-            goto out;
-        }
-        {
-            /* The issuance and its audit row commit together (one fsync). */
-            est_audit_event ev = {"issue", ca->cfg->label, who->name, rec->subject,
-                                  rec->serial, operation};
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, &ev, err);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            if (rc == EST_OK)
-                estd_metrics_issued(inst->metrics, operation,
-                                    (double)(t1.tv_sec - t0.tv_sec) +
-                                        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        }
-        if (rc != EST_E_CONFLICT)
-            break;
+    if (retry_after == NULL)
+        retry_after = &ignored;
+    *retry_after = 0;
+    switch (ca->cfg->upstream.issuer) {
+    case ESTD_ISSUER_EMBEDDED:
+        return estd_issuer_embedded_issue(inst, ca, csr, subject, who, operation, out, err);
+    case ESTD_ISSUER_EST:
+        return estd_issuer_est_issue(inst, ca, csr, who, operation, out, retry_after, err);
+    case ESTD_ISSUER_CMP:
+        return estd_issuer_cmp_issue(inst, ca, csr, who, operation, out, retry_after, err);
     }
-    if (rc != EST_OK)
-        goto out;
-    *out = cert;
-    cert = NULL;
-out:
-    X509_free(cert);
-    est_cert_record_free(rec);
-    return rc;
+    return est_error_set(err, EST_E_INTERNAL, "unknown issuer");
 }

@@ -25,6 +25,8 @@ typedef struct estd_ca {
     STACK_OF(X509) *cacerts;     /* what /cacerts serves */
     est_csrattrs *csrattrs;      /* what /csrattrs serves */
     X509_STORE *trust;           /* anchors for certificates this CA issued */
+    struct estd_upstream *upstream; /* issuer = est: the upstream EST server, else NULL */
+    struct estd_cmp_upstream *cmp;  /* issuer = cmp: the upstream CMP server, else NULL */
     /* Prepared bodies (docs/design.md §2), one per estd_body_form:
      * /cacerts is constant until the CA changes, so it is encoded once. */
     char *cacerts_body[ESTD_BODY_FORMS];
@@ -49,6 +51,7 @@ typedef struct estd_instance {
 enum estd_open_flags {
     ESTD_OPEN_KEYS = 1u << 0,    /* load CA private keys (to issue, sign CRLs) */
     ESTD_OPEN_NO_STORE = 1u << 1, /* leave store NULL (a reload shares the running one) */
+    ESTD_OPEN_UPSTREAM = 1u << 2, /* issuer = est: fetch /cacerts from the upstream now */
 };
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
@@ -62,14 +65,20 @@ estd_ca *estd_instance_find_ca(estd_instance *inst, const char *label);
 typedef struct estd_requester {
     const char *name;        /* user name or client certificate subject */
     const char *auth_method; /* "basic", "cert", "cert+basic", "admin", ... */
+    X509 *renewing;          /* re-enroll: the device's certificate being renewed, or NULL */
 } estd_requester;
 
+/* Issues a certificate for a checked CSR with the CA's issuer (embedded,
+ * or an upstream: issuer.h) and commits it to the store before returning.
+ * subject: NULL = the CSR's (the embedded CA only). operation: "enroll",
+ * "renew", "rekey", ... Audits the issuance. *retry_after (may be NULL):
+ * with EST_E_RETRY_LATER, the seconds the upstream asked for. */
 /* Issues a certificate for a checked CSR and commits it to the store before
  * returning (docs/design.md §4). subject: NULL = the CSR's. operation: "enroll",
  * "renew", "rekey", ... Audits the issuance. */
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                       const estd_requester *who, const char *operation, X509 **out,
-                      est_error *err);
+                      unsigned *retry_after, est_error *err);
 
 /* Appends an audit event; failures to audit are reported to the caller. */
 est_status estd_audit(estd_instance *inst, const char *event, const char *label,

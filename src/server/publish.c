@@ -91,6 +91,10 @@ static est_status refresh_one(estd_publisher *p, published *slot, estd_instance 
     int len;
     est_status rc;
 
+    /* An RA label (issuer = est or cmp) has no CA key: its CRL is the
+     * upstream CA's. */
+    if (ca->ca == NULL)
+        return EST_OK;
     if ((rc = estd_revoked_list_load(inst, ca->cfg->label, &list, err)) != EST_OK)
         goto out;
     revoked_digest(&list, digest);

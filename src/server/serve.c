@@ -19,6 +19,7 @@
 #include "serve_wait.h"
 #include "server.h"
 #include "tls_srp.h"
+#include "upstream_refresh.h"
 
 #define SERVE_GRACE_SECONDS 30
 
@@ -118,6 +119,7 @@ int estd_serve_main(int argc, char **argv)
     estd_instance *inst = NULL;
     estd_server srv = {.srp_index = -1};
     estd_loops *loops = NULL;
+    estd_refresher *refresher = NULL;
     estd_serve_state state = {.srv = &srv};
     est_error err;
     uint8_t secret[32];
@@ -149,7 +151,7 @@ int estd_serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS, &inst, &err) != EST_OK) {
+    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS | ESTD_OPEN_UPSTREAM, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         return 1;
     }
@@ -209,16 +211,23 @@ int estd_serve_main(int argc, char **argv)
         estd_fail("serve", "%s", err.message);
         goto out;
     }
+    if (estd_refresher_start(&srv, &refresher, &err) != EST_OK) {
+        estd_fail("serve", "%s", err.message);
+        goto out;
+    }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
     estd_notify_ready(inst->cfg.listen);
     sig = estd_serve_wait(&state, &stop_signals);
     estd_notify_stopping();
     fprintf(stderr, "estd: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    estd_refresher_stop(refresher); /* before the drain: it counts in in_flight */
+    refresher = NULL;
     estd_loops_stop(loops, SERVE_GRACE_SECONDS);
     loops = NULL;
     status = 0;
 out:
+    estd_refresher_stop(refresher);
     estd_loops_stop(loops, 0);
     estd_serve_side_stop(&state);
     estd_pool_free(srv.pool);

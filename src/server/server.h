@@ -121,6 +121,9 @@ int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_re
 /* Records what a spent code (otp_id != 0) bought: cert's serial, or none. */
 void estd_otp_settle(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                      int64_t otp_id, X509 *cert, const char *outcome);
+/* The device's answer when estd_issue failed (issuer.h's table); 503 and
+ * 202 carry Retry-After (the upstream's, else retry_after_seconds). */
+void estd_issue_refusal(const estd_request *req, const est_error *err, estd_response *resp);
 /* Manual approval (202 + Retry-After); 1 when resp is final. */
 int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                        X509_REQ *csr, const char *operation, estd_response *resp);
@@ -135,6 +138,10 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
 int estd_fullcmc_offered(const estd_request *req, estd_response *resp);
 void estd_handle_fullcmc(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                          estd_response *resp);
+
+/* --- fullcmc_forward.c: /fullcmc through an RA (issuer = est) --- */
+void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
+                          estd_response *resp);
 
 /* --- response.c --- */
 /* A text/plain error with a one-line reason (printf-style). */

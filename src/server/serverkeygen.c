@@ -306,22 +306,37 @@ out:
     free(cert_text);
 }
 
+/* An encrypted key package is signed with the CA's key (RFC 6032 via
+ * est_key_package_build); an RA has none. */
+static int key_package_signable(const estd_request *req, const skg_encryption *enc,
+                                estd_response *resp)
+{
+    if (enc->protection == SKG_PLAIN || req->ca->ca != NULL)
+        return 1;
+    estd_response_error(resp, 501, "encrypted server-generated keys are not offered by an RA "
+                                   "(issuer = est or cmp): there is no CA key here to sign them");
+    return 0;
+}
+
 /* The certificate for the new key: the CSR with its key replaced stands
  * for the request, so issuing, the store and the audit are enroll's. */
 static int issue_for_key(estd_server *srv, const estd_request *req, const estd_auth_result *auth,
                          X509_REQ *csr, EVP_PKEY *key, X509 **cert, estd_response *resp)
 {
-    estd_requester who = {auth->name, auth->method};
+    estd_requester who = {auth->name, auth->method, NULL};
     X509_REQ *stand_in = X509_REQ_dup(csr);
     est_error err;
     int ok = 0;
 
-    if (stand_in == NULL || !X509_REQ_set_pubkey(stand_in, key)) {
+    /* An upstream checks the CSR's signature: the RA, which generated the
+     * key, signs the stand-in with it (the embedded CA needs no signature). */
+    if (stand_in == NULL || !X509_REQ_set_pubkey(stand_in, key) ||
+        (req->ca->cfg->upstream.issuer != ESTD_ISSUER_EMBEDDED &&
+         !X509_REQ_sign(stand_in, key, est_key_digest(key)))) {
         estd_response_error(resp, 500, "out of memory");
-    } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert, &err) !=
-               EST_OK) {
-        estd_response_failure(resp, err.code == EST_E_POLICY || err.code == EST_E_INPUT ? 400 : 500,
-                              &err);
+    } else if (estd_issue(srv->inst, req->ca, stand_in, NULL, &who, "serverkeygen", cert,
+                          &resp->retry_after, &err) != EST_OK) {
+        estd_issue_refusal(req, &err, resp);
     } else {
         ok = 1;
     }
@@ -349,6 +364,7 @@ void estd_handle_serverkeygen(estd_server *srv, const estd_request *req,
     }
     if (!estd_csr_from_body(req, 0, &csr, resp) || !estd_pop_link_check(req, csr, resp) ||
         !key_type_choose(req, csr, &type, resp) || !encryption_choose(req, csr, &enc, resp) ||
+        !key_package_signable(req, &enc, resp) ||
         !estd_otp_check(srv, req, auth, csr, &otp_id, resp))
         goto refused;
     if (est_key_generate(type, &key, &err) != EST_OK) {

@@ -102,6 +102,12 @@ static est_status issue(estd_instance *inst, X509 *old, EVP_PKEY *key, X509 **ou
 
     if (n == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
+    if (inst->cas[0].ca == NULL) {
+        free(n);
+        return est_error_set(err, EST_E_UNSUPPORTED, "the default CA issues upstream (issuer = "
+                                                     "est or cmp): renew the TLS certificate "
+                                                     "out of band");
+    }
     est_profile_default(&profile);
     profile.validity_days = ESTD_TLS_VALIDITY_DAYS;
     snprintf(profile.extended_key_usage, sizeof profile.extended_key_usage, "serverAuth");
