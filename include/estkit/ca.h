@@ -40,6 +40,18 @@ est_status est_file_read(const char *path, size_t max, uint8_t **data, size_t *l
                          est_error *err);
 est_status est_key_write_file(const char *path, EVP_PKEY *key, est_error *err); /* PKCS#8 PEM */
 est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err);
+/* For secrets a server keeps: refuses a file that is not regular or whose
+ * mode grants group/others anything (the message names the chmod), checked
+ * with fstat on the descriptor it then reads. */
+est_status est_file_read_secret(const char *path, size_t max, uint8_t **data, size_t *len,
+                                est_error *err);
+/* est_key_read_file through est_file_read_secret; passphrase (NULL = none)
+ * decrypts an encrypted PKCS#8 PEM. */
+est_status est_key_read_private(const char *path, const char *passphrase, EVP_PKEY **key,
+                                est_error *err);
+/* est_key_write_file, encrypted PKCS#8 when passphrase is non-NULL. */
+est_status est_key_write_private(const char *path, EVP_PKEY *key, const char *passphrase,
+                                 est_error *err);
 est_status est_certs_write_file(const char *path, STACK_OF(X509) *certs, est_error *err);
 est_status est_certs_read_file(const char *path, STACK_OF(X509) **certs, est_error *err);
 
@@ -142,6 +154,10 @@ est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAM
 /* A self-signed root: CA:TRUE critical, keyCertSign+cRLSign, SKI. */
 est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days, X509 **out,
                             est_error *err);
+/* The same for a key this process does not hold (a PKCS#11 token): signed
+ * through signer, for its public key. */
+est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, unsigned days,
+                                   X509 **out, est_error *err);
 /* Parses "CN=x,O=y" or "/CN=x/O=y" into a name. */
 est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err);
 

@@ -31,7 +31,8 @@ typedef enum est_status {
     EST_E_CONFIG = 14,      /* configuration file or option */
     EST_E_INTERNAL = 15,    /* a bug: an invariant did not hold */
     EST_E_CONFLICT = 16,    /* already exists (user, serial, file) */
-    EST_E_UNAVAILABLE = 17, /* a service (the store's database) is unreachable: retry later */
+    EST_E_UNAVAILABLE = 17, /* a needed service (the store's database, the signer process) is
+                               down for now: HTTP 503 + Retry-After */
 } est_status;
 
 #define EST_ERROR_MESSAGE_MAX 256

@@ -395,39 +395,51 @@ out:
     return rc;
 }
 
-est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                            time_t not_before, time_t not_after,
-                            const ASN1_OCTET_STRING *subject_key_id,
-                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
-                            X509 **out, est_error *err)
+static est_status make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                                 time_t not_before, time_t not_after,
+                                 const ASN1_OCTET_STRING *subject_key_id,
+                                 const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                 X509 **out, est_error *err)
 {
     X509 *cert = NULL;
-    est_signer *signer = NULL;
     est_status rc;
 
     *out = NULL;
     if ((rc = est_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
             EST_OK ||
         (rc = add_ca_usage(cert, err)) != EST_OK ||
-        (rc = est_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK)
-        goto out;
-    if ((signer = est_signer_new_key(signing_key)) == NULL) {
-        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = est_signer_sign_cert(signer, cert, err)) != EST_OK)
+        (rc = est_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK ||
+        (rc = est_signer_sign_cert(signer, cert, err)) != EST_OK)
         goto out;
     *out = cert;
     cert = NULL;
 out:
-    est_signer_free(signer);
     X509_free(cert);
     return rc;
 }
 
-est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days, X509 **out,
-                            est_error *err)
+est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                            time_t not_before, time_t not_after,
+                            const ASN1_OCTET_STRING *subject_key_id,
+                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
+                            X509 **out, est_error *err)
 {
+    est_signer *signer = est_signer_new_key(signing_key);
+    est_status rc;
+
+    *out = NULL;
+    if (signer == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    rc = make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
+                        issuer_key_id, signer, out, err);
+    est_signer_free(signer);
+    return rc;
+}
+
+est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, unsigned days,
+                                   X509 **out, est_error *err)
+{
+    EVP_PKEY *key = est_signer_get0_public_key(signer);
     X509_NAME *name = NULL;
     ASN1_OCTET_STRING *key_id = NULL;
     time_t now = time(NULL);
@@ -444,12 +456,26 @@ est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days
         goto out;
     /* RFC 5280 §4.2.1.1: AKI may be omitted in a self-signed certificate;
      * it is kept (= SKI) because chain builders use it to pick issuers. */
-    rc = est_cert_make_ca(name, name, key, now - EST_CA_BACKDATE_SECONDS,
-                          now + (time_t)days * EST_SECONDS_PER_DAY, key_id, key_id, key, out,
-                          err);
+    rc = make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
+                        now + (time_t)days * EST_SECONDS_PER_DAY, key_id, key_id, signer, out,
+                        err);
 out:
     ASN1_OCTET_STRING_free(key_id);
     X509_NAME_free(name);
+    return rc;
+}
+
+est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days, X509 **out,
+                            est_error *err)
+{
+    est_signer *signer = key != NULL ? est_signer_new_key(key) : NULL;
+    est_status rc;
+
+    if (signer == NULL)
+        return key == NULL ? est_error_set(err, EST_E_INTERNAL, "make root: NULL argument")
+                           : est_error_set(err, EST_E_NOMEM, "out of memory");
+    rc = est_ca_make_root_signer(signer, subject_dn, days, out, err);
+    est_signer_free(signer);
     return rc;
 }
 

@@ -30,6 +30,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
+#include "secrets.h"
 
 #define ROLLOVER_CMD "ca rollover"
 #define ROLLOVER_DEFAULT_DAYS 3650
@@ -175,7 +176,7 @@ static est_status rollover_make(const rollover_opts *o, const estd_ca *ca, rollo
         return est_error_set(err, EST_E_CONFIG,
                              "%s is a subordinate CA: only a root rolls over (get a new "
                              "certificate from its parent CA)", ca->cfg->cert);
-    if ((rc = est_key_read_file(ca->cfg->key, &s->old_key, err)) != EST_OK ||
+    if ((rc = estd_ca_key_load(ca->cfg, &s->old_key, err)) != EST_OK ||
         (rc = est_key_generate(o->key_type_set ? o->key_type : key_type_of(s->old_key),
                                &s->new_key, err)) != EST_OK ||
         (rc = est_ca_rollover(ca->cert, s->old_key, s->new_key, o->subject, (unsigned)o->days,
@@ -274,7 +275,7 @@ static est_status backup_old_key(const estd_ca *ca, EVP_PKEY *key, char out[ESTD
         if ((rc = sibling(out, ca->cfg->key, name, err)) != EST_OK)
             return rc;
         if (access(out, F_OK) != 0 && errno == ENOENT)
-            return est_key_write_file(out, key, err);
+            return estd_ca_key_save(ca->cfg, out, key, err);
     }
     return est_error_set(err, EST_E_IO, "%s: %d old keys from today already", out,
                          ROLLOVER_BACKUP_ATTEMPTS);
@@ -351,7 +352,7 @@ static est_status stage_all(const estd_instance *inst, const estd_ca *ca, rollov
     n = snprintf(files[STAGE_KEY].staged, ESTD_PATH_MAX, "%s.rollover", ca->cfg->key);
     if (n < 0 || n >= ESTD_PATH_MAX)
         return est_error_set(err, EST_E_CONFIG, "%s: path too long", ca->cfg->key);
-    return est_key_write_file(files[STAGE_KEY].staged, s->new_key, err);
+    return estd_ca_key_save(ca->cfg, files[STAGE_KEY].staged, s->new_key, err);
 }
 
 static void print_summary(const estd_ca *ca, const rollover_set *s, const char *backup, int tls)

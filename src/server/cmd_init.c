@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
+#include "pkcs11.h"
 
 #define INIT_CMD "init"
 #define INIT_DEFAULT_SUBJECT "CN=estkit CA"
@@ -61,6 +62,8 @@ static const char init_usage[] =
     "  --ca-cert FILE         use an existing CA instead of a new root: its certificate\n"
     "                         (PEM; more certificates after it count as --chain)\n"
     "  --ca-key FILE          its private key (PEM, unencrypted); must match --ca-cert\n"
+    "  --ca-key pkcs11:URI    alone: a new root CA for a key already on a PKCS#11 token\n"
+    "                         (RFC 7512 URI with module-path and pin-source)\n"
     "  --store CONNINFO       keep the store in PostgreSQL (a postgresql:// URI or keyword\n"
     "                         string; the password in a passfile, PGPASSFILE) instead of\n"
     "                         DIR/estd.db; makes the schema, or reuses one made before\n"
@@ -83,7 +86,8 @@ typedef struct init_opts {
 
 /* What the CA part of init produced; owned, freed by init_ca_free. */
 typedef struct init_ca {
-    EVP_PKEY *key;
+    EVP_PKEY *key;         /* NULL for a token key: signer then */
+    est_signer *signer;    /* the token key (pkcs11:), else NULL */
     X509 *cert;
     STACK_OF(X509) *chain; /* above cert, up to the root; empty for a root */
 } init_ca;
@@ -91,6 +95,7 @@ typedef struct init_ca {
 static void init_ca_free(init_ca *ca)
 {
     EVP_PKEY_free(ca->key);
+    est_signer_free(ca->signer);
     X509_free(ca->cert);
     sk_X509_pop_free(ca->chain, X509_free);
 }
@@ -157,7 +162,9 @@ static int init_parse(int argc, char **argv, init_opts *o)
         return -1;
     }
     o->dir = argv[optind];
-    if ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL)) {
+    /* --ca-key pkcs11:... alone: a new root for the token's key */
+    if (!(o->ca_cert == NULL && o->ca_key != NULL && estd_key_is_pkcs11(o->ca_key)) &&
+        ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL))) {
         estd_usage_error(INIT_CMD, "--ca-cert and --ca-key go together (--chain needs both)");
         return -1;
     }
@@ -187,9 +194,16 @@ static est_status ca_create_root(const init_opts *o, init_ca *ca, est_error *err
 {
     est_status rc;
 
-    if ((rc = est_key_generate(o->key_type, &ca->key, err)) != EST_OK ||
-        (rc = est_ca_make_root(ca->key, o->ca_subject, (unsigned)o->days, &ca->cert, err)) != EST_OK)
+    if (o->ca_key != NULL) { /* pkcs11: the key is on the token */
+        if ((rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK ||
+            (rc = est_ca_make_root_signer(ca->signer, o->ca_subject, (unsigned)o->days,
+                                          &ca->cert, err)) != EST_OK)
+            return est_error_prefix(err, rc, "new root CA on the token");
+    } else if ((rc = est_key_generate(o->key_type, &ca->key, err)) != EST_OK ||
+               (rc = est_ca_make_root(ca->key, o->ca_subject, (unsigned)o->days, &ca->cert,
+                                      err)) != EST_OK) {
         return est_error_prefix(err, rc, "new root CA");
+    }
     if ((ca->chain = sk_X509_new_null()) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     return EST_OK;
@@ -333,8 +347,9 @@ static est_status write_ca(const char *tmp, const init_ca *ca, est_error *err)
     est_status rc;
 
     if ((rc = make_subdir(tmp, "ca", err)) != EST_OK ||
-        (rc = path_join(path, tmp, "ca/ca.key", err)) != EST_OK ||
-        (rc = est_key_write_file(path, ca->key, err)) != EST_OK ||
+        (ca->key != NULL && /* a token key stays on the token */
+         ((rc = path_join(path, tmp, "ca/ca.key", err)) != EST_OK ||
+          (rc = est_key_write_file(path, ca->key, err)) != EST_OK)) ||
         (rc = write_certs(tmp, "ca/ca.pem", ca->cert, NULL, err)) != EST_OK)
         return rc;
     if (sk_X509_num(ca->chain) > 0)
@@ -360,7 +375,15 @@ static est_status write_tls(const char *tmp, const init_opts *o, const init_ca *
     est_profile_default(&profile);
     profile.validity_days = INIT_TLS_DAYS;
     snprintf(profile.extended_key_usage, sizeof profile.extended_key_usage, "serverAuth");
-    if (subject == NULL || (signer = est_signer_new_key(ca->key)) == NULL ||
+    if (subject == NULL) {
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+        goto out;
+    }
+    /* est_ca_new takes the signer: the token key gets a session of its own */
+    if (ca->signer != NULL &&
+        (rc = estd_p11_signer_new(o->ca_key, X509_get0_pubkey(ca->cert), &signer, err)) != EST_OK)
+        goto out;
+    if (subject == NULL || (signer == NULL && (signer = est_signer_new_key(ca->key)) == NULL) ||
         (issuer = est_ca_new(ca->cert, ca->chain, NULL, signer)) == NULL ||
         (chain = sk_X509_dup(ca->chain)) == NULL || !sk_X509_unshift(chain, ca->cert) ||
         !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
@@ -390,6 +413,24 @@ out:
 
 /* estd.conf from the lead's template, then parsed back: the settings init
  * changes must be what the parser reads, or init fails loudly. */
+/* "\nkey = ca/ca.key\n" -> the token key's URI. *text replaced. */
+static est_status config_key_set(char **text, const char *uri, est_error *err)
+{
+    static const char key_line[] = "\nkey = ca/ca.key\n";
+    char *at = strstr(*text, key_line), *edited = NULL;
+
+    if (at == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "estd.conf template lacks 'key = ca/ca.key'");
+    if (strpbrk(uri, "\r\n#") != NULL)
+        return est_error_set(err, EST_E_INPUT, "--ca-key: a URI on one line, without '#'");
+    if (asprintf(&edited, "%.*s\nkey = %s\n%s", (int)(at - *text), *text, uri,
+                 at + strlen(key_line)) < 0)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    free(*text);
+    *text = edited;
+    return EST_OK;
+}
+
 static est_status write_config(const char *tmp, const init_opts *o, est_error *err)
 {
     static const char keygen_off[] = "\nserverkeygen = no\n";
@@ -430,6 +471,9 @@ static est_status write_config(const char *tmp, const init_opts *o, est_error *e
         free(text);
         text = edited;
     }
+    if (o->ca_key != NULL && estd_key_is_pkcs11(o->ca_key) &&
+        (rc = config_key_set(&text, o->ca_key, err)) != EST_OK)
+        goto out;
     estd_config_defaults(cfg, tmp);
     if ((rc = estd_config_parse(cfg, "estd.conf", text, strlen(text), err)) != EST_OK)
         goto out;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "config.h"
+#include "pkcs11.h"
 #include "estkit/store.h"
 
 #define CONFIG_LINE_MAX 2048
@@ -320,6 +321,10 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->max_connections, value, 1, 1000000, err);
     if (strcmp(key, "max_password_checks") == 0)
         return set_uint(&cfg->max_password_checks, value, 0, 256, err);
+    if (strcmp(key, "signer") == 0) {
+        static const char *const signers[] = {"process", "in-process", NULL};
+        return set_choice(&cfg->signer_in_process, value, signers, err);
+    }
     if (strcmp(key, "credential_cache_seconds") == 0)
         return set_uint(&cfg->credential_cache_seconds, value, 0, 3600, err);
     if (strcmp(key, "store_connections") == 0)
@@ -424,6 +429,16 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_bool(&ca->serverkeygen_require_encryption, value, err);
     if (strcmp(key, "kek_file") == 0)
         return set_string(ca->kek_file, sizeof ca->kek_file, value, err);
+    if (strcmp(key, "key_passphrase_file") == 0)
+        return set_string(ca->key_passphrase_file, sizeof ca->key_passphrase_file, value, err);
+    if (strcmp(key, "key_passphrase_credential") == 0) {
+        /* A credential name, not a path: systemd puts it in its own directory. */
+        if (strchr(value, '/') != NULL || strcmp(value, "..") == 0 || strcmp(value, ".") == 0)
+            return est_error_set(err, EST_E_CONFIG, "key_passphrase_credential is a credential "
+                                                    "name, not a path");
+        return set_string(ca->key_passphrase_credential, sizeof ca->key_passphrase_credential,
+                          value, err);
+    }
     if (strcmp(key, "fullcmc") == 0)
         return set_bool(&ca->fullcmc, value, err);
     if (strcmp(key, "csrattrs") == 0)
@@ -571,7 +586,7 @@ static est_status resolve(char *path, size_t cap, const char *dir, est_error *er
     char tmp[ESTD_PATH_MAX];
     int n;
 
-    if (path[0] == '\0' || path[0] == '/')
+    if (path[0] == '\0' || path[0] == '/' || estd_key_is_pkcs11(path))
         return EST_OK;
     n = snprintf(tmp, sizeof tmp, "%s/%s", dir, path);
     if (n < 0 || (size_t)n >= cap)
@@ -635,8 +650,12 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
             resolve(ca->chain, sizeof ca->chain, dir, err) != EST_OK ||
             resolve(ca->extra, sizeof ca->extra, dir, err) != EST_OK ||
             resolve(ca->kek_file, sizeof ca->kek_file, dir, err) != EST_OK ||
+            resolve(ca->key_passphrase_file, sizeof ca->key_passphrase_file, dir, err) != EST_OK ||
             estd_upstream_config_finish(&ca->upstream, dir, err) != EST_OK)
             return rc;
+        if (ca->key_passphrase_file[0] != '\0' && ca->key_passphrase_credential[0] != '\0')
+            return est_error_set(err, EST_E_CONFIG, "CA '%s': key_passphrase_file and "
+                                 "key_passphrase_credential: choose one", ca->label);
         /* A [ca] without its own base64_line_length takes [server]'s. */
         if (ca->base64_line_length == ESTD_LINE_INHERIT)
             ca->base64_line_length = cfg->base64_line_length;
@@ -751,12 +770,20 @@ static const char config_template[] =
 "# Access log: text or json lines, to stderr (journald) or syslog.\n"
 "log_format = text\n"
 "log_target = stderr\n"
+"# Where CA keys are used: process = a separate signer process that alone\n"
+"# opens them and only signs (the network process never holds a CA key);\n"
+"# in-process = in this process (no isolation; for measurements).\n"
+"signer = process\n"
 "\n"
 "[ca]\n"
 "# The default CA, served at /.well-known/est/<operation>.\n"
 "# More CAs: a section [ca \"LABEL\"] with the same keys, served at\n"
 "# /.well-known/est/LABEL/<operation>.\n"
 "cert = ca/ca.pem\n"
+"# The CA key: a PEM file (mode 0600; may be an encrypted PKCS#8 PEM).\n"
+"# Its passphrase, if encrypted: key_passphrase_file = PATH (mode 0600) or\n"
+"# key_passphrase_credential = NAME (a systemd credential, read from\n"
+"# $CREDENTIALS_DIRECTORY/NAME). Never on the command line.\n"
 "key = ca/ca.key\n"
 "# Certificates above the CA up to the root (subordinate CA), and more\n"
 "# certificates /cacerts serves (rollover links). Missing files are fine.\n"
@@ -820,7 +847,7 @@ static const char config_template[] =
 "ca_issuers_url =\n"
 "# Who issues: embedded (this CA's key), or est / cmp to be a Registration\n"
 "# Authority in front of an upstream CA (upstream_url, upstream_trust,\n"
-"# upstream_cert, upstream_key, ...: see docs/operator.md, section 17).\n"
+"# upstream_cert, upstream_key, ...: see docs/operator.md, section 18).\n"
 "issuer = embedded\n";
 
 est_status estd_config_template(const char *listen, char **out, est_error *err)

@@ -93,6 +93,9 @@ typedef struct estd_ca_config {
     char label[EST_LABEL_MAX + 1]; /* "" for the default CA */
     char cert[ESTD_PATH_MAX];      /* issuing CA certificate (PEM) */
     char key[ESTD_PATH_MAX];       /* its private key (PEM, 0600) */
+    /* Key storage (issue #14): the passphrase of an encrypted key file. */
+    char key_passphrase_file[ESTD_PATH_MAX];  /* a 0600 file; "" = none */
+    char key_passphrase_credential[256];      /* $CREDENTIALS_DIRECTORY/NAME; "" = none */
     char chain[ESTD_PATH_MAX];     /* certificates above it up to the root; "" = none */
     char extra[ESTD_PATH_MAX];     /* more certs for /cacerts (rollover links); "" = none */
     est_profile profile;
@@ -163,6 +166,7 @@ typedef struct estd_config {
     char tls_ciphers[512];          /* TLS 1.2 cipher list (OpenSSL syntax) */
     char tls_ciphersuites[256];     /* TLS 1.3 ciphersuites */
     char tls_groups[256];           /* key-exchange groups */
+    int signer_in_process;          /* signer = in-process: CA keys in the network process */
     estd_ops_config ops;            /* renewal, publication, metrics, log (config_ops.h) */
     /* [ca] and [ca "LABEL"]; cas[0] is the default CA. */
     estd_ca_config cas[ESTD_CONFIG_MAX_LABELS + 1];

@@ -76,6 +76,11 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
                               &len, &err) != EST_OK) {
         /* No CMC answer possible (e.g. a CA key OpenSSL cannot use in
          * CMS): the reason as text, with the status we meant to send. */
+        if (err.code == EST_E_UNAVAILABLE) {
+            estd_response_failure(resp, 503, &err);
+            free(der);
+            return;
+        }
         estd_response_error(resp, http == 200 ? 500 : http, "%s%s%s",
                             statuses[0].text ? statuses[0].text : "", statuses[0].text ? "; " : "",
                             err.message);

@@ -7,7 +7,10 @@
 #include <openssl/x509v3.h>
 #include "instance.h"
 #include "issuer.h"
+#include "keyproc.h"
 #include "metrics.h"
+#include "pkcs11.h"
+#include "secrets.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
@@ -159,16 +162,48 @@ static est_status ca_load_upstream(estd_ca *ca, unsigned flags, est_error *err)
     return EST_OK;
 }
 
-static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags, est_error *err)
+/* The in-process signer: the admin commands' (they are not network-facing). */
+static est_status key_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
+                                  X509 *cert, est_signer **out, est_error *err)
+{
+    EVP_PKEY *key = NULL;
+    est_status rc;
+
+    (void)arg, (void)index;
+    *out = NULL;
+    if (estd_key_is_pkcs11(cfg->key))
+        return estd_p11_signer_new(cfg->key, X509_get0_pubkey(cert), out, err);
+    if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
+        return rc;
+    if (!X509_check_private_key(cert, key))
+        rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
+                                   cfg->key, cfg->cert);
+    else if ((*out = est_signer_new_key(key)) == NULL)
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+typedef struct signer_source {
+    estd_signer_make_fn make; /* NULL: no keys */
+    void *arg;
+    unsigned flags;           /* enum estd_open_flags */
+} signer_source;
+
+static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned index,
+                          const signer_source *src, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL, *extra = NULL;
-    EVP_PKEY *key = NULL;
     est_signer *signer = NULL;
     est_status rc;
 
     ca->cfg = cfg;
+    /* kek_file serves /serverkeygen whoever issues (read once: kek.h). */
+    if (cfg->kek_file[0] != '\0' &&
+        (rc = estd_kek_table_load(cfg->kek_file, &ca->keks, err)) != EST_OK)
+        goto out;
     if (cfg->upstream.issuer == ESTD_ISSUER_EST) {
-        rc = ca_load_upstream(ca, flags, err);
+        rc = ca_load_upstream(ca, src->flags, err);
         goto out;
     }
     rc = est_certs_read_file(cfg->cert, &certs, err);
@@ -181,18 +216,12 @@ static est_status ca_load(estd_ca *ca, const estd_ca_config *cfg, unsigned flags
         goto out;
     if ((rc = cacerts_build(ca, chain, extra, err)) != EST_OK)
         goto out;
-    /* issuer = cmp: cert is the upstream CA's; the key stays there. */
-    if ((flags & ESTD_OPEN_KEYS) && cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED) {
-        if ((rc = est_key_read_file(cfg->key, &key, err)) != EST_OK)
+    /* issuer = est / cmp: cert is the upstream CA's; the key stays there. */
+    if (src->make != NULL && cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED) {
+        if ((rc = src->make(src->arg, index, cfg, ca->cert, &signer, err)) != EST_OK)
             goto out;
-        if (!X509_check_private_key(ca->cert, key)) {
-            rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
-                                       cfg->key, cfg->cert);
-            goto out;
-        }
         /* est_ca_new owns the signer from here on, also when it fails. */
-        signer = est_signer_new_key(key);
-        ca->ca = signer ? est_ca_new(ca->cert, chain, extra, signer) : NULL;
+        ca->ca = est_ca_new(ca->cert, chain, extra, signer);
         if (ca->ca == NULL) {
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
             goto out;
@@ -211,7 +240,6 @@ out:
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(extra, X509_free);
-    EVP_PKEY_free(key);
     return rc;
 }
 
@@ -224,6 +252,7 @@ static void ca_release(estd_ca *ca)
     sk_X509_pop_free(ca->cacerts, X509_free);
     est_csrattrs_free(ca->csrattrs);
     X509_STORE_free(ca->trust);
+    estd_kek_table_free(ca->keks);
     for (int f = 0; f < ESTD_BODY_FORMS; f++) {
         free(ca->cacerts_body[f]);
         free(ca->csrattrs_body[f]);
@@ -254,7 +283,8 @@ out:
     return rc;
 }
 
-est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
+static est_status instance_open(const char *dir, const signer_source *src, estd_instance **out,
+                                est_error *err)
 {
     estd_instance *inst = calloc(1, sizeof *inst);
     est_store_pg_options pg;
@@ -265,7 +295,7 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
     if ((rc = estd_config_load(&inst->cfg, dir, err)) != EST_OK)
         goto out;
     for (size_t i = 0; i < inst->cfg.ca_count; i++) {
-        rc = ca_load(&inst->cas[i], &inst->cfg.cas[i], flags, err);
+        rc = ca_load(&inst->cas[i], &inst->cfg.cas[i], (unsigned)i, src, err);
         inst->ca_count = i + 1;
         if (rc != EST_OK)
             goto out;
@@ -274,7 +304,7 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
         goto out;
     pg.connections = inst->cfg.store_connections;
     pg.wait_seconds = inst->cfg.store_wait_seconds;
-    if (!(flags & ESTD_OPEN_NO_STORE) &&
+    if (!(src->flags & ESTD_OPEN_NO_STORE) &&
         (rc = est_store_open(inst->cfg.store, 0, &pg, &inst->store, err)) != EST_OK)
         goto out;
     rc = EST_OK;
@@ -287,6 +317,54 @@ out:
     return EST_OK;
 }
 
+est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out, est_error *err)
+{
+    signer_source src = {flags & ESTD_OPEN_KEYS ? key_signer_make : NULL, NULL, flags};
+
+    return instance_open(dir, &src, out, err);
+}
+
+static est_status keyproc_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
+                                      X509 *cert, est_signer **out, est_error *err)
+{
+    (void)cfg;
+    return estd_keyproc_signer_new(arg, index, cert, out, err);
+}
+
+/* A signer process of its own for each instance: a reload starts a new
+ * one that opens the keys estd.conf names now, and the old one goes with
+ * the instance it served. Forked before any thread at start; at a reload
+ * only async-signal-safe calls run between fork and exec (keyproc.h). */
+est_status estd_instance_open_serving(const char *dir, unsigned flags, estd_instance **out,
+                                      est_error *err)
+{
+    estd_config *cfg = calloc(1, sizeof *cfg);
+    estd_keyproc *kp = NULL;
+    signer_source src = {keyproc_signer_make, NULL, flags & ~(unsigned)ESTD_OPEN_KEYS};
+    est_status rc = EST_E_NOMEM;
+
+    *out = NULL;
+    if (cfg == NULL)
+        return est_error_set(err, rc, "out of memory");
+    if ((rc = estd_config_load(cfg, dir, err)) != EST_OK)
+        goto out;
+    if (cfg->signer_in_process) {
+        rc = estd_instance_open(dir, flags | ESTD_OPEN_KEYS, out, err);
+        goto out;
+    }
+    if ((rc = estd_keyproc_start(dir, KEYPROC_CONNECTIONS, &kp, err)) != EST_OK)
+        goto out;
+    src.arg = kp;
+    if ((rc = instance_open(dir, &src, out, err)) != EST_OK)
+        goto out;
+    (*out)->keyproc = kp;
+    kp = NULL;
+out:
+    estd_keyproc_free(kp);
+    free(cfg);
+    return rc;
+}
+
 void estd_instance_free(estd_instance *inst)
 {
     if (inst == NULL)
@@ -295,6 +373,7 @@ void estd_instance_free(estd_instance *inst)
         ca_release(&inst->cas[i]);
     X509_STORE_free(inst->third_party);
     est_store_close(inst->store);
+    estd_keyproc_free(inst->keyproc); /* after the CAs: their signers borrow it */
     free(inst);
 }
 

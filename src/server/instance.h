@@ -6,6 +6,7 @@
 
 #include <openssl/x509.h>
 #include "config.h"
+#include "kek.h"
 #include "estkit.h"
 
 /* How a prepared body is written: the two dialects (indexed by
@@ -27,6 +28,7 @@ typedef struct estd_ca {
     X509_STORE *trust;           /* anchors for certificates this CA issued */
     struct estd_upstream *upstream; /* issuer = est: the upstream EST server, else NULL */
     struct estd_cmp_upstream *cmp;  /* issuer = cmp: the upstream CMP server, else NULL */
+    estd_kek_table *keks;        /* kek_file, read at start; NULL when none */
     /* Prepared bodies (docs/design.md §2), one per estd_body_form:
      * /cacerts is constant until the CA changes, so it is encoded once. */
     char *cacerts_body[ESTD_BODY_FORMS];
@@ -46,6 +48,7 @@ typedef struct estd_instance {
     est_store *store;
     X509_STORE *third_party;     /* NULL when no third_party_trust is configured */
     struct estd_metrics *metrics; /* borrowed; NULL outside `estd serve` (metrics.h) */
+    struct estd_keyproc *keyproc; /* its signer process (owned); NULL when keys are in-process */
 } estd_instance;
 
 enum estd_open_flags {
@@ -56,6 +59,16 @@ enum estd_open_flags {
 
 est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **out,
                               est_error *err);
+/* Makes the signer of the CA at index (its position in estd.conf), whose
+ * certificate is cert. */
+typedef est_status (*estd_signer_make_fn)(void *arg, unsigned index, const estd_ca_config *cfg,
+                                          X509 *cert, est_signer **out, est_error *err);
+/* For `estd serve` and its reloads: unless estd.conf says signer =
+ * in-process, starts a signer process (keyproc.h) that alone opens the CA
+ * keys, and opens DIR with the CAs signing through it; the instance owns
+ * it. flags as estd_instance_open's, ESTD_OPEN_KEYS implied. */
+est_status estd_instance_open_serving(const char *dir, unsigned flags, estd_instance **out,
+                                      est_error *err);
 void estd_instance_free(estd_instance *inst);
 
 /* The CA serving label ("" = default), or NULL. */

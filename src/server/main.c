@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
+#include "keyproc.h"
 
 static const struct {
     const char *name;
@@ -23,6 +24,8 @@ static const struct {
     {"store", estd_store_main, "copy the store to PostgreSQL or SQLite"},
     {"tls", estd_tls_main, "renew the server's TLS certificate from its CA"},
     {"example-config", estd_example_config_main, "print a commented estd.conf with the defaults"},
+    /* Internal, not listed: the signer process `estd serve` starts. */
+    {"keyproc", estd_keyproc_main, NULL},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -34,7 +37,8 @@ static void usage(FILE *f)
           "       estd --version\n\n"
           "Commands:\n", f);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
+        if (commands[i].help != NULL)
+            fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
     fputs("\nDIR is an instance directory made by `estd init`; every command but init\n"
           "reads DIR/estd.conf. Administration commands append to the store's audit log.\n\n"
           "Exit status: 0 done, 1 error (one line on stderr: \"estd: COMMAND: reason\"),\n"

@@ -127,7 +127,8 @@ est_status estd_reload(estd_reloader *r, estd_server *srv, estd_tls_identity *tl
         fprintf(stderr, "estd: reload: out of memory; keeping the running configuration\n");
         return rc;
     }
-    if ((rc = estd_instance_open(cur->cfg.dir, ESTD_OPEN_KEYS | ESTD_OPEN_NO_STORE, &next, &err)) !=
+    /* A new signer process opens the keys (and kek_file) as they are now. */
+    if ((rc = estd_instance_open_serving(cur->cfg.dir, ESTD_OPEN_NO_STORE, &next, &err)) !=
             EST_OK ||
         (rc = estd_tls_identity_load(tls, next, &err)) != EST_OK) {
         fprintf(stderr, "estd: reload: %s; keeping the running configuration\n", err.message);

@@ -39,7 +39,7 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
 void estd_response_failure(estd_response *resp, int status, const est_error *err)
 {
     if (err->code == EST_E_UNAVAILABLE) {
-        estd_response_error(resp, 503, "store unavailable; retry later: %s", err->message);
+        estd_response_error(resp, 503, "temporarily unavailable; retry later: %s", err->message);
         resp->retry_after = ESTD_STORE_RETRY_AFTER;
         return;
     }

@@ -15,7 +15,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "commands.h"
+#include "keyproc.h"
 #include "notify.h"
+#include "secrets.h"
 #include "serve_wait.h"
 #include "server.h"
 #include "tls_srp.h"
@@ -151,7 +153,8 @@ int estd_serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    if (estd_instance_open(argv[optind], ESTD_OPEN_KEYS | ESTD_OPEN_UPSTREAM, &inst, &err) != EST_OK) {
+    if (estd_state_dir_check(argv[optind], &err) != EST_OK ||
+        estd_instance_open_serving(argv[optind], ESTD_OPEN_UPSTREAM, &inst, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         return 1;
     }
@@ -217,6 +220,9 @@ int estd_serve_main(int argc, char **argv)
     }
     fprintf(stderr, "estd: serving EST on https://%s/.well-known/est (%zu CA%s)\n",
             inst->cfg.listen, inst->ca_count, inst->ca_count == 1 ? "" : "s");
+    if (inst->keyproc != NULL)
+        fprintf(stderr, "estd: signer process %d holds the CA keys\n",
+                (int)estd_keyproc_pid(inst->keyproc));
     estd_notify_ready(inst->cfg.listen);
     sig = estd_serve_wait(&state, &stop_signals);
     estd_notify_stopping();

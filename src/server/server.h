@@ -147,12 +147,12 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
 /* A text/plain error with a one-line reason (printf-style). */
 void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Retry-After of a 503 for an unreachable store: a PostgreSQL restart or
- * failover takes seconds. */
+/* Retry-After of a 503 for an unreachable store or signer process: a
+ * PostgreSQL restart or failover, a signer restart, take seconds. */
 #define ESTD_STORE_RETRY_AFTER 5
 /* A failure of the CA or the store: 503 + Retry-After when the store's
- * database is unreachable (EST_E_UNAVAILABLE: the client should simply
- * come back), else status with err's message. */
+ * database or the signer process is unreachable (EST_E_UNAVAILABLE: the
+ * client should simply come back), else status with err's message. */
 void estd_response_failure(estd_response *resp, int status, const est_error *err);
 /* Sets a body (takes ownership of body) with a content type. */
 void estd_response_body(estd_response *resp, int status, const char *content_type,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -18,9 +17,6 @@
 
 /* Our multipart boundary: base64 and PEM text never contain it. */
 #define SKG_BOUNDARY "estServerKeyGenBoundary"
-/* kek_file: a few keys, one short line each. */
-#define KEK_FILE_MAX (64 * 1024)
-#define KEK_MAX 32
 
 typedef enum skg_protection {
     SKG_PLAIN = 0,     /* PKCS#8 inside TLS only */
@@ -32,7 +28,7 @@ typedef struct skg_encryption {
     skg_protection protection;
     uint8_t id[EST_DECRYPT_KEY_ID_MAX];
     size_t id_len;
-    uint8_t kek[KEK_MAX];
+    uint8_t kek[ESTD_KEK_MAX];
     size_t kek_len;
 } skg_encryption;
 
@@ -98,50 +94,6 @@ static int key_type_choose(const estd_request *req, X509_REQ *csr, est_key_type 
     return 1;
 }
 
-/* Finds id in kek_file ("ID_HEX KEY_HEX" lines, '#' comments).
- * EST_E_NOT_FOUND for an unknown id; EST_E_CONFIG for a bad file. */
-static est_status kek_lookup(const char *path, skg_encryption *enc, est_error *err)
-{
-    struct stat st;
-    uint8_t *text = NULL;
-    size_t len = 0;
-    char *save = NULL;
-    est_status rc;
-
-    if (path[0] == '\0')
-        return est_error_set(err, EST_E_NOT_FOUND, "this CA has no pre-shared keys (kek_file)");
-    if (stat(path, &st) != 0 || (st.st_mode & 077) != 0)
-        return est_error_set(err, EST_E_CONFIG, "kek_file %s is missing or readable by others",
-                             path);
-    if ((rc = est_file_read(path, KEK_FILE_MAX, &text, &len, err)) != EST_OK)
-        return rc;
-    rc = est_error_set(err, EST_E_NOT_FOUND, "unknown DecryptKeyIdentifier");
-    for (char *line = strtok_r((char *)text, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        uint8_t id[EST_DECRYPT_KEY_ID_MAX];
-        size_t id_len = 0;
-        char *key_hex = strpbrk(line, " \t");
-        if (line[0] == '#' || key_hex == NULL)
-            continue;
-        *key_hex++ = '\0';
-        key_hex += strspn(key_hex, " \t");
-        key_hex[strcspn(key_hex, " \t\r")] = '\0';
-        if (OPENSSL_hexstr2buf_ex(id, sizeof id, &id_len, line, '\0') != 1 ||
-            id_len != enc->id_len || CRYPTO_memcmp(id, enc->id, id_len) != 0)
-            continue;
-        if (OPENSSL_hexstr2buf_ex(enc->kek, sizeof enc->kek, &enc->kek_len, key_hex, '\0') != 1 ||
-            (enc->kek_len != 16 && enc->kek_len != 24 && enc->kek_len != 32)) {
-            rc = est_error_set(err, EST_E_CONFIG, "kek_file: the key for this identifier is not "
-                                                  "16, 24 or 32 bytes of hex");
-            break;
-        }
-        rc = EST_OK;
-        break;
-    }
-    OPENSSL_clear_free(text, len);
-    return rc;
-}
-
 /* RFC 7030 §4.4.1.2: the identifier names the client certificate's key:
  * its subjectKeyIdentifier, or the SHA-1 of its public key. */
 static int names_peer_key(const estd_request *req, const skg_encryption *enc)
@@ -187,9 +139,12 @@ static int encryption_choose(const estd_request *req, X509_REQ *csr, skg_encrypt
         return 0;
     }
     if (sym_rc == EST_OK) {
-        est_status rc = kek_lookup(req->ca->cfg->kek_file, enc, &err);
-        if (rc != EST_OK) {
-            estd_response_error(resp, rc == EST_E_NOT_FOUND ? 400 : 500, "%s", err.message);
+        if (req->ca->keks == NULL) {
+            estd_response_error(resp, 400, "this CA has no pre-shared keys (kek_file)");
+            return 0;
+        }
+        if (!estd_kek_table_find(req->ca->keks, enc->id, enc->id_len, enc->kek, &enc->kek_len)) {
+            estd_response_error(resp, 400, "unknown DecryptKeyIdentifier");
             return 0;
         }
         enc->protection = SKG_KEK;
@@ -291,7 +246,7 @@ static void respond(const estd_request *req, EVP_PKEY *key, X509 *cert,
                                   : "application/pkcs7-mime",
                           cte, (uint8_t *)cert_text, cert_len, &err) != EST_OK ||
         est_multipart_build(mp, SKG_BOUNDARY, &body, &body_len, &err) != EST_OK) {
-        estd_response_error(resp, 500, "%s", err.message);
+        estd_response_failure(resp, 500, &err);
         goto out;
     }
     estd_response_body(resp, 200, "multipart/mixed; boundary=" SKG_BOUNDARY, 0, (char *)body,

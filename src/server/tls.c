@@ -35,6 +35,7 @@ est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tic
     est_status rc = EST_E_TLS;
     int min = strcmp(cfg->tls_min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
     static const unsigned char session_id_context[] = "estd";
+    EVP_PKEY *key = NULL;
 
     if (ctx == NULL)
         return est_error_set_openssl(err, EST_E_NOMEM, "SSL_CTX_new");
@@ -46,8 +47,10 @@ est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tic
         rc = est_error_set_openssl(err, EST_E_CONFIG, "%s", cfg->tls_cert);
         goto out;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+    /* The mode is checked on the descriptor the key is read from. */
+    if ((rc = est_key_read_private(cfg->tls_key, NULL, &key, err)) != EST_OK)
+        goto out;
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         rc = est_error_set_openssl(err, EST_E_CONFIG, "%s", cfg->tls_key);
         goto out;
     }
@@ -92,8 +95,10 @@ est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tic
     if ((rc = add_client_ca_names(ctx, inst, err)) != EST_OK)
         goto out;
     *out = ctx;
-    return EST_OK;
+    ctx = NULL;
+    rc = EST_OK;
 out:
+    EVP_PKEY_free(key);
     SSL_CTX_free(ctx);
     return rc;
 }
