@@ -57,6 +57,7 @@ typedef struct conn {
     int have_head, in_op;
     size_t csr_index;
     uint64_t op_start;
+    SSL_SESSION *session; /* --resume: the last session of this slot */
 } conn;
 
 typedef struct engine {
@@ -109,6 +110,17 @@ static void set_events(engine *e, conn *c, uint32_t events)
 
 static void conn_close(engine *e, conn *c, int graceful)
 {
+    /* --resume: keep the session (with the ticket that came after the
+     * handshake) for this slot's next connection. */
+    if (c->ssl != NULL && graceful && e->cfg->resume) {
+        SSL_SESSION *s = SSL_get1_session(c->ssl);
+        if (s != NULL && SSL_SESSION_is_resumable(s)) {
+            SSL_SESSION_free(c->session);
+            c->session = s;
+        } else {
+            SSL_SESSION_free(s);
+        }
+    }
     if (c->ssl != NULL) {
         if (graceful)
             (void)SSL_shutdown(c->ssl); /* one close_notify, no wait for the peer's */
@@ -204,6 +216,8 @@ static int ssl_setup(engine *e, conn *c)
         if (SSL_use_certificate(c->ssl, id->cert) != 1 || SSL_use_PrivateKey(c->ssl, id->key) != 1)
             return -1;
     }
+    if (cfg->resume && c->session != NULL && SSL_set_session(c->ssl, c->session) != 1)
+        return -1;
     SSL_set_connect_state(c->ssl);
     return 0;
 }
@@ -363,6 +377,7 @@ static void conn_handshake(engine *e, conn *c)
 
     if (n == 1) {
         e->res->connects++;
+        e->res->resumed += SSL_session_reused(c->ssl) == 1;
         if (c->in_op) {
             c->state = CS_WRITING;
             conn_write(e, c);
@@ -450,7 +465,8 @@ static int tls_version(const char *text)
 
 /* One client context: the server is verified against --trust and its
  * certificate must name the host (or IP) we dialled. No session cache and
- * no tickets, so every connection is a full handshake. */
+ * no tickets, so every connection is a full handshake; with --resume each
+ * slot keeps its own last session (engine-managed, no cache). */
 static SSL_CTX *client_ctx(const load_config *cfg)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -473,7 +489,8 @@ static SSL_CTX *client_ctx(const load_config *cfg)
                          SSL_CTX_set_max_proto_version(ctx, version) != 1))
         goto fail;
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (!cfg->resume)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return ctx;
 fail:
@@ -586,6 +603,7 @@ static void engine_free(engine *e)
     for (unsigned i = 0; e->conns != NULL && i < e->cfg->connections; i++) {
         conn_close(e, &e->conns[i], 1);
         free(e->conns[i].in);
+        SSL_SESSION_free(e->conns[i].session);
     }
     free(e->conns);
     if (e->ep >= 0)

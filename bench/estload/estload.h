@@ -69,6 +69,7 @@ typedef struct load_config {
     load_op op;
     load_auth auth;
     int fresh;          /* new TCP+TLS connection per operation, no resumption */
+    int resume;         /* with fresh: resume each slot's last TLS session (ticket) */
     unsigned connections;
     double duration;    /* seconds of measurement, when count == 0 */
     unsigned long count; /* operations in total, or 0 for duration */
@@ -87,6 +88,7 @@ typedef struct load_result {
     unsigned long http_errors; /* of which: a non-200 status */
     unsigned long unfinished; /* in flight when the window closed */
     unsigned long connects; /* TCP+TLS handshakes done */
+    unsigned long resumed;  /* of which: abbreviated (session resumed) */
     double seconds;         /* measurement window */
     double p50_ms, p90_ms, p99_ms, max_ms, mean_ms;
     double server_cpu_pct;  /* of one core; 200 = two cores busy */

@@ -35,6 +35,7 @@ static const char usage_text[] =
     "  --certs DIR             client-N.crt/.key identities (--auth cert, simplereenroll)\n"
     "  --csrs FILE             CSRs for simpleenroll, from `estload csrs`\n"
     "  --fresh                 a new TCP+TLS connection per operation, no resumption\n"
+    "  --resume                as --fresh, but each client resumes its last TLS session\n"
     "  -c, --connections N     concurrent clients (default 1)\n"
     "  -d, --duration S        measurement window in seconds (default 5)\n"
     "  -n, --count N           a fixed number of operations instead of a window\n"
@@ -113,6 +114,7 @@ static int parse_option(options *o, int ch, const char *arg)
     case 'C': o->certs_dir = arg; return 0;
     case 'R': o->csr_file = arg; return 0;
     case 'f': cfg->fresh = 1; return 0;
+    case 'r': cfg->fresh = cfg->resume = 1; return 0;
     case 'c': cfg->connections = (unsigned)strtoul(arg, &end, 10); break;
     case 'd': cfg->duration = strtod(arg, &end); break;
     case 'n': cfg->count = strtoul(arg, &end, 10); break;
@@ -133,7 +135,7 @@ static int parse_args(options *o, int argc, char **argv)
         {"server", 1, 0, 's'}, {"trust", 1, 0, 't'}, {"label", 1, 0, 'L'},
         {"group", 1, 0, 'g'}, {"tls", 1, 0, 'V'}, {"op", 1, 0, 'O'}, {"auth", 1, 0, 'A'},
         {"user", 1, 0, 'u'}, {"password-stdin", 0, 0, 'P'}, {"certs", 1, 0, 'C'},
-        {"csrs", 1, 0, 'R'}, {"fresh", 0, 0, 'f'}, {"connections", 1, 0, 'c'},
+        {"csrs", 1, 0, 'R'}, {"fresh", 0, 0, 'f'}, {"resume", 0, 0, 'r'}, {"connections", 1, 0, 'c'},
         {"duration", 1, 0, 'd'}, {"count", 1, 0, 'n'}, {"pid", 1, 0, 'p'}, {"kv", 0, 0, 'k'},
         {"key-type", 1, 0, 'K'}, {"key-pool", 1, 0, 'Q'}, {"prefix", 1, 0, 'X'},
         {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -208,11 +210,11 @@ static void print_result(const options *o, const load_result *r)
 
     if (o->kv) {
         printf("op=%s auth=%s fresh=%d conns=%u ok=%lu errors=%lu http_errors=%lu "
-               "unfinished=%lu connects=%lu secs=%.3f ops_per_s=%.1f p50_ms=%.2f p90_ms=%.2f "
+               "unfinished=%lu connects=%lu resumed=%lu secs=%.3f ops_per_s=%.1f p50_ms=%.2f p90_ms=%.2f "
                "p99_ms=%.2f max_ms=%.2f mean_ms=%.2f server_cpu_pct=%.1f server_rss_kib=%ld "
                "server_rss_start_kib=%ld csrs_used=%lu csrs=%zu first_error=\"%s\"\n",
                op_name(cfg), auths[cfg->auth], cfg->fresh, cfg->connections, r->ok, r->errors,
-               r->http_errors, r->unfinished, r->connects, r->seconds, rate, r->p50_ms,
+               r->http_errors, r->unfinished, r->connects, r->resumed, r->seconds, rate, r->p50_ms,
                r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms, r->server_cpu_pct,
                r->server_rss_kib, r->server_rss_start_kib, r->csrs_used, cfg->csrs.count,
                r->first_error);
@@ -230,12 +232,14 @@ static void print_result(const options *o, const load_result *r)
         return;
     }
     printf("estload: %s auth=%s %s, %u connection%s: %lu ok in %.2f s = %.1f ops/s\n",
-           op_name(cfg), auths[cfg->auth], cfg->fresh ? "fresh TLS per operation" : "keep-alive",
+           op_name(cfg), auths[cfg->auth], cfg->resume  ? "new TLS per operation, resumed"
+           : cfg->fresh ? "fresh TLS per operation"
+                        : "keep-alive",
            cfg->connections, cfg->connections == 1 ? "" : "s", r->ok, r->seconds, rate);
     printf("  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  mean %.2f\n", r->p50_ms,
            r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms);
-    printf("  errors %lu (HTTP %lu), unfinished at the end %lu, handshakes %lu\n", r->errors,
-           r->http_errors, r->unfinished, r->connects);
+    printf("  errors %lu (HTTP %lu), unfinished at the end %lu, handshakes %lu (%lu resumed)\n",
+           r->errors, r->http_errors, r->unfinished, r->connects, r->resumed);
     if (cfg->server_pid > 0)
         printf("  server: CPU %.0f%% of one core, RSS %.1f MiB (%.1f MiB before)\n",
                r->server_cpu_pct, (double)r->server_rss_kib / 1024.0,

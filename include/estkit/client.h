@@ -76,6 +76,11 @@ typedef struct est_client_config {
     const char *username;
     const char *password;
     est_http_auth http_auth;
+    /* srp != 0: username/password are a TLS-SRP login (draft-04 §3.3.3,
+     * RFC 5054; TLS 1.2), not HTTP credentials. The SRP handshake
+     * authenticates the server too, so no trust anchor is needed: what is
+     * fetched then is as trustworthy as the password (see docs). */
+    int srp;
     /* TLS client certificate and key (PEM files). */
     const char *tls_cert_file;
     const char *tls_key_file;

@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include "estkit/error.h"
 
-#define EST_STORE_SCHEMA_VERSION 4
+#define EST_STORE_SCHEMA_VERSION 5
 
 typedef enum est_cert_status {
     EST_CERT_VALID = 0,
@@ -57,6 +57,11 @@ typedef struct est_user_record {
     char *digest_ha1_md5;   /* hex, or NULL when Digest is not enabled */
     char *digest_ha1_sha256;
     int64_t created_at;
+    /* TLS-SRP (RFC 5054), schema 4; all NULL when the user has no verifier. */
+    char *srp_group;        /* RFC 5054 group by its bits: "3072" */
+    char *srp_salt;         /* uppercase hex */
+    char *srp_verifier;     /* uppercase hex of g^x mod N */
+    int64_t unlocked_at;    /* last `estd user unlock` (schema 4); 0 = never; user_put ignores it */
 } est_user_record;
 
 void est_user_record_free(est_user_record *rec);
@@ -98,7 +103,7 @@ typedef struct est_audit_event {
     const char *subject;    /* what: cert subject or user name */
     const char *serial;
     const char *detail;     /* one line, never secrets */
-    unsigned count;         /* events this row stands for; 0 = 1 (schema version 4) */
+    unsigned count;         /* events this row stands for; 0 = 1 (schema version 5) */
 } est_audit_event;
 
 /* Which audit rows audit_prune removes; a 0 field does not prune. */
@@ -190,6 +195,9 @@ typedef struct est_store_ops {
     /* The store's Digest nonce secret (schema 3), len <= 32 bytes: every
      * node sharing the store issues and accepts the same nonces. */
     est_status (*nonce_secret)(void *impl, uint8_t *out, size_t len, est_error *err);
+    /* Schema 4: sets the user's unlocked_at to when (a running estd lifts
+     * a guessing lock that began no later). EST_E_NOT_FOUND. */
+    est_status (*user_unlock)(void *impl, const char *name, int64_t when, est_error *err);
     /* Removes old audit rows in one transaction; *removed (may be NULL) =
      * how many. */
     est_status (*audit_prune)(void *impl, const est_audit_prune *what, int64_t *removed,

@@ -166,9 +166,11 @@ int cacerts_main(int argc, char **argv)
         r = est_cli_error(&cli, "--bootstrap or --fingerprint, not both");
     if (r < 0 && d.fingerprint && est_fingerprint_check(NULL, d.fingerprint, &err) != EST_OK)
         r = est_cli_fail(&cli, &err);
+    /* draft-04 §3.3.3: a TLS-SRP login authenticates the server itself. */
     if (r < 0 && !bootstrap && !d.fingerprint && !cli.cfg.explicit_trust_file &&
-        !cli.cfg.third_party_trust_file && !cli.cfg.third_party_system)
-        r = est_cli_error(&cli, "give --trust FILE, --fingerprint sha256:HEX or --bootstrap");
+        !cli.cfg.third_party_trust_file && !cli.cfg.third_party_system && !cli.cfg.srp)
+        r = est_cli_error(&cli, "give --trust FILE, --fingerprint sha256:HEX, --bootstrap or "
+                                "--srp-user NAME");
     if (r < 0) {
         if (bootstrap || d.fingerprint) {
             cli.cfg.bootstrap = decide;

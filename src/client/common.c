@@ -32,6 +32,8 @@ const char est_cli_common_help[] =
     "  --user NAME --password-stdin | --password-file FILE   HTTP Basic/Digest\n"
     "  --http-auth any|basic|digest  any: answer the server's 401; basic: send at once\n"
     "  --tls-cert FILE --tls-key FILE  TLS client certificate\n"
+    "  --srp-user NAME --password-stdin | --password-file FILE   TLS-SRP login (TLS 1.2);\n"
+    "                           it authenticates the server too: no --trust needed\n"
     "Other:\n"
     "  --tls-max 1.2|1.3        highest TLS version (1.2: tls-unique channel binding)\n"
     "  --timeout SECONDS        per request (default 60)\n"
@@ -164,6 +166,7 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     case OPT_SYSTEM_TRUST: cli->cfg.third_party_system = 1; break;
     case OPT_LABEL: cli->cfg.label = optarg; break;
     case OPT_USER: cli->cfg.username = optarg; break;
+    case OPT_SRP_USER: cli->cfg.username = optarg, cli->cfg.srp = 1; break;
     case OPT_PASSWORD_STDIN: cli->password_stdin = 1; break;
     case OPT_PASSWORD_FILE: cli->password_file = optarg; break;
     case OPT_TLS_CERT: cli->cfg.tls_cert_file = optarg; break;
@@ -211,14 +214,14 @@ int est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust)
     if (c->server_url == NULL)
         return est_cli_error(cli, "--server URL is required");
     if (need_trust && c->explicit_trust_file == NULL && c->third_party_trust_file == NULL &&
-        !c->third_party_system)
+        !c->third_party_system && !c->srp)
         return est_cli_error(cli, "--trust FILE is required (get one with `est cacerts "
                                   "--bootstrap -o FILE`)");
     if (cli->password_stdin && cli->password_file != NULL)
         return est_cli_error(cli, "--password-stdin or --password-file, not both");
     if (c->username != NULL && !cli->password_stdin && cli->password_file == NULL)
-        return est_cli_error(cli, "--user needs --password-stdin or --password-file (never a "
-                                  "password on the command line)");
+        return est_cli_error(cli, "--%s needs --password-stdin or --password-file (never a "
+                                  "password on the command line)", c->srp ? "srp-user" : "user");
     if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL))
         return est_cli_error(cli, "--tls-cert and --tls-key go together");
     return -1;

@@ -32,6 +32,7 @@ enum {
     OPT_LABEL,
     OPT_DIALECT,
     OPT_USER,
+    OPT_SRP_USER,
     OPT_PASSWORD_STDIN,
     OPT_PASSWORD_FILE,
     OPT_HTTP_AUTH,
@@ -54,6 +55,7 @@ enum {
     {"label", required_argument, NULL, OPT_LABEL},                               \
     {"dialect", required_argument, NULL, OPT_DIALECT},                           \
     {"user", required_argument, NULL, OPT_USER},                                 \
+    {"srp-user", required_argument, NULL, OPT_SRP_USER},                         \
     {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},                   \
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},               \
     {"http-auth", required_argument, NULL, OPT_HTTP_AUTH},                       \

@@ -46,6 +46,14 @@ est_status est_channel_binding_get(SSL *ssl, uint8_t *out, size_t cap, size_t *o
         }
         len = TLS_EXPORTER_LEN;
     } else {
+        /* RFC 7627 §5.4: without the extended master secret a resumed
+         * session's tls-unique can be made equal on two connections (the
+         * triple handshake): no binding rather than a forgeable one. */
+        if (SSL_session_reused(ssl) && !SSL_get_extms_support(ssl)) {
+            rc = est_error_set(err, EST_E_TLS, "channel binding: resumed TLS 1.2 session without "
+                                               "extended master secret (RFC 7627)");
+            goto out;
+        }
         len = tls_unique(ssl, buf, sizeof buf);
         /* The calls return the full length even when it did not fit. */
         if (len == 0 || len > sizeof buf) {

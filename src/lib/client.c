@@ -37,6 +37,8 @@ static est_status check_config(const est_client_config *cfg, est_error *err)
     if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
         return est_error_set(err, EST_E_CONFIG, "a TLS client certificate needs its key and "
                                                 "the other way round");
+    if (cfg->srp && cfg->username == NULL)
+        return est_error_set(err, EST_E_CONFIG, "TLS-SRP needs a user name and a password");
     if (cfg->username != NULL && cfg->password == NULL)
         return est_error_set(err, EST_E_CONFIG, "a user name needs a password");
     if (cfg->username != NULL && strlen(cfg->username) > EST_USERNAME_MAX)
@@ -71,6 +73,7 @@ static est_status copy_config(est_client *c, const est_client_config *cfg, est_e
         return rc;
     c->dialect = cfg->dialect;
     c->http_auth = cfg->http_auth;
+    c->srp = cfg->srp && cfg->username != NULL;
     c->tls_max_version = cfg->tls_max_version;
     c->timeout_seconds = cfg->timeout_seconds ? cfg->timeout_seconds : EST_CLIENT_TIMEOUT_DEFAULT;
     c->max_wait_seconds = cfg->max_wait_seconds;
@@ -141,7 +144,8 @@ const char *est_client_get0_base_url(const est_client *c)
 
 int est_client_is_trusted(const est_client *c)
 {
-    return c->explicit_store != NULL || c->third_party_store != NULL;
+    /* draft-04 §3.3.3: a TLS-SRP login authenticates the server as well. */
+    return c->explicit_store != NULL || c->third_party_store != NULL || c->srp;
 }
 
 long est_client_get_http_status(const est_client *c)

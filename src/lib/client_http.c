@@ -118,7 +118,7 @@ static int base_options(est_client *client, CURL *curl)
     long connect_timeout = timeout < CONNECT_TIMEOUT_MAX ? timeout : CONNECT_TIMEOUT_MAX;
     /* TLS 1.2 at least: draft-04 §3.3 asks 1.1, which is long deprecated. */
     long version = CURL_SSLVERSION_TLSv1_2 |
-                   (client->tls_max_version == 12   ? CURL_SSLVERSION_MAX_TLSv1_2
+                   (client->tls_max_version == 12 || client->srp ? CURL_SSLVERSION_MAX_TLSv1_2
                     : client->tls_max_version == 13 ? CURL_SSLVERSION_MAX_TLSv1_3
                                                     : CURL_SSLVERSION_MAX_DEFAULT);
 
@@ -148,7 +148,12 @@ static int credential_options(est_client *client, CURL *curl)
     };
     int ok = 1;
 
-    if (client->password != NULL)
+    /* RFC 5054: TLS 1.2 SRP suites (libcurl asks OpenSSL for them). */
+    if (client->srp)
+        ok = curl_easy_setopt(curl, CURLOPT_TLSAUTH_TYPE, "SRP") == CURLE_OK &&
+             curl_easy_setopt(curl, CURLOPT_TLSAUTH_USERNAME, client->username) == CURLE_OK &&
+             curl_easy_setopt(curl, CURLOPT_TLSAUTH_PASSWORD, client->password) == CURLE_OK;
+    else if (client->password != NULL)
         ok = curl_easy_setopt(curl, CURLOPT_USERNAME,
                               client->username ? client->username : "") == CURLE_OK &&
              curl_easy_setopt(curl, CURLOPT_PASSWORD, client->password) == CURLE_OK &&

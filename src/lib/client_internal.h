@@ -35,6 +35,7 @@ struct est_client {
 
     char *username, *password;
     est_http_auth http_auth;
+    int srp; /* username/password are a TLS-SRP login */
     char *tls_cert_file, *tls_key_file;
     int tls_max_version;
     long timeout_seconds;

@@ -68,6 +68,9 @@ void est_user_record_free(est_user_record *rec)
     free(rec->digest_realm);
     free_secret_string(rec->digest_ha1_md5);
     free_secret_string(rec->digest_ha1_sha256);
+    free(rec->srp_group);
+    free(rec->srp_salt);
+    free_secret_string(rec->srp_verifier);
     free(rec);
 }
 

@@ -35,7 +35,7 @@ typedef struct copy_table {
 /* Parents before children: pending and otp refer to certs. */
 static const copy_table tables[] = {
     {"certs", CERT_COLUMNS, "ttttiiiiiittttb", "serial", ""},
-    {"users", USER_COLUMNS, "ttttti", "name", ""},
+    {"users", USER_SELECT_COLUMNS, "ttttti" "ttt" "i", "name", ""},
     {"pending", PENDING_COLUMNS, "ittttttittiib", "id", ""},
     {"otp", "id, label, code_hash, subject, created_at, expires_at, used_at, used_serial",
      "itttiiit", "id", ""},

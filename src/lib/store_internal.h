@@ -18,7 +18,8 @@ enum { CERT_COL_SERIAL, CERT_COL_SUBJECT, CERT_COL_SAN, CERT_COL_SPKI, CERT_COL_
        CERT_COL_REASON, CERT_COL_LABEL, CERT_COL_REQUESTER, CERT_COL_AUTH, CERT_COL_OPERATION,
        CERT_COL_DER };
 enum { USER_COL_NAME, USER_COL_HASH, USER_COL_REALM, USER_COL_HA1_MD5, USER_COL_HA1_SHA256,
-       USER_COL_CREATED_AT };
+       USER_COL_CREATED_AT, USER_COL_SRP_GROUP, USER_COL_SRP_SALT, USER_COL_SRP_VERIFIER,
+       USER_COL_UNLOCKED_AT };
 enum { PENDING_COL_ID, PENDING_COL_LABEL, PENDING_COL_CSR_SHA256, PENDING_COL_REQUESTER,
        PENDING_COL_AUTH, PENDING_COL_OPERATION, PENDING_COL_SUBJECT, PENDING_COL_STATUS,
        PENDING_COL_REASON, PENDING_COL_CERT_SERIAL, PENDING_COL_CREATED_AT,
@@ -30,8 +31,13 @@ enum { OTP_COL_ID, OTP_COL_LABEL, OTP_COL_SUBJECT, OTP_COL_CREATED_AT, OTP_COL_E
 #define CERT_COLUMNS                                                                          \
     "serial, subject, san, spki_sha256, not_before, not_after, issued_at, status, revoked_at," \
     " revocation_reason, label, requester, auth_method, operation, der"
-#define USER_COLUMNS \
-    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at"
+/* USER_COLUMNS are what user_put writes (schema 4 added the SRP ones);
+ * USER_SELECT_COLUMNS add unlocked_at, which only user_unlock writes, so an
+ * unlock survives a password change. */
+#define USER_COLUMNS                                                                   \
+    "name, password_hash, digest_realm, digest_ha1_md5, digest_ha1_sha256, created_at," \
+    " srp_group, srp_salt, srp_verifier"
+#define USER_SELECT_COLUMNS USER_COLUMNS ", unlocked_at"
 #define OTP_COLUMNS "id, label, subject, created_at, expires_at, used_at, used_serial"
 #define PENDING_COLUMNS                                                                      \
     "id, label, csr_sha256, requester, auth_method, operation, subject, status, reason," \

@@ -99,12 +99,16 @@ static const char pg_v3[] =
     "DROP INDEX certs_spki_sha256;"
     "INSERT INTO meta (key, value) VALUES ('nonce_secret', " PG_RANDOM_HEX ");";
 
-/* As SQLite's version 4: audit rows carry a count, pruned by age. */
+/* Version 4: `estd user unlock` and TLS-SRP verifiers (store_sqlite.c). */
 static const char pg_v4[] =
+    "ALTER TABLE users ADD COLUMN srp_group TEXT, ADD COLUMN srp_salt TEXT,"
+    " ADD COLUMN srp_verifier TEXT, ADD COLUMN unlocked_at BIGINT NOT NULL DEFAULT 0;";
+/* As SQLite's version 5: audit rows carry a count, pruned by age. */
+static const char pg_v5[] =
     "ALTER TABLE audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;"
     "CREATE INDEX audit_at ON audit (at);";
 
-static const char *const migrations[] = {pg_v1, pg_v2, pg_v3, pg_v4};
+static const char *const migrations[] = {pg_v1, pg_v2, pg_v3, pg_v4, pg_v5};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 

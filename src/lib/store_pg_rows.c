@@ -51,7 +51,7 @@ static const char cert_next_sql[] = "SELECT " CERT_COLUMNS " FROM certs WHERE"
  * each reads an index, see pgstore_read_sql). */
 static const char cert_get_sql[] = "SELECT " CERT_COLUMNS " FROM certs WHERE serial = $1";
 static const char cert_status_sql[] = "SELECT status FROM certs WHERE serial = $1";
-static const char user_get_sql[] = "SELECT " USER_COLUMNS " FROM users WHERE name = $1";
+static const char user_get_sql[] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name = $1";
 static const char pending_get_sql[] = "SELECT " PENDING_COLUMNS " FROM pending WHERE id = $1";
 static const char pending_status_sql[] = "SELECT status FROM pending WHERE id = $1";
 /* draft-04 §4.2.3: the client's retry is the same CSR; the newest
@@ -283,11 +283,15 @@ static int user_read(const PGresult *r, int row, void **out)
     if (u == NULL)
         return -1;
     u->created_at = pgstore_col_int(r, row, USER_COL_CREATED_AT);
+    u->unlocked_at = pgstore_col_int(r, row, USER_COL_UNLOCKED_AT);
     if (pgstore_col_text(r, row, USER_COL_NAME, &u->name) != 0 ||
         pgstore_col_text(r, row, USER_COL_HASH, &u->password_hash) != 0 ||
         pgstore_col_text(r, row, USER_COL_REALM, &u->digest_realm) != 0 ||
         pgstore_col_text(r, row, USER_COL_HA1_MD5, &u->digest_ha1_md5) != 0 ||
-        pgstore_col_text(r, row, USER_COL_HA1_SHA256, &u->digest_ha1_sha256) != 0) {
+        pgstore_col_text(r, row, USER_COL_HA1_SHA256, &u->digest_ha1_sha256) != 0 ||
+        pgstore_col_text(r, row, USER_COL_SRP_GROUP, &u->srp_group) != 0 ||
+        pgstore_col_text(r, row, USER_COL_SRP_SALT, &u->srp_salt) != 0 ||
+        pgstore_col_text(r, row, USER_COL_SRP_VERIFIER, &u->srp_verifier) != 0) {
         est_user_record_free(u);
         *out = NULL;
         return -1;
@@ -308,15 +312,22 @@ static est_status user_put(void *impl, const est_user_record *rec, int replace, 
     pgstore_text(&p, rec->digest_ha1_md5);
     pgstore_text(&p, rec->digest_ha1_sha256);
     pgstore_int(&p, now_or(rec->created_at));
-    /* A replaced user keeps the date it was created. */
+    pgstore_text(&p, rec->srp_group);
+    pgstore_text(&p, rec->srp_salt);
+    pgstore_text(&p, rec->srp_verifier);
+    /* A replaced user keeps the date it was created (and its unlock). */
     rc = pgstore_run(impl, "user add",
-                     replace ? "INSERT INTO users (" USER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)"
+                     replace ? "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                               " ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                                " ON CONFLICT (name) DO UPDATE SET"
                                " password_hash = excluded.password_hash,"
                                " digest_realm = excluded.digest_realm,"
                                " digest_ha1_md5 = excluded.digest_ha1_md5,"
-                               " digest_ha1_sha256 = excluded.digest_ha1_sha256"
-                             : "INSERT INTO users (" USER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)",
+                               " digest_ha1_sha256 = excluded.digest_ha1_sha256,"
+                               " srp_group = excluded.srp_group, srp_salt = excluded.srp_salt,"
+                               " srp_verifier = excluded.srp_verifier"
+                             : "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                               " ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                      &p, 0, NULL, err);
     if (rc == EST_E_CONFLICT)
         est_error_set(err, EST_E_CONFLICT, "user add: user '%s' exists", rec->name);
@@ -358,6 +369,26 @@ static est_status user_delete(void *impl, const char *name, est_error *err)
     return rc;
 }
 
+/* Schema 4: the operator's unlock (guess_guard.h in estd). */
+static est_status user_unlock(void *impl, const char *name, int64_t when, est_error *err)
+{
+    pgstore_params p = {0};
+    PGresult *r = NULL;
+    est_status rc;
+
+    if (name == NULL)
+        return est_error_set(err, EST_E_INPUT, "user unlock: no name");
+    pgstore_text(&p, name);
+    pgstore_int(&p, when);
+    if ((rc = pgstore_run(impl, "user unlock", "UPDATE users SET unlocked_at = $2 WHERE name = $1",
+                          &p, 0, &r, err)) != EST_OK)
+        return rc;
+    if (changed(r) == 0)
+        rc = est_error_set(err, EST_E_NOT_FOUND, "user unlock: no user '%.64s'", name);
+    PQclear(r);
+    return rc;
+}
+
 /* The position, callback and argument of a user or pending listing. */
 typedef struct list_ctx {
     est_user_visit_fn user_fn;
@@ -394,7 +425,7 @@ static void user_free_row(void *row)
     est_user_record_free(row);
 }
 
-static const char user_page_sql[] = "SELECT " USER_COLUMNS " FROM users WHERE name > $1"
+static const char user_page_sql[] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name > $1"
                                     " ORDER BY name LIMIT $2";
 static const pgstore_list_kind user_kind = {user_page_sql, user_page_sql, "user list",
                                             user_page_bind, user_read, user_visit,
@@ -684,6 +715,7 @@ const est_store_ops pgstore_ops = {
     .user_get = user_get,
     .user_delete = user_delete,
     .user_list = user_list,
+    .user_unlock = user_unlock,
     .pending_insert = pending_insert,
     .pending_get = pending_get,
     .pending_find = pending_find,

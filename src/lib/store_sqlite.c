@@ -121,14 +121,29 @@ static const char schema_v3[] =
     "DROP INDEX certs_not_after;"
     "DROP INDEX certs_spki_sha256;"
     "INSERT INTO meta (key, value) VALUES ('nonce_secret', lower(hex(randomblob(32))));";
-/* Version 4: an audit row can stand for several events of one kind
+/* Version 4: `estd user unlock` (draft-04 §3.3.3 guessing countermeasures)
+ * and TLS-SRP verifiers (draft-04 §3.3.3, RFC 5054). estd keeps failure
+ * counts and locks in memory; the operator's unlock is the one thing
+ * another process must tell it, through the row it reads for every
+ * password check anyway. An SRP verifier is g^x mod N with x from a random
+ * salt and the password: like the scrypt hash it is not the password, but
+ * it allows an offline guess per entry (RFC 5054 §3), so the file stays
+ * 0600. srp_group names the RFC 5054 group ("3072"); salt and verifier are
+ * uppercase hex. */
+static const char schema_v4[] =
+    "ALTER TABLE users ADD COLUMN srp_group TEXT;"
+    "ALTER TABLE users ADD COLUMN srp_salt TEXT;"
+    "ALTER TABLE users ADD COLUMN srp_verifier TEXT;"
+    "ALTER TABLE users ADD COLUMN unlocked_at INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 5: an audit row can stand for several events of one kind
  * (estd counts repeated authentication failures from one address into one
  * row per window), and rows are pruned by age: an index on the time. */
-static const char schema_v4[] =
+static const char schema_v5[] =
     "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
     "CREATE INDEX audit_at ON audit (at);";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EST_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -163,17 +178,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CERT_REVOKE] = "UPDATE certs SET status = 1, revoked_at = ?2, revocation_reason = ?3"
                        " WHERE serial = ?1 AND status = 0",
     [ST_CERT_STATUS] = "SELECT status FROM certs WHERE serial = ?1",
-    [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* A replaced user keeps the date it was created. */
-    [ST_USER_UPSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    [ST_USER_UPSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES"
+                       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                        " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash,"
                        " digest_realm = excluded.digest_realm,"
                        " digest_ha1_md5 = excluded.digest_ha1_md5,"
-                       " digest_ha1_sha256 = excluded.digest_ha1_sha256",
-    [ST_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+                       " digest_ha1_sha256 = excluded.digest_ha1_sha256,"
+                       " srp_group = excluded.srp_group, srp_salt = excluded.srp_salt,"
+                       " srp_verifier = excluded.srp_verifier",
+    [ST_USER_GET] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
+    [ST_USER_UNLOCK] = "UPDATE users SET unlocked_at = ?2 WHERE name = ?1",
     /* The first page binds ?1 = '' (names are never empty). */
-    [ST_USER_PAGE] = "SELECT " USER_COLUMNS " FROM users WHERE name > ?1"
+    [ST_USER_PAGE] = "SELECT " USER_SELECT_COLUMNS " FROM users WHERE name > ?1"
                      " ORDER BY name LIMIT ?2",
     [ST_PENDING_INSERT] = "INSERT INTO pending (label, csr_sha256, requester, auth_method,"
                           " operation, subject, status, reason, cert_serial, created_at,"

@@ -2,8 +2,8 @@
  * store_sqlite.c (the connection: schema, migrations, every statement's SQL,
  * locking, transactions, errors, paging), store_sqlite_rows.c (the
  * operations on certificates, users, pending requests, audit events, the
- * CRL number, and the ops table) and store_sqlite_otp.c (one-time
- * enrollment codes). */
+ * CRL number, and the ops table), store_sqlite_otp.c (one-time
+ * enrollment codes) and store_sqlite_user_auth.c (the operator's unlock). */
 #ifndef ESTKIT_STORE_SQLITE_INTERNAL_H
 #define ESTKIT_STORE_SQLITE_INTERNAL_H
 
@@ -21,7 +21,7 @@
 enum sqlstore_stmt {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CHECK,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_FIRST, ST_CERT_NEXT, ST_CERT_REVOKE, ST_CERT_STATUS,
-    ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE,
+    ST_USER_INSERT, ST_USER_UPSERT, ST_USER_GET, ST_USER_DELETE, ST_USER_PAGE, ST_USER_UNLOCK,
     ST_PENDING_INSERT, ST_PENDING_GET, ST_PENDING_FIND, ST_PENDING_UPDATE, ST_PENDING_EXISTS, ST_PENDING_PAGE,
     ST_AUDIT_INSERT, ST_AUDIT_PRUNE_BEFORE, ST_AUDIT_PRUNE_KEEP, ST_CRL_BUMP, ST_CRL_GET,
     ST_OTP_SALT, ST_NONCE_SECRET, ST_OTP_INSERT, ST_OTP_FIND, ST_OTP_USE, ST_OTP_SERIAL, ST_OTP_PAGE,
@@ -118,6 +118,9 @@ est_status sqlstore_otp_consume(void *impl, const char *label, const char *code,
                                 est_error *err);
 est_status sqlstore_otp_set_serial(void *impl, int64_t id, const char *serial, est_error *err);
 est_status sqlstore_otp_list(void *impl, est_otp_visit_fn fn, void *arg, est_error *err);
+
+/* --- store_sqlite_user_auth.c --- */
+est_status sqlstore_user_unlock(void *impl, const char *name, int64_t when, est_error *err);
 void sqlstore_close(void *impl);
 /* The Digest nonce secret (schema 3, meta 'nonce_secret'). */
 est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error *err);

@@ -310,11 +310,15 @@ static int user_read(sqlite3_stmt *st, void **row)
     if (r == NULL)
         return -1;
     r->created_at = sqlite3_column_int64(st, USER_COL_CREATED_AT);
+    r->unlocked_at = sqlite3_column_int64(st, USER_COL_UNLOCKED_AT);
     if (column_text(st, USER_COL_NAME, &r->name) != 0 ||
         column_text(st, USER_COL_HASH, &r->password_hash) != 0 ||
         column_text(st, USER_COL_REALM, &r->digest_realm) != 0 ||
         column_text(st, USER_COL_HA1_MD5, &r->digest_ha1_md5) != 0 ||
-        column_text(st, USER_COL_HA1_SHA256, &r->digest_ha1_sha256) != 0) {
+        column_text(st, USER_COL_HA1_SHA256, &r->digest_ha1_sha256) != 0 ||
+        column_text(st, USER_COL_SRP_GROUP, &r->srp_group) != 0 ||
+        column_text(st, USER_COL_SRP_SALT, &r->srp_salt) != 0 ||
+        column_text(st, USER_COL_SRP_VERIFIER, &r->srp_verifier) != 0) {
         est_user_record_free(r);
         *row = NULL;
         return -1;
@@ -341,6 +345,9 @@ static est_status user_put_one(sqlstore *s, void *arg, est_error *err)
         (src = bind_text(st, 4, rec->digest_ha1_md5)) != SQLITE_OK ||
         (src = bind_text(st, 5, rec->digest_ha1_sha256)) != SQLITE_OK ||
         (src = sqlite3_bind_int64(st, 6, now_or(rec->created_at))) != SQLITE_OK ||
+        (src = bind_text(st, 7, rec->srp_group)) != SQLITE_OK ||
+        (src = bind_text(st, 8, rec->srp_salt)) != SQLITE_OK ||
+        (src = bind_text(st, 9, rec->srp_verifier)) != SQLITE_OK ||
         (src = sqlite3_step(st)) != SQLITE_DONE) {
         if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
             rc = est_error_set(err, EST_E_CONFLICT, "user add: user '%s' exists", rec->name);
@@ -840,6 +847,7 @@ const est_store_ops sqlstore_ops = {
     .user_get = user_get,
     .user_delete = user_delete,
     .user_list = user_list,
+    .user_unlock = sqlstore_user_unlock,
     .pending_insert = pending_insert,
     .pending_get = pending_get,
     .pending_find = pending_find,

@@ -74,7 +74,7 @@ static size_t oldest_slot(const estd_audit_limiter *limiter)
 }
 
 estd_audit_verdict estd_audit_limiter_hit(estd_audit_limiter *limiter, const char *address,
-                                          const char *label, int64_t now,
+                                          const char *event, const char *label, int64_t now,
                                           estd_audit_window *closed, int *closed_out)
 {
     estd_audit_verdict verdict = ESTD_AUDIT_WRITE;
@@ -86,7 +86,8 @@ estd_audit_verdict estd_audit_limiter_hit(estd_audit_limiter *limiter, const cha
         return ESTD_AUDIT_WRITE;
     pthread_mutex_lock(&limiter->lock);
     for (i = 0; i < limiter->used; i++)
-        if (strcmp(limiter->slots[i].window.address, address) == 0)
+        if (strcmp(limiter->slots[i].window.address, address) == 0 &&
+            strcmp(limiter->slots[i].window.event, event) == 0)
             break;
     if (i < limiter->used && !window_ended(limiter, &limiter->slots[i], now)) {
         limiter->slots[i].window.counted++;
@@ -100,6 +101,7 @@ estd_audit_verdict estd_audit_limiter_hit(estd_audit_limiter *limiter, const cha
     s = &limiter->slots[limiter->used++];
     memset(s, 0, sizeof *s);
     snprintf(s->window.address, sizeof s->window.address, "%s", address);
+    snprintf(s->window.event, sizeof s->window.event, "%s", event);
     snprintf(s->window.label, sizeof s->window.label, "%s", label != NULL ? label : "");
     s->window.start = now;
 out:

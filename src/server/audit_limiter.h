@@ -26,8 +26,11 @@
 typedef struct estd_audit_limiter estd_audit_limiter;
 
 /* A closed window whose counted failures are to be written. */
+#define ESTD_AUDIT_EVENT_MAX 31
+
 typedef struct estd_audit_window {
     char address[ESTD_AUDIT_ADDRESS_MAX];
+    char event[ESTD_AUDIT_EVENT_MAX + 1]; /* "auth-fail", "auth-throttled": a window each */
     char label[EST_LABEL_MAX + 1]; /* CA label of the window's first failure */
     int64_t start;                 /* Unix seconds */
     unsigned counted;              /* failures after the first one; > 0 */
@@ -43,11 +46,11 @@ typedef enum estd_audit_verdict {
 estd_audit_limiter *estd_audit_limiter_new(unsigned window_seconds);
 void estd_audit_limiter_free(estd_audit_limiter *limiter); /* NULL ok */
 
-/* A failure from address (for label) at now. *closed_out is set to 1 and
+/* A failure (event) from address (for label) at now. *closed_out is set to 1 and
  * *closed filled when this call closed a window with counted failures (the
  * address's own expired window, or the oldest one evicted for room). */
 estd_audit_verdict estd_audit_limiter_hit(estd_audit_limiter *limiter, const char *address,
-                                          const char *label, int64_t now,
+                                          const char *event, const char *label, int64_t now,
                                           estd_audit_window *closed, int *closed_out);
 
 /* Closes the windows that ended by now (every window when now is

@@ -109,69 +109,169 @@ static int gate_verdict(estd_credential_cache *credentials, const estd_password_
     return v;
 }
 
-static void authenticate_basic(estd_instance *inst, estd_credential_cache *credentials,
-                               const char *header, const estd_password_result *pre,
-                               estd_auth_result *out)
+/* draft-04 §3.3.3: every password check passes the guessing guard first;
+ * a refused attempt runs no hash at all. GO = go on (the caller then
+ * reports the outcome); otherwise out says why. */
+static int guard_admits(const estd_auth_caches *caches, const estd_auth_input *in,
+                        const char *user, const est_user_record *rec, estd_auth_result *out)
+{
+    int trusted = (out->satisfied & (ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY | ESTD_AUTH_SRP)) != 0;
+    const estd_guess_pre *pre = in->guess_pre;
+
+    /* The password gate asked already (and holds the reservation). */
+    if (pre != NULL && pre->decided && strcmp(pre->user, user) == 0) {
+        out->guess = pre->verdict;
+        out->retry_after = pre->retry_after;
+    } else {
+        out->guess = estd_guess_guard_check(caches->guard, user, in->peer_addr, trusted,
+                                            rec != NULL ? rec->unlocked_at : 0, time(NULL),
+                                            &out->retry_after);
+    }
+    if (out->guess == ESTD_GUESS_GO)
+        return 1;
+    snprintf(out->reason, sizeof out->reason,
+             out->guess == ESTD_GUESS_LOCKED
+                 ? "user name locked after failed attempts; retry in %u s"
+                 : "too many failed attempts; retry in %u s",
+             out->retry_after);
+    return 0;
+}
+
+static void guard_report(const estd_auth_caches *caches, const estd_auth_input *in,
+                         const char *user, estd_guess_outcome outcome, estd_auth_result *out)
+{
+    estd_guess_pre *pre = in->guess_pre;
+
+    if (pre != NULL && pre->decided && strcmp(pre->user, user) == 0) {
+        if (pre->settled)
+            return;
+        pre->settled = 1;
+    }
+    out->guess_locked_now =
+        estd_guess_guard_report(caches->guard, user, in->peer_addr, outcome, time(NULL));
+}
+
+void estd_guess_pre_release(estd_guess_guard *guard, estd_guess_pre *pre)
+{
+    if (pre->decided && pre->verdict == ESTD_GUESS_GO && !pre->settled) {
+        pre->settled = 1;
+        estd_guess_guard_report(guard, pre->user, pre->addr, ESTD_GUESS_ABANDONED, time(NULL));
+    }
+}
+
+/* Runs the slow hash: against the user's, or for an unknown user against
+ * a dummy one, so that a name nobody has costs the same time as one that
+ * exists (no enumeration by timing). */
+static estd_guess_outcome basic_check(const estd_auth_caches *caches, const estd_auth_input *in,
+                                      const char *user, const char *password,
+                                      const est_user_record *rec, estd_auth_result *out)
+{
+    const char *hash = rec != NULL ? rec->password_hash : caches->dummy_hash;
+    est_status verified;
+    int gate = rec != NULL ? gate_verdict(caches->credentials, in->password, user, password, hash)
+                           : 0;
+
+    if (gate != 0) /* the password gate hashed these very credentials */
+        return gate > 0 ? ESTD_GUESS_SUCCEEDED : ESTD_GUESS_FAILED;
+    if (rec != NULL &&
+        estd_credential_cache_hit(caches->credentials, user, password, hash, time(NULL)))
+        return ESTD_GUESS_SUCCEEDED;
+    if (hash == NULL)
+        return ESTD_GUESS_FAILED;
+    if (!estd_credential_cache_verify_begin(caches->credentials)) {
+        out->busy = 1;
+        snprintf(out->reason, sizeof out->reason, "too many password checks at once");
+        return ESTD_GUESS_ABANDONED;
+    }
+    verified = est_password_verify(password, hash, NULL);
+    estd_credential_cache_verify_end(caches->credentials);
+    if (verified != EST_OK || rec == NULL)
+        return ESTD_GUESS_FAILED;
+    estd_credential_cache_put(caches->credentials, user, password, hash, time(NULL));
+    return ESTD_GUESS_SUCCEEDED;
+}
+
+static void authenticate_basic(estd_instance *inst, const estd_auth_caches *caches,
+                               const estd_auth_input *in, estd_auth_result *out)
 {
     char *user = NULL, *password = NULL;
     est_user_record *rec = NULL;
-    int verdict;
+    estd_guess_outcome outcome;
     est_status rc;
 
     out->presented |= ESTD_AUTH_BASIC;
-    if (est_basic_parse(header, &user, &password, NULL) != EST_OK) {
+    if (est_basic_parse(in->authorization, &user, &password, NULL) != EST_OK) {
         snprintf(out->reason, sizeof out->reason, "malformed Basic credentials");
         goto out;
     }
-    snprintf(out->tried_user, sizeof out->tried_user, "%s", user);
-    if ((rc = inst->store->ops->user_get(inst->store->impl, user, &rec, NULL)) != EST_OK) {
-        out->store_down = rc != EST_E_NOT_FOUND;
-        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
-        goto out;
-    }
     /* The user row is read every time, so deleting a user or changing the
-     * password takes effect at once; only the slow hash is cached. */
-    verdict = gate_verdict(credentials, pre, user, password, rec->password_hash);
-    if (verdict < 0) {
-        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
-        goto out;
-    }
-    if (verdict == 0 &&
-        !estd_credential_cache_hit(credentials, user, password, rec->password_hash, time(NULL))) {
-        est_status verified;
-        if (!estd_credential_cache_verify_begin(credentials)) {
-            out->busy = 1;
-            snprintf(out->reason, sizeof out->reason, "too many password checks at once");
-            goto out;
-        }
-        verified = est_password_verify(password, rec->password_hash, NULL);
-        estd_credential_cache_verify_end(credentials);
-        if (verified != EST_OK) {
+     * password takes effect at once; only the slow hash is cached. An
+     * unknown name goes on (a dummy hash, counted like any other). */
+    if ((rc = inst->store->ops->user_get(inst->store->impl, user, &rec, NULL)) != EST_OK) {
+        rec = NULL;
+        if (rc != EST_E_NOT_FOUND) {
+            out->store_down = 1;
             snprintf(out->reason, sizeof out->reason, "wrong user name or password");
             goto out;
         }
-        estd_credential_cache_put(credentials, user, password, rec->password_hash, time(NULL));
+    }
+    if (!guard_admits(caches, in, user, rec, out))
+        goto out;
+    outcome = basic_check(caches, in, user, password, rec, out);
+    guard_report(caches, in, user, outcome, out);
+    if (outcome != ESTD_GUESS_SUCCEEDED) {
+        if (outcome == ESTD_GUESS_FAILED)
+            snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        goto out;
     }
     out->satisfied |= ESTD_AUTH_BASIC;
     append_method(out, "basic");
     if (out->name[0] == '\0')
         snprintf(out->name, sizeof out->name, "%s", user);
 out:
+    if (out->name[0] == '\0' && user != NULL)
+        snprintf(out->attempted, sizeof out->attempted, "%s", user);
     free(user);
     est_secret_free(password);
     est_user_record_free(rec);
 }
 
-static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, const estd_auth_input *in,
-                                estd_auth_result *out)
+/* Verifies the response; SUCCEEDED only with a fresh nonce. A right
+ * response with a stale or replayed nonce proves nothing either way
+ * (it may be a recording): ABANDONED. */
+static estd_guess_outcome digest_check(estd_instance *inst, est_digest_nonces *nonces,
+                                       const estd_auth_input *in, est_digest_credentials *cred,
+                                       est_digest_alg alg, const est_user_record *rec,
+                                       estd_auth_result *out)
+{
+    const char *ha1 = NULL;
+    est_error e;
+
+    if (rec != NULL && rec->digest_realm != NULL && strcmp(rec->digest_realm, inst->cfg.realm) == 0)
+        ha1 = alg == EST_DIGEST_SHA256 ? rec->digest_ha1_sha256 : rec->digest_ha1_md5;
+    /* Verify before touching the nonce book: someone who saw a nonce but
+     * lacks the password must not be able to burn its nc sequence. The
+     * same answer for an unknown user and one without Digest. */
+    if (ha1 == NULL || est_digest_verify(cred, ha1, in->method, in->uri, NULL) != EST_OK) {
+        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+        return ESTD_GUESS_FAILED;
+    }
+    if (est_digest_nonce_check(nonces, cred->nonce, cred->nc, time(NULL), &e) != EST_OK) {
+        out->digest_stale = strstr(e.message, "stale") != NULL;
+        snprintf(out->reason, sizeof out->reason, "Digest nonce rejected: %s", e.message);
+        return ESTD_GUESS_ABANDONED;
+    }
+    return ESTD_GUESS_SUCCEEDED;
+}
+
+static void authenticate_digest(estd_instance *inst, const estd_auth_caches *caches,
+                                const estd_auth_input *in, estd_auth_result *out)
 {
     est_digest_credentials *cred = NULL;
     est_user_record *rec = NULL;
     est_digest_alg alg;
-    const char *ha1;
-    est_status rc = EST_OK;
-    int realm_ok;
-    est_error e;
+    estd_guess_outcome outcome;
+    est_status rc;
 
     out->presented |= ESTD_AUTH_DIGEST;
     if (est_digest_parse(in->authorization, &cred, NULL) != EST_OK ||
@@ -179,37 +279,56 @@ static void authenticate_digest(estd_instance *inst, est_digest_nonces *nonces, 
         snprintf(out->reason, sizeof out->reason, "malformed Digest credentials");
         goto out;
     }
-    snprintf(out->tried_user, sizeof out->tried_user, "%s", cred->username ? cred->username : "");
-    realm_ok = cred->realm != NULL && strcmp(cred->realm, inst->cfg.realm) == 0;
-    if (!realm_ok ||
-        (rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
-            EST_OK) {
-        out->store_down = realm_ok && rc != EST_E_NOT_FOUND;
+    if (cred->realm == NULL || strcmp(cred->realm, inst->cfg.realm) != 0) {
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
-    ha1 = alg == EST_DIGEST_SHA256 ? rec->digest_ha1_sha256 : rec->digest_ha1_md5;
-    if (ha1 == NULL || rec->digest_realm == NULL || strcmp(rec->digest_realm, inst->cfg.realm) != 0) {
-        snprintf(out->reason, sizeof out->reason, "Digest is not enabled for this user and realm");
-        goto out;
+    if ((rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
+        EST_OK) {
+        rec = NULL;
+        if (rc != EST_E_NOT_FOUND) {
+            out->store_down = 1;
+            snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+            goto out;
+        }
     }
-    /* Verify before touching the nonce book: someone who saw a nonce but
-     * lacks the password must not be able to burn its nc sequence. */
-    if (est_digest_verify(cred, ha1, in->method, in->uri, NULL) != EST_OK) {
-        snprintf(out->reason, sizeof out->reason, "wrong user name or password");
+    if (!guard_admits(caches, in, cred->username, rec, out))
         goto out;
-    }
-    if (est_digest_nonce_check(nonces, cred->nonce, cred->nc, time(NULL), &e) != EST_OK) {
-        out->digest_stale = strstr(e.message, "stale") != NULL;
-        snprintf(out->reason, sizeof out->reason, "Digest nonce rejected: %s", e.message);
+    outcome = digest_check(inst, caches->nonces, in, cred, alg, rec, out);
+    guard_report(caches, in, cred->username, outcome, out);
+    if (outcome != ESTD_GUESS_SUCCEEDED)
         goto out;
-    }
     out->satisfied |= ESTD_AUTH_DIGEST;
     append_method(out, "digest");
     if (out->name[0] == '\0')
         snprintf(out->name, sizeof out->name, "%s", cred->username);
 out:
+    if (out->name[0] == '\0' && cred != NULL && cred->username != NULL)
+        snprintf(out->attempted, sizeof out->attempted, "%s", cred->username);
     est_digest_credentials_free(cred);
+    est_user_record_free(rec);
+}
+
+/* draft-04 §3.3.3: the TLS-SRP handshake proved the password. The user
+ * must still exist with a verifier (a resumed session outlives neither a
+ * deletion nor the loss of the verifier). */
+static void authenticate_srp(estd_instance *inst, const estd_auth_input *in,
+                             estd_auth_result *out)
+{
+    est_user_record *rec = NULL;
+
+    out->presented |= ESTD_AUTH_SRP;
+    if (inst->store->ops->user_get(inst->store->impl, in->srp_user, &rec, NULL) != EST_OK ||
+        rec->srp_verifier == NULL) {
+        snprintf(out->reason, sizeof out->reason, "SRP user '%.64s' no longer has a verifier",
+                 in->srp_user);
+        goto out;
+    }
+    out->satisfied |= ESTD_AUTH_SRP;
+    append_method(out, "srp");
+    if (out->name[0] == '\0')
+        snprintf(out->name, sizeof out->name, "%s", in->srp_user);
+out:
     est_user_record_free(rec);
 }
 
@@ -219,11 +338,13 @@ est_status estd_authenticate(estd_instance *inst, estd_ca *ca, const estd_auth_c
     memset(out, 0, sizeof *out);
     if (in->peer_cert != NULL)
         authenticate_cert(inst, ca, caches->chains, in, out);
+    if (in->srp_user != NULL)
+        authenticate_srp(inst, in, out);
     if (in->authorization != NULL) {
         if (strncasecmp(in->authorization, "Basic ", 6) == 0)
-            authenticate_basic(inst, caches->credentials, in->authorization, in->password, out);
+            authenticate_basic(inst, caches, in, out);
         else if (strncasecmp(in->authorization, "Digest ", 7) == 0)
-            authenticate_digest(inst, caches->nonces, in, out);
+            authenticate_digest(inst, caches, in, out);
         else
             snprintf(out->reason, sizeof out->reason, "unsupported authorization scheme");
     }

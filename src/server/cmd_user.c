@@ -15,13 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "cmd_common.h"
+#include "tls_srp.h"
 
 static const char user_usage[] =
-    "usage: estd user add DIR NAME --password-stdin [--force] [--digest | --no-digest]\n"
+    "usage: estd user add DIR NAME --password-stdin [--force] [--digest | --no-digest] [--srp]\n"
     "       estd user del DIR NAME\n"
+    "       estd user unlock DIR NAME\n"
     "       estd user list DIR\n"
     "Manages the users HTTP Basic and Digest authentication accept.\n"
     "  add   reads the password from the first line of stdin; stores a salted scrypt\n"
@@ -34,7 +37,11 @@ static const char user_usage[] =
     "        --no-digest (the default) stores no HA1.\n"
     "        --force replaces an existing user's password; with or without --digest it\n"
     "        turns Digest on or off for the user.\n"
+    "        --srp also stores a TLS-SRP verifier (RFC 5054, 3072-bit group, random salt)\n"
+    "        so NAME can log in with TLS-SRP (policy method 'srp'); never the password.\n"
     "  del   removes the user.\n"
+    "  unlock  lifts a lock (or back-off) that failed password attempts put on NAME\n"
+    "        (guess_lock_after in estd.conf); a running estd sees it at the next attempt.\n"
     "  list  prints one line per user: name, created (UTC), Digest realm or \"basic-only\".\n"
     "NAME: 1-128 characters, no spaces, control characters, ':', '\"' or '\\'.\n"
     "Exit status: 0 done, 1 error.\n";
@@ -98,15 +105,16 @@ static int password_read(const char *command, char *buf, size_t cap)
 
 static int user_add(int argc, char **argv)
 {
-    enum { O_STDIN = 256, O_FORCE, O_DIGEST, O_NO_DIGEST };
+    enum { O_STDIN = 256, O_FORCE, O_DIGEST, O_NO_DIGEST, O_SRP };
     static const struct option options[] = {
         {"password-stdin", no_argument, NULL, O_STDIN}, {"force", no_argument, NULL, O_FORCE},
         {"digest", no_argument, NULL, O_DIGEST}, {"no-digest", no_argument, NULL, O_NO_DIGEST},
-        {"help", no_argument, NULL, 'h'}, {0}};
+        {"srp", no_argument, NULL, O_SRP}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "user add";
     char password[EST_PASSWORD_MAX + 2], md5[EST_DIGEST_HEX_MAX], sha256[EST_DIGEST_HEX_MAX];
-    int opt, from_stdin = 0, force = 0, digest = 0, status = ESTD_EXIT_ERROR;
+    int opt, from_stdin = 0, force = 0, digest = 0, srp = 0, status = ESTD_EXIT_ERROR;
     est_user_record rec = {0};
+    const char *srp_group = NULL;
     estd_instance *inst = NULL;
     est_error err;
 
@@ -122,6 +130,7 @@ static int user_add(int argc, char **argv)
         /* The last of --digest / --no-digest wins; no HA1 unless asked for. */
         if (opt == O_DIGEST || opt == O_NO_DIGEST)
             digest = opt == O_DIGEST;
+        srp |= opt == O_SRP;
     }
     if (optind + 2 != argc)
         return estd_usage_error(cmd, "expected DIR NAME");
@@ -139,6 +148,12 @@ static int user_add(int argc, char **argv)
         estd_fail(cmd, "%s", err.message);
         goto out;
     }
+    if (srp && estd_srp_verifier_make(rec.name, password, &srp_group, &rec.srp_salt,
+                                      &rec.srp_verifier, &err) != EST_OK) {
+        estd_fail(cmd, "%s", err.message);
+        goto out;
+    }
+    rec.srp_group = (char *)srp_group; /* static text; user_put only reads it */
     if (digest) {
         rec.digest_realm = inst->cfg.realm;
         rec.digest_ha1_md5 = md5;
@@ -152,13 +167,17 @@ static int user_add(int argc, char **argv)
         goto out;
     }
     if (estd_admin_audit(cmd, inst, force ? "user-put" : "user-add", "", rec.name, NULL,
-                         digest ? "basic+digest" : "basic-only") == 0)
+                         srp ? (digest ? "basic+digest+srp" : "basic+srp")
+                             : (digest ? "basic+digest" : "basic-only")) == 0)
         status = ESTD_EXIT_OK;
 out:
     OPENSSL_cleanse(password, sizeof password);
     OPENSSL_cleanse(md5, sizeof md5);
     OPENSSL_cleanse(sha256, sizeof sha256);
     free(rec.password_hash);
+    free(rec.srp_salt);
+    if (rec.srp_verifier != NULL)
+        OPENSSL_clear_free(rec.srp_verifier, strlen(rec.srp_verifier));
     estd_instance_free(inst);
     return status;
 }
@@ -186,19 +205,47 @@ static int user_del(int argc, char **argv)
     return status;
 }
 
+static int user_unlock(int argc, char **argv)
+{
+    const char *cmd = "user unlock";
+    estd_instance *inst = NULL;
+    est_error err;
+    int parsed, status = ESTD_EXIT_ERROR;
+
+    if ((parsed = estd_operands(cmd, user_usage, argc, argv, 2, "expected DIR NAME")) >= 0)
+        return parsed;
+    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
+        return ESTD_EXIT_ERROR;
+    if (inst->store->ops->user_unlock == NULL)
+        estd_fail(cmd, "the %s store cannot unlock users", inst->store->ops->name);
+    else if (inst->store->ops->user_unlock(inst->store->impl, argv[optind + 1], (int64_t)time(NULL),
+                                           &err) != EST_OK) {
+        if (err.code == EST_E_NOT_FOUND)
+            estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
+        else
+            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
+    } else if (estd_admin_audit(cmd, inst, "user-unlock", "", argv[optind + 1], NULL, NULL) == 0) {
+        status = ESTD_EXIT_OK;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
 static int print_user(const est_user_record *rec, void *arg)
 {
     const char *realm = arg;
     char created[ESTD_TIME_TEXT_MAX];
 
+    const char *srp = rec->srp_verifier != NULL ? " srp" : "";
+
     estd_time_text(rec->created_at, created);
     if (rec->digest_realm == NULL || rec->digest_ha1_md5 == NULL)
-        printf("%s %s basic-only\n", rec->name, created);
+        printf("%s %s basic-only%s\n", rec->name, created, srp);
     else if (strcmp(rec->digest_realm, realm) != 0)
-        printf("%s %s digest-stale(realm '%s', now '%s')\n", rec->name, created,
-               rec->digest_realm, realm);
+        printf("%s %s digest-stale(realm '%s', now '%s')%s\n", rec->name, created,
+               rec->digest_realm, realm, srp);
     else
-        printf("%s %s digest(realm '%s')\n", rec->name, created, rec->digest_realm);
+        printf("%s %s digest(realm '%s')%s\n", rec->name, created, rec->digest_realm, srp);
     return 0;
 }
 
@@ -223,8 +270,9 @@ static int user_list(int argc, char **argv)
 
 int estd_user_main(int argc, char **argv)
 {
-    static const estd_subcommand table[] = {{"add", user_add}, {"del", user_del}, {"list", user_list}};
+    static const estd_subcommand table[] = {{"add", user_add}, {"del", user_del}, {"list", user_list},
+                                                 {"unlock", user_unlock}};
 
     return estd_subcommand_run("user", table, sizeof table / sizeof table[0], user_usage,
-                               "expected add, del or list", argc, argv);
+                               "expected add, del, list or unlock", argc, argv);
 }

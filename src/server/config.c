@@ -69,6 +69,11 @@ void estd_config_defaults(estd_config *cfg, const char *dir)
     cfg->audit_auth_fail_window_seconds = 60;
     cfg->audit_retention_days = 365;
     cfg->audit_max_rows = 1000000;
+    cfg->tls_ticket_key_seconds = 3600;
+    cfg->guess_delay_after = 5;
+    cfg->guess_lock_after = 20;
+    cfg->guess_lock_seconds = 900;
+    cfg->guess_delay_max_seconds = 60;
     cfg->password_queue_max = 256;
     cfg->password_queue_wait_ms = 10000;
     cfg->base64_line_length = EST_BODY_LINE_DEFAULT;
@@ -100,7 +105,7 @@ static const struct {
 } auth_names[] = {
     {"cert", ESTD_AUTH_CERT},     {"third-party", ESTD_AUTH_THIRD_PARTY},
     {"basic", ESTD_AUTH_BASIC},   {"digest", ESTD_AUTH_DIGEST},
-    {"none", ESTD_AUTH_NONE},
+    {"none", ESTD_AUTH_NONE},     {"srp", ESTD_AUTH_SRP},
 };
 
 static est_status auth_term_parse(const char *term, size_t len, unsigned *bit, est_error *err)
@@ -289,6 +294,8 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
             return est_error_set(err, EST_E_CONFIG, "'%s' is not 1.2 or 1.3", value);
         return set_string(cfg->tls_min_version, sizeof cfg->tls_min_version, value, err);
     }
+    if (strcmp(key, "tls_ticket_key_seconds") == 0)
+        return set_uint(&cfg->tls_ticket_key_seconds, value, 0, 86400 * 7, err);
     if (strcmp(key, "third_party_trust") == 0)
         return set_string(cfg->third_party_trust, sizeof cfg->third_party_trust, value, err);
     if (strcmp(key, "store") == 0)
@@ -336,6 +343,14 @@ static est_status server_key_set(estd_config *cfg, const char *key, const char *
         return set_uint(&cfg->audit_retention_days, value, 0, 36500, err);
     if (strcmp(key, "audit_max_rows") == 0)
         return set_uint(&cfg->audit_max_rows, value, 0, 1000000000, err);
+    if (strcmp(key, "guess_delay_after") == 0)
+        return set_uint(&cfg->guess_delay_after, value, 0, 1000, err);
+    if (strcmp(key, "guess_lock_after") == 0)
+        return set_uint(&cfg->guess_lock_after, value, 0, 100000, err);
+    if (strcmp(key, "guess_lock_seconds") == 0)
+        return set_uint(&cfg->guess_lock_seconds, value, 1, 86400 * 30, err);
+    if (strcmp(key, "guess_delay_max_seconds") == 0)
+        return set_uint(&cfg->guess_delay_max_seconds, value, 1, 86400, err);
     if (strcmp(key, "password_queue_max") == 0)
         return set_uint(&cfg->password_queue_max, value, 1, ESTD_PASSWORD_QUEUE_MAX_LIMIT, err);
     if (strcmp(key, "password_queue_wait_ms") == 0)
@@ -767,6 +782,9 @@ static const char config_template[] =
 "tls_key = tls/server.key\n"
 "# Oldest TLS version accepted: 1.2 or 1.3.\n"
 "tls_min_version = 1.2\n"
+"# TLS session resumption (tickets, TLS 1.2 and 1.3): the ticket key changes\n"
+"# this often; a ticket is good for twice as long. 0 = no resumption.\n"
+"tls_ticket_key_seconds = 3600\n"
 "# PEM bundle of third-party CAs whose client certificates may authenticate\n"
 "# (e.g. a manufacturer's IDevID CA); used with the 'third-party' method.\n"
 "third_party_trust =\n"
@@ -809,6 +827,15 @@ static const char config_template[] =
 "audit_auth_fail_window_seconds = 60\n"
 "audit_retention_days = 365\n"
 "audit_max_rows = 1000000\n"
+"# Password guessing (Basic, Digest): after guess_delay_after failures for a\n"
+"# user name or from an address, each further check waits 1, 2, 4 ... up to\n"
+"# guess_delay_max_seconds after the last failure (sooner: 401, no check).\n"
+"# guess_lock_after failures lock the user name for guess_lock_seconds, or\n"
+"# until `estd user unlock`. 0 = off / never lock.\n"
+"guess_delay_after = 5\n"
+"guess_lock_after = 20\n"
+"guess_lock_seconds = 900\n"
+"guess_delay_max_seconds = 60\n"
 "# A Basic check beyond max_password_checks waits in a queue (and checks\n"
 "# of the same user and password share one hash); 503 + Retry-After only\n"
 "# when this many wait already or the wait would pass password_queue_wait_ms.\n"

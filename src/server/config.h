@@ -37,6 +37,7 @@ enum estd_auth_bit {
     ESTD_AUTH_BASIC = 1u << 2,
     ESTD_AUTH_DIGEST = 1u << 3,
     ESTD_AUTH_NONE = 1u << 4,        /* no authentication (tests, closed networks) */
+    ESTD_AUTH_SRP = 1u << 5,         /* TLS-SRP login (draft-04 §3.3.3, RFC 5054) */
 };
 
 /* A list of alternatives; a request is authorised when it satisfies every
@@ -133,6 +134,7 @@ typedef struct estd_config {
     char tls_cert[ESTD_PATH_MAX];   /* server certificate (+ chain), PEM */
     char tls_key[ESTD_PATH_MAX];
     char tls_min_version[8];        /* "1.2" or "1.3" */
+    unsigned tls_ticket_key_seconds; /* session ticket key rotation; 0 = no resumption */
     char third_party_trust[ESTD_PATH_MAX]; /* PEM bundle of third-party client CAs; "" = none */
     char store[ESTD_PATH_MAX];      /* SQLite file, or a PostgreSQL conninfo (est_store_spec_is_pg) */
     unsigned store_connections;     /* PostgreSQL: connections at most */
@@ -145,6 +147,11 @@ typedef struct estd_config {
     unsigned max_connections;
     unsigned nonce_lifetime_seconds;
     unsigned credential_cache_seconds; /* 0 = verify every Basic password */
+    /* Guessing countermeasures (draft-04 §3.3.3; guess_guard.h). */
+    unsigned guess_delay_after;      /* free failures per user / address; 0 = off */
+    unsigned guess_lock_after;       /* failures that lock a user name; 0 = never */
+    unsigned guess_lock_seconds;     /* lock length and memory of a failure */
+    unsigned guess_delay_max_seconds; /* back-off ceiling */
     unsigned max_password_checks;   /* concurrent slow hashes; beyond: queue; 0 = cores */
     /* Interop and password queue (issue 11). */
     unsigned password_queue_max;    /* password checks waiting for a slot; beyond: 503 */

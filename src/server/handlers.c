@@ -102,6 +102,36 @@ static void handle_csrattrs(const estd_request *req, estd_response *resp)
     resp->shared_len = ca->csrattrs_len[estd_body_form_of(d, req->base64_line)];
 }
 
+/* The client's address without the port: what the guessing guard counts
+ * ("[::1]:443" and "1.2.3.4:443" alike end in ":port"). */
+void estd_peer_address(const char *peer, char *out, size_t cap)
+{
+    const char *colon = strrchr(peer, ':');
+    int len = colon != NULL ? (int)(colon - peer) : (int)strlen(peer);
+
+    snprintf(out, cap, "%.*s", len, peer);
+}
+
+/* The audit side of a refusal. A request that presented nothing is the
+ * first step of every Digest (and most Basic) exchanges, answered with a
+ * challenge: no failure, no record. */
+static void audit_auth_refusal(estd_server *srv, const estd_request *req,
+                               const estd_auth_result *auth)
+{
+    const char *user = auth->attempted[0] ? auth->attempted : NULL;
+    const char *label = req->ca->cfg->label;
+
+    if (auth->guess_locked_now)
+        estd_audit(srv->inst, "user-locked", label, req->peer, user, NULL,
+                   "failed password attempts reached guess_lock_after");
+    if (auth->presented == 0)
+        return;
+    /* Issue #12: counted per address and window, not a row each. */
+    estd_audit_auth_failure(srv, req, auth,
+                            auth->guess == ESTD_GUESS_GO ? "auth-fail" : "auth-throttled",
+                            auth->reason[0] ? auth->reason : "no acceptable credentials");
+}
+
 /* Which credentials a refused request brought, for the metrics: the HTTP
  * scheme it sent, else its TLS client certificate, else none. */
 static const char *auth_scheme(const estd_request *req)
@@ -110,6 +140,8 @@ static const char *auth_scheme(const estd_request *req)
         return "basic";
     if (req->authorization != NULL && strncasecmp(req->authorization, "Digest ", 7) == 0)
         return "digest";
+    if (req->srp_user != NULL)
+        return "srp";
     return req->peer_cert != NULL ? "cert" : "none";
 }
 
@@ -118,12 +150,17 @@ static const char *auth_scheme(const estd_request *req)
 static int authorize(estd_server *srv, const estd_request *req, const estd_auth_policy *policy,
                      estd_auth_result *auth, estd_response *resp)
 {
+    char addr[sizeof req->peer];
     estd_auth_input in = {req->peer_cert, req->peer_chain, req->authorization, req->method,
-                          req->uri, &req->password};
-    estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains};
+                          req->uri, addr, req->srp_user, &req->password,
+                          /* its one part authentication writes: settled */
+                          (estd_guess_pre *)&req->guess_pre};
+    estd_auth_caches caches = {srv->nonces, srv->credentials, srv->chains, srv->guard,
+                               srv->dummy_hash};
     unsigned schemes = estd_auth_http_schemes(policy);
     est_error err;
 
+    estd_peer_address(req->peer, addr, sizeof addr);
     if (estd_authenticate(srv->inst, req->ca, &caches, &in, auth, &err) != EST_OK) {
         estd_response_error(resp, 500, "%s", err.message);
         return 0;
@@ -143,12 +180,14 @@ static int authorize(estd_server *srv, const estd_request *req, const estd_auth_
         return 0;
     }
     estd_metrics_auth_failure(srv->inst->metrics, auth_scheme(req));
-    estd_audit_auth_failure(srv, req, auth,
-                            auth->reason[0] ? auth->reason : "no acceptable credentials");
+    audit_auth_refusal(srv, req, auth);
     if (schemes != 0) {
         estd_response_error(resp, 401, "%s",
                             auth->reason[0] ? auth->reason : "authentication required");
         estd_response_challenge(srv, resp, schemes, auth->digest_stale);
+        /* draft-04 §3.3.3 countermeasures: say when trying again is useful. */
+        if (auth->guess != ESTD_GUESS_GO)
+            resp->retry_after = auth->retry_after;
         return 0;
     }
     estd_response_error(resp, 403, "%s",

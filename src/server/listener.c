@@ -24,6 +24,7 @@
 #include "access_log.h"
 #include "request_head.h"
 #include "server.h"
+#include "tls_srp.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -135,12 +136,16 @@ static void request_release(estd_request *req)
     free(req->authorization);
     free(req->content_type);
     free(req->body);
+    free(req->srp_user);
     X509_free(req->peer_cert);
     sk_X509_pop_free(req->peer_chain, X509_free);
 }
 
 static void job_free(estd_job *job)
 {
+    /* A guessing-guard reservation taken before the password gate and
+     * never settled (503, client gone): give it back. */
+    estd_guess_pre_release(job->loop->srv->guard, &job->req.guess_pre);
     request_release(&job->req);
     estd_response_release(&job->resp);
     free(job);
@@ -278,7 +283,8 @@ static void peer_text(struct evhttp_connection *evcon, char *out, size_t cap)
 }
 
 /* Copies what the handler needs out of evhttp and the TLS connection. */
-static est_status request_capture(struct evhttp_request *evreq, SSL *ssl, estd_request *req)
+static est_status request_capture(estd_server *srv, struct evhttp_request *evreq, SSL *ssl,
+                                  estd_request *req)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
     struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
@@ -305,6 +311,10 @@ static est_status request_capture(struct evhttp_request *evreq, SSL *ssl, estd_r
         if (est_channel_binding_get(ssl, req->binding, sizeof req->binding, &req->binding_len,
                                     NULL) != EST_OK)
             req->binding_len = 0;
+        /* draft-04 §3.3.3: a TLS-SRP login authenticates the connection. */
+        const char *srp_user = estd_srp_user(srv, ssl);
+        if (srp_user != NULL && (req->srp_user = strdup(srp_user)) == NULL)
+            return EST_E_NOMEM;
     }
     return EST_OK;
 }
@@ -368,7 +378,7 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     }
     if (estd_handle_fast(srv, &job->req, &job->resp))
         goto reply_now;
-    if (request_capture(evreq, ssl, &job->req) != EST_OK) {
+    if (request_capture(srv, evreq, ssl, &job->req) != EST_OK) {
         estd_response_error(&job->resp, 503, "out of memory");
         goto reply_now;
     }

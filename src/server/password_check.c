@@ -44,6 +44,24 @@ static void hash_turn(estd_server *srv, estd_request *req, const char *user,
     req->password.result = same ? (ok ? 1 : -1) : 0;
 }
 
+/* draft-04 §3.3.3: the guessing guard before any hash or queue slot
+ * (guess_guard.h). Its answer rides on the request: authn.c refuses a
+ * delayed or locked name without a hash, or reports the outcome of this
+ * check; a request that ends without one gives the reservation back
+ * (estd_guess_pre_release in listener.c). 1 = go on to the gate. */
+static int guard_admits(estd_server *srv, estd_request *req, const char *user,
+                        const est_user_record *rec)
+{
+    estd_guess_pre *pre = &req->guess_pre;
+
+    snprintf(pre->user, sizeof pre->user, "%s", user);
+    estd_peer_address(req->peer, pre->addr, sizeof pre->addr);
+    pre->verdict = estd_guess_guard_check(srv->guard, pre->user, pre->addr, 0, rec->unlocked_at,
+                                          time(NULL), &pre->retry_after);
+    pre->decided = 1;
+    return pre->verdict == ESTD_GUESS_GO;
+}
+
 static int refuse_busy(estd_server *srv, estd_response *resp, const char *why)
 {
     estd_metrics_password_check_refused(srv->inst->metrics);
@@ -86,7 +104,8 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
         goto out;
     }
     if (!have_tag ||
-        estd_credential_cache_hit(srv->credentials, user, password, rec->password_hash, time(NULL)))
+        estd_credential_cache_hit(srv->credentials, user, password, rec->password_hash, time(NULL)) ||
+        !guard_admits(srv, req, user, rec))
         goto out;
     memcpy(req->password.tag, tag, sizeof tag);
     req->password_parked_ms = monotonic_ms();

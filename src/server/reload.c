@@ -109,6 +109,11 @@ static void fixed_settings(const estd_config *cur, estd_config *next, const char
     KEEP_NUMBER("max_password_checks", max_password_checks);
     /* The counting windows live in the server, made at start. */
     KEEP_NUMBER("audit_auth_fail_window_seconds", audit_auth_fail_window_seconds);
+    KEEP_NUMBER("tls_ticket_key_seconds", tls_ticket_key_seconds);
+    KEEP_NUMBER("guess_delay_after", guess_delay_after);
+    KEEP_NUMBER("guess_lock_after", guess_lock_after);
+    KEEP_NUMBER("guess_lock_seconds", guess_lock_seconds);
+    KEEP_NUMBER("guess_delay_max_seconds", guess_delay_max_seconds);
     KEEP_NUMBER("password_queue_max", password_queue_max);
     KEEP_NUMBER("password_queue_wait_ms", password_queue_wait_ms);
 }

@@ -102,26 +102,24 @@ void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_au
     estd_audit(srv->inst, "reject", req->ca->cfg->label, auth->name, NULL, NULL, reason);
 }
 
-/* Issue #12: at most one auth-fail row per client address per window, the
+/* Issue #12: at most one row per client address, event and window, the
  * rest counted (audit_limiter.h). actor = the address the window is kept
- * for; subject = the user name tried, else the certificate subject. */
+ * for; subject = the user name tried, if any. */
 void estd_audit_auth_failure(estd_server *srv, const estd_request *req,
-                             const estd_auth_result *auth, const char *reason)
+                             const estd_auth_result *auth, const char *event, const char *reason)
 {
-    const char *label = req->ca->cfg->label, *colon = strrchr(req->peer, ':');
-    const char *subject = auth->tried_user[0] ? auth->tried_user : auth->name;
+    const char *label = req->ca->cfg->label;
     char address[ESTD_AUDIT_ADDRESS_MAX];
     estd_audit_window closed;
     int has_closed = 0;
 
-    /* req->peer is "ADDRESS:PORT": a window per address, not per connection. */
-    snprintf(address, sizeof address, "%.*s",
-             colon != NULL ? (int)(colon - req->peer) : (int)strlen(req->peer), req->peer);
+    /* A window per address, not per connection (req->peer has the port). */
+    estd_peer_address(req->peer, address, sizeof address);
     if (srv->audit_limiter == NULL ||
-        estd_audit_limiter_hit(srv->audit_limiter, address, label, (int64_t)time(NULL), &closed,
-                               &has_closed) == ESTD_AUDIT_WRITE)
-        estd_audit(srv->inst, "auth-fail", label, address, subject[0] ? subject : NULL, NULL,
-                   reason);
+        estd_audit_limiter_hit(srv->audit_limiter, address, event, label, (int64_t)time(NULL),
+                               &closed, &has_closed) == ESTD_AUDIT_WRITE)
+        estd_audit(srv->inst, event, label, address, auth->attempted[0] ? auth->attempted : NULL,
+                   NULL, reason);
     if (has_closed)
         estd_audit_window_write(srv, &closed);
 }
@@ -129,11 +127,11 @@ void estd_audit_auth_failure(estd_server *srv, const estd_request *req,
 void estd_audit_window_write(estd_server *srv, const estd_audit_window *window)
 {
     char detail[160];
-    est_audit_event ev = {"auth-fail", window->label, window->address, NULL, NULL, detail,
+    est_audit_event ev = {window->event, window->label, window->address, NULL, NULL, detail,
                           window->counted};
 
-    snprintf(detail, sizeof detail, "%u more authentication failures in the %u s window "
-             "(counted, not written one by one)", window->counted,
+    snprintf(detail, sizeof detail, "%u more %s events in the %u s window "
+             "(counted, not written one by one)", window->counted, window->event,
              estd_audit_limiter_window(srv->audit_limiter));
     srv->inst->store->ops->audit_append(srv->inst->store->impl, &ev, NULL);
 }

@@ -15,12 +15,14 @@
 #include <unistd.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include "commands.h"
 #include "keyproc.h"
 #include "notify.h"
 #include "secrets.h"
 #include "serve_wait.h"
 #include "server.h"
+#include "tls_srp.h"
 #include "upstream_refresh.h"
 
 #define SERVE_GRACE_SECONDS 30
@@ -45,6 +47,32 @@ static unsigned cores(void)
  * 4: 1004, 8: 1168, 16: 1355, 32: 1327. */
 #define WORKERS_PER_CORE 16
 #define WORKERS_MAX 256
+
+/* The guessing guard, and the hash unknown user names are checked
+ * against: of a random password with today's parameters, so that its
+ * check costs what a real user's does. */
+static est_status guard_start(estd_server *srv, est_error *err)
+{
+    const estd_config *cfg = &srv->inst->cfg;
+    estd_guess_limits limits = {cfg->guess_delay_after, cfg->guess_lock_after,
+                                cfg->guess_lock_seconds, cfg->guess_delay_max_seconds};
+    unsigned char random[16];
+    char password[2 * sizeof random + 1];
+    est_status rc;
+
+    if (RAND_bytes(random, sizeof random) != 1)
+        return est_error_set_openssl(err, EST_E_INTERNAL, "random dummy password");
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(password + 2 * i, 3, "%02x", random[i]);
+    rc = est_password_hash(password, &srv->dummy_hash, err);
+    OPENSSL_cleanse(password, sizeof password);
+    OPENSSL_cleanse(random, sizeof random);
+    if (rc != EST_OK)
+        return rc;
+    if ((srv->guard = estd_guess_guard_new(&limits)) == NULL)
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    return EST_OK;
+}
 
 /* Descriptors besides client connections: the listener's duplicates, the
  * store, logs, the loops' and workers' own. */
@@ -93,7 +121,7 @@ int estd_serve_main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *listen = NULL;
     estd_instance *inst = NULL;
-    estd_server srv = {0};
+    estd_server srv = {.srp_index = -1};
     estd_loops *loops = NULL;
     estd_refresher *refresher = NULL;
     estd_serve_state state = {.srv = &srv};
@@ -136,7 +164,12 @@ int estd_serve_main(int argc, char **argv)
         snprintf(inst->cfg.listen, sizeof inst->cfg.listen, "%s", listen);
     nofile_raise(inst->cfg.max_connections);
     srv.inst = inst;
-    if (estd_tls_context_new(inst, &srv.ssl_ctx, &err) != EST_OK) {
+    if (inst->cfg.tls_ticket_key_seconds > 0 &&
+        (srv.tickets = estd_ticket_keys_new(inst->cfg.tls_ticket_key_seconds)) == NULL) {
+        estd_fail("serve", "cannot make session ticket keys");
+        goto out;
+    }
+    if (estd_tls_context_new(inst, srv.tickets, &srv.ssl_ctx, &err) != EST_OK) {
         estd_fail("serve", "%s", err.message);
         goto out;
     }
@@ -159,6 +192,11 @@ int estd_serve_main(int argc, char **argv)
         srv.passwords == NULL || srv.audit_limiter == NULL || state.tls == NULL ||
         state.reloader == NULL) {
         estd_fail("serve", "out of memory");
+        goto out;
+    }
+    if (guard_start(&srv, &err) != EST_OK ||
+        (estd_srp_wanted(&srv) && estd_srp_install(&srv, &err) != EST_OK)) {
+        estd_fail("serve", "%s", err.message);
         goto out;
     }
     /* The store's secret: a nonce from any node sharing the store is
@@ -210,7 +248,10 @@ out:
     estd_credential_cache_free(srv.credentials);
     estd_chain_cache_free(srv.chains);
     estd_audit_limiter_free(srv.audit_limiter);
+    estd_guess_guard_free(srv.guard);
+    est_secret_free(srv.dummy_hash);
     SSL_CTX_free(srv.ssl_ctx);
+    estd_ticket_keys_free(srv.tickets);
     estd_tls_identity_free(state.tls);
     estd_reloader_free(state.reloader);
     estd_instance_free(srv.inst != NULL ? srv.inst : inst);

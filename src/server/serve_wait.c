@@ -138,6 +138,10 @@ int estd_serve_wait(estd_serve_state *st, const sigset_t *signals)
             fprintf(stderr, "estd: SIGHUP received, reloading\n");
             estd_notify_reloading();
             if (estd_reload(st->reloader, st->srv, st->tls) == EST_OK) {
+                /* No ticket from before the reload resumes (tls_tickets.h). */
+                if (st->srv->tickets != NULL && !estd_ticket_keys_reset(st->srv->tickets, time(NULL)))
+                    fprintf(stderr, "estd: reload: new session ticket keys failed; keeping "
+                                    "the old ones\n");
                 if (st->publisher != NULL)
                     estd_publisher_refresh(st->publisher, st->srv->inst, 1);
                 estd_notify_reloaded("serving EST; configuration reloaded");

@@ -33,12 +33,14 @@ typedef struct estd_request {
     STACK_OF(X509) *peer_chain; /* owned, or NULL */
     uint8_t binding[ESTD_BINDING_MAX];
     size_t binding_len;         /* 0 when no channel binding could be read */
+    char *srp_user;             /* TLS-SRP user name of the connection, or NULL */
     unsigned base64_line;       /* RFC 7030 body lines for this client (estd_base64_line) */
     /* Basic password check through the gate (password_check.c). */
     estd_password_result password;
     int password_resumed;       /* 1: the gate resumed this request with password_verdict */
     estd_gate_verdict password_verdict;
     uint64_t password_parked_ms; /* when it was parked (monotonic), for the wait metric */
+    estd_guess_pre guess_pre;   /* guessing guard asked before the gate (password_check.c) */
     char peer[64];              /* "ip:port" for logs */
     struct timespec started;    /* CLOCK_MONOTONIC when read, for latency */
     const char *tls_version;    /* SSL_get_version (static), or NULL */
@@ -68,6 +70,11 @@ typedef struct estd_server {
     est_digest_nonces *nonces;
     estd_credential_cache *credentials;
     estd_chain_cache *chains;
+    estd_guess_guard *guard;    /* draft-04 §3.3.3 guessing countermeasures */
+    estd_ticket_keys *tickets;  /* session ticket key ring, or NULL (no resumption) */
+    char *dummy_hash;           /* a password hash nobody's password matches */
+    int srp_index;              /* SSL ex_data index of a TLS-SRP login; -1 = SRP off */
+    unsigned char srp_fake_key[32]; /* fake salts for SRP names without a verifier */
     estd_pool *pool;
     estd_audit_limiter *audit_limiter; /* auth-fail rows per address (may be NULL) */
     estd_password_gate *passwords; /* NULL: Basic checks hash inline (tests) */
@@ -88,6 +95,9 @@ void estd_handle(estd_server *srv, const estd_request *req, estd_response *resp)
 /* Prepared bodies, answered on the loop without a worker (/cacerts). 1 when
  * handled. */
 int estd_handle_fast(estd_server *srv, const estd_request *req, estd_response *resp);
+
+/* The client's address without the port, for the guessing guard. */
+void estd_peer_address(const char *peer, char *out, size_t cap);
 
 /* --- password_check.c --- */
 /* Checks a Basic password through srv->passwords before the handler runs.
@@ -156,7 +166,7 @@ void estd_audit_refusal(estd_server *srv, const estd_request *req, const estd_au
 /* An authentication failure for the audit log: written, or counted into
  * its address's window (audit_limiter.h). */
 void estd_audit_auth_failure(estd_server *srv, const estd_request *req,
-                             const estd_auth_result *auth, const char *reason);
+                             const estd_auth_result *auth, const char *event, const char *reason);
 /* One row for a closed window's counted failures (count column = them). */
 void estd_audit_window_write(estd_server *srv, const estd_audit_window *window);
 /* Writes the windows closed by now (INT64_MAX: all, at shutdown). */

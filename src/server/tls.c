@@ -27,7 +27,8 @@ static est_status add_client_ca_names(SSL_CTX *ctx, const estd_instance *inst, e
     return rc;
 }
 
-est_status estd_tls_context_new(const estd_instance *inst, SSL_CTX **out, est_error *err)
+est_status estd_tls_context_new(const estd_instance *inst, estd_ticket_keys *tickets, SSL_CTX **out,
+                                est_error *err)
 {
     const estd_config *cfg = &inst->cfg;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -78,15 +79,19 @@ est_status estd_tls_context_new(const estd_instance *inst, SSL_CTX **out, est_er
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
-    /* No session resumption. An EST client connects for one enrollment a
-     * year, so a resumed session saves it nothing; tls-unique over a resumed
-     * TLS 1.2 session is the triple-handshake hole (RFC 7627) in PoP
-     * linking; and making a TLS 1.3 ticket copies the session through DER
-     * on OpenSSL 3.0, parsing the client certificate a second time (13 % of
-     * a fresh-handshake enrollment's CPU in bench/). */
-    SSL_CTX_set_num_tickets(ctx, 0);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    /* draft-04 §3.3: resumption SHOULD be supported. With tickets from
+     * our own rotating key ring (tls_tickets.h), or none at all. The
+     * server-side cache stays off: tickets need no shared state between
+     * event-loop threads. tls-unique on a resumed TLS 1.2 session is
+     * refused without the extended master secret (channel_binding.c). */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (tickets == NULL) {
+        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    } else if (!estd_ticket_keys_install(ctx, tickets)) {
+        rc = est_error_set_openssl(err, EST_E_TLS, "session tickets");
+        goto out;
+    }
     if ((rc = add_client_ca_names(ctx, inst, err)) != EST_OK)
         goto out;
     *out = ctx;

@@ -70,11 +70,11 @@ sqlite3 "$DIR/estd.db" 'PRAGMA user_version = 99'
 for cmd in "certs list" "user list"; do
   # shellcheck disable=SC2086
   expect_status 1 "$ESTD" $cmd "$DIR"
-  one_line_error "estd.db: schema version 99 is newer than this estd supports \(4\)"
+  one_line_error "estd.db: schema version 99 is newer than this estd supports \(5\)"
 done
 expect_status 1 sh -c "printf 'pw\n' | '$ESTD' user add '$DIR' eve --password-stdin"
 one_line_error "estd.db: schema version 99"
-sqlite3 "$DIR/estd.db" 'PRAGMA user_version = 4'
+sqlite3 "$DIR/estd.db" 'PRAGMA user_version = 5'
 [ "$(sqlite3 "$DIR/estd.db" 'SELECT count(*) FROM users')" = 0 ] || fail "user add wrote into a newer store"
 restore
 rm "$DIR/estd.db"

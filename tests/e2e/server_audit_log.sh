@@ -88,15 +88,18 @@ for i in $(seq 1 20); do urls+=("$URL/csrattrs"); done
 curl -s --interface 127.0.0.2 --cacert "$DIR/ca/ca.pem" --user "dev:wrong" \
   -o /dev/null -w '%{http_code}\n' "${urls[@]}" >>"$T/codes"
 [ "$(grep -c '^401$' "$T/codes")" = 500 ] || fail "flood: $(sort "$T/codes" | uniq -c)"
+# One window per event: auth-fail, and auth-throttled once the guessing
+# guard (docs/operator.md section 20) holds the address back.
 rows=$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE actor = '127.0.0.2'")
-[ "$rows" = 1 ] || fail "$rows audit rows during the flood (one window: 1 expected)"
+[ "$rows" -ge 1 ] && [ "$rows" -le 2 ] || fail "$rows audit rows during the flood (1 or 2 expected)"
 estd_stop
-# At shutdown the counted failures are written: one more row carrying 499.
-[ "$(sqlite3 "$DIR/estd.db" "SELECT count(*) || ' ' || sum(count) FROM audit WHERE actor = '127.0.0.2'")" = '2 500' ] \
-  || fail "flood rows: $(sqlite3 "$DIR/estd.db" "SELECT id, subject, detail, count FROM audit WHERE actor = '127.0.0.2'")"
-sqlite3 "$DIR/estd.db" "SELECT detail FROM audit WHERE actor = '127.0.0.2' AND count = 499" | grep -q '499 more authentication failures' \
+# At shutdown the counted failures are written: a row per event carrying them.
+rows=$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE actor = '127.0.0.2'")
+[ "$rows" -le 4 ] && [ "$(sqlite3 "$DIR/estd.db" "SELECT sum(count) FROM audit WHERE actor = '127.0.0.2'")" = 500 ] \
+  || fail "flood rows: $(sqlite3 "$DIR/estd.db" "SELECT id, event, subject, detail, count FROM audit WHERE actor = '127.0.0.2'")"
+sqlite3 "$DIR/estd.db" "SELECT detail FROM audit WHERE actor = '127.0.0.2' AND count > 1" | grep -q 'more auth-' \
   || fail "no counted row"
-pass "500 bad passwords from one address: 2 audit rows, count adds up to 500"
+pass "500 bad passwords from one address: $rows audit rows, count adds up to 500"
 
 # --- pruning ---
 total=$(sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit")

@@ -71,7 +71,7 @@ CA=$T/n1/ca/ca.pem
 printf 'pw\n' | "$ESTD" user add "$T/n2" dev --password-stdin --digest
 printf 'pw\n' >"$T/pw"
 chmod 600 "$T/pw"
-[ "$(pg_sql "SELECT value FROM meta WHERE key = 'schema_version'")" = 4 ] || fail "schema version"
+[ "$(pg_sql "SELECT value FROM meta WHERE key = 'schema_version'")" = 5 ] || fail "schema version"
 expect_status 1 "$ESTD" init "$T/bad" --store "postgresql://estd:secret@/postgres?host=$PG_DIR"
 one_line_error "password in the connection string is refused"
 [ ! -e "$T/bad" ] || fail "a refused init left a directory"

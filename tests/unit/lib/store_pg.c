@@ -121,14 +121,14 @@ static void newer_schema_is_refused_naming_both_versions(void **state)
     assert_int_equal(store_fixture_open_again(fx, &other, &err), EST_E_STORE);
     assert_null(other);
     assert_non_null(strstr(err.message, "schema version 99 is newer"));
-    assert_non_null(strstr(err.message, "(4)"));
+    assert_non_null(strstr(err.message, "(5)"));
     assert_int_equal(est_store_open_pg(fx->path, 1, NULL, &other, &err), EST_E_STORE);
     PQfinish(c);
 }
 
 /* A schema-2 database (as PostgreSQL stores were never made, but as the
- * migrations must handle) is brought to the current version on open,
- * keeping its rows. */
+ * migrations must handle) is brought to the current schema on open,
+ * keeping its rows; schema 4's user columns work after it. */
 static void schema_2_is_migrated(void **state)
 {
     store_fixture *fx = *state;
@@ -141,6 +141,8 @@ static void schema_2_is_migrated(void **state)
     exec_ok(c, "DROP INDEX certs_expiry; CREATE INDEX certs_not_after ON certs (not_after);"
                " CREATE INDEX certs_spki_sha256 ON certs (spki_sha256);"
                " DELETE FROM meta WHERE key = 'nonce_secret';"
+               " ALTER TABLE users DROP COLUMN srp_group, DROP COLUMN srp_salt,"
+               " DROP COLUMN srp_verifier, DROP COLUMN unlocked_at;"
                " DROP INDEX audit_at; ALTER TABLE audit DROP COLUMN count;"
                " INSERT INTO audit (at, event) VALUES (1, 'old');"
                " UPDATE meta SET value = '2' WHERE key = 'schema_version'");
@@ -148,7 +150,7 @@ static void schema_2_is_migrated(void **state)
     assert_int_equal(store_fixture_sql_int(fx, "SELECT value::int FROM meta"
                                                " WHERE key = 'schema_version'"),
                      EST_STORE_SCHEMA_VERSION);
-    /* Version 4: an old audit row stands for one event. */
+    /* Version 5: an old audit row stands for one event. */
     assert_int_equal(store_fixture_sql_int(fx, "SELECT count FROM audit WHERE event = 'old'"), 1);
     assert_int_equal(store_fixture_sql_int(fx, "SELECT count(*) FROM pg_indexes WHERE schemaname"
                                                " = current_schema() AND indexname IN"
@@ -156,6 +158,18 @@ static void schema_2_is_migrated(void **state)
     assert_int_equal(other->ops->nonce_secret(other->impl, secret, sizeof secret, NULL), EST_OK);
     assert_int_equal(other->ops->cert_get(other->impl, "0a", &got, NULL), EST_OK);
     est_cert_record_free(got);
+    {
+        est_user_record u = {.name = (char *)"sam", .password_hash = (char *)"h",
+                             .srp_group = (char *)"3072", .srp_salt = (char *)"AB",
+                             .srp_verifier = (char *)"CD"}, *back = NULL;
+        assert_int_equal(other->ops->user_put(other->impl, &u, 0, NULL), EST_OK);
+        assert_int_equal(other->ops->user_unlock(other->impl, "sam", 1700000000, NULL), EST_OK);
+        assert_int_equal(other->ops->user_get(other->impl, "sam", &back, NULL), EST_OK);
+        assert_string_equal(back->srp_verifier, "CD");
+        assert_int_equal(back->unlocked_at, 1700000000);
+        est_user_record_free(back);
+        assert_int_equal(other->ops->user_unlock(other->impl, "nobody", 1, NULL), EST_E_NOT_FOUND);
+    }
     est_cert_record_free(rec);
     est_store_close(other);
     PQfinish(c);

@@ -374,6 +374,10 @@ static void version_1_store_is_migrated(void **state)
     fx->store = NULL;
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE otp; DELETE FROM meta WHERE key = 'otp_salt';"
+                                      " ALTER TABLE users DROP COLUMN unlocked_at;"
+                                      " ALTER TABLE users DROP COLUMN srp_group;"
+                                      " ALTER TABLE users DROP COLUMN srp_salt;"
+                                      " ALTER TABLE users DROP COLUMN srp_verifier;"
                                       " DROP INDEX certs_expiry;"
                                       " CREATE INDEX certs_not_after ON certs (not_after);"
                                       " CREATE INDEX certs_spki_sha256 ON certs (spki_sha256);"
@@ -388,7 +392,7 @@ static void version_1_store_is_migrated(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), EST_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
-    /* Version 4: an old audit row stands for one event. */
+    /* Version 5: an old audit row stands for one event. */
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT count FROM audit WHERE event = 'old'", -1, &st,
                                         NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);

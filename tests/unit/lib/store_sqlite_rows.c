@@ -364,7 +364,7 @@ static void revoke_unknown_and_bad_reasons(void **state)
 
 static est_user_record user(const char *name, const char *hash)
 {
-    est_user_record u = {(char *)name, (char *)hash, NULL, NULL, NULL, 0};
+    est_user_record u = {.name = (char *)name, .password_hash = (char *)hash};
     return u;
 }
 
@@ -409,6 +409,37 @@ static void users_add_get_replace_delete(void **state)
     assert_int_equal(ops->user_get(fx->store->impl, "bob", &got, &err), EST_E_NOT_FOUND);
     assert_int_equal(ops->user_delete(fx->store->impl, "bob", &err), EST_E_NOT_FOUND);
     assert_non_null(strstr(err.message, "bob"));
+}
+
+/* Schema 3: an SRP verifier round-trips and is replaced with the password;
+ * user_unlock stamps the row, survives a password change, and names a
+ * missing user. */
+static void users_srp_verifier_and_unlock(void **state)
+{
+    store_fixture *fx = *state;
+    const est_store_ops *ops = fx->store->ops;
+    est_user_record sam = user("sam", "hash-1"), *got = NULL;
+    est_error err;
+
+    sam.srp_group = "3072";
+    sam.srp_salt = "ABCD";
+    sam.srp_verifier = "0123456789";
+    assert_int_equal(ops->user_put(fx->store->impl, &sam, 0, &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, "sam", &got, &err), EST_OK);
+    assert_string_equal(got->srp_group, "3072");
+    assert_string_equal(got->srp_salt, "ABCD");
+    assert_string_equal(got->srp_verifier, "0123456789");
+    assert_int_equal(got->unlocked_at, 0);
+    est_user_record_free(got);
+    assert_int_equal(ops->user_unlock(fx->store->impl, "sam", 1700000000, &err), EST_OK);
+    sam.srp_group = sam.srp_salt = sam.srp_verifier = NULL; /* --force without --srp */
+    assert_int_equal(ops->user_put(fx->store->impl, &sam, 1, &err), EST_OK);
+    assert_int_equal(ops->user_get(fx->store->impl, "sam", &got, &err), EST_OK);
+    assert_null(got->srp_verifier);
+    assert_int_equal(got->unlocked_at, 1700000000);
+    est_user_record_free(got);
+    assert_int_equal(ops->user_unlock(fx->store->impl, "nobody", 1, &err), EST_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "nobody"));
 }
 
 static void users_refuse_incomplete_records(void **state)
@@ -814,6 +845,7 @@ int main(void)
         T(revoke_once_then_conflict),
         T(revoke_unknown_and_bad_reasons),
         T(users_add_get_replace_delete),
+        T(users_srp_verifier_and_unlock),
         T(users_refuse_incomplete_records),
         T(users_list_in_name_order_across_pages),
         T(pending_insert_get_find_newest),

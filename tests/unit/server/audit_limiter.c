@@ -15,7 +15,7 @@
 static estd_audit_verdict hit(estd_audit_limiter *l, const char *address, int64_t now,
                               estd_audit_window *closed, int *has_closed)
 {
-    return estd_audit_limiter_hit(l, address, "iot", now, closed, has_closed);
+    return estd_audit_limiter_hit(l, address, "auth-fail", "iot", now, closed, has_closed);
 }
 
 static void first_is_written_the_rest_counted(void **state)
@@ -37,6 +37,7 @@ static void first_is_written_the_rest_counted(void **state)
     assert_int_equal(estd_audit_limiter_take_closed(l, 1000 + WINDOW, out, 4), 1);
     assert_string_equal(out[0].address, "192.0.2.1");
     assert_string_equal(out[0].label, "iot");
+    assert_string_equal(out[0].event, "auth-fail");
     assert_int_equal(out[0].counted, 499);
     assert_int_equal(out[0].start, 1000);
     /* 192.0.2.2 counted nothing: its window closes without a row. */

@@ -85,6 +85,11 @@ static void defaults_are_the_documented_ones(void **state)
     assert_int_equal(ca->reenroll_auth.alternatives[0], ESTD_AUTH_CERT);
     assert_int_equal(ca->approval, ESTD_APPROVAL_AUTO);
     assert_int_equal(ca->serverkeygen, 0);
+    assert_int_equal(cfg->tls_ticket_key_seconds, 3600);
+    assert_int_equal(cfg->guess_delay_after, 5);
+    assert_int_equal(cfg->guess_lock_after, 20);
+    assert_int_equal(cfg->guess_lock_seconds, 900);
+    assert_int_equal(cfg->guess_delay_max_seconds, 60);
 }
 
 /* What `estd init` writes must parse and mean the defaults. */
@@ -208,6 +213,21 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     fails(cfg, "[ca]\nvalidity_days = 36501\n", "estd.conf:2:");
     fails(cfg, "[ca]\nvalidity_days = 0\n", "estd.conf:2:");
     fails(cfg, "[ca]\nmin_rsa_bits = 2047\n", "estd.conf:2:");
+    /* Guessing countermeasures and session tickets (0 = off where allowed). */
+    parses(cfg, "[server]\nguess_delay_after = 0\nguess_lock_after = 100000\n"
+                "guess_lock_seconds = 2592000\nguess_delay_max_seconds = 86400\n"
+                "tls_ticket_key_seconds = 604800\n");
+    assert_int_equal(cfg->guess_delay_after, 0);
+    assert_int_equal(cfg->guess_lock_after, 100000);
+    assert_int_equal(cfg->guess_lock_seconds, 2592000);
+    assert_int_equal(cfg->tls_ticket_key_seconds, 604800);
+    fails(cfg, "[server]\nguess_delay_after = 1001\n", "estd.conf:2:");
+    fails(cfg, "[server]\nguess_lock_after = 100001\n", "estd.conf:2:");
+    fails(cfg, "[server]\nguess_lock_seconds = 0\n", "estd.conf:2:");
+    fails(cfg, "[server]\nguess_lock_seconds = 2592001\n", "estd.conf:2:");
+    fails(cfg, "[server]\nguess_delay_max_seconds = 0\n", "estd.conf:2:");
+    fails(cfg, "[server]\nguess_delay_max_seconds = 86401\n", "estd.conf:2:");
+    fails(cfg, "[server]\ntls_ticket_key_seconds = 604801\n", "estd.conf:2:");
     /* The password queue (issue 11) at its limits and one past. */
     parses(cfg, "[server]\npassword_queue_max = 65536\npassword_queue_wait_ms = 600000\n");
     assert_int_equal(cfg->password_queue_max, ESTD_PASSWORD_QUEUE_MAX_LIMIT);
@@ -341,6 +361,9 @@ static void auth_policy_syntax(void **state)
     assert_int_equal(p.count, 2);
     assert_int_equal(p.alternatives[0], ESTD_AUTH_CERT | ESTD_AUTH_THIRD_PARTY);
     assert_int_equal(p.alternatives[1], ESTD_AUTH_NONE);
+    assert_int_equal(estd_auth_policy_parse("srp+cert, cert, srp", &p, &err), EST_OK);
+    assert_int_equal(p.alternatives[0], ESTD_AUTH_SRP | ESTD_AUTH_CERT);
+    assert_int_equal(p.alternatives[2], ESTD_AUTH_SRP);
     /* ESTD_AUTH_ALTERNATIVES_MAX alternatives fit, one more does not. */
     assert_int_equal(estd_auth_policy_parse("cert,basic,digest,none,third-party,cert+basic,"
                                             "cert+digest,basic+digest", &p, &err), EST_OK);
