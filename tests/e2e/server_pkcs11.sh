@@ -10,7 +10,10 @@
 # PIN, a URI that names no key, a PIN file others may read: estd serve
 # refuses to start with one line. `estd revoke` + `estd crl` sign the CRL
 # through the token (openssl verifies it and sees the revocation);
-# `estd ca rollover` says in one line that token keys are not supported.
+# `estd ca rollover --new-key pkcs11:...` rolls over to another token key:
+# NewWithOld signed by the old and OldWithNew by the new token key, checked
+# by openssl, old device certificates verify through OldWithNew, serve
+# issues under the new root.
 # `estd init --ca-key pkcs11:...` makes a root for a key already on the token.
 . "$E2E_LIB/server.sh"
 MODULE=
@@ -132,6 +135,39 @@ openssl crl -in "$T/crl.pem" -noout -text | grep -qi "serial number: *$serial" \
 verdict=$(openssl verify -crl_check -CAfile "$DIR/ca/ca.pem" -CRLfile "$T/crl.pem" "$T/e.pem" 2>&1 || true)
 grep -q 'certificate revoked' <<<"$verdict" || fail "openssl does not see the revocation: $verdict"
 pass "estd revoke + estd crl with the token key (rsa-2048): the CRL verifies and revokes"
+
+# --- estd ca rollover to another token key -----------------------------------------
 expect_status 1 "$ESTD" ca rollover "$DIR"
-one_line_error "^estd: ca rollover: .*PKCS#11 token: reading it as a file \(a rollover\) is not supported yet"
-pass "ca rollover with a token key: one line saying it is not supported yet"
+one_line_error "^estd: ca rollover: the CA key .* is on a PKCS#11 token: name the new token key with --new-key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/new.key" 2>/dev/null
+openssl pkey -in "$T/new.key" -pubout -out "$T/new.pub"
+softhsm2-util --import "$T/new.key" --token ca-rsa-2048 --label ca-key-2 --id 03 --pin 1234 >/dev/null
+rm -f "$T/new.key"
+new_uri="pkcs11:token=ca-rsa-2048;object=ca-key-2?module-path=$MODULE&pin-source=$T/pin"
+cp "$DIR/ca/ca.pem" "$T/old.pem"
+cp "$DIR/estd.conf" "$T/estd.conf.before"
+"$ESTD" ca rollover "$DIR" --new-key "$new_uri" --ca-subject 'CN=Token Root G2' >"$T/out" 2>"$T/err" \
+  || fail "rollover to a token key: $(cat "$T/err")"
+[ ! -e "$DIR/ca/ca.key" ] && ! compgen -G "$DIR/ca/ca-old-*" >/dev/null && ! compgen -G "$DIR/*.rollover" \
+  >/dev/null && ! compgen -G "$DIR/ca/*.rollover" >/dev/null || fail "rollover wrote key files or left staged files"
+grep -qxF "key = $new_uri" "$DIR/estd.conf" || fail "estd.conf does not name the new token key"
+diff <(grep -v '^key = ' "$T/estd.conf.before") <(grep -v '^key = ' "$DIR/estd.conf") >/dev/null \
+  || fail "the rollover changed more of estd.conf than the key"
+openssl x509 -in "$DIR/ca/ca.pem" -noout -pubkey | cmp -s - "$T/new.pub" || fail "the new root is not for the new token key"
+openssl verify -CAfile "$DIR/ca/ca.pem" "$DIR/ca/ca.pem" >/dev/null || fail "NewWithNew self-signature"
+awk -v d="$T" '/BEGIN CERT/{n++} {print > (d "/x" n ".pem")}' "$DIR/ca/extra.pem"
+OWN=$T/x2.pem NWO=$T/x3.pem
+openssl verify -CAfile "$T/old.pem" "$NWO" >/dev/null || fail "NewWithOld (old token key) does not verify under the old root"
+openssl verify -CAfile "$DIR/ca/ca.pem" "$OWN" >/dev/null || fail "OldWithNew (new token key) does not verify under the new root"
+openssl verify -CAfile "$DIR/ca/ca.pem" -untrusted "$OWN" "$T/r.pem" >/dev/null \
+  || fail "an old device certificate does not verify under the new root through OldWithNew"
+openssl verify -CAfile "$DIR/ca/ca.pem" "$T/r.pem" >/dev/null 2>&1 && fail "old cert verified without the link"
+estd_start "$DIR"
+enroll n "/CN=after-token-rollover" u pw
+openssl verify -CAfile "$DIR/ca/ca.pem" "$T/n.pem" >/dev/null || fail "enroll after the rollover: not under the new root"
+openssl verify -CAfile "$T/old.pem" -untrusted "$NWO" "$T/n.pem" >/dev/null \
+  || fail "a device with only the old root cannot verify a new certificate through NewWithOld"
+estd_stop
+expect_status 1 "$ESTD" ca rollover "$DIR" --new-key "$new_uri"
+one_line_error "^estd: ca rollover: the new key is the old key$"
+pass "ca rollover to a token key: links signed by the old and new token keys, estd.conf names the new key, serve issues under it"
