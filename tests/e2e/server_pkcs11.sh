@@ -14,7 +14,8 @@
 # NewWithOld signed by the old and OldWithNew by the new token key, checked
 # by openssl, old device certificates verify through OldWithNew, serve
 # issues under the new root.
-# `estd init --ca-key pkcs11:...` makes a root for a key already on the token.
+# `estd init --ca-key pkcs11:...` makes a root for a key already on the token,
+# with --generate-on-token for a key pair it first generates there.
 . "$E2E_LIB/server.sh"
 MODULE=
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
@@ -81,6 +82,37 @@ openssl verify -CAfile "$IDIR/ca/ca.pem" "$T/i.pem" >/dev/null || fail "enroll u
 estd_stop
 DIR=$SAVED_DIR
 pass "estd init --ca-key pkcs11:...: a root for the token's P-384 key, no key file; serve issues"
+
+# --- estd init --generate-on-token: the key pair is made on the token ---------------
+softhsm2-util --init-token --free --label ca-gen --pin 1234 --so-pin 5678 >/dev/null
+for kt in ec-p384 rsa-2048; do
+  GDIR=$T/gen-$kt
+  guri="pkcs11:token=ca-gen;object=root-$kt?module-path=$MODULE&pin-source=$T/pin"
+  "$ESTD" init "$GDIR" --ca-key "$guri" --generate-on-token --key-type "$kt" >/dev/null 2>"$T/err" \
+    || fail "init --generate-on-token $kt: $(cat "$T/err")"
+  [ ! -e "$GDIR/ca/ca.key" ] || fail "$kt: init wrote a key file for a token key"
+  grep -qxF "key = $guri" "$GDIR/estd.conf" || fail "$kt: estd.conf does not name the token key"
+  openssl verify -CAfile "$GDIR/ca/ca.pem" "$GDIR/ca/ca.pem" >/dev/null || fail "$kt: root self-signature"
+  case $kt in
+    ec-p384) want='NIST CURVE: P-384' ;; rsa-2048) want='Public-Key: (2048 bit)' ;;
+  esac
+  openssl x509 -in "$GDIR/ca/ca.pem" -noout -text | grep -q "$want" || fail "$kt: root key is not $kt"
+  p11tool --provider "$MODULE" --login --set-pin=1234 --list-all-privkeys "pkcs11:token=ca-gen;object=root-$kt" \
+    2>/dev/null | grep -q 'CKA_NEVER_EXTRACTABLE' || fail "$kt: the generated key is extractable"
+  printf 'pw\n' | "$ESTD" user add "$GDIR" u --password-stdin
+  SAVED_DIR=$DIR; DIR=$GDIR
+  estd_start "$GDIR"
+  enroll g "/CN=gen-$kt" u pw
+  openssl verify -CAfile "$GDIR/ca/ca.pem" "$T/g.pem" >/dev/null || fail "$kt: enroll under the generated key"
+  estd_stop
+  DIR=$SAVED_DIR
+done
+expect_status 1 "$ESTD" init "$T/gen-again" --ca-key "$guri" --generate-on-token
+one_line_error "^estd: init: .*pkcs11: the URI already names a private key$"
+[ ! -e "$T/gen-again" ] || fail "a refused init left its directory"
+expect_status 1 "$ESTD" init "$T/gen-nokey" --generate-on-token
+one_line_error "^estd: init: --generate-on-token needs --ca-key pkcs11:URI"
+pass "estd init --generate-on-token: P-384 and RSA-2048 pairs made on the token (never extractable), serve issues; an existing key is refused"
 
 # --- the token fails mid-run (its files vanish: SoftHSM's C_Sign errors) -------------
 estd_start "$DIR"
