@@ -61,6 +61,23 @@ for kt in ec-p256 ec-p384 rsa-2048; do
 done
 
 # --- estd init for a key already on the token ----------------------------------------
+# token_root DIR URI: init made a self-signed root, no key file, estd.conf names URI.
+token_root() {
+  [ ! -e "$1/ca/ca.key" ] || fail "init wrote a key file for a token key ($1)"
+  grep -qxF "key = $2" "$1/estd.conf" || fail "estd.conf does not name the token key ($1)"
+  openssl verify -CAfile "$1/ca/ca.pem" "$1/ca/ca.pem" >/dev/null || fail "root self-signature ($1)"
+}
+# token_serves DIR NAME: estd serve in DIR issues a certificate under its root.
+token_serves() {
+  local saved=$DIR
+  printf 'pw\n' | "$ESTD" user add "$1" u --password-stdin
+  DIR=$1
+  estd_start "$1"
+  enroll "$2" "/CN=$2" u pw
+  openssl verify -CAfile "$1/ca/ca.pem" "$T/$2.pem" >/dev/null || fail "enroll under the token root ($1)"
+  estd_stop
+  DIR=$saved
+}
 softhsm2-util --init-token --free --label ca-init --pin 1234 --so-pin 5678 >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/init.key" 2>/dev/null
 openssl pkey -in "$T/init.key" -pubout -out "$T/init.pub"
@@ -69,18 +86,10 @@ rm -f "$T/init.key"
 IDIR=$T/init
 uri="pkcs11:token=ca-init;object=root?module-path=$MODULE&pin-source=$T/pin"
 "$ESTD" init "$IDIR" --ca-key "$uri" >/dev/null 2>"$T/err" || fail "init on the token: $(cat "$T/err")"
-[ ! -e "$IDIR/ca/ca.key" ] || fail "init wrote a key file for a token key"
-grep -qxF "key = $uri" "$IDIR/estd.conf" || fail "estd.conf does not name the token key"
+token_root "$IDIR" "$uri"
 openssl x509 -in "$IDIR/ca/ca.pem" -noout -pubkey | cmp -s - "$T/init.pub" \
   || fail "the new root is not for the token's key"
-openssl verify -CAfile "$IDIR/ca/ca.pem" "$IDIR/ca/ca.pem" >/dev/null || fail "root self-signature"
-printf 'pw\n' | "$ESTD" user add "$IDIR" u --password-stdin
-SAVED_DIR=$DIR; DIR=$IDIR
-estd_start "$IDIR"
-enroll i "/CN=init-token" u pw
-openssl verify -CAfile "$IDIR/ca/ca.pem" "$T/i.pem" >/dev/null || fail "enroll under the token root"
-estd_stop
-DIR=$SAVED_DIR
+token_serves "$IDIR" init-token
 pass "estd init --ca-key pkcs11:...: a root for the token's P-384 key, no key file; serve issues"
 
 # --- estd init --generate-on-token: the key pair is made on the token ---------------
@@ -90,22 +99,14 @@ for kt in ec-p384 rsa-2048; do
   guri="pkcs11:token=ca-gen;object=root-$kt?module-path=$MODULE&pin-source=$T/pin"
   "$ESTD" init "$GDIR" --ca-key "$guri" --generate-on-token --key-type "$kt" >/dev/null 2>"$T/err" \
     || fail "init --generate-on-token $kt: $(cat "$T/err")"
-  [ ! -e "$GDIR/ca/ca.key" ] || fail "$kt: init wrote a key file for a token key"
-  grep -qxF "key = $guri" "$GDIR/estd.conf" || fail "$kt: estd.conf does not name the token key"
-  openssl verify -CAfile "$GDIR/ca/ca.pem" "$GDIR/ca/ca.pem" >/dev/null || fail "$kt: root self-signature"
+  token_root "$GDIR" "$guri"
   case $kt in
     ec-p384) want='NIST CURVE: P-384' ;; rsa-2048) want='Public-Key: (2048 bit)' ;;
   esac
   openssl x509 -in "$GDIR/ca/ca.pem" -noout -text | grep -q "$want" || fail "$kt: root key is not $kt"
   p11tool --provider "$MODULE" --login --set-pin=1234 --list-all-privkeys "pkcs11:token=ca-gen;object=root-$kt" \
     2>/dev/null | grep -q 'CKA_NEVER_EXTRACTABLE' || fail "$kt: the generated key is extractable"
-  printf 'pw\n' | "$ESTD" user add "$GDIR" u --password-stdin
-  SAVED_DIR=$DIR; DIR=$GDIR
-  estd_start "$GDIR"
-  enroll g "/CN=gen-$kt" u pw
-  openssl verify -CAfile "$GDIR/ca/ca.pem" "$T/g.pem" >/dev/null || fail "$kt: enroll under the generated key"
-  estd_stop
-  DIR=$SAVED_DIR
+  token_serves "$GDIR" "gen-$kt"
 done
 expect_status 1 "$ESTD" init "$T/gen-again" --ca-key "$guri" --generate-on-token
 one_line_error "^estd: init: .*pkcs11: the URI already names a private key$"
