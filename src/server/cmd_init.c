@@ -62,7 +62,8 @@ static const char init_usage[] =
     "  --ca-cert FILE         use an existing CA instead of a new root: its certificate\n"
     "                         (PEM; more certificates after it count as --chain)\n"
     "  --ca-key FILE          its private key (PEM, unencrypted); must match --ca-cert\n"
-    "  --ca-key pkcs11:URI    alone: a new root CA for a key already on a PKCS#11 token\n"
+    "  --ca-key pkcs11:URI    alone: a new root CA for a key already on a PKCS#11 token;\n"
+    "                         with --ca-cert: that CA, its key on the token\n"
     "                         (RFC 7512 URI with module-path and pin-source)\n"
     "  --generate-on-token    with --ca-key pkcs11:URI: first generate that key pair\n"
     "                         (--key-type) on the token, under the URI's object/id\n"
@@ -262,19 +263,23 @@ out:
 
 /* An existing CA (root or subordinate): the key must be the certificate's,
  * the certificate must be a CA (basicConstraints CA:TRUE, keyCertSign when
- * keyUsage is present) and a subordinate must chain to a root. */
+ * keyUsage is present) and a subordinate must chain to a root. A token
+ * key (pkcs11:) is matched by the token's public key object. */
 static est_status ca_import(const init_opts *o, init_ca *ca, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *more = NULL;
+    int token = estd_key_is_pkcs11(o->ca_key);
     est_status rc;
 
     if ((rc = est_certs_read_file(o->ca_cert, &certs, err)) != EST_OK ||
-        (rc = est_key_read_file(o->ca_key, &ca->key, err)) != EST_OK ||
+        (token && (rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK) ||
+        (!token && (rc = est_key_read_file(o->ca_key, &ca->key, err)) != EST_OK) ||
         (o->chain != NULL && (rc = est_certs_read_file(o->chain, &more, err)) != EST_OK))
         goto out;
     ca->cert = sk_X509_shift(certs);
     rc = EST_E_CONFIG;
-    if (X509_check_private_key(ca->cert, ca->key) != 1) {
+    if ((token ? EVP_PKEY_eq(X509_get0_pubkey(ca->cert), est_signer_get0_public_key(ca->signer))
+               : X509_check_private_key(ca->cert, ca->key)) != 1) {
         ERR_clear_error();
         est_error_set(err, rc, "%s: the key does not match the certificate %s", o->ca_key, o->ca_cert);
         goto out;

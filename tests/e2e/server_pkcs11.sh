@@ -15,7 +15,8 @@
 # by openssl, old device certificates verify through OldWithNew, serve
 # issues under the new root.
 # `estd init --ca-key pkcs11:...` makes a root for a key already on the token,
-# with --generate-on-token for a key pair it first generates there.
+# with --generate-on-token for a key pair it first generates there, and with
+# --ca-cert FILE a subordinate CA whose key is on the token.
 . "$E2E_LIB/server.sh"
 MODULE=
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
@@ -114,6 +115,40 @@ one_line_error "^estd: init: .*pkcs11: the URI already names a private key$"
 expect_status 1 "$ESTD" init "$T/gen-nokey" --generate-on-token
 one_line_error "^estd: init: --generate-on-token needs --ca-key pkcs11:URI"
 pass "estd init --generate-on-token: P-384 and RSA-2048 pairs made on the token (never extractable), serve issues; an existing key is refused"
+
+# --- estd init --ca-cert FILE --ca-key pkcs11:...: a subordinate CA, its key on the token
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/up.key" -out "$T/up.pem" \
+  -subj /CN=Upstream-Root -days 30 -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/sub.key" 2>/dev/null
+openssl req -new -key "$T/sub.key" -subj /CN=Token-Sub-CA -out "$T/sub.csr"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$T/sub.ext"
+openssl x509 -req -in "$T/sub.csr" -CA "$T/up.pem" -CAkey "$T/up.key" -CAcreateserial -days 20 \
+  -extfile "$T/sub.ext" -out "$T/sub.pem" 2>/dev/null
+softhsm2-util --init-token --free --label ca-sub --pin 1234 --so-pin 5678 >/dev/null
+softhsm2-util --import "$T/sub.key" --token ca-sub --label sub --id 04 --pin 1234 >/dev/null
+rm -f "$T/sub.key"
+SDIR=$T/sub
+suri="pkcs11:token=ca-sub;object=sub?module-path=$MODULE&pin-source=$T/pin"
+expect_status 1 "$ESTD" init "$T/sub-wrong" --ca-cert "$T/sub.pem" --chain "$T/up.pem" --ca-key "$guri"
+one_line_error "^estd: init: .*the key does not match the certificate"
+[ ! -e "$T/sub-wrong" ] || fail "a refused init left its directory"
+"$ESTD" init "$SDIR" --ca-cert "$T/sub.pem" --chain "$T/up.pem" --ca-key "$suri" >/dev/null 2>"$T/err" \
+  || fail "init --ca-cert with a token key: $(cat "$T/err")"
+[ ! -e "$SDIR/ca/ca.key" ] || fail "subordinate: init wrote a key file for a token key"
+grep -qxF "key = $suri" "$SDIR/estd.conf" || fail "subordinate: estd.conf does not name the token key"
+cmp -s "$SDIR/ca/ca.pem" "$T/sub.pem" || fail "subordinate: ca.pem is not the given certificate"
+printf 'pw\n' | "$ESTD" user add "$SDIR" u --password-stdin
+SAVED_DIR=$DIR; DIR=$SDIR
+estd_start "$SDIR"
+enroll s "/CN=under-token-sub" u pw
+estd_stop
+DIR=$SAVED_DIR
+openssl verify -CAfile "$T/up.pem" -untrusted "$T/sub.pem" "$T/s.pem" >/dev/null \
+  || fail "subordinate: the issued certificate does not chain to the upstream root"
+openssl verify -CAfile "$T/up.pem" -untrusted "$T/sub.pem" "$SDIR/tls/server.pem" >/dev/null \
+  || fail "subordinate: the TLS certificate (signed on the token) does not chain"
+pass "estd init --ca-cert FILE --ca-key pkcs11:...: subordinate CA whose key is on the token issues; a key that is not the certificate's is refused"
 
 # --- the token fails mid-run (its files vanish: SoftHSM's C_Sign errors) -------------
 estd_start "$DIR"
