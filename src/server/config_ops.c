@@ -1,10 +1,10 @@
 /* Operations keys of estd.conf (config_ops.h). Documented in the template
  * (config.c), estd.conf(5) and docs/operator.md "Operations". */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "config.h"
 #include "config_ops.h"
 
 void estd_ops_defaults(estd_ops_config *ops)
@@ -14,33 +14,6 @@ void estd_ops_defaults(estd_ops_config *ops)
     ops->crl_days = ESTD_CRL_DAYS_DEFAULT;
 }
 
-static est_status text(char *dst, size_t cap, const char *value, est_error *err)
-{
-    size_t n = strlen(value);
-
-    if (n >= cap)
-        return est_error_set(err, EST_E_CONFIG, "value longer than %zu characters", cap - 1);
-    memcpy(dst, value, n + 1);
-    return EST_OK;
-}
-
-static est_status number(unsigned *dst, const char *value, unsigned min, unsigned max,
-                         est_error *err)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' || v < min || v > max)
-        return est_error_set(err, EST_E_CONFIG, "'%s' is not a whole number from %u to %u",
-                             value, min, max);
-    *dst = (unsigned)v;
-    return EST_OK;
-}
-
-/* HOST:PORT, or a bare PORT meaning 127.0.0.1:PORT (metrics stay local
- * unless an address is given). "" = off. */
 static est_status listen_address(char *dst, size_t cap, const char *value, int bare_port_local,
                                  est_error *err)
 {
@@ -51,27 +24,27 @@ static est_status listen_address(char *dst, size_t cap, const char *value, int b
     }
     if (value[0] != '\0' && strrchr(value, ':') == NULL)
         return est_error_set(err, EST_E_CONFIG, "'%s' is not HOST:PORT", value);
-    return text(dst, cap, value, err);
+    return estd_config_set_string(dst, cap, value, err);
 }
 
 est_status estd_ops_server_key_set(estd_ops_config *ops, const char *key, const char *value,
                                    est_error *err)
 {
     if (strcmp(key, "tls_renew_days") == 0)
-        return number(&ops->tls_renew_days, value, 0, ESTD_TLS_RENEW_DAYS_MAX, err);
+        return estd_config_set_uint(&ops->tls_renew_days, value, 0, ESTD_TLS_RENEW_DAYS_MAX, err);
     if (strcmp(key, "http_listen") == 0)
         return listen_address(ops->http_listen, sizeof ops->http_listen, value, 0, err);
     if (strcmp(key, "crl_days") == 0)
-        return number(&ops->crl_days, value, 1, ESTD_CRL_DAYS_MAX, err);
+        return estd_config_set_uint(&ops->crl_days, value, 1, ESTD_CRL_DAYS_MAX, err);
     if (strcmp(key, "metrics_listen") == 0)
         return listen_address(ops->metrics_listen, sizeof ops->metrics_listen, value, 1, err);
     if (strcmp(key, "metrics_user") == 0) {
         if (strchr(value, ':') != NULL)
             return est_error_set(err, EST_E_CONFIG, "metrics_user must not contain ':'");
-        return text(ops->metrics_user, sizeof ops->metrics_user, value, err);
+        return estd_config_set_string(ops->metrics_user, sizeof ops->metrics_user, value, err);
     }
     if (strcmp(key, "metrics_password_file") == 0)
-        return text(ops->metrics_password_file, sizeof ops->metrics_password_file, value, err);
+        return estd_config_set_string(ops->metrics_password_file, sizeof ops->metrics_password_file, value, err);
     if (strcmp(key, "log_format") == 0) {
         if (strcasecmp(value, "text") == 0 || strcasecmp(value, "json") == 0) {
             ops->log_format = strcasecmp(value, "json") == 0 ? ESTD_LOG_JSON : ESTD_LOG_TEXT;
@@ -97,7 +70,7 @@ static est_status url(char *dst, size_t cap, const char *value, est_error *err)
         return est_error_set(err, EST_E_CONFIG, "'%s' is not an http:// URL", value);
     if (strpbrk(value, " \t\"<>") != NULL)
         return est_error_set(err, EST_E_CONFIG, "'%s' is not a URL", value);
-    return text(dst, cap, value, err);
+    return estd_config_set_string(dst, cap, value, err);
 }
 
 est_status estd_ops_ca_key_set(est_profile *profile, const char *key, const char *value,
