@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     in_process = rate(signer, sk_X509_value(certs, 0), threads, seconds);
     est_signer_free(signer);
     if (estd_keyproc_start(argv[1], KEYPROC_CONNECTIONS, &kp, NULL) != EST_OK ||
-        estd_keyproc_signer_new(kp, 0, sk_X509_value(certs, 0), &signer, NULL) != EST_OK)
+        estd_keyproc_signer_new(kp, 0, sk_X509_value(certs, 0), 0, &signer, NULL) != EST_OK)
         return fputs("keyproc_roundtrip: no signer process\n", stderr), 1;
     process = rate(signer, sk_X509_value(certs, 0), threads, seconds);
     printf("threads=%u in_process_per_s=%.0f process_per_s=%.0f\n", threads, in_process, process);

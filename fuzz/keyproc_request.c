@@ -21,7 +21,7 @@ static void key_init(void)
     if (est_key_generate(EST_KEY_EC_P256, &key.key, NULL) != EST_OK ||
         est_name_parse("CN=fuzz CA", &name, NULL) != EST_OK || (key.cert = X509_new()) == NULL ||
         !X509_set_subject_name(key.cert, name) ||
-        keyproc_sig_alg(key.key, &key.sig_alg, NULL) != EST_OK)
+        keyproc_sig_alg(key.key, 0, &key.sig_alg, NULL) != EST_OK)
         abort();
     X509_NAME_free(name);
 }

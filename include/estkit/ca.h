@@ -73,6 +73,17 @@ typedef struct est_signer est_signer;
 est_signer *est_signer_new(const est_signer_ops *ops, void *impl);
 /* The default: the private key in this process (takes a reference). */
 est_signer *est_signer_new_key(EVP_PKEY *key);
+/* The same with RSASSA-PSS signatures on certificates and CRLs (RFC 4055:
+ * SHA-256, MGF1-SHA-256, salt EST_RSA_PSS_SALT_LEN); NULL for a non-RSA
+ * key. CMS signatures (sign_data) stay PKCS#1 v1.5. */
+est_signer *est_signer_new_key_pss(EVP_PKEY *key);
+#define EST_RSA_PSS_SALT_LEN 32
+/* Sets pctx (an RSA signing context) to those PSS parameters; 1 on success. */
+int est_rsa_pss_setup(EVP_PKEY_CTX *pctx);
+/* A SHA-256 digest-sign context for RSA key with the PSS parameters. */
+EVP_MD_CTX *est_rsa_pss_ctx_new(EVP_PKEY *key);
+/* The rsassaPss AlgorithmIdentifier those signatures carry, or NULL. */
+X509_ALGOR *est_rsa_pss_algor(EVP_PKEY *key);
 void est_signer_free(est_signer *signer);
 EVP_PKEY *est_signer_get0_public_key(est_signer *signer);
 est_status est_signer_sign_cert(est_signer *signer, X509 *cert, est_error *err);

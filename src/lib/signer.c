@@ -7,7 +7,9 @@
  * with the signer's public key before it is used: a faulty or compromised
  * backend must not get a bad certificate out of the door (and RSA-CRT
  * faults can leak the key through a wrong signature). */
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "estkit/ca.h"
 
@@ -117,6 +119,86 @@ est_signer *est_signer_new_key(EVP_PKEY *key)
     if (key == NULL || EVP_PKEY_up_ref(key) != 1)
         return NULL;
     return est_signer_new(&key_signer_ops, key);
+}
+
+/* --- RSASSA-PSS (RFC 4055 §3.1): SHA-256, MGF1 with SHA-256, a 32-byte
+ * salt; OpenSSL writes all three parameters into the AlgorithmIdentifier
+ * (only trailerField = 1 is left to its DEFAULT). --- */
+
+int est_rsa_pss_setup(EVP_PKEY_CTX *pctx)
+{
+    return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0 &&
+           EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, EST_RSA_PSS_SALT_LEN) > 0;
+}
+
+/* A digest-sign context for key with the PSS parameters (SHA-256). */
+EVP_MD_CTX *est_rsa_pss_ctx_new(EVP_PKEY *key)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+
+    if (ctx == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
+        EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL) != 1 ||
+        !est_rsa_pss_setup(pctx)) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+X509_ALGOR *est_rsa_pss_algor(EVP_PKEY *key)
+{
+    EVP_MD_CTX *ctx = est_rsa_pss_ctx_new(key);
+    unsigned char der[128];
+    const unsigned char *p = der;
+    OSSL_PARAM params[2] = {OSSL_PARAM_END, OSSL_PARAM_END};
+    X509_ALGOR *alg = NULL;
+
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, der,
+                                                  sizeof der);
+    if (ctx != NULL && EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(ctx), params) == 1)
+        alg = d2i_X509_ALGOR(NULL, &p, (long)params[0].return_size);
+    EVP_MD_CTX_free(ctx);
+    return alg;
+}
+
+static est_status pss_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
+{
+    EVP_MD_CTX *ctx = est_rsa_pss_ctx_new(impl);
+    int ok = ctx != NULL && X509_sign_ctx(cert, ctx) > 0;
+
+    (void)md;
+    EVP_MD_CTX_free(ctx);
+    return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "signing the certificate (PSS)");
+}
+
+static est_status pss_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
+{
+    EVP_MD_CTX *ctx = est_rsa_pss_ctx_new(impl);
+    int ok = ctx != NULL && X509_CRL_sign_ctx(crl, ctx) > 0;
+
+    (void)md;
+    EVP_MD_CTX_free(ctx);
+    return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "signing the CRL (PSS)");
+}
+
+/* CMS SignerInfos keep PKCS#1 v1.5 (sign_data): only certificates and
+ * CRLs carry the PSS AlgorithmIdentifier. */
+static const est_signer_ops key_pss_signer_ops = {
+    .name = "key-pss",
+    .sign_cert = pss_sign_cert,
+    .sign_crl = pss_sign_crl,
+    .get0_public_key = key_get0_public_key,
+    .free = key_free,
+    .sign_data = key_sign_data,
+};
+
+est_signer *est_signer_new_key_pss(EVP_PKEY *key)
+{
+    if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_up_ref(key) != 1)
+        return NULL;
+    return est_signer_new(&key_pss_signer_ops, key);
 }
 
 /* --- signing through the seam --- */

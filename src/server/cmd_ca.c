@@ -204,9 +204,9 @@ static est_status rollover_make(const rollover_opts *o, const estd_ca *ca, rollo
     if (o->new_key != NULL) {
         if (o->key_type_set)
             return est_error_set(err, EST_E_INPUT, "--key-type: the token key is what it is");
-        if ((rc = estd_p11_signer_new(ca->cfg->key, X509_get0_pubkey(ca->cert), &s->old_signer,
-                                      err)) != EST_OK ||
-            (rc = estd_p11_signer_new(o->new_key, NULL, &s->new_signer, err)) != EST_OK)
+        if ((rc = estd_p11_signer_new(ca->cfg->key, X509_get0_pubkey(ca->cert), 0,
+                                      &s->old_signer, err)) != EST_OK ||
+            (rc = estd_p11_signer_new(o->new_key, NULL, 0, &s->new_signer, err)) != EST_OK)
             return rc;
     } else if ((rc = estd_ca_key_load(ca->cfg, &s->old_key, err)) != EST_OK ||
                (rc = est_key_generate(o->key_type_set ? o->key_type : key_type_of(s->old_key),

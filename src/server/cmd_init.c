@@ -207,7 +207,7 @@ static est_status ca_create_root(const init_opts *o, init_ca *ca, est_error *err
     if (o->ca_key != NULL) { /* pkcs11: the key is on the token */
         if ((o->generate_on_token &&
              (rc = estd_p11_key_generate(o->ca_key, o->key_type, err)) != EST_OK) ||
-            (rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK ||
+            (rc = estd_p11_signer_new(o->ca_key, NULL, 0, &ca->signer, err)) != EST_OK ||
             (rc = est_ca_make_root_signer(ca->signer, o->ca_subject, (unsigned)o->days,
                                           &ca->cert, err)) != EST_OK)
             return est_error_prefix(err, rc, "new root CA on the token");
@@ -272,7 +272,7 @@ static est_status ca_import(const init_opts *o, init_ca *ca, est_error *err)
     est_status rc;
 
     if ((rc = est_certs_read_file(o->ca_cert, &certs, err)) != EST_OK ||
-        (token && (rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK) ||
+        (token && (rc = estd_p11_signer_new(o->ca_key, NULL, 0, &ca->signer, err)) != EST_OK) ||
         (!token && (rc = est_key_read_file(o->ca_key, &ca->key, err)) != EST_OK) ||
         (o->chain != NULL && (rc = est_certs_read_file(o->chain, &more, err)) != EST_OK))
         goto out;
@@ -397,7 +397,8 @@ static est_status write_tls(const char *tmp, const init_opts *o, const init_ca *
     }
     /* est_ca_new takes the signer: the token key gets a session of its own */
     if (ca->signer != NULL &&
-        (rc = estd_p11_signer_new(o->ca_key, X509_get0_pubkey(ca->cert), &signer, err)) != EST_OK)
+        (rc = estd_p11_signer_new(o->ca_key, X509_get0_pubkey(ca->cert), 0, &signer, err)) !=
+            EST_OK)
         goto out;
     if (subject == NULL || (signer == NULL && (signer = est_signer_new_key(ca->key)) == NULL) ||
         (issuer = est_ca_new(ca->cert, ca->chain, NULL, signer)) == NULL ||

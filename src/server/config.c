@@ -484,6 +484,10 @@ static est_status ca_key_set(estd_ca_config *ca, const char *key, const char *va
         return set_string(ca->key, sizeof ca->key, value, err);
     if (strcmp(key, "chain") == 0)
         return set_string(ca->chain, sizeof ca->chain, value, err);
+    if (strcmp(key, "signature") == 0) {
+        static const char *const schemes[] = {"pkcs1", "pss", NULL};
+        return set_choice(&ca->signature_pss, value, schemes, err);
+    }
     if (strcmp(key, "extra") == 0)
         return set_string(ca->extra, sizeof ca->extra, value, err);
     if (strcmp(key, "enroll_auth") == 0)

@@ -96,6 +96,7 @@ typedef struct estd_ca_config {
     /* Key storage (issue #14): the passphrase of an encrypted key file. */
     char key_passphrase_file[ESTD_PATH_MAX];  /* a 0600 file; "" = none */
     char key_passphrase_credential[256];      /* $CREDENTIALS_DIRECTORY/NAME; "" = none */
+    int signature_pss; /* signature = pss: RSASSA-PSS certificates and CRLs (RSA keys only) */
     char chain[ESTD_PATH_MAX];     /* certificates above it up to the root; "" = none */
     char extra[ESTD_PATH_MAX];     /* more certs for /cacerts (rollover links); "" = none */
     est_profile profile;

@@ -40,11 +40,27 @@ est_status estd_cert_sign_external(X509 *cert, const X509_ALGOR *alg, estd_sign_
     return rc != EST_OK ? rc : signature_put(signature, sig, sig_len, err);
 }
 
+/* The throwaway key signs with alg's scheme: PSS or the default. */
+static int crl_sign_throwaway(X509_CRL *crl, EVP_PKEY *throwaway, const EVP_MD *md,
+                              const X509_ALGOR *alg)
+{
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    if (OBJ_obj2nid(alg->algorithm) != NID_rsassaPss)
+        return X509_CRL_sign(crl, throwaway, md) > 0;
+    ctx = est_rsa_pss_ctx_new(throwaway);
+    ok = ctx != NULL && X509_CRL_sign_ctx(crl, ctx) > 0;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 est_status estd_crl_sign_external(X509_CRL *crl, EVP_PKEY *public_key, const EVP_MD *md,
-                                  estd_sign_fn sign, void *arg, est_error *err)
+                                  const X509_ALGOR *alg, estd_sign_fn sign, void *arg,
+                                  est_error *err)
 {
     const ASN1_BIT_STRING *signature = NULL;
-    const X509_ALGOR *alg = NULL;
+    const X509_ALGOR *outer = NULL;
     int ec = EVP_PKEY_get_base_id(public_key) == EVP_PKEY_EC;
     EVP_PKEY *throwaway = ec ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
                              : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -55,14 +71,14 @@ est_status estd_crl_sign_external(X509_CRL *crl, EVP_PKEY *public_key, const EVP
 
     /* The algorithm follows the key type and md, not the key itself: this
      * sets both algorithm fields; the signature is then replaced. */
-    if (throwaway == NULL || X509_CRL_sign(crl, throwaway, md) <= 0 ||
+    if (throwaway == NULL || !crl_sign_throwaway(crl, throwaway, md, alg) ||
         (len = i2d_re_X509_CRL_tbs(crl, &tbs)) <= 0) {
         rc = est_error_set_openssl(err, rc, "preparing the CRL");
         goto out;
     }
     if ((rc = sign(arg, tbs, (size_t)len, sig, &sig_len, err)) != EST_OK)
         goto out;
-    X509_CRL_get0_signature(crl, &signature, &alg);
+    X509_CRL_get0_signature(crl, &signature, &outer);
     rc = signature_put(signature, sig, sig_len, err);
 out:
     OPENSSL_free(tbs);

@@ -18,8 +18,10 @@ typedef est_status (*estd_sign_fn)(void *arg, const uint8_t *tbs, size_t len, ui
 est_status estd_cert_sign_external(X509 *cert, const X509_ALGOR *alg, estd_sign_fn sign,
                                    void *arg, est_error *err);
 /* A CRL has no setter for its inner algorithm in OpenSSL 3.0: public_key's
- * type (EC or RSA) and md pick it, through a throwaway key of that type. */
+ * type (EC or RSA) and md pick it, through a throwaway key of that type;
+ * alg (as above) says whether it is RSASSA-PSS. */
 est_status estd_crl_sign_external(X509_CRL *crl, EVP_PKEY *public_key, const EVP_MD *md,
-                                  estd_sign_fn sign, void *arg, est_error *err);
+                                  const X509_ALGOR *alg, estd_sign_fn sign, void *arg,
+                                  est_error *err);
 
 #endif

@@ -172,13 +172,17 @@ static est_status key_signer_make(void *arg, unsigned index, const estd_ca_confi
     (void)arg, (void)index;
     *out = NULL;
     if (estd_key_is_pkcs11(cfg->key))
-        return estd_p11_signer_new(cfg->key, X509_get0_pubkey(cert), out, err);
+        return estd_p11_signer_new(cfg->key, X509_get0_pubkey(cert), cfg->signature_pss, out,
+                                   err);
     if ((rc = estd_ca_key_load(cfg, &key, err)) != EST_OK)
         return rc;
     if (!X509_check_private_key(cert, key))
         rc = est_error_set_openssl(err, EST_E_CONFIG, "%s: key does not match the certificate %s",
                                    cfg->key, cfg->cert);
-    else if ((*out = est_signer_new_key(key)) == NULL)
+    else if (cfg->signature_pss && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+        rc = est_error_set(err, EST_E_CONFIG, "signature = pss needs an RSA CA key");
+    else if ((*out = cfg->signature_pss ? est_signer_new_key_pss(key)
+                                        : est_signer_new_key(key)) == NULL)
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
     EVP_PKEY_free(key);
     return rc;
@@ -327,8 +331,7 @@ est_status estd_instance_open(const char *dir, unsigned flags, estd_instance **o
 static est_status keyproc_signer_make(void *arg, unsigned index, const estd_ca_config *cfg,
                                       X509 *cert, est_signer **out, est_error *err)
 {
-    (void)cfg;
-    return estd_keyproc_signer_new(arg, index, cert, out, err);
+    return estd_keyproc_signer_new(arg, index, cert, cfg->signature_pss, out, err);
 }
 
 /* A signer process of its own for each instance: a reload starts a new

@@ -46,7 +46,7 @@ static est_status p11_key_check(keyproc_key *k, const estd_ca_config *cfg, est_e
     est_status rc;
     int ok;
 
-    rc = estd_p11_sign(k->p11, 0, k->key, probe, sizeof probe, sig, sizeof sig, &sig_len, err);
+    rc = estd_p11_sign(k->p11, 0, k->key, 0, probe, sizeof probe, sig, sizeof sig, &sig_len, err);
     ok = rc == EST_OK && ctx != NULL &&
          EVP_DigestVerifyInit_ex(ctx, NULL, EVP_MD_get0_name(md), NULL, NULL, k->key, NULL) == 1 &&
          EVP_DigestVerify(ctx, sig, sig_len, probe, sizeof probe) == 1;
@@ -83,7 +83,8 @@ static est_status key_open(const estd_ca_config *cfg, unsigned sessions, keyproc
             goto out;
         }
     }
-    rc = keyproc_sig_alg(k->key, &k->sig_alg, err);
+    k->pss = cfg->signature_pss;
+    rc = keyproc_sig_alg(k->key, k->pss, &k->sig_alg, err);
 out:
     if (rc != EST_OK && cfg->label[0] != '\0')
         est_error_prefix(err, rc, "CA '%s'", cfg->label);
@@ -147,20 +148,30 @@ static void send_hello(int fd, const keyproc_state *s, const est_error *failed)
     (void)send(fd, msg, len, MSG_NOSIGNAL);
 }
 
-static est_status key_sign(const keyproc_key *k, unsigned session, const uint8_t *data,
-                           size_t len, uint8_t *sig, size_t *sig_len, est_error *err)
+/* signature = pss applies to certificates and CRLs (whose check matched
+ * k->sig_alg); CMS signed attributes stay PKCS#1 v1.5. */
+static est_status key_sign(const keyproc_key *k, unsigned session, keyproc_op op,
+                           const uint8_t *data, size_t len, uint8_t *sig, size_t *sig_len,
+                           est_error *err)
 {
     const EVP_MD *md = est_key_digest(k->key);
+    int pss = k->pss && op != KEYPROC_SIGN_DATA;
     EVP_MD_CTX *ctx;
     size_t cap = 0;
     est_status rc = EST_E_CA;
 
     if (k->p11 != NULL)
-        return estd_p11_sign(k->p11, session, k->key, data, len, sig, KEYPROC_SIGNATURE_MAX,
-                             sig_len, err);
-    if ((ctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL, k->key,
-                              NULL) != 1 ||
+        return estd_p11_sign(k->p11, session, k->key, pss, data, len, sig,
+                             KEYPROC_SIGNATURE_MAX, sig_len, err);
+    if (pss)
+        ctx = est_rsa_pss_ctx_new(k->key);
+    else if ((ctx = EVP_MD_CTX_new()) != NULL &&
+             EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL,
+                                   k->key, NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    if (ctx == NULL ||
         EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 || cap > KEYPROC_SIGNATURE_MAX ||
         EVP_DigestSign(ctx, sig, &cap, data, len) != 1) {
         est_error_set_openssl(err, rc, "signing");
@@ -187,7 +198,7 @@ static size_t answer(keyproc_state *s, unsigned session, const uint8_t *msg, siz
 
     rc = keyproc_request_check(s->keys, s->key_count, msg, len, &req, &err);
     if (rc == EST_OK)
-        rc = key_sign(&s->keys[req.key_index], session, req.payload, req.payload_len, reply + 1,
+        rc = key_sign(&s->keys[req.key_index], session, req.op, req.payload, req.payload_len, reply + 1,
                       &sig_len, &err);
     if (rc == EST_OK) {
         reply[0] = KEYPROC_OK;

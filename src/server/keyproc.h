@@ -45,8 +45,8 @@ est_status estd_keyproc_start(const char *dir, unsigned n, estd_keyproc **out, e
 void estd_keyproc_free(estd_keyproc *kp);
 /* A signer for key index (the CA's position in estd.conf) whose
  * certificate is cert: checks the signer holds that key. The signer
- * borrows kp, which must outlive it. */
-est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert,
+ * borrows kp, which must outlive it. pss: signature = pss. */
+est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert, int pss,
                                    est_signer **out, est_error *err);
 /* The signer process's pid (tests, logs); 0 while it is down. */
 pid_t estd_keyproc_pid(estd_keyproc *kp);

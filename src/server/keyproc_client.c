@@ -377,8 +377,10 @@ static est_status remote_sign_tbs_crl(void *arg, const uint8_t *tbs, size_t len,
 
 static est_status remote_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
 {
-    return estd_crl_sign_external(crl, ((remote_signer *)impl)->public_key, md,
-                                  remote_sign_tbs_crl, impl, err);
+    remote_signer *r = impl;
+
+    return estd_crl_sign_external(crl, r->public_key, md, r->sig_alg, remote_sign_tbs_crl, r,
+                                  err);
 }
 
 static est_status remote_sign_data(void *impl, const EVP_MD *md, const uint8_t *data,
@@ -423,7 +425,7 @@ static const est_signer_ops remote_signer_ops = {
     .sign_data = remote_sign_data,
 };
 
-est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert,
+est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert, int pss,
                                    est_signer **out, est_error *err)
 {
     remote_signer *r = calloc(1, sizeof *r);
@@ -447,7 +449,7 @@ est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert,
         est_error_set(err, rc, "the signer process holds no key for this certificate");
         goto out;
     }
-    if ((rc = keyproc_sig_alg(r->public_key, &r->sig_alg, err)) != EST_OK)
+    if ((rc = keyproc_sig_alg(r->public_key, pss, &r->sig_alg, err)) != EST_OK)
         goto out;
     *out = est_signer_new(&remote_signer_ops, r);
     r = NULL;

@@ -12,13 +12,19 @@
 #include <openssl/x509.h>
 #include "keyproc_wire.h"
 
-est_status keyproc_sig_alg(EVP_PKEY *key, X509_ALGOR **out, est_error *err)
+est_status keyproc_sig_alg(EVP_PKEY *key, int pss, X509_ALGOR **out, est_error *err)
 {
     const EVP_MD *md = est_key_digest(key);
     int pkey_nid = EVP_PKEY_get_base_id(key), sig_nid = NID_undef;
     X509_ALGOR *alg;
 
     *out = NULL;
+    if (pss && pkey_nid != EVP_PKEY_RSA)
+        return est_error_set(err, EST_E_CONFIG, "signature = pss needs an RSA CA key");
+    if (pss)
+        return (*out = est_rsa_pss_algor(key)) != NULL
+                   ? EST_OK
+                   : est_error_set_openssl(err, EST_E_CA, "the RSASSA-PSS parameters");
     if (pkey_nid != EVP_PKEY_EC && pkey_nid != EVP_PKEY_RSA && pkey_nid != EVP_PKEY_ED25519)
         return est_error_set(err, EST_E_UNSUPPORTED, "the signer process signs with EC, RSA "
                              "(PKCS#1 v1.5) and Ed25519 keys only");

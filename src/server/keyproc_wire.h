@@ -58,11 +58,14 @@ typedef struct keyproc_key {
     struct estd_p11_key *p11; /* a PKCS#11 token key; NULL for a key file */
     X509 *cert;          /* its CA certificate */
     X509_ALGOR *sig_alg; /* the AlgorithmIdentifier its signatures carry */
+    int pss;             /* signature = pss: certificates and CRLs are RSASSA-PSS */
 } keyproc_key;
 
 /* The signature AlgorithmIdentifier for key with est_key_digest's digest
- * (ECDSA, RSA PKCS#1 v1.5, Ed25519). EST_E_UNSUPPORTED for other keys. */
-est_status keyproc_sig_alg(EVP_PKEY *key, X509_ALGOR **out, est_error *err);
+ * (ECDSA, RSA PKCS#1 v1.5, Ed25519), or with pss RSASSA-PSS (RFC 4055
+ * parameters, est_rsa_pss_algor; EST_E_CONFIG for a non-RSA key).
+ * EST_E_UNSUPPORTED for other keys. */
+est_status keyproc_sig_alg(EVP_PKEY *key, int pss, X509_ALGOR **out, est_error *err);
 
 /* A parsed and checked request; payload points into the message. */
 typedef struct keyproc_request {

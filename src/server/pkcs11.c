@@ -319,10 +319,13 @@ static est_status ecdsa_der(const uint8_t *raw, size_t len, uint8_t *sig, size_t
     return EST_OK;
 }
 
-est_status estd_p11_sign(estd_p11_key *k, unsigned session, EVP_PKEY *public_key,
+est_status estd_p11_sign(estd_p11_key *k, unsigned session, EVP_PKEY *public_key, int pss,
                          const uint8_t *data, size_t len, uint8_t *sig, size_t cap,
                          size_t *sig_len, est_error *err)
 {
+    /* PKCS#11 v2.40 §2.1.14-15: the token hashes with SHA-256 and pads
+     * with the parameters est_rsa_pss_setup uses (RFC 4055 §3.1). */
+    CK_RSA_PKCS_PSS_PARAMS pss_params = {CKM_SHA256, CKG_MGF1_SHA256, EST_RSA_PSS_SALT_LEN};
     const EVP_MD *md = est_key_digest(public_key);
     int ec = EVP_PKEY_get_base_id(public_key) == EVP_PKEY_EC;
     uint8_t digest[EVP_MAX_MD_SIZE], raw[1024];
@@ -345,6 +348,11 @@ est_status estd_p11_sign(estd_p11_key *k, unsigned session, EVP_PKEY *public_key
         mech.mechanism = nid == NID_sha384   ? CKM_SHA384_RSA_PKCS
                          : nid == NID_sha512 ? CKM_SHA512_RSA_PKCS
                                              : CKM_SHA256_RSA_PKCS;
+        if (pss) {
+            mech.mechanism = CKM_SHA256_RSA_PKCS_PSS;
+            mech.pParameter = &pss_params;
+            mech.ulParameterLen = sizeof pss_params;
+        }
     } else {
         return est_error_set(err, EST_E_UNSUPPORTED, "pkcs11: EC and RSA keys only");
     }

@@ -36,10 +36,12 @@ est_status estd_p11_key_generate(const char *uri, est_key_type type, est_error *
 
 /* Signs data as `public_key`'s scheme does (est_key_digest): ECDSA over the
  * digest, the token's raw r||s returned as a DER ECDSA-Sig-Value
- * (RFC 3279 §2.2.3); RSA PKCS#1 v1.5 with CKM_SHA256/384/512_RSA_PKCS. sig
+ * (RFC 3279 §2.2.3); RSA PKCS#1 v1.5 with CKM_SHA256/384/512_RSA_PKCS, or
+ * with pss RSASSA-PSS with CKM_SHA256_RSA_PKCS_PSS (est_rsa_pss_setup's
+ * parameters). sig
  * has room for cap bytes. On session index `session` (< sessions).
  * EST_E_UNAVAILABLE when the token fails (removed, device error). */
-est_status estd_p11_sign(estd_p11_key *key, unsigned session, EVP_PKEY *public_key,
+est_status estd_p11_sign(estd_p11_key *key, unsigned session, EVP_PKEY *public_key, int pss,
                          const uint8_t *data, size_t len, uint8_t *sig, size_t cap,
                          size_t *sig_len, est_error *err);
 
@@ -50,7 +52,7 @@ est_status estd_p11_key_get1_public(estd_p11_key *key, EVP_PKEY **out, est_error
 /* An in-process est_signer for the token key uri (the administration
  * commands); public_key: the CA certificate's key, or NULL to read it from
  * the token. */
-est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, est_signer **out,
-                               est_error *err);
+est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, int pss,
+                               est_signer **out, est_error *err);
 
 #endif

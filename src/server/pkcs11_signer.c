@@ -10,6 +10,7 @@ typedef struct p11_signer {
     estd_p11_key *key;
     EVP_PKEY *public_key;
     X509_ALGOR *sig_alg;
+    int pss; /* certificates and CRLs; CMS stays PKCS#1 v1.5 */
 } p11_signer;
 
 static est_status p11_sign_tbs(void *arg, const uint8_t *tbs, size_t len, uint8_t *sig,
@@ -17,8 +18,8 @@ static est_status p11_sign_tbs(void *arg, const uint8_t *tbs, size_t len, uint8_
 {
     p11_signer *s = arg;
 
-    return estd_p11_sign(s->key, 0, s->public_key, tbs, len, sig, ESTD_SIGNATURE_MAX, sig_len,
-                         err);
+    return estd_p11_sign(s->key, 0, s->public_key, s->pss, tbs, len, sig, ESTD_SIGNATURE_MAX,
+                         sig_len, err);
 }
 
 static est_status p11_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
@@ -29,8 +30,9 @@ static est_status p11_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_er
 
 static est_status p11_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_error *err)
 {
-    return estd_crl_sign_external(crl, ((p11_signer *)impl)->public_key, md, p11_sign_tbs, impl,
-                                  err);
+    p11_signer *s = impl;
+
+    return estd_crl_sign_external(crl, s->public_key, md, s->sig_alg, p11_sign_tbs, s, err);
 }
 
 static est_status p11_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
@@ -40,7 +42,8 @@ static est_status p11_sign_data(void *impl, const EVP_MD *md, const uint8_t *dat
     est_status rc;
 
     (void)md;
-    if ((rc = p11_sign_tbs(impl, data, len, buf, sig_len, err)) != EST_OK)
+    if ((rc = estd_p11_sign(((p11_signer *)impl)->key, 0, ((p11_signer *)impl)->public_key, 0,
+                            data, len, buf, sizeof buf, sig_len, err)) != EST_OK)
         return rc;
     if ((*sig = OPENSSL_memdup(buf, *sig_len)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
@@ -73,8 +76,8 @@ static const est_signer_ops p11_signer_ops = {
     .sign_data = p11_sign_data,
 };
 
-est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, est_signer **out,
-                               est_error *err)
+est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, int pss,
+                               est_signer **out, est_error *err)
 {
     p11_signer *s = calloc(1, sizeof *s);
     est_status rc = EST_E_NOMEM;
@@ -88,7 +91,8 @@ est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, est_signer
         s->public_key = public_key;
     else if ((rc = estd_p11_key_get1_public(s->key, &s->public_key, err)) != EST_OK)
         goto out;
-    if ((rc = keyproc_sig_alg(s->public_key, &s->sig_alg, err)) != EST_OK)
+    s->pss = pss;
+    if ((rc = keyproc_sig_alg(s->public_key, pss, &s->sig_alg, err)) != EST_OK)
         goto out;
     /* est_signer_* verifies every signature with the public key: a token
      * key that is not the CA certificate's fails the first one. */

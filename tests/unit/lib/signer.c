@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "estkit/ca.h"
 #include "ca_fixture.h"
@@ -66,6 +67,89 @@ static void key_signer_digest_follows_key(void **state)
         assert_non_null(est_signer_get0_public_key(signer));
         est_signer_free(signer);
     }
+}
+
+/* RFC 4055 §3.1 parameters, decoded from the AlgorithmIdentifier alone. */
+static void assert_pss_params(const X509_ALGOR *alg)
+{
+    const ASN1_OBJECT *oid = NULL;
+    const void *pval = NULL;
+    int ptype = 0;
+    const unsigned char *p;
+    RSA_PSS_PARAMS *pss;
+    X509_ALGOR *mgf_md;
+
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    assert_int_equal(OBJ_obj2nid(oid), NID_rsassaPss);
+    assert_int_equal(ptype, V_ASN1_SEQUENCE); /* parameters present, not absent */
+    p = ((const ASN1_STRING *)pval)->data;
+    pss = d2i_RSA_PSS_PARAMS(NULL, &p, ((const ASN1_STRING *)pval)->length);
+    assert_non_null(pss);
+    assert_non_null(pss->hashAlgorithm);
+    assert_int_equal(OBJ_obj2nid(pss->hashAlgorithm->algorithm), NID_sha256);
+    assert_non_null(pss->maskGenAlgorithm);
+    assert_int_equal(OBJ_obj2nid(pss->maskGenAlgorithm->algorithm), NID_mgf1);
+    p = pss->maskGenAlgorithm->parameter->value.sequence->data;
+    mgf_md = d2i_X509_ALGOR(NULL, &p, pss->maskGenAlgorithm->parameter->value.sequence->length);
+    assert_non_null(mgf_md);
+    assert_int_equal(OBJ_obj2nid(mgf_md->algorithm), NID_sha256);
+    assert_non_null(pss->saltLength);
+    assert_int_equal(ASN1_INTEGER_get(pss->saltLength), EST_RSA_PSS_SALT_LEN);
+    X509_ALGOR_free(mgf_md);
+    RSA_PSS_PARAMS_free(pss);
+}
+
+static void pss_signer_signs_certs_and_crls_with_rfc4055_params(void **state)
+{
+    static const est_key_type types[] = {EST_KEY_RSA_2048, EST_KEY_RSA_3072};
+    est_error err;
+    (void)state;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        EVP_PKEY *key = ca_fixture_key(types[i]);
+        est_signer *signer = est_signer_new_key_pss(key);
+        X509 *cert = unsigned_cert();
+        X509_CRL *crl = unsigned_crl();
+        const X509_ALGOR *alg = NULL, *crl_alg = NULL;
+        X509_ALGOR *want = est_rsa_pss_algor(key);
+        uint8_t *sig = NULL;
+        size_t sig_len = 0;
+
+        assert_non_null(signer);
+        assert_int_equal(est_signer_sign_cert(signer, cert, &err), EST_OK);
+        assert_int_equal(X509_verify(cert, key), 1);
+        assert_int_equal(X509_get_signature_nid(cert), NID_rsassaPss);
+        X509_get0_signature(NULL, &alg, cert);
+        assert_pss_params(alg);
+        assert_pss_params(X509_get0_tbs_sigalg(cert));
+        assert_int_equal(X509_ALGOR_cmp(alg, want), 0);
+        assert_int_equal(est_signer_sign_crl(signer, crl, &err), EST_OK);
+        assert_int_equal(X509_CRL_verify(crl, key), 1);
+        X509_CRL_get0_signature(crl, NULL, &crl_alg);
+        assert_pss_params(crl_alg);
+        /* CMS signatures stay PKCS#1 v1.5 (the seam verifies them so). */
+        assert_int_equal(est_signer_sign_data(signer, (const uint8_t *)"x", 1, &sig, &sig_len,
+                                              &err), EST_OK);
+        OPENSSL_free(sig);
+        X509_ALGOR_free(want);
+        X509_CRL_free(crl);
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        est_signer_free(signer);
+    }
+}
+
+static void pss_signer_refuses_non_rsa_keys(void **state)
+{
+    static const est_key_type types[] = {EST_KEY_EC_P256, EST_KEY_ED25519};
+    (void)state;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        EVP_PKEY *key = ca_fixture_key(types[i]);
+
+        assert_null(est_signer_new_key_pss(key));
+        assert_null(est_rsa_pss_algor(key));
+        EVP_PKEY_free(key);
+    }
+    assert_null(est_signer_new_key_pss(NULL));
 }
 
 /* A backend behind the vtable: counts calls, can sign with the wrong key
@@ -205,6 +289,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(key_signer_digest_follows_key),
+        cmocka_unit_test(pss_signer_signs_certs_and_crls_with_rfc4055_params),
+        cmocka_unit_test(pss_signer_refuses_non_rsa_keys),
         cmocka_unit_test(custom_backend_is_called_and_freed_once),
         cmocka_unit_test(wrong_signature_is_caught),
         cmocka_unit_test(backend_error_keeps_code_and_names_signer),

@@ -34,7 +34,7 @@ static int setup(void **state)
     f->device = ca_fixture_key(EST_KEY_EC_P256);
     f->csr = ca_fixture_csr(f->device, "CN=device", NULL, 0);
     if (f->ca == NULL || f->other_issuer == NULL || f->other_alg == NULL || f->csr == NULL ||
-        keyproc_sig_alg(f->key.key, &f->key.sig_alg, &err) != EST_OK)
+        keyproc_sig_alg(f->key.key, 0, &f->key.sig_alg, &err) != EST_OK)
         return -1;
     *state = f;
     return 0;
