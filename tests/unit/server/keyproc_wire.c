@@ -4,7 +4,9 @@
  * KEYPROC_REQUEST_MAX at the limit (checked, refused as malformed) and one
  * past (refused as too large); bad version, operation, key index; CMS
  * signedAttrs with and without messageDigest; a TBSCertList of this CA
- * (and not of another issuer or algorithm, nor as a TBSCertificate). */
+ * (and not of another issuer or algorithm, nor as a TBSCertificate); with
+ * signature = pss, an RSASSA-PSS TBSCertificate of this CA and not its
+ * PKCS#1 v1.5 twin, and pss refused for an EC key. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 #include "ca_fixture.h"
 #include "keyproc_wire.h"
@@ -242,6 +245,41 @@ static void test_tbs_cert_list(void **state)
     free(msg);
 }
 
+/* signature = pss: the check accepts exactly the RFC 4055 rsassaPss
+ * AlgorithmIdentifier, and refuses the same CA's PKCS#1 v1.5 TBS. */
+static void test_pss_algorithm(void **state)
+{
+    fixture *f = *state, g = {0};
+    keyproc_request req;
+    est_error err;
+    X509_ALGOR *alg = NULL;
+    est_ca *pss_ca;
+    size_t len;
+    uint8_t *msg;
+
+    assert_int_equal(keyproc_sig_alg(f->key.key, 1, &alg, &err), EST_E_CONFIG);
+    assert_null(alg);
+    assert_non_null(strstr(err.message, "signature = pss needs an RSA CA key"));
+    g.ca = ca_fixture_root_ca(EST_KEY_RSA_2048, "CN=PSS CA", 30, &g.key.cert, &g.key.key);
+    g.csr = f->csr;
+    g.key.pss = 1;
+    assert_int_equal(keyproc_sig_alg(g.key.key, 1, &g.key.sig_alg, &err), EST_OK);
+    assert_int_equal(OBJ_obj2nid(g.key.sig_alg->algorithm), NID_rsassaPss);
+    pss_ca = est_ca_new(g.key.cert, NULL, NULL, est_signer_new_key_pss(g.key.key));
+    assert_non_null(pss_ca);
+    msg = tbs_request(&g, pss_ca, 0, &len);
+    assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_OK);
+    free(msg);
+    msg = tbs_request(&g, g.ca, 0, &len); /* PKCS#1 v1.5 */
+    assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_E_POLICY);
+    free(msg);
+    est_ca_free(pss_ca);
+    est_ca_free(g.ca);
+    X509_free(g.key.cert);
+    EVP_PKEY_free(g.key.key);
+    X509_ALGOR_free(g.key.sig_alg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_bad_header_refused),
         cmocka_unit_test(test_signed_attributes),
         cmocka_unit_test(test_tbs_cert_list),
+        cmocka_unit_test(test_pss_algorithm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
