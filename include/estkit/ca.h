@@ -73,10 +73,15 @@ typedef struct est_signer est_signer;
 est_signer *est_signer_new(const est_signer_ops *ops, void *impl);
 /* The default: the private key in this process (takes a reference). */
 est_signer *est_signer_new_key(EVP_PKEY *key);
-/* The same with RSASSA-PSS signatures on certificates and CRLs (RFC 4055:
- * SHA-256, MGF1-SHA-256, salt EST_RSA_PSS_SALT_LEN); NULL for a non-RSA
- * key. CMS signatures (sign_data) stay PKCS#1 v1.5. */
+/* The same with RSASSA-PSS signatures (RFC 4055: SHA-256, MGF1-SHA-256,
+ * salt EST_RSA_PSS_SALT_LEN) on certificates, CRLs and CMS (RFC 4056);
+ * NULL for a non-RSA key. */
 est_signer *est_signer_new_key_pss(EVP_PKEY *key);
+/* est_signer_new for a backend whose every signature is RSASSA-PSS with
+ * those parameters: the seam verifies sign_data so, and CMS SignerInfos
+ * name rsassaPss. NULL (impl released) unless the public key is RSA. */
+est_signer *est_signer_new_pss(const est_signer_ops *ops, void *impl);
+int est_signer_is_pss(const est_signer *signer);
 #define EST_RSA_PSS_SALT_LEN 32
 /* Sets pctx (an RSA signing context) to those PSS parameters; 1 on success. */
 int est_rsa_pss_setup(EVP_PKEY_CTX *pctx);

@@ -362,10 +362,25 @@ static est_status check_signature_algorithm(CMS_SignerInfo *si, EVP_PKEY *key, e
     return EST_OK;
 }
 
-est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
-                        est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type, const uint8_t *content,
-                        size_t content_len, STACK_OF(X509) *certs, CMS_ContentInfo **out,
-                        est_error *err)
+/* RFC 4056 §3: an RSASSA-PSS SignerInfo names rsassaPss with its
+ * parameters as signatureAlgorithm; its digestAlgorithm is the PSS hash
+ * (SHA-256, given to CMS_add1_signer). */
+static est_status signer_info_pss(CMS_SignerInfo *si, EVP_PKEY *key, est_error *err)
+{
+    X509_ALGOR *sig_alg = NULL, *pss = est_rsa_pss_algor(key);
+    int ok;
+
+    CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &sig_alg);
+    ok = pss != NULL && sig_alg != NULL && X509_ALGOR_copy(sig_alg, pss);
+    X509_ALGOR_free(pss);
+    return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "CMS RSASSA-PSS SignerInfo");
+}
+
+/* est_cms_sign; pss: the signature is RSASSA-PSS (est_signer_is_pss). */
+static est_status cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id, int pss,
+                           est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
+                           const uint8_t *content, size_t content_len, STACK_OF(X509) *certs,
+                           CMS_ContentInfo **out, est_error *err)
 {
     unsigned flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP | (key_id ? CMS_USE_KEYID : 0);
     CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags);
@@ -381,9 +396,11 @@ est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_
     }
     /* A public key suffices here: with CMS_PARTIAL, CMS_add1_signer only
      * lays out the SignerInfo; sign_attributes signs it. */
-    si = CMS_add1_signer(cms, signer_cert, signer_public_key, cms_digest(signer_public_key),
+    si = CMS_add1_signer(cms, signer_cert, signer_public_key,
+                         pss ? EVP_sha256() : cms_digest(signer_public_key),
                          flags | (key_id ? CMS_NOCERTS : 0));
-    if (si == NULL || (rc = check_signature_algorithm(si, signer_public_key, err)) != EST_OK) {
+    if (si == NULL || (rc = check_signature_algorithm(si, signer_public_key, err)) != EST_OK ||
+        (pss && (rc = signer_info_pss(si, signer_public_key, err)) != EST_OK)) {
         if (si == NULL)
             est_error_set_openssl(err, rc, "CMS signer");
         goto out;
@@ -416,6 +433,15 @@ out:
     return rc;
 }
 
+est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
+                        est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
+                        const uint8_t *content, size_t content_len, STACK_OF(X509) *certs,
+                        CMS_ContentInfo **out, est_error *err)
+{
+    return cms_sign(signer_cert, signer_public_key, key_id, 0, sign_data, arg, content_type,
+                    content, content_len, certs, out, err);
+}
+
 static est_status ca_sign_data(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
                                size_t *sig_len, est_error *err)
 {
@@ -432,9 +458,9 @@ est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const ui
     est_status rc;
 
     if ((rc = est_ca_check_key(ca, err)) != EST_OK ||
-        (rc = est_cms_sign(est_ca_get0_cert(ca), est_signer_get0_public_key(est_ca_get0_signer(ca)),
-                           0, ca_sign_data, ca, content_type, content, content_len, certs, &cms,
-                           err)) != EST_OK)
+        (rc = cms_sign(est_ca_get0_cert(ca), est_signer_get0_public_key(est_ca_get0_signer(ca)),
+                       0, est_signer_is_pss(est_ca_get0_signer(ca)), ca_sign_data, ca,
+                       content_type, content, content_len, certs, &cms, err)) != EST_OK)
         return rc;
     len = i2d_CMS_ContentInfo(cms, &buf);
     CMS_ContentInfo_free(cms);

@@ -16,6 +16,7 @@
 struct est_signer {
     const est_signer_ops *ops;
     void *impl;
+    int pss; /* RSASSA-PSS signatures (est_signer_new_pss) */
 };
 
 /* On failure the implementation is released through ops->free, so callers
@@ -39,6 +40,25 @@ est_signer *est_signer_new(const est_signer_ops *ops, void *impl)
     signer->ops = ops;
     signer->impl = impl;
     return signer;
+}
+
+est_signer *est_signer_new_pss(const est_signer_ops *ops, void *impl)
+{
+    est_signer *signer = est_signer_new(ops, impl);
+    EVP_PKEY *key = est_signer_get0_public_key(signer);
+
+    if (signer != NULL && (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)) {
+        est_signer_free(signer);
+        return NULL;
+    }
+    if (signer != NULL)
+        signer->pss = 1;
+    return signer;
+}
+
+int est_signer_is_pss(const est_signer *signer)
+{
+    return signer != NULL && signer->pss;
 }
 
 void est_signer_free(est_signer *signer)
@@ -183,22 +203,43 @@ static est_status pss_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_
     return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "signing the CRL (PSS)");
 }
 
-/* CMS SignerInfos keep PKCS#1 v1.5 (sign_data): only certificates and
- * CRLs carry the PSS AlgorithmIdentifier. */
+static est_status pss_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
+                                uint8_t **sig, size_t *sig_len, est_error *err)
+{
+    EVP_MD_CTX *ctx = est_rsa_pss_ctx_new(impl);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    est_status rc = EST_E_CA;
+
+    (void)md;
+    if (ctx == NULL || EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 ||
+        (buf = OPENSSL_malloc(cap)) == NULL || EVP_DigestSign(ctx, buf, &cap, data, len) != 1) {
+        est_error_set_openssl(err, rc, "signing data (PSS)");
+        OPENSSL_free(buf);
+        goto out;
+    }
+    *sig = buf;
+    *sig_len = cap;
+    rc = EST_OK;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
 static const est_signer_ops key_pss_signer_ops = {
     .name = "key-pss",
     .sign_cert = pss_sign_cert,
     .sign_crl = pss_sign_crl,
     .get0_public_key = key_get0_public_key,
     .free = key_free,
-    .sign_data = key_sign_data,
+    .sign_data = pss_sign_data,
 };
 
 est_signer *est_signer_new_key_pss(EVP_PKEY *key)
 {
     if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_up_ref(key) != 1)
         return NULL;
-    return est_signer_new(&key_pss_signer_ops, key);
+    return est_signer_new_pss(&key_pss_signer_ops, key);
 }
 
 /* --- signing through the seam --- */
@@ -246,13 +287,16 @@ est_status est_signer_sign_crl(est_signer *signer, X509_CRL *crl, est_error *err
     return EST_OK;
 }
 
-static int data_signature_verifies(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data,
-                                   size_t len, const uint8_t *sig, size_t sig_len)
+static int data_signature_verifies(EVP_PKEY *key, int pss, const EVP_MD *md,
+                                   const uint8_t *data, size_t len, const uint8_t *sig,
+                                   size_t sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
     int ok = ctx != NULL &&
-             EVP_DigestVerifyInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL, key,
-                                     NULL) == 1 &&
+             EVP_DigestVerifyInit_ex(ctx, &pctx, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL,
+                                     key, NULL) == 1 &&
+             (!pss || est_rsa_pss_setup(pctx)) &&
              EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1;
 
     EVP_MD_CTX_free(ctx);
@@ -273,13 +317,13 @@ est_status est_signer_sign_data(est_signer *signer, const uint8_t *data, size_t 
     if (signer->ops->sign_data == NULL)
         return est_error_set(err, EST_E_UNSUPPORTED, "signer %s cannot sign CMS content",
                              signer_name(signer));
-    md = est_key_digest(key);
+    md = signer->pss ? EVP_sha256() : est_key_digest(key);
     rc = signer->ops->sign_data(signer->impl, md, data, len, &out, &out_len, err);
     if (rc != EST_OK) {
         est_error_prefix(err, rc, "signer %s", signer_name(signer));
         return rc;
     }
-    if (!data_signature_verifies(key, md, data, len, out, out_len)) {
+    if (!data_signature_verifies(key, signer->pss, md, data, len, out, out_len)) {
         OPENSSL_free(out);
         return est_error_set_openssl(err, EST_E_CA, "signer %s: the signature does not verify",
                                      signer_name(signer));

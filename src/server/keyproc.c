@@ -148,14 +148,13 @@ static void send_hello(int fd, const keyproc_state *s, const est_error *failed)
     (void)send(fd, msg, len, MSG_NOSIGNAL);
 }
 
-/* signature = pss applies to certificates and CRLs (whose check matched
- * k->sig_alg); CMS signed attributes stay PKCS#1 v1.5. */
-static est_status key_sign(const keyproc_key *k, unsigned session, keyproc_op op,
-                           const uint8_t *data, size_t len, uint8_t *sig, size_t *sig_len,
-                           est_error *err)
+/* signature = pss: certificates and CRLs (whose check matched k->sig_alg)
+ * and CMS signed attributes (RFC 4056) alike. */
+static est_status key_sign(const keyproc_key *k, unsigned session, const uint8_t *data,
+                           size_t len, uint8_t *sig, size_t *sig_len, est_error *err)
 {
     const EVP_MD *md = est_key_digest(k->key);
-    int pss = k->pss && op != KEYPROC_SIGN_DATA;
+    int pss = k->pss;
     EVP_MD_CTX *ctx;
     size_t cap = 0;
     est_status rc = EST_E_CA;
@@ -198,7 +197,7 @@ static size_t answer(keyproc_state *s, unsigned session, const uint8_t *msg, siz
 
     rc = keyproc_request_check(s->keys, s->key_count, msg, len, &req, &err);
     if (rc == EST_OK)
-        rc = key_sign(&s->keys[req.key_index], session, req.op, req.payload, req.payload_len, reply + 1,
+        rc = key_sign(&s->keys[req.key_index], session, req.payload, req.payload_len, reply + 1,
                       &sig_len, &err);
     if (rc == EST_OK) {
         reply[0] = KEYPROC_OK;

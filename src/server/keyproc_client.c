@@ -451,7 +451,7 @@ est_status estd_keyproc_signer_new(estd_keyproc *kp, unsigned index, X509 *cert,
     }
     if ((rc = keyproc_sig_alg(r->public_key, pss, &r->sig_alg, err)) != EST_OK)
         goto out;
-    *out = est_signer_new(&remote_signer_ops, r);
+    *out = pss ? est_signer_new_pss(&remote_signer_ops, r) : est_signer_new(&remote_signer_ops, r);
     r = NULL;
     if (*out == NULL)
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");

@@ -10,7 +10,7 @@ typedef struct p11_signer {
     estd_p11_key *key;
     EVP_PKEY *public_key;
     X509_ALGOR *sig_alg;
-    int pss; /* certificates and CRLs; CMS stays PKCS#1 v1.5 */
+    int pss; /* signature = pss: every signature RSASSA-PSS */
 } p11_signer;
 
 static est_status p11_sign_tbs(void *arg, const uint8_t *tbs, size_t len, uint8_t *sig,
@@ -42,8 +42,7 @@ static est_status p11_sign_data(void *impl, const EVP_MD *md, const uint8_t *dat
     est_status rc;
 
     (void)md;
-    if ((rc = estd_p11_sign(((p11_signer *)impl)->key, 0, ((p11_signer *)impl)->public_key, 0,
-                            data, len, buf, sizeof buf, sig_len, err)) != EST_OK)
+    if ((rc = p11_sign_tbs(impl, data, len, buf, sig_len, err)) != EST_OK)
         return rc;
     if ((*sig = OPENSSL_memdup(buf, *sig_len)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
@@ -96,7 +95,7 @@ est_status estd_p11_signer_new(const char *uri, EVP_PKEY *public_key, int pss,
         goto out;
     /* est_signer_* verifies every signature with the public key: a token
      * key that is not the CA certificate's fails the first one. */
-    *out = est_signer_new(&p11_signer_ops, s);
+    *out = pss ? est_signer_new_pss(&p11_signer_ops, s) : est_signer_new(&p11_signer_ops, s);
     s = NULL;
     if (*out == NULL)
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");

@@ -4,7 +4,8 @@
 # with `signer = in-process`, and an RSA CA whose key is on a SoftHSM2
 # token: enroll and re-enroll give certificates that `openssl verify`
 # accepts and whose signature is rsassaPss (SHA-256, MGF1-SHA-256, salt 32,
-# RFC 4055); /fullcmc still works (its CMS signature stays PKCS#1 v1.5);
+# RFC 4055); /fullcmc works (`est` verifies the CMC response, whose
+# SignerInfo is rsassaPss, RFC 4056: unit/lib/cmc_response checks that);
 # `estd crl` signs an rsassaPss CRL that verifies. An EC CA with
 # signature = pss: estd serve refuses to start with one line.
 . "$E2E_LIB/server.sh"

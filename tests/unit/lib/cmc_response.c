@@ -1,5 +1,5 @@
 /* Tests src/lib/cmc_response.c: Full PKI Responses signed by the CA
- * through the signer seam (RSA and EC CA keys; Ed25519 refused), read back by a client;
+ * through the signer seam (RSA and EC CA keys, RSASSA-PSS; Ed25519 refused), read back by a client;
  * failures with fail info; the status limit; ids that must be echoed;
  * trust; and malformed responses. */
 #include <stdarg.h>
@@ -223,6 +223,44 @@ static void every_ca_key_type_signs_responses(void **state)
     }
 }
 
+/* An RSA CA with signature = pss: an rsassaPss SignerInfo (RFC 4056) with a
+ * SHA-256 digestAlgorithm (the key alone would pick SHA-384), which our
+ * parser and OpenSSL's CMS_verify accept. */
+static void pss_ca_signs_responses_rsassa_pss(void **state)
+{
+    est_cmc_status_entry ok = {.status = EST_CMC_SUCCESS};
+    X509 *root = NULL;
+    EVP_PKEY *key = NULL;
+    est_ca *plain = ca_fixture_root_ca(EST_KEY_RSA_3072, "CN=PSS", 30, &root, &key);
+    est_ca *ca = est_ca_new(root, NULL, NULL, est_signer_new_key_pss(key));
+    X509_STORE *trust = store_of(root);
+    size_t len = 0;
+    uint8_t *der = build(ca, &ok, 1, NULL, NULL, &len);
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+    X509_ALGOR *digest_alg = NULL, *sig_alg = NULL;
+    est_cmc_response *resp = NULL;
+    (void)state;
+
+    assert_non_null(cms);
+    CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0), NULL, NULL,
+                             &digest_alg, &sig_alg);
+    assert_int_equal(OBJ_obj2nid(sig_alg->algorithm), NID_rsassaPss);
+    assert_int_equal(OBJ_obj2nid(digest_alg->algorithm), NID_sha256);
+    assert_int_equal(est_cmc_response_parse(der, len, trust, &resp, NULL), EST_OK);
+    assert_int_equal(CMS_verify(cms, NULL, trust, NULL, NULL,
+                                CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY), 1);
+    assert_int_equal(resp->status, EST_CMC_SUCCESS);
+    est_cmc_response_free(resp);
+    CMS_ContentInfo_free(cms);
+    free(der);
+    X509_STORE_free(trust);
+    X509_free(root);
+    EVP_PKEY_free(key);
+    est_ca_free(ca);
+    est_ca_free(plain);
+}
+
 static est_status no_sign_cert(void *impl, X509 *cert, const EVP_MD *md, est_error *err)
 {
     (void)impl, (void)cert, (void)md;
@@ -308,6 +346,7 @@ int main(void)
         cmocka_unit_test(ids_must_be_echoed_exactly),
         cmocka_unit_test(signer_must_chain_to_the_trust_given),
         cmocka_unit_test(every_ca_key_type_signs_responses),
+        cmocka_unit_test(pss_ca_signs_responses_rsassa_pss),
         cmocka_unit_test(ed25519_ca_cannot_sign_cms),
         cmocka_unit_test(signer_without_data_signing_is_unsupported),
         cmocka_unit_test(malformed_responses_are_errors),

@@ -99,6 +99,19 @@ static void assert_pss_params(const X509_ALGOR *alg)
     RSA_PSS_PARAMS_free(pss);
 }
 
+/* Does sig verify over "x" with SHA-256, PSS or PKCS#1 v1.5? */
+static int verifies(EVP_PKEY *key, int pss, const uint8_t *sig, size_t sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = EVP_DigestVerifyInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL) == 1 &&
+             (!pss || est_rsa_pss_setup(pctx)) &&
+             EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)"x", 1) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 static void pss_signer_signs_certs_and_crls_with_rfc4055_params(void **state)
 {
     static const est_key_type types[] = {EST_KEY_RSA_2048, EST_KEY_RSA_3072};
@@ -126,9 +139,13 @@ static void pss_signer_signs_certs_and_crls_with_rfc4055_params(void **state)
         assert_int_equal(X509_CRL_verify(crl, key), 1);
         X509_CRL_get0_signature(crl, NULL, &crl_alg);
         assert_pss_params(crl_alg);
-        /* CMS signatures stay PKCS#1 v1.5 (the seam verifies them so). */
+        /* CMS signatures (RFC 4056) are PSS too: PKCS#1 v1.5 verification
+         * fails, PSS verification passes. */
+        assert_true(est_signer_is_pss(signer));
         assert_int_equal(est_signer_sign_data(signer, (const uint8_t *)"x", 1, &sig, &sig_len,
                                               &err), EST_OK);
+        assert_int_equal(verifies(key, 0, sig, sig_len), 0);
+        assert_int_equal(verifies(key, 1, sig, sig_len), 1);
         OPENSSL_free(sig);
         X509_ALGOR_free(want);
         X509_CRL_free(crl);
@@ -146,6 +163,7 @@ static void pss_signer_refuses_non_rsa_keys(void **state)
         EVP_PKEY *key = ca_fixture_key(types[i]);
 
         assert_null(est_signer_new_key_pss(key));
+        assert_false(est_signer_is_pss(NULL));
         assert_null(est_rsa_pss_algor(key));
         EVP_PKEY_free(key);
     }
