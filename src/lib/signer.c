@@ -91,18 +91,17 @@ static est_status key_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_
     return EST_OK;
 }
 
-static est_status key_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
-                                uint8_t **sig, size_t *sig_len, est_error *err)
+/* Signs data with ctx (initialised for the key and scheme; NULL when that
+ * failed) and frees ctx. *sig malloc'd. */
+static est_status ctx_sign_data(EVP_MD_CTX *ctx, const uint8_t *data, size_t len, uint8_t **sig,
+                                size_t *sig_len, est_error *err)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     uint8_t *buf = NULL;
     size_t cap = 0;
     est_status rc = EST_E_CA;
 
-    if (ctx == NULL || EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL,
-                                             NULL, impl, NULL) != 1 ||
-        EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 || (buf = OPENSSL_malloc(cap)) == NULL ||
-        EVP_DigestSign(ctx, buf, &cap, data, len) != 1) {
+    if (ctx == NULL || EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 ||
+        (buf = OPENSSL_malloc(cap)) == NULL || EVP_DigestSign(ctx, buf, &cap, data, len) != 1) {
         est_error_set_openssl(err, rc, "signing data");
         OPENSSL_free(buf);
         goto out;
@@ -113,6 +112,19 @@ static est_status key_sign_data(void *impl, const EVP_MD *md, const uint8_t *dat
 out:
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+static est_status key_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
+                                uint8_t **sig, size_t *sig_len, est_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx != NULL && EVP_DigestSignInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL,
+                                             NULL, impl, NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx_sign_data(ctx, data, len, sig, sig_len, err);
 }
 
 static EVP_PKEY *key_get0_public_key(void *impl)
@@ -206,24 +218,8 @@ static est_status pss_sign_crl(void *impl, X509_CRL *crl, const EVP_MD *md, est_
 static est_status pss_sign_data(void *impl, const EVP_MD *md, const uint8_t *data, size_t len,
                                 uint8_t **sig, size_t *sig_len, est_error *err)
 {
-    EVP_MD_CTX *ctx = est_rsa_pss_ctx_new(impl);
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    est_status rc = EST_E_CA;
-
-    (void)md;
-    if (ctx == NULL || EVP_DigestSign(ctx, NULL, &cap, data, len) != 1 ||
-        (buf = OPENSSL_malloc(cap)) == NULL || EVP_DigestSign(ctx, buf, &cap, data, len) != 1) {
-        est_error_set_openssl(err, rc, "signing data (PSS)");
-        OPENSSL_free(buf);
-        goto out;
-    }
-    *sig = buf;
-    *sig_len = cap;
-    rc = EST_OK;
-out:
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    (void)md; /* SHA-256, the PSS hash */
+    return ctx_sign_data(est_rsa_pss_ctx_new(impl), data, len, sig, sig_len, err);
 }
 
 static const est_signer_ops key_pss_signer_ops = {

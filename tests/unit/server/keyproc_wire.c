@@ -5,8 +5,8 @@
  * past (refused as too large); bad version, operation, key index; CMS
  * signedAttrs with and without messageDigest; a TBSCertList of this CA
  * (and not of another issuer or algorithm, nor as a TBSCertificate); with
- * signature = pss, an RSASSA-PSS TBSCertificate of this CA and not its
- * PKCS#1 v1.5 twin, and pss refused for an EC key. */
+ * signature = pss, an RSASSA-PSS TBSCertificate and TBSCertList of this CA
+ * and not their PKCS#1 v1.5 twins, and pss refused for an EC key. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -271,6 +271,12 @@ static void test_pss_algorithm(void **state)
     assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_OK);
     free(msg);
     msg = tbs_request(&g, g.ca, 0, &len); /* PKCS#1 v1.5 */
+    assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_E_POLICY);
+    free(msg);
+    msg = crl_request(pss_ca, &len);
+    assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_OK);
+    free(msg);
+    msg = crl_request(g.ca, &len);
     assert_int_equal(keyproc_request_check(&g.key, 1, msg, len, &req, &err), EST_E_POLICY);
     free(msg);
     est_ca_free(pss_ca);
