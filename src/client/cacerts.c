@@ -141,9 +141,8 @@ int cacerts_main(int argc, char **argv)
     est_error err;
     est_cli cli;
     const char *out = NULL;
-    int opt;
     est_cmd_outcome r = EST_CMD_CONTINUE;
-    int bootstrap = 0;
+    int opt, bootstrap = 0;
 
     est_cli_init(&cli, "cacerts", usage);
     d.cli = &cli;
