@@ -205,6 +205,11 @@ est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err);
 est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
                            const char *subject_dn, unsigned days, X509 **new_with_new,
                            X509 **new_with_old, X509 **old_with_new, est_error *err);
+/* The same for keys this process may not hold (PKCS#11 tokens): each link
+ * signed through its key's signer, for the signer's public key. */
+est_status est_ca_rollover_signer(X509 *old_cert, est_signer *old_signer, est_signer *new_signer,
+                                  const char *subject_dn, unsigned days, X509 **new_with_new,
+                                  X509 **new_with_old, X509 **old_with_new, est_error *err);
 
 typedef struct est_revoked_entry {
     const char *serial_hex;

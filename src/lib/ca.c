@@ -395,11 +395,11 @@ out:
     return rc;
 }
 
-static est_status make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                                 time_t not_before, time_t not_after,
-                                 const ASN1_OCTET_STRING *subject_key_id,
-                                 const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
-                                 X509 **out, est_error *err)
+est_status est_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                                   time_t not_before, time_t not_after,
+                                   const ASN1_OCTET_STRING *subject_key_id,
+                                   const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                   X509 **out, est_error *err)
 {
     X509 *cert = NULL;
     est_status rc;
@@ -430,7 +430,7 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
     *out = NULL;
     if (signer == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
-    rc = make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
+    rc = est_cert_make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
                         issuer_key_id, signer, out, err);
     est_signer_free(signer);
     return rc;
@@ -456,7 +456,7 @@ est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, u
         goto out;
     /* RFC 5280 §4.2.1.1: AKI may be omitted in a self-signed certificate;
      * it is kept (= SKI) because chain builders use it to pick issuers. */
-    rc = make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
+    rc = est_cert_make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
                         now + (time_t)days * EST_SECONDS_PER_DAY, key_id, key_id, signer, out,
                         err);
 out:

@@ -34,6 +34,12 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
                             const ASN1_OCTET_STRING *subject_key_id,
                             const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
                             X509 **out, est_error *err);
+/* The same, signed through signer (a token key). */
+est_status est_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer,
+                                   EVP_PKEY *key, time_t not_before, time_t not_after,
+                                   const ASN1_OCTET_STRING *subject_key_id,
+                                   const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                   X509 **out, est_error *err);
 /* The key identifier: cert's subjectKeyIdentifier when it has one, else
  * the SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1) of
  * cert, or of key when cert is NULL (key is then required, and must be

@@ -49,10 +49,11 @@ static est_status rollover_check(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *ne
  * it. RFC 4210 §4.4 lets OldWithNew start at the old key's creation; that
  * is clipped to the new root's start, which changes nothing for a relying
  * party validating now. */
-est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
-                           const char *subject_dn, unsigned days, X509 **new_with_new,
-                           X509 **new_with_old, X509 **old_with_new, est_error *err)
+est_status est_ca_rollover_signer(X509 *old_cert, est_signer *old_signer, est_signer *new_signer,
+                                  const char *subject_dn, unsigned days, X509 **new_with_new,
+                                  X509 **new_with_old, X509 **old_with_new, est_error *err)
 {
+    EVP_PKEY *old_key, *new_key;
     X509_NAME *new_name = NULL;
     const X509_NAME *old_name;
     ASN1_OCTET_STRING *old_id = NULL, *new_id = NULL;
@@ -60,8 +61,10 @@ est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
     time_t now = time(NULL), old_nb, old_na, new_nb, new_na;
     est_status rc;
 
-    if (old_cert == NULL || old_key == NULL || new_key == NULL || new_with_new == NULL ||
-        new_with_old == NULL || old_with_new == NULL)
+    if (old_cert == NULL || old_signer == NULL || new_signer == NULL || new_with_new == NULL ||
+        new_with_old == NULL || old_with_new == NULL ||
+        (old_key = est_signer_get0_public_key(old_signer)) == NULL ||
+        (new_key = est_signer_get0_public_key(new_signer)) == NULL)
         return est_error_set(err, EST_E_INTERNAL, "rollover: NULL argument");
     *new_with_new = *new_with_old = *old_with_new = NULL;
     if ((rc = rollover_check(old_cert, old_key, new_key, days, now, err)) != EST_OK)
@@ -79,14 +82,14 @@ est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
         goto out;
     new_nb = now - EST_CA_BACKDATE_SECONDS;
     new_na = now + (time_t)days * EST_SECONDS_PER_DAY;
-    if ((rc = est_cert_make_ca(new_name, new_name, new_key, new_nb, new_na, new_id, new_id,
-                               new_key, &nwn, err)) != EST_OK ||
-        (rc = est_cert_make_ca(new_name, old_name, new_key, later(new_nb, old_nb),
-                               earlier(new_na, old_na), new_id, old_id, old_key, &nwo,
-                               err)) != EST_OK ||
-        (rc = est_cert_make_ca(old_name, new_name, old_key, later(old_nb, new_nb),
-                               earlier(old_na, new_na), old_id, new_id, new_key, &own,
-                               err)) != EST_OK) {
+    if ((rc = est_cert_make_ca_signed(new_name, new_name, new_key, new_nb, new_na, new_id,
+                                      new_id, new_signer, &nwn, err)) != EST_OK ||
+        (rc = est_cert_make_ca_signed(new_name, old_name, new_key, later(new_nb, old_nb),
+                                      earlier(new_na, old_na), new_id, old_id, old_signer, &nwo,
+                                      err)) != EST_OK ||
+        (rc = est_cert_make_ca_signed(old_name, new_name, old_key, later(old_nb, new_nb),
+                                      earlier(old_na, new_na), old_id, new_id, new_signer, &own,
+                                      err)) != EST_OK) {
         est_error_prefix(err, rc, "rollover");
         goto out;
     }
@@ -101,5 +104,26 @@ out:
     ASN1_OCTET_STRING_free(old_id);
     ASN1_OCTET_STRING_free(new_id);
     X509_NAME_free(new_name);
+    return rc;
+}
+
+est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *new_key,
+                           const char *subject_dn, unsigned days, X509 **new_with_new,
+                           X509 **new_with_old, X509 **old_with_new, est_error *err)
+{
+    est_signer *old_signer = NULL, *new_signer = NULL;
+    est_status rc;
+
+    if (old_cert == NULL || old_key == NULL || new_key == NULL || new_with_new == NULL ||
+        new_with_old == NULL || old_with_new == NULL)
+        return est_error_set(err, EST_E_INTERNAL, "rollover: NULL argument");
+    if ((old_signer = est_signer_new_key(old_key)) == NULL ||
+        (new_signer = est_signer_new_key(new_key)) == NULL)
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+    else
+        rc = est_ca_rollover_signer(old_cert, old_signer, new_signer, subject_dn, days,
+                                    new_with_new, new_with_old, old_with_new, err);
+    est_signer_free(old_signer);
+    est_signer_free(new_signer);
     return rc;
 }

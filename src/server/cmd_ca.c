@@ -17,7 +17,11 @@
  *
  * The files are staged as *.rollover and renamed into place extra.pem,
  * ca.pem, ca.key (each rename atomic); an interrupted run leaves the
- * *.rollover files, which docs/operator.md says how to finish. */
+ * *.rollover files, which docs/operator.md says how to finish.
+ *
+ * A CA key on a PKCS#11 token rolls over to another token key the operator
+ * names (--new-key pkcs11:...): each link is signed on the token, and
+ * estd.conf's key URI, instead of ca.key, is what changes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
+#include "pkcs11.h"
 #include "secrets.h"
 
 #define ROLLOVER_CMD "ca rollover"
@@ -39,6 +44,7 @@
 
 static const char ca_usage[] =
     "usage: estd ca rollover DIR [--key-type TYPE] [--ca-subject DN] [--days N] [--label LABEL]\n"
+    "                        [--new-key pkcs11:URI]\n"
     "Replaces the root CA key (RFC 4210 section 4.4): makes a new key and root\n"
     "(NewWithNew) and the links NewWithOld and OldWithNew. ca/ca.pem and ca/ca.key become\n"
     "the new root and key, ca/extra.pem holds the old root and the links (so /cacerts\n"
@@ -48,11 +54,13 @@ static const char ca_usage[] =
     "  --ca-subject DN  subject of the new root (default: the old root's subject)\n"
     "  --days N         validity of the new root in days (default 3650)\n"
     "  --label LABEL    the CA served under that label (default: the default CA)\n"
+    "  --new-key URI    for a CA key on a PKCS#11 token: the token key of the new root\n"
+    "                   (estd.conf's key then names it; the old key stays on the token)\n"
     "Only a root CA rolls over; a subordinate CA gets a new certificate from its parent.\n"
     "Exit status: 0 done, 1 error (nothing changed).\n";
 
 typedef struct rollover_opts {
-    const char *dir, *subject, *label;
+    const char *dir, *subject, *label, *new_key;
     est_key_type key_type;
     int key_type_set;
     long days;
@@ -60,18 +68,21 @@ typedef struct rollover_opts {
 
 /* The four certificates and the new key; owned. */
 typedef struct rollover_set {
-    EVP_PKEY *old_key, *new_key;
+    EVP_PKEY *old_key, *new_key; /* NULL for token keys */
+    est_signer *old_signer, *new_signer;
+    char conf[ESTD_PATH_MAX]; /* DIR/estd.conf, rewritten for a token key */
     X509 *nwn, *nwo, *own;
     STACK_OF(X509) *extra; /* the new extra.pem */
 } rollover_set;
 
 static int rollover_parse(int argc, char **argv, rollover_opts *o)
 {
-    enum { O_KEY_TYPE = 256, O_SUBJECT, O_DAYS, O_LABEL };
+    enum { O_KEY_TYPE = 256, O_SUBJECT, O_DAYS, O_LABEL, O_NEW_KEY };
     static const struct option options[] = {
         {"key-type", required_argument, NULL, O_KEY_TYPE},
         {"ca-subject", required_argument, NULL, O_SUBJECT},
         {"days", required_argument, NULL, O_DAYS}, {"label", required_argument, NULL, O_LABEL},
+        {"new-key", required_argument, NULL, O_NEW_KEY},
         {"help", no_argument, NULL, 'h'}, {0}};
     est_error err;
     int opt;
@@ -93,6 +104,13 @@ static int rollover_parse(int argc, char **argv, rollover_opts *o)
             o->subject = optarg;
         } else if (opt == O_LABEL) {
             o->label = optarg;
+        } else if (opt == O_NEW_KEY) {
+            /* one line of estd.conf */
+            if (!estd_key_is_pkcs11(optarg) || strpbrk(optarg, "\r\n#") != NULL) {
+                estd_usage_error(ROLLOVER_CMD, "--new-key takes a pkcs11: URI on one line, without '#'");
+                return -1;
+            }
+            o->new_key = optarg;
         } else if (opt != O_DAYS ||
                    estd_number_arg(ROLLOVER_CMD, "--days", optarg, 1, 36500, &o->days) != 0) {
             return -1;
@@ -128,6 +146,8 @@ static void rollover_set_free(rollover_set *s)
 {
     EVP_PKEY_free(s->old_key);
     EVP_PKEY_free(s->new_key);
+    est_signer_free(s->old_signer);
+    est_signer_free(s->new_signer);
     X509_free(s->nwn);
     X509_free(s->nwo);
     X509_free(s->own);
@@ -176,11 +196,28 @@ static est_status rollover_make(const rollover_opts *o, const estd_ca *ca, rollo
         return est_error_set(err, EST_E_CONFIG,
                              "%s is a subordinate CA: only a root rolls over (get a new "
                              "certificate from its parent CA)", ca->cfg->cert);
-    if ((rc = estd_ca_key_load(ca->cfg, &s->old_key, err)) != EST_OK ||
-        (rc = est_key_generate(o->key_type_set ? o->key_type : key_type_of(s->old_key),
-                               &s->new_key, err)) != EST_OK ||
-        (rc = est_ca_rollover(ca->cert, s->old_key, s->new_key, o->subject, (unsigned)o->days,
-                              &s->nwn, &s->nwo, &s->own, err)) != EST_OK)
+    if (estd_key_is_pkcs11(ca->cfg->key) != (o->new_key != NULL))
+        return est_error_set(err, EST_E_CONFIG, o->new_key != NULL ?
+                             "--new-key is for a CA key on a PKCS#11 token; this one is in %s" :
+                             "the CA key %.200s is on a PKCS#11 token: name the new token key "
+                             "with --new-key pkcs11:...", ca->cfg->key);
+    if (o->new_key != NULL) {
+        if (o->key_type_set)
+            return est_error_set(err, EST_E_INPUT, "--key-type: the token key is what it is");
+        if ((rc = estd_p11_signer_new(ca->cfg->key, X509_get0_pubkey(ca->cert), &s->old_signer,
+                                      err)) != EST_OK ||
+            (rc = estd_p11_signer_new(o->new_key, NULL, &s->new_signer, err)) != EST_OK)
+            return rc;
+    } else if ((rc = estd_ca_key_load(ca->cfg, &s->old_key, err)) != EST_OK ||
+               (rc = est_key_generate(o->key_type_set ? o->key_type : key_type_of(s->old_key),
+                                      &s->new_key, err)) != EST_OK) {
+        return rc;
+    } else if ((s->old_signer = est_signer_new_key(s->old_key)) == NULL ||
+               (s->new_signer = est_signer_new_key(s->new_key)) == NULL) {
+        return est_error_set(err, EST_E_NOMEM, "out of memory");
+    }
+    if ((rc = est_ca_rollover_signer(ca->cert, s->old_signer, s->new_signer, o->subject,
+                                     (unsigned)o->days, &s->nwn, &s->nwo, &s->own, err)) != EST_OK)
         return rc;
     return extra_build(ca, s, err);
 }
@@ -337,8 +374,40 @@ static void dir_sync(const char *path)
 
 enum { STAGE_EXTRA, STAGE_TLS, STAGE_CERT, STAGE_KEY, STAGE_COUNT };
 
+/* estd.conf naming the new token key: the old URI, there exactly once,
+ * replaced (any other layout is the operator's to edit). */
+static est_status stage_conf(staged_file *f, const char *dir, const char *old_uri,
+                             const char *new_uri, char conf[ESTD_PATH_MAX], est_error *err)
+{
+    uint8_t *text = NULL;
+    char *at, *edited = NULL;
+    size_t len;
+    est_status rc;
+    int n = snprintf(conf, ESTD_PATH_MAX, "%s/estd.conf", dir);
+
+    if (n < 0 || n >= ESTD_PATH_MAX ||
+        snprintf(f->staged, sizeof f->staged, "%s.rollover", conf) >= (int)sizeof f->staged)
+        return est_error_set(err, EST_E_CONFIG, "%s: path too long", dir);
+    if ((rc = est_file_read(conf, ESTD_CONFIG_MAX_BYTES, &text, &len, err)) != EST_OK)
+        return rc;
+    if ((at = strstr((char *)text, old_uri)) == NULL || strstr(at + 1, old_uri) != NULL) {
+        rc = est_error_set(err, EST_E_CONFIG, "%s: the key URI is not there exactly once", conf);
+    } else if (asprintf(&edited, "%.*s%s%s", (int)(at - (char *)text), (char *)text, new_uri,
+                        at + strlen(old_uri)) < 0) {
+        edited = NULL;
+        rc = est_error_set(err, EST_E_NOMEM, "out of memory");
+    } else {
+        f->target = conf;
+        rc = est_file_write_atomic(f->staged, edited, strlen(edited), 0600, err);
+    }
+    free(edited);
+    free(text);
+    return rc;
+}
+
 static est_status stage_all(const estd_instance *inst, const estd_ca *ca, rollover_set *s,
-                            STACK_OF(X509) *tls_chain, staged_file *files, est_error *err)
+                            const rollover_opts *o, STACK_OF(X509) *tls_chain, staged_file *files,
+                            est_error *err)
 {
     est_status rc;
     int n;
@@ -348,6 +417,8 @@ static est_status stage_all(const estd_instance *inst, const estd_ca *ca, rollov
          (rc = stage_certs(&files[STAGE_TLS], inst->cfg.tls_cert, NULL, tls_chain, err)) != EST_OK) ||
         (rc = stage_certs(&files[STAGE_CERT], ca->cfg->cert, s->nwn, NULL, err)) != EST_OK)
         return rc;
+    if (s->new_key == NULL)
+        return stage_conf(&files[STAGE_KEY], o->dir, ca->cfg->key, o->new_key, s->conf, err);
     files[STAGE_KEY].target = ca->cfg->key;
     n = snprintf(files[STAGE_KEY].staged, ESTD_PATH_MAX, "%s.rollover", ca->cfg->key);
     if (n < 0 || n >= ESTD_PATH_MAX)
@@ -365,8 +436,8 @@ static void print_summary(const estd_ca *ca, const rollover_set *s, const char *
            "  links OldWithNew and NewWithOld and the old root in %s\n"
            "  old key kept in %s\n%s"
            "Restart `estd serve` to issue with the new key.\n",
-           subject, serial, est_key_type_name(key_type_of(s->new_key)), ca->cfg->cert,
-           ca->cfg->extra, backup, tls ? "  TLS chain extended with OldWithNew\n" : "");
+           subject, serial, est_key_type_name(key_type_of(est_signer_get0_public_key(s->new_signer))),
+           ca->cfg->cert, ca->cfg->extra, s->old_key == NULL ? "the token" : backup, tls ? "  TLS chain extended with OldWithNew\n" : "");
 }
 
 static int rollover_main(int argc, char **argv)
@@ -394,8 +465,8 @@ static int rollover_main(int argc, char **argv)
         goto out;
     }
     if (rollover_make(&o, ca, &s, &err) != EST_OK || tls_chain_build(inst, &s, &tls_chain, &err) != EST_OK ||
-        stage_all(inst, ca, &s, tls_chain, files, &err) != EST_OK ||
-        backup_old_key(ca, s.old_key, backup, &err) != EST_OK || install(files, STAGE_COUNT, &installed, &err) != EST_OK) {
+        stage_all(inst, ca, &s, &o, tls_chain, files, &err) != EST_OK ||
+        (s.old_key != NULL && backup_old_key(ca, s.old_key, backup, &err) != EST_OK) || install(files, STAGE_COUNT, &installed, &err) != EST_OK) {
         estd_fail(ROLLOVER_CMD, "%s", err.message);
         goto out;
     }
@@ -403,8 +474,9 @@ static int rollover_main(int argc, char **argv)
         if (files[i].target != NULL)
             dir_sync(files[i].target);
     est_serial_to_hex(X509_get0_serialNumber(s.nwn), serial, NULL);
-    snprintf(detail, sizeof detail, "new key %s; old key in %s", est_key_type_name(key_type_of(s.new_key)),
-             backup);
+    snprintf(detail, sizeof detail, "new key %s; old key in %s",
+             est_key_type_name(key_type_of(est_signer_get0_public_key(s.new_signer))),
+             s.old_key == NULL ? "the token" : backup);
     if (estd_admin_audit(ROLLOVER_CMD, inst, "ca-rollover", o.label, NULL, serial, detail) != 0)
         goto out;
     print_summary(ca, &s, backup, tls_chain != NULL);

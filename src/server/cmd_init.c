@@ -62,8 +62,11 @@ static const char init_usage[] =
     "  --ca-cert FILE         use an existing CA instead of a new root: its certificate\n"
     "                         (PEM; more certificates after it count as --chain)\n"
     "  --ca-key FILE          its private key (PEM, unencrypted); must match --ca-cert\n"
-    "  --ca-key pkcs11:URI    alone: a new root CA for a key already on a PKCS#11 token\n"
+    "  --ca-key pkcs11:URI    alone: a new root CA for a key already on a PKCS#11 token;\n"
+    "                         with --ca-cert: that CA, its key on the token\n"
     "                         (RFC 7512 URI with module-path and pin-source)\n"
+    "  --generate-on-token    with --ca-key pkcs11:URI: first generate that key pair\n"
+    "                         (--key-type) on the token, under the URI's object/id\n"
     "  --store CONNINFO       keep the store in PostgreSQL (a postgresql:// URI or keyword\n"
     "                         string; the password in a passfile, PGPASSFILE) instead of\n"
     "                         DIR/estd.db; makes the schema, or reuses one made before\n"
@@ -81,7 +84,7 @@ typedef struct init_opts {
     size_t name_count;
     est_key_type key_type;
     long days;
-    int serverkeygen, force;
+    int serverkeygen, force, generate_on_token;
 } init_opts;
 
 /* What the CA part of init produced; owned, freed by init_ca_free. */
@@ -103,7 +106,7 @@ static void init_ca_free(init_ca *ca)
 static int init_parse(int argc, char **argv, init_opts *o)
 {
     enum { O_SUBJECT = 256, O_KEY_TYPE, O_NAME, O_KEYGEN, O_LISTEN, O_DAYS, O_FORCE, O_CA_CERT,
-           O_CA_KEY, O_CHAIN, O_STORE };
+           O_CA_KEY, O_CHAIN, O_STORE, O_GENERATE };
     static const struct option options[] = {
         {"ca-subject", required_argument, NULL, O_SUBJECT},
         {"key-type", required_argument, NULL, O_KEY_TYPE},
@@ -116,6 +119,7 @@ static int init_parse(int argc, char **argv, init_opts *o)
         {"ca-key", required_argument, NULL, O_CA_KEY},
         {"chain", required_argument, NULL, O_CHAIN},
         {"store", required_argument, NULL, O_STORE},
+        {"generate-on-token", no_argument, NULL, O_GENERATE},
         {"help", no_argument, NULL, 'h'},
         {0}};
     est_error err;
@@ -154,6 +158,7 @@ static int init_parse(int argc, char **argv, init_opts *o)
         case O_CA_KEY: o->ca_key = optarg; break;
         case O_CHAIN: o->chain = optarg; break;
         case O_STORE: o->store = optarg; break;
+        case O_GENERATE: o->generate_on_token = 1; break;
         default: return -1;
         }
     }
@@ -166,6 +171,11 @@ static int init_parse(int argc, char **argv, init_opts *o)
     if (!(o->ca_cert == NULL && o->ca_key != NULL && estd_key_is_pkcs11(o->ca_key)) &&
         ((o->ca_cert == NULL) != (o->ca_key == NULL) || (o->chain != NULL && o->ca_cert == NULL))) {
         estd_usage_error(INIT_CMD, "--ca-cert and --ca-key go together (--chain needs both)");
+        return -1;
+    }
+    if (o->generate_on_token &&
+        (o->ca_cert != NULL || o->ca_key == NULL || !estd_key_is_pkcs11(o->ca_key))) {
+        estd_usage_error(INIT_CMD, "--generate-on-token needs --ca-key pkcs11:URI (no --ca-cert)");
         return -1;
     }
     if (strlen(o->listen) > INIT_LISTEN_MAX || strchr(o->listen, ':') == NULL ||
@@ -195,7 +205,9 @@ static est_status ca_create_root(const init_opts *o, init_ca *ca, est_error *err
     est_status rc;
 
     if (o->ca_key != NULL) { /* pkcs11: the key is on the token */
-        if ((rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK ||
+        if ((o->generate_on_token &&
+             (rc = estd_p11_key_generate(o->ca_key, o->key_type, err)) != EST_OK) ||
+            (rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK ||
             (rc = est_ca_make_root_signer(ca->signer, o->ca_subject, (unsigned)o->days,
                                           &ca->cert, err)) != EST_OK)
             return est_error_prefix(err, rc, "new root CA on the token");
@@ -251,19 +263,23 @@ out:
 
 /* An existing CA (root or subordinate): the key must be the certificate's,
  * the certificate must be a CA (basicConstraints CA:TRUE, keyCertSign when
- * keyUsage is present) and a subordinate must chain to a root. */
+ * keyUsage is present) and a subordinate must chain to a root. A token
+ * key (pkcs11:) is matched by the token's public key object. */
 static est_status ca_import(const init_opts *o, init_ca *ca, est_error *err)
 {
     STACK_OF(X509) *certs = NULL, *more = NULL;
+    int token = estd_key_is_pkcs11(o->ca_key);
     est_status rc;
 
     if ((rc = est_certs_read_file(o->ca_cert, &certs, err)) != EST_OK ||
-        (rc = est_key_read_file(o->ca_key, &ca->key, err)) != EST_OK ||
+        (token && (rc = estd_p11_signer_new(o->ca_key, NULL, &ca->signer, err)) != EST_OK) ||
+        (!token && (rc = est_key_read_file(o->ca_key, &ca->key, err)) != EST_OK) ||
         (o->chain != NULL && (rc = est_certs_read_file(o->chain, &more, err)) != EST_OK))
         goto out;
     ca->cert = sk_X509_shift(certs);
     rc = EST_E_CONFIG;
-    if (X509_check_private_key(ca->cert, ca->key) != 1) {
+    if ((token ? EVP_PKEY_eq(X509_get0_pubkey(ca->cert), est_signer_get0_public_key(ca->signer))
+               : X509_check_private_key(ca->cert, ca->key)) != 1) {
         ERR_clear_error();
         est_error_set(err, rc, "%s: the key does not match the certificate %s", o->ca_key, o->ca_cert);
         goto out;

@@ -91,49 +91,111 @@ static est_status slot_find(estd_p11_key *k, P11KitUri *uri, CK_SLOT_ID *slot, e
     return est_error_set(err, EST_E_CONFIG, "pkcs11: no token matches the URI");
 }
 
-static est_status object_find(estd_p11_key *k, P11KitUri *uri, est_error *err)
+/* The objects of class that the URI's object= (CKA_LABEL) and/or id=
+ * (CKA_ID) name; at most two are reported. */
+static est_status objects_find(estd_p11_key *k, P11KitUri *uri, CK_OBJECT_CLASS class,
+                               CK_OBJECT_HANDLE handles[2], CK_ULONG *found, est_error *err)
 {
-    CK_OBJECT_CLASS class = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl[8];
-    CK_ULONG n = 0, found = 0, uri_n = 0;
+    CK_ULONG n = 0, uri_n = 0;
     CK_ATTRIBUTE_PTR attrs = p11_kit_uri_get_attributes(uri, &uri_n);
-    CK_OBJECT_HANDLE handles[2];
     CK_SESSION_HANDLE s = k->sessions[0];
     CK_RV rv;
 
+    *found = 0;
     for (CK_ULONG i = 0; i < uri_n && n < 7; i++)
         if (attrs[i].type == CKA_LABEL || attrs[i].type == CKA_ID)
             tmpl[n++] = attrs[i];
     if (n == 0)
         return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names no object= or id=");
     tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, &class, sizeof class};
-    for (int pass = 0; pass < 2; pass++) {
-        /* pass 1: the matching public key object, for `estd init` */
-        class = pass == 0 ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
-        if ((rv = k->module->C_FindObjectsInit(s, tmpl, n)) != CKR_OK)
-            return p11_error(err, "C_FindObjectsInit", rv);
-        rv = k->module->C_FindObjects(s, handles, 2, &found);
-        k->module->C_FindObjectsFinal(s);
-        if (rv != CKR_OK)
-            return p11_error(err, "C_FindObjects", rv);
-        if (pass == 1) {
-            k->public_object = found == 1 ? handles[0] : CK_INVALID_HANDLE;
-        } else if (found != 1) {
-            return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names %s private key",
-                                 found == 0 ? "no" : "more than one");
-        }
-        k->object = pass == 0 ? handles[0] : k->object;
-    }
+    if ((rv = k->module->C_FindObjectsInit(s, tmpl, n)) != CKR_OK)
+        return p11_error(err, "C_FindObjectsInit", rv);
+    rv = k->module->C_FindObjects(s, handles, 2, found);
+    k->module->C_FindObjectsFinal(s);
+    if (rv != CKR_OK)
+        return p11_error(err, "C_FindObjects", rv);
     return EST_OK;
 }
 
-static est_status sessions_open(estd_p11_key *k, CK_SLOT_ID slot, unsigned n, const char *pin,
+static est_status object_find(estd_p11_key *k, P11KitUri *uri, est_error *err)
+{
+    CK_OBJECT_HANDLE handles[2];
+    CK_ULONG found;
+    est_status rc;
+
+    if ((rc = objects_find(k, uri, CKO_PRIVATE_KEY, handles, &found, err)) != EST_OK)
+        return rc;
+    if (found != 1)
+        return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI names %s private key",
+                             found == 0 ? "no" : "more than one");
+    k->object = handles[0];
+    /* the matching public key object, for `estd init` */
+    if ((rc = objects_find(k, uri, CKO_PUBLIC_KEY, handles, &found, err)) != EST_OK)
+        return rc;
+    k->public_object = found == 1 ? handles[0] : CK_INVALID_HANDLE;
+    return EST_OK;
+}
+
+/* The key pair generated on the token (PKCS#11 v2.40 §5.13,
+ * C_GenerateKeyPair) under the URI's label and/or id: the private half
+ * sensitive and never extractable. A URI that already names a private key
+ * is refused rather than made ambiguous. */
+static est_status pair_generate(estd_p11_key *k, P11KitUri *uri, est_key_type type,
                                 est_error *err)
+{
+    static const uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const uint8_t p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+    static const uint8_t f4[] = {0x01, 0x00, 0x01};
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG bits = type == EST_KEY_RSA_4096 ? 4096 : type == EST_KEY_RSA_3072 ? 3072 : 2048;
+    CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pub[8], priv[10];
+    CK_ULONG np = 0, nv = 0, uri_n = 0, found;
+    CK_ATTRIBUTE_PTR attrs = p11_kit_uri_get_attributes(uri, &uri_n);
+    CK_OBJECT_HANDLE handles[2], pub_handle, priv_handle;
+    CK_RV rv;
+    est_status rc;
+
+    if ((rc = objects_find(k, uri, CKO_PRIVATE_KEY, handles, &found, err)) != EST_OK)
+        return rc;
+    if (found != 0)
+        return est_error_set(err, EST_E_CONFIG, "pkcs11: the URI already names a private key");
+    for (CK_ULONG i = 0; i < uri_n && np < 2; i++)
+        if (attrs[i].type == CKA_LABEL || attrs[i].type == CKA_ID)
+            pub[np++] = priv[nv++] = attrs[i];
+    pub[np++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof yes};
+    pub[np++] = (CK_ATTRIBUTE){CKA_VERIFY, &yes, sizeof yes};
+    priv[nv++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof yes};
+    priv[nv++] = (CK_ATTRIBUTE){CKA_PRIVATE, &yes, sizeof yes};
+    priv[nv++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, sizeof yes};
+    priv[nv++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, sizeof no};
+    priv[nv++] = (CK_ATTRIBUTE){CKA_SIGN, &yes, sizeof yes};
+    if (type == EST_KEY_EC_P256 || type == EST_KEY_EC_P384) {
+        mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+        pub[np++] = type == EST_KEY_EC_P256 ? (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)p256, sizeof p256}
+                                            : (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)p384, sizeof p384};
+    } else if (type == EST_KEY_RSA_2048 || type == EST_KEY_RSA_3072 || type == EST_KEY_RSA_4096) {
+        pub[np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof bits};
+        pub[np++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, (void *)f4, sizeof f4};
+    } else {
+        return est_error_set(err, EST_E_INPUT, "pkcs11: %s keys are not generated on a token",
+                             est_key_type_name(type));
+    }
+    rv = k->module->C_GenerateKeyPair(k->sessions[0], &mech, pub, np, priv, nv, &pub_handle,
+                                      &priv_handle);
+    if (rv != CKR_OK)
+        return p11_error(err, "C_GenerateKeyPair", rv);
+    return EST_OK;
+}
+
+static est_status sessions_open(estd_p11_key *k, CK_SLOT_ID slot, unsigned n, CK_FLAGS flags,
+                                const char *pin, est_error *err)
 {
     CK_RV rv;
 
     for (; k->session_count < n; k->session_count++) {
-        rv = k->module->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL,
+        rv = k->module->C_OpenSession(slot, CKF_SERIAL_SESSION | flags, NULL, NULL,
                                       &k->sessions[k->session_count]);
         if (rv != CKR_OK)
             return p11_error(err, "C_OpenSession", rv);
@@ -147,8 +209,10 @@ static est_status sessions_open(estd_p11_key *k, CK_SLOT_ID slot, unsigned n, co
     return EST_OK;
 }
 
-est_status estd_p11_key_open(const char *text, unsigned sessions, estd_p11_key **out,
-                             est_error *err)
+/* generate: NULL, or the type of the key pair to make first (read-write
+ * session). */
+static est_status key_open(const char *text, unsigned sessions, const est_key_type *generate,
+                           estd_p11_key **out, est_error *err)
 {
     estd_p11_key *k = calloc(1, sizeof *k);
     P11KitUri *uri = p11_kit_uri_new();
@@ -188,7 +252,9 @@ est_status estd_p11_key_open(const char *text, unsigned sessions, estd_p11_key *
     }
     k->initialized = 1;
     if ((rc = slot_find(k, uri, &slot, err)) != EST_OK ||
-        (rc = sessions_open(k, slot, sessions, pin, err)) != EST_OK ||
+        (rc = sessions_open(k, slot, sessions, generate != NULL ? CKF_RW_SESSION : 0, pin,
+                            err)) != EST_OK ||
+        (generate != NULL && (rc = pair_generate(k, uri, *generate, err)) != EST_OK) ||
         (rc = object_find(k, uri, err)) != EST_OK)
         goto out;
     *out = k;
@@ -196,6 +262,21 @@ est_status estd_p11_key_open(const char *text, unsigned sessions, estd_p11_key *
 out:
     OPENSSL_cleanse(pin, sizeof pin);
     p11_kit_uri_free(uri);
+    estd_p11_key_free(k);
+    return rc;
+}
+
+est_status estd_p11_key_open(const char *uri, unsigned sessions, estd_p11_key **out,
+                             est_error *err)
+{
+    return key_open(uri, sessions, NULL, out, err);
+}
+
+est_status estd_p11_key_generate(const char *uri, est_key_type type, est_error *err)
+{
+    estd_p11_key *k = NULL;
+    est_status rc = key_open(uri, 1, &type, &k, err);
+
     estd_p11_key_free(k);
     return rc;
 }

@@ -29,6 +29,10 @@ int estd_key_is_pkcs11(const char *key);
 est_status estd_p11_key_open(const char *uri, unsigned sessions, estd_p11_key **out,
                              est_error *err);
 void estd_p11_key_free(estd_p11_key *key);
+/* Generates a key pair of type (EC P-256/P-384, RSA) on the token under
+ * the URI's object=/id=, for `estd init --generate-on-token`; refused when
+ * the URI already names a private key. */
+est_status estd_p11_key_generate(const char *uri, est_key_type type, est_error *err);
 
 /* Signs data as `public_key`'s scheme does (est_key_digest): ECDSA over the
  * digest, the token's raw r||s returned as a DER ECDSA-Sig-Value

@@ -78,7 +78,7 @@ est_status estd_ca_key_load(const estd_ca_config *ca, EVP_PKEY **key, est_error 
     *key = NULL;
     if (estd_key_is_pkcs11(ca->key))
         return est_error_set(err, EST_E_UNSUPPORTED, "the CA key is on a PKCS#11 token: "
-                             "reading it as a file (a rollover) is not supported yet");
+                             "it is not read as a file");
     if ((rc = estd_passphrase_load(ca, &passphrase, err)) == EST_OK)
         rc = est_key_read_private(ca->key, passphrase, key, err);
     estd_passphrase_free(passphrase);
