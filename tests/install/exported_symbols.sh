@@ -7,6 +7,7 @@
 # bookkeeping) are not ours and are left out.
 . "$E2E_LIB/common.sh"
 : "${CORE_SO:?}" "${SOURCE_DIR:?}"
+export LC_ALL=C # one sort order wherever it runs
 LIST=$SOURCE_DIR/tests/data/exported-symbols.txt
 LIBDIR=$(dirname "$CORE_SO")
 
