@@ -76,8 +76,8 @@ int serverkeygen_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     request q = {0};
-    int opt;
     est_cmd_outcome r = EST_CMD_CONTINUE;
+    int opt;
 
     est_cli_init(&q.cli, "serverkeygen", usage);
     while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
