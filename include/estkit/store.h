@@ -209,6 +209,168 @@ typedef struct est_store {
     void *impl;
 } est_store;
 
+/* est_store_<op>(store, ...) calls store->ops-><op>(store->impl, ...): one
+ * wrapper per operation of the table above, same arguments minus ops/impl,
+ * so callers name the operation rather than the table's layout. Optional
+ * operations (a backend may leave them NULL) return EST_E_UNSUPPORTED with
+ * a message naming the store. */
+static inline est_status est_store_unsupported(const est_store *store, const char *op,
+                                               est_error *err)
+{
+    return est_error_set(err, EST_E_UNSUPPORTED, "%s is not supported by the %s store", op,
+                         store->ops->name);
+}
+
+static inline est_status est_store_cert_insert(const est_store *store, const est_cert_record *rec,
+                                               est_error *err)
+{
+    return store->ops->cert_insert(store->impl, rec, err);
+}
+
+static inline est_status est_store_cert_get(const est_store *store, const char *serial,
+                                            est_cert_record **out, est_error *err)
+{
+    return store->ops->cert_get(store->impl, serial, out, err);
+}
+
+static inline est_status est_store_cert_list(const est_store *store, const est_cert_filter *filter,
+                                             est_cert_visit_fn fn, void *arg, est_error *err)
+{
+    return store->ops->cert_list(store->impl, filter, fn, arg, err);
+}
+
+static inline est_status est_store_cert_revoke(const est_store *store, const char *serial,
+                                               int reason, int64_t when, est_error *err)
+{
+    return store->ops->cert_revoke(store->impl, serial, reason, when, err);
+}
+
+static inline est_status est_store_user_put(const est_store *store, const est_user_record *rec,
+                                            int replace, est_error *err)
+{
+    return store->ops->user_put(store->impl, rec, replace, err);
+}
+
+static inline est_status est_store_user_get(const est_store *store, const char *name,
+                                            est_user_record **out, est_error *err)
+{
+    return store->ops->user_get(store->impl, name, out, err);
+}
+
+static inline est_status est_store_user_delete(const est_store *store, const char *name,
+                                               est_error *err)
+{
+    return store->ops->user_delete(store->impl, name, err);
+}
+
+static inline est_status est_store_user_list(const est_store *store, est_user_visit_fn fn,
+                                             void *arg, est_error *err)
+{
+    return store->ops->user_list(store->impl, fn, arg, err);
+}
+
+static inline est_status est_store_pending_insert(const est_store *store, est_pending_record *rec,
+                                                  est_error *err)
+{
+    return store->ops->pending_insert(store->impl, rec, err);
+}
+
+static inline est_status est_store_pending_get(const est_store *store, int64_t id,
+                                               est_pending_record **out, est_error *err)
+{
+    return store->ops->pending_get(store->impl, id, out, err);
+}
+
+static inline est_status est_store_pending_find(const est_store *store, const char *label,
+                                                const char *csr_sha256, est_pending_record **out,
+                                                est_error *err)
+{
+    return store->ops->pending_find(store->impl, label, csr_sha256, out, err);
+}
+
+static inline est_status est_store_pending_update(const est_store *store, int64_t id,
+                                                  est_pending_status status, const char *reason,
+                                                  const char *cert_serial, est_error *err)
+{
+    return store->ops->pending_update(store->impl, id, status, reason, cert_serial, err);
+}
+
+static inline est_status est_store_pending_list(const est_store *store, est_pending_visit_fn fn,
+                                                void *arg, est_error *err)
+{
+    return store->ops->pending_list(store->impl, fn, arg, err);
+}
+
+static inline est_status est_store_audit_append(const est_store *store, const est_audit_event *ev,
+                                                est_error *err)
+{
+    return store->ops->audit_append(store->impl, ev, err);
+}
+
+static inline est_status est_store_next_crl_number(const est_store *store, long *out,
+                                                   est_error *err)
+{
+    return store->ops->next_crl_number(store->impl, out, err);
+}
+
+static inline est_status est_store_check(const est_store *store, est_error *err)
+{
+    return store->ops->check(store->impl, err);
+}
+
+static inline est_status est_store_otp_insert(const est_store *store, est_otp_record *rec,
+                                              const char *code, est_error *err)
+{
+    return store->ops->otp_insert(store->impl, rec, code, err);
+}
+
+static inline est_status est_store_otp_consume(const est_store *store, const char *label,
+                                               const char *code, const char *subject, int64_t now,
+                                               est_otp_record **out, est_error *err)
+{
+    return store->ops->otp_consume(store->impl, label, code, subject, now, out, err);
+}
+
+static inline est_status est_store_otp_set_serial(const est_store *store, int64_t id,
+                                                  const char *serial, est_error *err)
+{
+    return store->ops->otp_set_serial(store->impl, id, serial, err);
+}
+
+static inline est_status est_store_otp_list(const est_store *store, est_otp_visit_fn fn,
+                                            void *arg, est_error *err)
+{
+    return store->ops->otp_list(store->impl, fn, arg, err);
+}
+
+static inline est_status est_store_cert_insert_audited(const est_store *store,
+                                                       const est_cert_record *rec,
+                                                       const est_audit_event *ev, est_error *err)
+{
+    return store->ops->cert_insert_audited(store->impl, rec, ev, err);
+}
+
+static inline est_status est_store_nonce_secret(const est_store *store, uint8_t *out, size_t len,
+                                                est_error *err)
+{
+    return store->ops->nonce_secret(store->impl, out, len, err);
+}
+
+/* Optional: EST_E_UNSUPPORTED when the backend cannot unlock users. */
+static inline est_status est_store_user_unlock(const est_store *store, const char *name,
+                                               int64_t when, est_error *err)
+{
+    if (store->ops->user_unlock == NULL)
+        return est_store_unsupported(store, "unlocking users", err);
+    return store->ops->user_unlock(store->impl, name, when, err);
+}
+
+static inline est_status est_store_audit_prune(const est_store *store, const est_audit_prune *what,
+                                               int64_t *removed, est_error *err)
+{
+    return store->ops->audit_prune(store->impl, what, removed, err);
+}
+
 /* Opens (creating when create != 0) the SQLite store at path: WAL mode,
  * synchronous=FULL, busy timeout, schema migrations to
  * EST_STORE_SCHEMA_VERSION. A store with a newer schema is EST_E_STORE with

@@ -141,11 +141,12 @@ int cacerts_main(int argc, char **argv)
     est_error err;
     est_cli cli;
     const char *out = NULL;
-    int opt, r = -1, bootstrap = 0;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
+    int opt, bootstrap = 0;
 
     est_cli_init(&cli, "cacerts", usage);
     d.cli = &cli;
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1) {
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1) {
         if (opt == 'o')
             out = optarg;
         else if (opt == OPT_FINGERPRINT)
@@ -155,23 +156,24 @@ int cacerts_main(int argc, char **argv)
         else
             r = est_cli_option(&cli, opt, argv);
     }
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = est_cli_finish_options(&cli, argc, argv, 0);
-    if (r < 0 && (bootstrap || d.fingerprint) &&
+    if (r == EST_CMD_CONTINUE && (bootstrap || d.fingerprint) &&
         (cli.cfg.explicit_trust_file || cli.cfg.third_party_trust_file ||
          cli.cfg.third_party_system))
         r = est_cli_error(&cli, "--bootstrap and --fingerprint are for when there is no trust "
                                 "yet; drop --trust");
-    if (r < 0 && bootstrap && d.fingerprint)
+    if (r == EST_CMD_CONTINUE && bootstrap && d.fingerprint)
         r = est_cli_error(&cli, "--bootstrap or --fingerprint, not both");
-    if (r < 0 && d.fingerprint && est_fingerprint_check(NULL, d.fingerprint, &err) != EST_OK)
+    if (r == EST_CMD_CONTINUE && d.fingerprint &&
+        est_fingerprint_check(NULL, d.fingerprint, &err) != EST_OK)
         r = est_cli_fail(&cli, &err);
     /* draft-04 §3.3.3: a TLS-SRP login authenticates the server itself. */
-    if (r < 0 && !bootstrap && !d.fingerprint && !cli.cfg.explicit_trust_file &&
+    if (r == EST_CMD_CONTINUE && !bootstrap && !d.fingerprint && !cli.cfg.explicit_trust_file &&
         !cli.cfg.third_party_trust_file && !cli.cfg.third_party_system && !cli.cfg.srp)
         r = est_cli_error(&cli, "give --trust FILE, --fingerprint sha256:HEX, --bootstrap or "
                                 "--srp-user NAME");
-    if (r < 0) {
+    if (r == EST_CMD_CONTINUE) {
         if (bootstrap || d.fingerprint) {
             cli.cfg.bootstrap = decide;
             cli.cfg.bootstrap_arg = &d;

@@ -98,7 +98,8 @@ int est_cli_fail(const est_cli *cli, const est_error *err)
     return err->code == EST_E_RETRY_LATER ? EST_EXIT_PENDING : EST_EXIT_ERROR;
 }
 
-static int parse_seconds(est_cli *cli, const char *name, const char *arg, long max, long *out)
+static est_cmd_outcome parse_seconds(est_cli *cli, const char *name, const char *arg, long max,
+                                     long *out)
 {
     char *end = NULL;
     long v;
@@ -109,11 +110,11 @@ static int parse_seconds(est_cli *cli, const char *name, const char *arg, long m
         return est_cli_error(cli, "--%s: expected seconds from 0 to %ld, got \"%s\"", name, max,
                              arg);
     *out = v;
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
 /* --base64-line: 0 or a multiple of 4 up to EST_BODY_LINE_MAX. */
-static int parse_line_length(est_cli *cli, const char *arg)
+static est_cmd_outcome parse_line_length(est_cli *cli, const char *arg)
 {
     char *end = NULL;
     long v;
@@ -125,16 +126,16 @@ static int parse_line_length(est_cli *cli, const char *arg)
         return est_cli_error(cli, "--base64-line: expected 0 or a multiple of 4 up to %u, "
                                   "got \"%s\"", EST_BODY_LINE_MAX, arg);
     cli->cfg.base64_line_length = (unsigned)v;
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
-static int choice(est_cli *cli, const char *name, const char *arg, const char *const *names,
-                  int *out)
+static est_cmd_outcome choice(est_cli *cli, const char *name, const char *arg,
+                              const char *const *names, int *out)
 {
     for (int i = 0; names[i] != NULL; i++)
         if (strcmp(arg, names[i]) == 0) {
             *out = i;
-            return -1;
+            return EST_CMD_CONTINUE;
         }
     return est_cli_error(cli, "--%s: unknown value \"%s\"", name, arg);
 }
@@ -151,12 +152,13 @@ static int unknown_option(est_cli *cli, int opt, char **argv)
     return est_cli_error(cli, "unknown option %s; see `est %s --help`", arg, cli->command);
 }
 
-int est_cli_option(est_cli *cli, int opt, char **argv)
+est_cmd_outcome est_cli_option(est_cli *cli, int opt, char **argv)
 {
     static const char *const dialects[] = {"rfc7030", "draft", NULL};
     static const char *const auths[] = {"any", "basic", "digest", NULL};
     static const char *const tls_versions[] = {"1.2", "1.3", NULL};
-    int v = 0, r = -1;
+    int v = 0;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
     long n;
 
     switch (opt) {
@@ -174,23 +176,23 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     case OPT_VERBOSE:
     case 'v': cli->verbose = 1; break;
     case OPT_DIALECT:
-        if ((r = choice(cli, "dialect", optarg, dialects, &v)) < 0)
+        if ((r = choice(cli, "dialect", optarg, dialects, &v)) == EST_CMD_CONTINUE)
             cli->cfg.dialect = (est_dialect)v;
         break;
     case OPT_TLS_MAX:
-        if ((r = choice(cli, "tls-max", optarg, tls_versions, &v)) < 0)
+        if ((r = choice(cli, "tls-max", optarg, tls_versions, &v)) == EST_CMD_CONTINUE)
             cli->cfg.tls_max_version = 12 + v;
         break;
     case OPT_HTTP_AUTH:
-        if ((r = choice(cli, "http-auth", optarg, auths, &v)) < 0)
+        if ((r = choice(cli, "http-auth", optarg, auths, &v)) == EST_CMD_CONTINUE)
             cli->cfg.http_auth = (est_http_auth)v;
         break;
     case OPT_TIMEOUT:
-        if ((r = parse_seconds(cli, "timeout", optarg, TIMEOUT_MAX, &n)) < 0)
+        if ((r = parse_seconds(cli, "timeout", optarg, TIMEOUT_MAX, &n)) == EST_CMD_CONTINUE)
             cli->cfg.timeout_seconds = n ? n : EST_CLIENT_TIMEOUT_DEFAULT;
         break;
     case OPT_MAX_WAIT:
-        if ((r = parse_seconds(cli, "max-wait", optarg, MAX_WAIT_MAX, &n)) < 0)
+        if ((r = parse_seconds(cli, "max-wait", optarg, MAX_WAIT_MAX, &n)) == EST_CMD_CONTINUE)
             cli->cfg.max_wait_seconds = (unsigned)n;
         break;
     case OPT_BASE64_LINE:
@@ -205,7 +207,7 @@ int est_cli_option(est_cli *cli, int opt, char **argv)
     return r;
 }
 
-int est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust)
+est_cmd_outcome est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust)
 {
     const est_client_config *c = &cli->cfg;
 
@@ -224,7 +226,7 @@ int est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust)
                                   "password on the command line)", c->srp ? "srp-user" : "user");
     if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL))
         return est_cli_error(cli, "--tls-cert and --tls-key go together");
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
 /* The first line of text, without its line end; 1 when it fit. */
@@ -257,7 +259,7 @@ static size_t read_line(int fd, char *buf, size_t cap)
     return n;
 }
 
-static int read_password(est_cli *cli)
+static est_cmd_outcome read_password(est_cli *cli)
 {
     char buf[EST_PASSWORD_MAX + 3];
     uint8_t *data = NULL;
@@ -290,7 +292,7 @@ static int read_password(est_cli *cli)
         return est_cli_error(cli, "password longer than %d bytes", EST_PASSWORD_MAX);
     if (cli->password == NULL)
         return est_cli_error(cli, "out of memory");
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
 /* est_client_wait_fn: draft-04 §4.2.3 "SHOULD log or inform the end user". */
@@ -314,10 +316,11 @@ static void on_warning(void *arg, const char *message)
 int est_cli_client_new(est_cli *cli, est_client **out)
 {
     est_error err;
-    int r;
+    est_cmd_outcome r;
 
     *out = NULL;
-    if ((cli->password_stdin || cli->password_file != NULL) && (r = read_password(cli)) >= 0)
+    if ((cli->password_stdin || cli->password_file != NULL) &&
+        (r = read_password(cli)) != EST_CMD_CONTINUE)
         return r;
     cli->cfg.password = cli->password;
     cli->cfg.on_wait = on_wait;

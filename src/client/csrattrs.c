@@ -49,14 +49,15 @@ int csrattrs_main(int argc, char **argv)
     est_csrattrs *attrs = NULL;
     est_error err;
     est_cli cli;
-    int opt, r = -1;
+    int opt;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
 
     est_cli_init(&cli, "csrattrs", usage);
-    while (r < 0 && (opt = getopt_long(argc, argv, ":v", options, NULL)) != -1)
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":v", options, NULL)) != -1)
         r = est_cli_option(&cli, opt, argv);
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = est_cli_finish_options(&cli, argc, argv, 1);
-    if (r < 0 && (r = est_cli_client_new(&cli, &client)) == EST_EXIT_DONE) {
+    if (r == EST_CMD_CONTINUE && (r = est_cli_client_new(&cli, &client)) == EST_EXIT_DONE) {
         if (est_client_csrattrs(client, &attrs, &err) != EST_OK) {
             r = est_cli_fail(&cli, &err);
         } else {

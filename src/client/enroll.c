@@ -154,49 +154,51 @@ enum {
 
 #define ENROLL_OPTION(name, arg, value) {name, arg, NULL, value}
 
-static int command_option(job *j, int opt, char **argv)
+static est_cmd_outcome command_option(job *j, int opt, char **argv)
 {
     est_error err;
     char *end = NULL;
 
     switch (opt) {
-    case 'o': j->out = optarg; return -1;
-    case OPT_KEY: j->key_path = optarg; return -1;
-    case OPT_CERT: j->cert_path = optarg; return -1;
-    case OPT_REKEY: j->rekey_path = optarg; return -1;
-    case OPT_SUBJECT: j->subject_text = optarg; return -1;
-    case OPT_MAC: j->params.mac_address = optarg; return -1;
-    case OPT_POP_LINK: j->params.pop_link = 1; return -1;
-    case OPT_NO_CSRATTRS: j->params.skip_csrattrs = 1; return -1;
-    case OPT_KEEP_KEY: j->keep_key = 1; return -1;
+    case 'o': j->out = optarg; return EST_CMD_CONTINUE;
+    case OPT_KEY: j->key_path = optarg; return EST_CMD_CONTINUE;
+    case OPT_CERT: j->cert_path = optarg; return EST_CMD_CONTINUE;
+    case OPT_REKEY: j->rekey_path = optarg; return EST_CMD_CONTINUE;
+    case OPT_SUBJECT: j->subject_text = optarg; return EST_CMD_CONTINUE;
+    case OPT_MAC: j->params.mac_address = optarg; return EST_CMD_CONTINUE;
+    case OPT_POP_LINK: j->params.pop_link = 1; return EST_CMD_CONTINUE;
+    case OPT_NO_CSRATTRS: j->params.skip_csrattrs = 1; return EST_CMD_CONTINUE;
+    case OPT_KEEP_KEY: j->keep_key = 1; return EST_CMD_CONTINUE;
     case OPT_KEY_TYPE:
         j->key_type_given = j->params.key_type_set = 1;
         return est_key_type_parse(optarg, &j->params.key_type, &err) == EST_OK
-                   ? -1 : est_cli_fail(&j->cli, &err);
+                   ? EST_CMD_CONTINUE : est_cli_fail(&j->cli, &err);
     case OPT_SAN:
-        return est_san_parse(optarg, &j->san, &err) == EST_OK ? -1 : est_cli_fail(&j->cli, &err);
+        return est_san_parse(optarg, &j->san, &err) == EST_OK ? EST_CMD_CONTINUE
+                                                              : est_cli_fail(&j->cli, &err);
     case OPT_DAYS:
         j->days = strtol(optarg, &end, 10);
         if (end == optarg || *end != '\0' || j->days < 0 || j->days > RENEW_DAYS_MAX)
             return est_cli_error(&j->cli, "--days: expected 0 to %d, got \"%s\"", RENEW_DAYS_MAX,
                                  optarg);
-        return -1;
+        return EST_CMD_CONTINUE;
     default:
         return est_cli_option(&j->cli, opt, argv);
     }
 }
 
-static int parse(job *j, int argc, char **argv, const struct option *options)
+static est_cmd_outcome parse(job *j, int argc, char **argv, const struct option *options)
 {
-    int opt, r = -1;
+    int opt;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
 
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
         r = command_option(j, opt, argv);
-    return r < 0 ? est_cli_finish_options(&j->cli, argc, argv, 1) : r;
+    return r == EST_CMD_CONTINUE ? est_cli_finish_options(&j->cli, argc, argv, 1) : r;
 }
 
 /* Reads the files the job names; a missing enroll key is made later. */
-static int load(job *j)
+static est_cmd_outcome load(job *j)
 {
     est_error err;
     est_status rc;
@@ -213,7 +215,7 @@ static int load(job *j)
     j->params.san = j->san;
     j->params.cert = j->cert;
     j->key_out = j->key_path;
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
 int enroll_main(int argc, char **argv)
@@ -231,15 +233,15 @@ int enroll_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     job j = {.op = EST_OP_SIMPLEENROLL, .days = -1};
-    int r;
+    est_cmd_outcome r;
 
     est_cli_init(&j.cli, "enroll", enroll_usage);
     r = parse(&j, argc, argv, options);
-    if (r < 0 && (j.key_path == NULL || j.out == NULL))
+    if (r == EST_CMD_CONTINUE && (j.key_path == NULL || j.out == NULL))
         r = est_cli_error(&j.cli, "--key FILE and -o CERTFILE are required");
-    if (r < 0 && j.subject_text == NULL && j.san == NULL)
+    if (r == EST_CMD_CONTINUE && j.subject_text == NULL && j.san == NULL)
         r = est_cli_error(&j.cli, "give --subject DN and/or --san NAMES");
-    if (r < 0 && (r = load(&j)) < 0)
+    if (r == EST_CMD_CONTINUE && (r = load(&j)) == EST_CMD_CONTINUE)
         r = run(&j);
     job_free(&j);
     return r;
@@ -247,7 +249,7 @@ int enroll_main(int argc, char **argv)
 
 /* Re-enroll presents the current certificate over TLS (draft-04 §3.3.2:
  * "MUST use the existing client certificate") unless told otherwise. */
-static int reenroll_setup(job *j)
+static est_cmd_outcome reenroll_setup(job *j)
 {
     est_error err;
     est_status rc;
@@ -270,7 +272,7 @@ static int reenroll_setup(job *j)
         j->key = j->params.key = fresh;
         j->key_out = j->rekey_path;
     }
-    return -1;
+    return EST_CMD_CONTINUE;
 }
 
 int reenroll_main(int argc, char **argv)
@@ -287,13 +289,14 @@ int reenroll_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     job j = {.op = EST_OP_SIMPLEREENROLL, .days = -1};
-    int r;
+    est_cmd_outcome r;
 
     est_cli_init(&j.cli, "reenroll", reenroll_usage);
     r = parse(&j, argc, argv, options);
-    if (r < 0 && (j.cert_path == NULL || j.key_path == NULL || j.out == NULL))
+    if (r == EST_CMD_CONTINUE && (j.cert_path == NULL || j.key_path == NULL || j.out == NULL))
         r = est_cli_error(&j.cli, "--cert FILE, --key FILE and -o CERTFILE are required");
-    if (r < 0 && (r = load(&j)) < 0 && (r = reenroll_setup(&j)) < 0)
+    if (r == EST_CMD_CONTINUE && (r = load(&j)) == EST_CMD_CONTINUE &&
+        (r = reenroll_setup(&j)) == EST_CMD_CONTINUE)
         r = run(&j);
     job_free(&j);
     return r;
@@ -326,29 +329,30 @@ int renew_main(int argc, char **argv)
     job j = {.op = EST_OP_SIMPLEREENROLL, .days = -1};
     est_cli_pending probe = {0};
     est_error err;
-    int r, left = 0, pending = 0;
+    est_cmd_outcome r;
+    int left = 0, pending = 0;
 
     est_cli_init(&j.cli, "renew", renew_usage);
     r = parse(&j, argc, argv, options);
-    if (r < 0 && (j.cert_path == NULL || j.key_path == NULL || j.days < 0))
+    if (r == EST_CMD_CONTINUE && (j.cert_path == NULL || j.key_path == NULL || j.days < 0))
         r = est_cli_error(&j.cli, "--cert FILE, --key FILE and --days N are required");
     j.out = j.cert_path;
-    if (r < 0 && (r = load(&j)) < 0 &&
+    if (r == EST_CMD_CONTINUE && (r = load(&j)) == EST_CMD_CONTINUE &&
         est_cli_pending_load(j.out, &probe, &pending, &err) != EST_OK)
         r = est_cli_fail(&j.cli, &err);
     /* A pending renewal goes on even if the clock says "not due". */
-    if (r < 0 && !pending && !due(j.cert, j.days, &left)) {
+    if (r == EST_CMD_CONTINUE && !pending && !due(j.cert, j.days, &left)) {
         est_cli_info(&j.cli, "%s: not due: expires in %d days", j.cert_path, left);
         r = EST_EXIT_NOTHING;
     }
-    if (r < 0 && !j.keep_key) {
+    if (r == EST_CMD_CONTINUE && !j.keep_key) {
         j.params.key = NULL; /* rekey: a fresh key of the same type */
         if (!j.key_type_given) {
             j.params.key_type_set = 1;
             j.params.key_type = est_cli_key_type_of(j.key);
         }
     }
-    if (r < 0) {
+    if (r == EST_CMD_CONTINUE) {
         j.cli.cfg.tls_cert_file = j.cli.cfg.tls_cert_file ? j.cli.cfg.tls_cert_file : j.cert_path;
         j.cli.cfg.tls_key_file = j.cli.cfg.tls_key_file ? j.cli.cfg.tls_key_file : j.key_path;
         r = run(&j);

@@ -14,6 +14,17 @@
 #define EST_EXIT_NOTHING 2 /* nothing to do (renew: not due yet) */
 #define EST_EXIT_PENDING 3 /* the server answered 202: run the same command later */
 
+/* What one step of a command (an option, a check, loading a file) tells the
+ * command: go on with the next step, or stop now and exit with that status.
+ * Every value but EST_CMD_CONTINUE is the exit status itself. */
+typedef enum est_cmd_outcome {
+    EST_CMD_CONTINUE = -1,            /* go on: parse the next option, run the next step */
+    EST_CMD_DONE = EST_EXIT_DONE,     /* stop, exit 0 (after --help) */
+    EST_CMD_ERROR = EST_EXIT_ERROR,   /* stop, exit 1: the reason is printed */
+    EST_CMD_NOTHING = EST_EXIT_NOTHING,
+    EST_CMD_PENDING = EST_EXIT_PENDING,
+} est_cmd_outcome;
+
 int cacerts_main(int argc, char **argv);      /* cacerts.c */
 int csrattrs_main(int argc, char **argv);     /* csrattrs.c */
 int enroll_main(int argc, char **argv);       /* enroll.c */
@@ -83,11 +94,12 @@ typedef struct est_cli {
 void est_cli_init(est_cli *cli, const char *command, const char *usage);
 void est_cli_free(est_cli *cli);
 
-/* Handles a shared option or a getopt error. Returns -1 to go on parsing,
- * or an exit status to return now (0 after --help, 1 on an error). */
-int est_cli_option(est_cli *cli, int opt, char **argv);
-/* After parsing: no stray arguments, --server given. Returns -1 or 1. */
-int est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust);
+/* Handles a shared option or a getopt error: EST_CMD_CONTINUE to go on
+ * parsing, or the exit status to return now (0 after --help, 1 on an error). */
+est_cmd_outcome est_cli_option(est_cli *cli, int opt, char **argv);
+/* After parsing: no stray arguments, --server given. EST_CMD_CONTINUE or
+ * EST_CMD_ERROR. */
+est_cmd_outcome est_cli_finish_options(est_cli *cli, int argc, char **argv, int need_trust);
 
 /* One line to stderr, "est: COMMAND: ...". Returns EST_EXIT_ERROR. */
 int est_cli_error(const est_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

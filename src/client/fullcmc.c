@@ -47,24 +47,25 @@ static void job_free(cmc_job *j)
     est_cli_free(&j->cli);
 }
 
-static int option(cmc_job *j, int opt, char **argv)
+static est_cmd_outcome option(cmc_job *j, int opt, char **argv)
 {
     est_error err;
 
     switch (opt) {
-    case 'o': j->out = optarg; return -1;
-    case OPT_KEY: j->key_path = optarg; return -1;
-    case OPT_CERT: j->cert_path = optarg; return -1;
-    case OPT_SUBJECT: j->subject_text = optarg; return -1;
-    case OPT_REASON: j->reason_text = optarg; return -1;
-    case OPT_POP_LINK: j->pop_link = 1; return -1;
-    case OPT_NO_CSRATTRS: j->skip_csrattrs = 1; return -1;
+    case 'o': j->out = optarg; return EST_CMD_CONTINUE;
+    case OPT_KEY: j->key_path = optarg; return EST_CMD_CONTINUE;
+    case OPT_CERT: j->cert_path = optarg; return EST_CMD_CONTINUE;
+    case OPT_SUBJECT: j->subject_text = optarg; return EST_CMD_CONTINUE;
+    case OPT_REASON: j->reason_text = optarg; return EST_CMD_CONTINUE;
+    case OPT_POP_LINK: j->pop_link = 1; return EST_CMD_CONTINUE;
+    case OPT_NO_CSRATTRS: j->skip_csrattrs = 1; return EST_CMD_CONTINUE;
     case OPT_KEY_TYPE:
         if (est_key_type_parse(optarg, &j->key_type, &err) != EST_OK)
             return est_cli_fail(&j->cli, &err);
-        return -1;
+        return EST_CMD_CONTINUE;
     case OPT_SAN:
-        return est_san_parse(optarg, &j->san, &err) == EST_OK ? -1 : est_cli_fail(&j->cli, &err);
+        return est_san_parse(optarg, &j->san, &err) == EST_OK ? EST_CMD_CONTINUE
+                                                              : est_cli_fail(&j->cli, &err);
     default:
         return est_cli_option(&j->cli, opt, argv);
     }
@@ -252,16 +253,17 @@ int fullcmc_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cmc_job j = {.key_type = EST_KEY_EC_P256};
-    int opt, r = -1;
+    int opt;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
 
     est_cli_init(&j.cli, "fullcmc", fullcmc_usage);
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
         r = option(&j, opt, argv);
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = est_cli_finish_options(&j.cli, argc, argv, 1);
-    if (r < 0 && (j.key_path == NULL || j.subject_text == NULL || j.out == NULL))
+    if (r == EST_CMD_CONTINUE && (j.key_path == NULL || j.subject_text == NULL || j.out == NULL))
         r = est_cli_error(&j.cli, "--key FILE, --subject DN and -o CERTFILE are required");
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = run_enroll(&j);
     job_free(&j);
     return r;
@@ -313,16 +315,17 @@ int revoke_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cmc_job j = {0};
-    int opt, r = -1;
+    int opt;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
 
     est_cli_init(&j.cli, "revoke", revoke_usage);
-    while (r < 0 && (opt = getopt_long(argc, argv, ":v", options, NULL)) != -1)
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":v", options, NULL)) != -1)
         r = option(&j, opt, argv);
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = est_cli_finish_options(&j.cli, argc, argv, 1);
-    if (r < 0 && (j.cert_path == NULL || j.key_path == NULL))
+    if (r == EST_CMD_CONTINUE && (j.cert_path == NULL || j.key_path == NULL))
         r = est_cli_error(&j.cli, "--cert FILE and --key FILE are required");
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = run_revoke(&j);
     job_free(&j);
     return r;

@@ -19,18 +19,19 @@ typedef struct request {
     est_enroll_params params;
 } request;
 
-static int option(request *q, int opt, char **argv)
+static est_cmd_outcome option(request *q, int opt, char **argv)
 {
     est_error err;
 
     switch (opt) {
-    case 'o': q->out = optarg; return -1;
-    case OPT_KEY_OUT: q->key_out = optarg; return -1;
-    case OPT_SUBJECT: q->subject_text = optarg; return -1;
-    case OPT_POP_LINK: q->params.pop_link = 1; return -1;
-    case OPT_NO_CSRATTRS: q->params.skip_csrattrs = 1; return -1;
+    case 'o': q->out = optarg; return EST_CMD_CONTINUE;
+    case OPT_KEY_OUT: q->key_out = optarg; return EST_CMD_CONTINUE;
+    case OPT_SUBJECT: q->subject_text = optarg; return EST_CMD_CONTINUE;
+    case OPT_POP_LINK: q->params.pop_link = 1; return EST_CMD_CONTINUE;
+    case OPT_NO_CSRATTRS: q->params.skip_csrattrs = 1; return EST_CMD_CONTINUE;
     case OPT_SAN:
-        return est_san_parse(optarg, &q->san, &err) == EST_OK ? -1 : est_cli_fail(&q->cli, &err);
+        return est_san_parse(optarg, &q->san, &err) == EST_OK ? EST_CMD_CONTINUE
+                                                              : est_cli_fail(&q->cli, &err);
     default:
         return est_cli_option(&q->cli, opt, argv);
     }
@@ -75,18 +76,19 @@ int serverkeygen_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     request q = {0};
-    int opt, r = -1;
+    est_cmd_outcome r = EST_CMD_CONTINUE;
+    int opt;
 
     est_cli_init(&q.cli, "serverkeygen", usage);
-    while (r < 0 && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
+    while (r == EST_CMD_CONTINUE && (opt = getopt_long(argc, argv, ":o:v", options, NULL)) != -1)
         r = option(&q, opt, argv);
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = est_cli_finish_options(&q.cli, argc, argv, 1);
-    if (r < 0 && (q.key_out == NULL || q.out == NULL))
+    if (r == EST_CMD_CONTINUE && (q.key_out == NULL || q.out == NULL))
         r = est_cli_error(&q.cli, "--key-out FILE and -o CERTFILE are required");
-    if (r < 0 && q.subject_text == NULL && q.san == NULL)
+    if (r == EST_CMD_CONTINUE && q.subject_text == NULL && q.san == NULL)
         r = est_cli_error(&q.cli, "give --subject DN and/or --san NAMES");
-    if (r < 0)
+    if (r == EST_CMD_CONTINUE)
         r = run(&q);
     X509_NAME_free(q.subject);
     GENERAL_NAMES_free(q.san);

@@ -51,7 +51,7 @@ static int cert_is_revoked(estd_instance *inst, X509 *cert, int *down)
 
     if (est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) != EST_OK)
         return 1;
-    rc = inst->store->ops->cert_get(inst->store->impl, serial, &rec, NULL);
+    rc = est_store_cert_get(inst->store, serial, &rec, NULL);
     if (rc == EST_OK)
         revoked = rec->status == EST_CERT_REVOKED;
     else if (rc != EST_E_NOT_FOUND)
@@ -207,7 +207,7 @@ static void authenticate_basic(estd_instance *inst, const estd_auth_caches *cach
     /* The user row is read every time, so deleting a user or changing the
      * password takes effect at once; only the slow hash is cached. An
      * unknown name goes on (a dummy hash, counted like any other). */
-    if ((rc = inst->store->ops->user_get(inst->store->impl, user, &rec, NULL)) != EST_OK) {
+    if ((rc = est_store_user_get(inst->store, user, &rec, NULL)) != EST_OK) {
         rec = NULL;
         if (rc != EST_E_NOT_FOUND) {
             out->store_down = 1;
@@ -283,7 +283,7 @@ static void authenticate_digest(estd_instance *inst, const estd_auth_caches *cac
         snprintf(out->reason, sizeof out->reason, "wrong user name or password");
         goto out;
     }
-    if ((rc = inst->store->ops->user_get(inst->store->impl, cred->username, &rec, NULL)) !=
+    if ((rc = est_store_user_get(inst->store, cred->username, &rec, NULL)) !=
         EST_OK) {
         rec = NULL;
         if (rc != EST_E_NOT_FOUND) {
@@ -318,7 +318,7 @@ static void authenticate_srp(estd_instance *inst, const estd_auth_input *in,
     est_user_record *rec = NULL;
 
     out->presented |= ESTD_AUTH_SRP;
-    if (inst->store->ops->user_get(inst->store->impl, in->srp_user, &rec, NULL) != EST_OK ||
+    if (est_store_user_get(inst->store, in->srp_user, &rec, NULL) != EST_OK ||
         rec->srp_verifier == NULL) {
         snprintf(out->reason, sizeof out->reason, "SRP user '%.64s' no longer has a verifier",
                  in->srp_user);

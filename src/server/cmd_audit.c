@@ -76,7 +76,7 @@ static int audit_prune(int argc, char **argv)
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     rc = from_config ? estd_audit_prune_retention(inst, (int64_t)time(NULL), &removed, &err)
-                     : inst->store->ops->audit_prune(inst->store->impl, &what, &removed, &err);
+                     : est_store_audit_prune(inst->store, &what, &removed, &err);
     if (rc != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         goto out;

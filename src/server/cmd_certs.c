@@ -182,7 +182,7 @@ static int certs_list(int argc, char **argv)
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
     ctx.cfg = &inst->cfg;
-    if (inst->store->ops->cert_list(inst->store->impl, &filter, print_cert, &ctx, &err) != EST_OK) {
+    if (est_store_cert_list(inst->store, &filter, print_cert, &ctx, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         status = ESTD_EXIT_ERROR;
     }

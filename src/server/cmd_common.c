@@ -57,7 +57,7 @@ int estd_admin_audit(const char *command, estd_instance *inst, const char *event
     est_audit_event ev = {event, label, estd_admin_actor(), subject, serial, detail, 1};
     est_error err;
 
-    if (inst->store->ops->audit_append(inst->store->impl, &ev, &err) != EST_OK) {
+    if (est_store_audit_append(inst->store, &ev, &err) != EST_OK) {
         estd_fail(command, "%s: audit: %s", inst->cfg.store, err.message);
         return -1;
     }
@@ -158,7 +158,7 @@ est_cert_record *estd_admin_cert_get(const char *command, estd_instance *inst, c
     est_cert_record *rec = NULL;
     est_error err;
 
-    if (inst->store->ops->cert_get(inst->store->impl, serial, &rec, &err) == EST_OK)
+    if (est_store_cert_get(inst->store, serial, &rec, &err) == EST_OK)
         return rec;
     if (err.code == EST_E_NOT_FOUND)
         estd_fail(command, "no certificate with serial %s", serial);

@@ -523,7 +523,7 @@ static est_status write_store(const char *tmp, const init_opts *o, const init_ca
         (rc = est_store_open(o->store != NULL ? o->store : path, 1, NULL, &store, err)) != EST_OK)
         return rc;
     est_audit_event ev = {"init", "", estd_admin_actor(), subject, serial, detail, 1};
-    rc = store->ops->audit_append(store->impl, &ev, err);
+    rc = est_store_audit_append(store, &ev, err);
     est_store_close(store);
     return rc;
 }

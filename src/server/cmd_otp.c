@@ -133,7 +133,7 @@ static int otp_add(int argc, char **argv)
     rec.label = (char *)a.label;
     rec.subject = a.subject_dn != NULL ? subject : NULL;
     rec.expires_at = (int64_t)time(NULL) + (int64_t)a.days * SECONDS_PER_DAY;
-    if (inst->store->ops->otp_insert(inst->store->impl, &rec, code, &err) != EST_OK) {
+    if (est_store_otp_insert(inst->store, &rec, code, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         goto out;
     }
@@ -180,7 +180,7 @@ static int otp_list(int argc, char **argv)
         return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->otp_list(inst->store->impl, print_otp, &now, &err) != EST_OK) {
+    if (est_store_otp_list(inst->store, print_otp, &now, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         status = ESTD_EXIT_ERROR;
     }

@@ -96,7 +96,7 @@ static int pending_list(int argc, char **argv)
         return parsed == 0 ? ESTD_EXIT_OK : ESTD_EXIT_ERROR;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->pending_list(inst->store->impl, print_pending, &all, &err) != EST_OK) {
+    if (est_store_pending_list(inst->store, print_pending, &all, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         status = ESTD_EXIT_ERROR;
     }
@@ -113,7 +113,7 @@ static est_pending_record *pending_load(const char *cmd, estd_instance *inst, co
 
     if (estd_number_arg(cmd, "ID", arg, 1, LONG_MAX, &id) != 0)
         return NULL;
-    if (inst->store->ops->pending_get(inst->store->impl, id, &rec, &err) != EST_OK) {
+    if (est_store_pending_get(inst->store, id, &rec, &err) != EST_OK) {
         if (err.code == EST_E_NOT_FOUND)
             estd_fail(cmd, "no pending request %ld", id);
         else
@@ -174,8 +174,8 @@ static int pending_approve(int argc, char **argv)
     }
     /* Claim, issue, record (est_store_ops pending_update): of two
      * approvals at once, here or on another node, only one claims. */
-    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
-                                         NULL, &err) != EST_OK) {
+    if (est_store_pending_update(inst->store, rec->id, EST_PENDING_APPROVED, NULL,
+                                 NULL, &err) != EST_OK) {
         estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
         status = err.code == EST_E_CONFLICT ? ESTD_EXIT_NOTHING : ESTD_EXIT_ERROR;
         goto out;
@@ -183,12 +183,11 @@ static int pending_approve(int argc, char **argv)
     if (approve_issue(inst, rec, &cert, &err) != EST_OK ||
         est_serial_to_hex(X509_get0_serialNumber(cert), serial, &err) != EST_OK) {
         estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
-        (void)inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_WAITING,
-                                               NULL, NULL, NULL);
+        (void)est_store_pending_update(inst->store, rec->id, EST_PENDING_WAITING, NULL, NULL, NULL);
         goto out;
     }
-    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_APPROVED, NULL,
-                                         serial, &err) != EST_OK) {
+    if (est_store_pending_update(inst->store, rec->id, EST_PENDING_APPROVED, NULL,
+                                 serial, &err) != EST_OK) {
         estd_fail(cmd, "request %lld: %s", (long long)rec->id, err.message);
         goto out;
     }
@@ -243,8 +242,8 @@ static int pending_reject(int argc, char **argv)
                   (long long)rec->id, rec->cert_serial ? rec->cert_serial : "?");
         goto out;
     }
-    if (inst->store->ops->pending_update(inst->store->impl, rec->id, EST_PENDING_REJECTED, reason,
-                                         NULL, &err) != EST_OK) {
+    if (est_store_pending_update(inst->store, rec->id, EST_PENDING_REJECTED, reason,
+                                 NULL, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         goto out;
     }

@@ -90,8 +90,8 @@ int estd_revoke_main(int argc, char **argv)
         return ESTD_EXIT_ERROR;
     if ((rec = estd_admin_cert_get(cmd, inst, serial)) == NULL)
         goto out;
-    if (inst->store->ops->cert_revoke(inst->store->impl, rec->serial, reason, (int64_t)time(NULL),
-                                      &err) != EST_OK) {
+    if (est_store_cert_revoke(inst->store, rec->serial, reason, (int64_t)time(NULL),
+                              &err) != EST_OK) {
         if (err.code == EST_E_CONFLICT) {
             estd_fail(cmd, "certificate %s is already revoked", rec->serial);
             status = ESTD_EXIT_NOTHING;
@@ -194,7 +194,7 @@ int estd_crl_main(int argc, char **argv)
         goto out;
     }
     if (estd_revoked_list_load(inst, label, &list, &err) != EST_OK ||
-        inst->store->ops->next_crl_number(inst->store->impl, &number, &err) != EST_OK) {
+        est_store_next_crl_number(inst->store, &number, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         goto out;
     }

@@ -159,7 +159,7 @@ static int user_add(int argc, char **argv)
         rec.digest_ha1_md5 = md5;
         rec.digest_ha1_sha256 = sha256;
     }
-    if (inst->store->ops->user_put(inst->store->impl, &rec, force, &err) != EST_OK) {
+    if (est_store_user_put(inst->store, &rec, force, &err) != EST_OK) {
         if (err.code == EST_E_CONFLICT)
             estd_fail(cmd, "user '%s' exists (--force sets a new password)", rec.name);
         else
@@ -193,7 +193,7 @@ static int user_del(int argc, char **argv)
         return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->user_delete(inst->store->impl, argv[optind + 1], &err) != EST_OK) {
+    if (est_store_user_delete(inst->store, argv[optind + 1], &err) != EST_OK) {
         if (err.code == EST_E_NOT_FOUND)
             estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
         else
@@ -216,10 +216,7 @@ static int user_unlock(int argc, char **argv)
         return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->user_unlock == NULL)
-        estd_fail(cmd, "the %s store cannot unlock users", inst->store->ops->name);
-    else if (inst->store->ops->user_unlock(inst->store->impl, argv[optind + 1], (int64_t)time(NULL),
-                                           &err) != EST_OK) {
+    if (est_store_user_unlock(inst->store, argv[optind + 1], (int64_t)time(NULL), &err) != EST_OK) {
         if (err.code == EST_E_NOT_FOUND)
             estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
         else
@@ -260,7 +257,7 @@ static int user_list(int argc, char **argv)
         return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (inst->store->ops->user_list(inst->store->impl, print_user, inst->cfg.realm, &err) != EST_OK) {
+    if (est_store_user_list(inst->store, print_user, inst->cfg.realm, &err) != EST_OK) {
         estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
         status = ESTD_EXIT_ERROR;
     }

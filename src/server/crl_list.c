@@ -42,7 +42,7 @@ est_status estd_revoked_list_load(estd_instance *inst, const char *label, estd_r
     est_status rc;
 
     l->label = label;
-    rc = inst->store->ops->cert_list(inst->store->impl, &all, collect_revoked, l, err);
+    rc = est_store_cert_list(inst->store, &all, collect_revoked, l, err);
 
     if (rc == EST_OK && l->failed != 0)
         rc = l->failed == EST_E_TOO_LARGE

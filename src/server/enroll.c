@@ -148,7 +148,7 @@ int estd_otp_check(estd_server *srv, const estd_request *req, const estd_auth_re
         goto out;
     }
     estd_name_text(X509_REQ_get_subject_name(csr), subject, sizeof subject);
-    rc = store->ops->otp_consume(store->impl, label, code, subject, 0, &rec, &err);
+    rc = est_store_otp_consume(store, label, code, subject, 0, &rec, &err);
     if (rc == EST_E_NOT_FOUND || rc == EST_E_AUTH || rc == EST_E_INPUT) {
         estd_audit(srv->inst, "otp-refused", label, auth->name, subject, NULL, err.message);
         estd_response_error(resp, 403, "one-time enrollment code not valid");
@@ -177,7 +177,7 @@ void estd_otp_settle(estd_server *srv, const estd_request *req, const estd_auth_
         return;
     if (cert != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) != NULL)
         serial = BN_bn2hex(bn);
-    if (serial != NULL && store->ops->otp_set_serial(store->impl, otp_id, serial, NULL) != EST_OK)
+    if (serial != NULL && est_store_otp_set_serial(store, otp_id, serial, NULL) != EST_OK)
         outcome = "issued; recording the serial with the code failed";
     snprintf(detail, sizeof detail, "code %lld: %s", (long long)otp_id, outcome);
     estd_audit(srv->inst, "otp-use", req->ca->cfg->label, auth->name, NULL, serial, detail);
@@ -339,7 +339,7 @@ static est_status pending_store(estd_server *srv, const estd_request *req,
     fresh->status = EST_PENDING_WAITING;
     fresh->csr_der = der;
     fresh->csr_der_len = len > 0 ? (size_t)len : 0;
-    rc = store->ops->pending_insert(store->impl, fresh, err);
+    rc = est_store_pending_insert(store, fresh, err);
     if (rc == EST_OK)
         estd_audit(srv->inst, event, req->ca->cfg->label, auth->name, subject, NULL, operation);
     fresh->subject = NULL;
@@ -364,7 +364,7 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     if (req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)
         return 0;
     csr_sha256_hex(csr, fresh.csr_sha256);
-    rc = store->ops->pending_find(store->impl, label, fresh.csr_sha256, &pending, &err);
+    rc = est_store_pending_find(store, label, fresh.csr_sha256, &pending, &err);
     if (rc == EST_E_NOT_FOUND)
         rc = pending_store(srv, req, auth, csr, operation, "pending", &fresh, &err);
     if (rc != EST_OK) {
@@ -381,7 +381,7 @@ int estd_approval_gate(estd_server *srv, const estd_request *req, const estd_aut
     } else if (pending->status == EST_PENDING_REJECTED) {
         estd_response_error(resp, 403, "request rejected: %s",
                             pending->reason ? pending->reason : "no reason given");
-    } else if (store->ops->cert_get(store->impl, pending->cert_serial, &rec, &err) != EST_OK) {
+    } else if (est_store_cert_get(store, pending->cert_serial, &rec, &err) != EST_OK) {
         if (err.code == EST_E_UNAVAILABLE)
             estd_response_failure(resp, 500, &err);
         else
@@ -425,8 +425,8 @@ static void upstream_pending_note(estd_server *srv, const estd_request *req,
     est_pending_record *known = NULL, fresh = {0};
 
     csr_sha256_hex(csr, fresh.csr_sha256);
-    if (store->ops->pending_find(store->impl, req->ca->cfg->label, fresh.csr_sha256, &known,
-                                 NULL) == EST_OK) {
+    if (est_store_pending_find(store, req->ca->cfg->label, fresh.csr_sha256, &known,
+                               NULL) == EST_OK) {
         est_pending_record_free(known);
         return;
     }
@@ -444,11 +444,11 @@ static void upstream_pending_settle(estd_server *srv, const estd_request *req, X
     if (req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
         return;
     csr_sha256_hex(csr, hash);
-    if (store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK &&
+    if (est_store_pending_find(store, req->ca->cfg->label, hash, &rec, NULL) == EST_OK &&
         rec->status == EST_PENDING_WAITING &&
         est_serial_to_hex(X509_get0_serialNumber(cert), serial, NULL) == EST_OK)
-        store->ops->pending_update(store->impl, rec->id, EST_PENDING_APPROVED, "issued upstream",
-                                   serial, NULL);
+        est_store_pending_update(store, rec->id, EST_PENDING_APPROVED, "issued upstream",
+                                 serial, NULL);
     est_pending_record_free(rec);
 }
 
@@ -467,7 +467,7 @@ static int pending_repeat(estd_server *srv, const estd_request *req, X509_REQ *c
         req->ca->cfg->upstream.issuer == ESTD_ISSUER_EMBEDDED)
         return 0;
     csr_sha256_hex(csr, hash);
-    known = store->ops->pending_find(store->impl, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
+    known = est_store_pending_find(store, req->ca->cfg->label, hash, &rec, NULL) == EST_OK;
     /* Without manual approval only a request still waiting upstream is a
      * repeat: one the upstream answered is a new request. */
     if (known && req->ca->cfg->approval != ESTD_APPROVAL_MANUAL)

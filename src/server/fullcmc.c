@@ -165,7 +165,7 @@ static int signer_trusted(cmc_job *job, char *why, size_t why_len)
         goto out;
     }
     if (est_serial_to_hex(X509_get0_serialNumber(job->signer_cert), serial, NULL) == EST_OK &&
-        store->ops->cert_get(store->impl, serial, &rec, NULL) == EST_OK &&
+        est_store_cert_get(store, serial, &rec, NULL) == EST_OK &&
         rec->status == EST_CERT_REVOKED) {
         snprintf(why, why_len, "the signer certificate is revoked");
         goto out;
@@ -278,7 +278,7 @@ static int check_revoke(cmc_job *job, const est_cmc_revoke *rv, estd_response *r
     int ok = 0;
 
     if (X509_NAME_cmp(rv->issuer, X509_get_subject_name(job->req->ca->cert)) != 0 ||
-        store->ops->cert_get(store->impl, rv->serial_hex, &rec, NULL) != EST_OK ||
+        est_store_cert_get(store, rv->serial_hex, &rec, NULL) != EST_OK ||
         strcmp(rec->label, job->req->ca->cfg->label) != 0) {
         refuse(job, 404, EST_CMC_FAIL_BAD_CERT_ID, rv->body_part_id, resp,
                "this CA issued no certificate with serial %s", rv->serial_hex);
@@ -318,7 +318,7 @@ static int upstream_revoke(cmc_job *job, const est_cmc_revoke *rv, estd_response
     est_error err;
     int ok = 0;
 
-    if (store->ops->cert_get(store->impl, rv->serial_hex, &rec, &err) != EST_OK ||
+    if (est_store_cert_get(store, rv->serial_hex, &rec, &err) != EST_OK ||
         (p = rec->der, target = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL) {
         refuse(job, 500, EST_CMC_FAIL_INTERNAL_CA_ERROR, rv->body_part_id, resp,
                "certificate %s unreadable in the store", rv->serial_hex);
@@ -346,8 +346,8 @@ static int perform(cmc_job *job, estd_response *resp)
         char detail[EST_CMC_TEXT_MAX + 40];
         if (job->req->ca->cmp != NULL && !upstream_revoke(job, rv, resp))
             return 0;
-        if (store->ops->cert_revoke(store->impl, rv->serial_hex, rv->reason, (int64_t)time(NULL),
-                                    &err) != EST_OK) {
+        if (est_store_cert_revoke(store, rv->serial_hex, rv->reason, (int64_t)time(NULL),
+                                  &err) != EST_OK) {
             refuse(job, store_status(&err, 500, resp), EST_CMC_FAIL_INTERNAL_CA_ERROR,
                    rv->body_part_id, resp, "%s", err.message);
             return 0;

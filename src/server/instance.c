@@ -395,7 +395,7 @@ est_status estd_audit(estd_instance *inst, const char *event, const char *label,
 
     if (strcmp(event, "revoke") == 0)
         estd_metrics_revoked(inst->metrics);
-    return inst->store->ops->audit_append(inst->store->impl, &ev, NULL);
+    return est_store_audit_append(inst->store, &ev, NULL);
 }
 
 est_status estd_audit_prune_retention(estd_instance *inst, int64_t now, int64_t *removed,
@@ -409,7 +409,7 @@ est_status estd_audit_prune_retention(estd_instance *inst, int64_t now, int64_t 
         *removed = 0;
     if (what.before <= 0 && what.keep_rows == 0)
         return EST_OK;
-    return inst->store->ops->audit_prune(inst->store->impl, &what, removed, err);
+    return est_store_audit_prune(inst->store, &what, removed, err);
 }
 
 est_status estd_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr, const X509_NAME *subject,

@@ -94,7 +94,7 @@ est_status estd_issuer_commit(estd_instance *inst, const est_cert_record *rec,
     est_status rc;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = inst->store->ops->cert_insert_audited(inst->store->impl, rec, ev, err);
+    rc = est_store_cert_insert_audited(inst->store, rec, ev, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == EST_OK)
         estd_metrics_issued(inst->metrics, operation,

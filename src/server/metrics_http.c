@@ -101,7 +101,7 @@ static const char *not_ready(estd_server *srv, char *why, size_t cap)
 
     if (atomic_load(&srv->stopping))
         return "stopping";
-    rc = inst->store->ops->cert_get(inst->store->impl, "00", &rec, &err);
+    rc = est_store_cert_get(inst->store, "00", &rec, &err);
     est_cert_record_free(rec);
     if (rc != EST_OK && rc != EST_E_NOT_FOUND) {
         snprintf(why, cap, "store: %s", err.message);

@@ -95,7 +95,7 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
     }
     /* Unknown users and malformed headers cost no hash: authn.c refuses. */
     if (est_basic_parse(req->authorization, &user, &password, NULL) == EST_OK &&
-        srv->inst->store->ops->user_get(srv->inst->store->impl, user, &rec, NULL) == EST_OK)
+        est_store_user_get(srv->inst->store, user, &rec, NULL) == EST_OK)
         have_tag = estd_credential_cache_tag(srv->credentials, user, password,
                                              rec->password_hash, tag);
     if (resumed) { /* ESTD_GATE_YOUR_TURN: a slot is held and must be given back */

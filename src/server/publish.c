@@ -101,7 +101,7 @@ static est_status refresh_one(estd_publisher *p, published *slot, estd_instance 
     if (!force && slot->crl != NULL && memcmp(digest, slot->revoked_digest, sizeof digest) == 0 &&
         now - slot->made_at < (time_t)days * 86400 / 2)
         goto out;
-    if ((rc = inst->store->ops->next_crl_number(inst->store->impl, &number, err)) != EST_OK ||
+    if ((rc = est_store_next_crl_number(inst->store, &number, err)) != EST_OK ||
         (rc = est_ca_make_crl(ca->ca, list.entries, list.count, number, days, &crl, err)) != EST_OK)
         goto out;
     if ((len = i2d_X509_CRL(crl, &der)) <= 0) {

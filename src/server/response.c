@@ -133,7 +133,7 @@ void estd_audit_window_write(estd_server *srv, const estd_audit_window *window)
     snprintf(detail, sizeof detail, "%u more %s events in the %u s window "
              "(counted, not written one by one)", window->counted, window->event,
              estd_audit_limiter_window(srv->audit_limiter));
-    srv->inst->store->ops->audit_append(srv->inst->store->impl, &ev, NULL);
+    est_store_audit_append(srv->inst->store, &ev, NULL);
 }
 
 void estd_audit_windows_flush(estd_server *srv, int64_t now)

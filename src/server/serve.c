@@ -201,7 +201,7 @@ int estd_serve_main(int argc, char **argv)
     }
     /* The store's secret: a nonce from any node sharing the store is
      * accepted here too. */
-    if (inst->store->ops->nonce_secret(inst->store->impl, secret, sizeof secret, &err) != EST_OK ||
+    if (est_store_nonce_secret(inst->store, secret, sizeof secret, &err) != EST_OK ||
         est_digest_nonces_set_secret(srv.nonces, secret, sizeof secret, &err) != EST_OK) {
         OPENSSL_cleanse(secret, sizeof secret);
         estd_fail("serve", "%s: %s", inst->cfg.store, err.message);

@@ -209,7 +209,7 @@ static int username_cb(SSL *ssl, int *alert, void *arg)
     snprintf(a->user, sizeof a->user, "%s", user);
     peer_address(ssl, a->addr, sizeof a->addr);
     inst = srv->inst; /* read once: a reload may replace it */
-    if (inst->store->ops->user_get(inst->store->impl, user, &rec, NULL) != EST_OK)
+    if (est_store_user_get(inst->store, user, &rec, NULL) != EST_OK)
         rec = NULL;
     verdict = estd_guess_guard_check(srv->guard, user, a->addr, 0, rec ? rec->unlocked_at : 0,
                                      time(NULL), &retry);

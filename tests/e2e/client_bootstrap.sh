@@ -4,18 +4,8 @@
 # written unless accepted, no other command without trust, both dialects and
 # URL forms, and a root rollover (§4.1.3: the newest root becomes the anchor,
 # the links validate against it).
-. "$E2E_LIB/server.sh"
-: "${EST:?EST must point at the est binary}"
+. "$E2E_LIB/client.sh"
 
-# run_est NAME ARGS...: est's stdout in $T/NAME.out, stderr in $T/NAME.err, status in RC.
-run_est() { local name=$1; shift; RC=0; "$EST" "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?; }
-# expect_err NAME STATUS TEXT: that exit status and one stderr line holding TEXT.
-expect_err() {
-  [ "$RC" = "$2" ] || fail "$1: exit $RC, expected $2: $(cat "$T/$1.err")"
-  [ "$(wc -l < "$T/$1.err")" = 1 ] || fail "$1: not one line: $(cat "$T/$1.err")"
-  grep -qF -- "$3" "$T/$1.err" || fail "$1: '$3' not in: $(cat "$T/$1.err")"
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $(cat "$T/$1.err")"; }
 der_of() { openssl x509 -in "$1" -outform DER; }
 sha256_of() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 

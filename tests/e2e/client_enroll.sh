@@ -5,16 +5,8 @@
 # (tls-unique) and TLS 1.3 (tls-exporter), re-enroll with the TLS client
 # certificate (renew and rekey), `est renew` when due and not, server key
 # generation, and /fullcmc + revoke as far as the server offers them.
-. "$E2E_LIB/server.sh"
-: "${EST:?EST must point at the est binary}"
+. "$E2E_LIB/client.sh"
 
-run_est() { local name=$1; shift; RC=0; "$EST" "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?; }
-expect_err() {
-  [ "$RC" = "$2" ] || fail "$1: exit $RC, expected $2: $(cat "$T/$1.err")"
-  [ "$(wc -l < "$T/$1.err")" = 1 ] || fail "$1: not one line: $(cat "$T/$1.err")"
-  grep -qF -- "$3" "$T/$1.err" || fail "$1: '$3' not in: $(cat "$T/$1.err")"
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $(cat "$T/$1.err")"; }
 mode_of() { stat -c %a "$1"; }
 pub_of_cert() { openssl x509 -in "$1" -noout -pubkey; }
 pub_of_key() { openssl pkey -in "$1" -pubout; }

@@ -5,17 +5,10 @@
 # the server's text, and malformed or oversized responses (from a small
 # HTTPS server in Python that holds estd's TLS certificate, so only the
 # answer is wrong). Usage errors too.
-. "$E2E_LIB/server.sh"
-: "${EST:?EST must point at the est binary}"
+. "$E2E_LIB/client.sh"
 
-run_est() { local name=$1; shift; RC=0; "$EST" "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?; }
-expect_err() {
-  [ "$RC" = "$2" ] || fail "$1: exit $RC, expected $2: $(cat "$T/$1.err")"
-  [ "$(wc -l < "$T/$1.err")" = 1 ] || fail "$1: not one line: $(cat "$T/$1.err")"
-  grep -qF -- "$3" "$T/$1.err" || fail "$1: '$3' not in: $(cat "$T/$1.err")"
-  [ ! -e "$T/out.pem" ] || fail "$1: wrote its output"
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $(cat "$T/$1.err")"; }
+# Every failure here must leave no output behind (expect_err checks).
+NO_OUTPUT=$T/out.pem
 
 DIR=$T/estd
 "$ESTD" init "$DIR" >/dev/null

@@ -5,16 +5,8 @@
 # the certificate once approved. --max-wait waits (logging each wait) and
 # repeats on its own. A rejection is exit 1 with the server's reason, and the
 # next run starts afresh.
-. "$E2E_LIB/server.sh"
-: "${EST:?EST must point at the est binary}"
+. "$E2E_LIB/client.sh"
 
-run_est() { local name=$1; shift; RC=0; "$EST" "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?; }
-expect_err() {
-  [ "$RC" = "$2" ] || fail "$1: exit $RC, expected $2: $(cat "$T/$1.err")"
-  [ "$(wc -l < "$T/$1.err")" = 1 ] || fail "$1: not one line: $(cat "$T/$1.err")"
-  grep -qF -- "$3" "$T/$1.err" || fail "$1: '$3' not in: $(cat "$T/$1.err")"
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $(cat "$T/$1.err")"; }
 pending_id() { "$ESTD" pending list "$DIR" | awk -v s="$1" '$0 ~ s {print $1; exit}'; }
 
 DIR=$T/estd

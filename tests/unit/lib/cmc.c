@@ -18,20 +18,6 @@
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
 
-static int setup(void **state)
-{
-    cmc_fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    return f != NULL ? cmc_fixture_setup(f, EST_KEY_EC_P256) : -1;
-}
-
-static int teardown(void **state)
-{
-    cmc_fixture_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static est_cmc_request *build_and_parse(const est_cmc_request_spec *spec, est_cmc_ids *ids)
 {
     uint8_t *der = NULL;
@@ -457,5 +443,5 @@ int main(int argc, char **argv)
         return tool_odd(argc, argv);
     if (argc > 1)
         return tool_request(argc, argv);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
 }

@@ -14,20 +14,6 @@
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
 
-static int setup(void **state)
-{
-    cmc_fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    return f != NULL ? cmc_fixture_setup(f, EST_KEY_EC_P256) : -1;
-}
-
-static int teardown(void **state)
-{
-    cmc_fixture_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static void pki_free(EST_CMC_PKI_DATA *pki)
 {
     ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
@@ -586,5 +572,5 @@ int main(void)
         cmocka_unit_test(signer_must_be_the_request_key_it_claims),
         cmocka_unit_test(csr_subject_key_identifier_names_the_signer),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
 }

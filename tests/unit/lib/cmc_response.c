@@ -14,20 +14,6 @@
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
 
-static int setup(void **state)
-{
-    cmc_fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    return f != NULL ? cmc_fixture_setup(f, EST_KEY_EC_P256) : -1;
-}
-
-static int teardown(void **state)
-{
-    cmc_fixture_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static X509_STORE *store_of(X509 *cert)
 {
     X509_STORE *store = X509_STORE_new();
@@ -351,5 +337,5 @@ int main(void)
         cmocka_unit_test(signer_without_data_signing_is_unsupported),
         cmocka_unit_test(malformed_responses_are_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
 }

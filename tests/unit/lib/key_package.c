@@ -21,20 +21,6 @@
 static const uint8_t kek32[32] = "0123456789abcdef0123456789abcdef";
 static const uint8_t kek_id[] = {0xde, 0xad, 0xbe, 0xef};
 
-static int setup(void **state)
-{
-    cmc_fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    return f != NULL ? cmc_fixture_setup(f, EST_KEY_EC_P256) : -1;
-}
-
-static int teardown(void **state)
-{
-    cmc_fixture_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static void pkcs8_round_trips(void **state)
 {
     cmc_fixture *f = *state;
@@ -322,5 +308,5 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         return tool_csr(argc, argv);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
 }

@@ -109,22 +109,6 @@ static void *write_one(void *arg)
     return NULL;
 }
 
-static int setup(void **state)
-{
-    *state = store_fixture_new();
-    return *state != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    store_fixture *fx = *state;
-
-    if (fx != NULL && fx->store != NULL)
-        assert_int_equal(fx->store->ops->check(fx->store->impl, NULL), EST_OK);
-    store_fixture_free(fx);
-    return 0;
-}
-
 static void commits_start(commits *c, store_fixture *fx)
 {
     memset(c, 0, sizeof *c);
@@ -415,7 +399,8 @@ static void many_threads_all_commit(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, store_fixture_test_setup, \
+                                                 store_fixture_test_teardown)
     const struct CMUnitTest tests[] = {
         T(lone_writer_commits_alone),
         T(queued_writers_share_one_commit),

@@ -23,22 +23,6 @@
 #define PAGE_MAX STORE_FIXTURE_PAGE_MAX
 #define FAR_FUTURE 4000000000LL
 
-static int setup(void **state)
-{
-    *state = store_fixture_new();
-    return *state != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    store_fixture *fx = *state;
-
-    if (fx != NULL && fx->store != NULL)
-        assert_int_equal(fx->store->ops->check(fx->store->impl, NULL), EST_OK);
-    store_fixture_free(fx);
-    return 0;
-}
-
 static est_status add(est_store *store, const char *label, const char *subject, const char *code,
                       int64_t expires, int64_t *id, est_error *err)
 {
@@ -422,7 +406,8 @@ static void missing_salt_is_a_store_error(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, store_fixture_test_setup, \
+                                                 store_fixture_test_teardown)
     const struct CMUnitTest tests[] = {
         T(code_works_once),
         T(wrong_code_and_other_label_are_not_found),

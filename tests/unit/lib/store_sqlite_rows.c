@@ -21,23 +21,6 @@
 #define PAGE store_fixture_page()
 #define PAGE_MAX STORE_FIXTURE_PAGE_MAX
 
-static int setup(void **state)
-{
-    *state = store_fixture_new();
-    return *state != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    store_fixture *fx = *state;
-
-    /* Whatever a test did, the store is still consistent. */
-    if (fx != NULL && fx->store != NULL)
-        assert_int_equal(fx->store->ops->check(fx->store->impl, NULL), EST_OK);
-    store_fixture_free(fx);
-    return 0;
-}
-
 static est_status insert(est_store *store, const char *serial, int64_t not_after, est_error *err)
 {
     est_cert_record *rec = store_fixture_cert(serial, not_after, 32);
@@ -829,7 +812,8 @@ static void audit_prune_by_age_and_by_rows(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, store_fixture_test_setup, \
+                                                 store_fixture_test_teardown)
     const struct CMUnitTest tests[] = {
         T(audit_fields_are_escaped_bounded_and_counted),
         T(audit_prune_by_age_and_by_rows),

@@ -175,3 +175,17 @@ uint8_t *cmc_fixture_sign(const EST_CMC_PKI_DATA *pki, int nid, EVP_PKEY *key, X
     OPENSSL_free(content);
     return out;
 }
+
+int cmc_fixture_group_setup(void **state)
+{
+    cmc_fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    return f != NULL ? cmc_fixture_setup(f, EST_KEY_EC_P256) : -1;
+}
+
+int cmc_fixture_group_teardown(void **state)
+{
+    cmc_fixture_teardown(*state);
+    free(*state);
+    return 0;
+}

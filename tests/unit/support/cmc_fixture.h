@@ -20,6 +20,10 @@ typedef struct cmc_fixture {
 /* 0 on success. */
 int cmc_fixture_setup(cmc_fixture *f, est_key_type ca_type);
 void cmc_fixture_teardown(cmc_fixture *f);
+/* cmocka group setup and teardown: *state is a cmc_fixture with an
+ * EC P-256 CA, for the tests that share one. */
+int cmc_fixture_group_setup(void **state);
+int cmc_fixture_group_teardown(void **state);
 
 /* A certificate for key issued by ca, CN=cn, extended key usage eku ("" =
  * none). */

@@ -238,3 +238,19 @@ size_t store_fixture_count(est_store *store, const est_cert_filter *filter)
         return (size_t)-1;
     return n;
 }
+
+int store_fixture_test_setup(void **state)
+{
+    *state = store_fixture_new();
+    return *state != NULL ? 0 : -1;
+}
+
+int store_fixture_test_teardown(void **state)
+{
+    store_fixture *fx = *state;
+
+    if (fx != NULL && fx->store != NULL)
+        assert_int_equal(est_store_check(fx->store, NULL), EST_OK);
+    store_fixture_free(fx);
+    return 0;
+}

@@ -44,6 +44,11 @@ est_status store_fixture_open_again(const store_fixture *fx, est_store **out, es
 /* Closes the store (if open), removes the database, its -wal/-shm files,
  * any file named in extra, and the directory. NULL ok. */
 void store_fixture_free(store_fixture *fx);
+/* cmocka per-test setup and teardown: *state is a fresh store_fixture;
+ * teardown asserts that, whatever the test did, the store is still
+ * consistent (its check passes), then frees it. */
+int store_fixture_test_setup(void **state);
+int store_fixture_test_teardown(void **state);
 /* Closes and reopens fx->store with create = 0; the status of the open. */
 est_status store_fixture_reopen(store_fixture *fx, est_error *err);
 
