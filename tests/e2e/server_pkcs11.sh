@@ -18,16 +18,7 @@
 # with --generate-on-token for a key pair it first generates there, and with
 # --ca-cert FILE a subordinate CA whose key is on the token.
 . "$E2E_LIB/server.sh"
-MODULE=
-for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
-  [ -r "$m" ] && MODULE=$m && break
-done
-[ -n "$MODULE" ] && command -v softhsm2-util >/dev/null || fail "needs softhsm2 (scripts/deps)"
-mkdir -m 700 "$T/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$T/tokens" \
-  >"$T/softhsm2.conf"
-export SOFTHSM2_CONF=$T/softhsm2.conf
-printf '1234\n' >"$T/pin"; chmod 600 "$T/pin"
+. "$E2E_LIB/softhsm.sh"
 
 serve_refuses() {
   expect_status 1 "$ESTD" serve "$DIR" --listen "127.0.0.1:$(free_port)"

@@ -9,16 +9,7 @@
 # `estd crl` signs an rsassaPss CRL that verifies. An EC CA with
 # signature = pss: estd serve refuses to start with one line.
 . "$E2E_LIB/server.sh"
-MODULE=
-for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
-  [ -r "$m" ] && MODULE=$m && break
-done
-[ -n "$MODULE" ] && command -v softhsm2-util >/dev/null || fail "needs softhsm2 (scripts/deps)"
-mkdir -m 700 "$T/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$T/tokens" \
-  >"$T/softhsm2.conf"
-export SOFTHSM2_CONF=$T/softhsm2.conf
-printf '1234\n' >"$T/pin"; chmod 600 "$T/pin"
+. "$E2E_LIB/softhsm.sh"
 
 # is_pss FILE KIND (x509 | crl): the signature is RSASSA-PSS with the RFC 4055 parameters.
 is_pss() {
