@@ -182,50 +182,46 @@ out:
     return status;
 }
 
-static int user_del(int argc, char **argv)
+/* The store changes of user del / unlock: one user by NAME, audited as
+ * event; a name the store does not know is its own one-line error. */
+enum user_change { USER_DELETE, USER_UNLOCK };
+
+static int user_change_main(const char *cmd, enum user_change change, const char *event, int argc,
+                            char **argv)
 {
-    const char *cmd = "user del";
     estd_instance *inst = NULL;
+    const char *name;
     est_error err;
+    est_status rc;
     int parsed, status = ESTD_EXIT_ERROR;
 
     if ((parsed = estd_operands(cmd, user_usage, argc, argv, 2, "expected DIR NAME")) >= 0)
         return parsed;
     if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
         return ESTD_EXIT_ERROR;
-    if (est_store_user_delete(inst->store, argv[optind + 1], &err) != EST_OK) {
+    name = argv[optind + 1];
+    rc = change == USER_DELETE ? est_store_user_delete(inst->store, name, &err)
+                               : est_store_user_unlock(inst->store, name, (int64_t)time(NULL), &err);
+    if (rc != EST_OK) {
         if (err.code == EST_E_NOT_FOUND)
-            estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
+            estd_fail(cmd, "no user '%.128s'", name);
         else
             estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-    } else if (estd_admin_audit(cmd, inst, "user-del", "", argv[optind + 1], NULL, NULL) == 0) {
+    } else if (estd_admin_audit(cmd, inst, event, "", name, NULL, NULL) == 0) {
         status = ESTD_EXIT_OK;
     }
     estd_instance_free(inst);
     return status;
 }
 
+static int user_del(int argc, char **argv)
+{
+    return user_change_main("user del", USER_DELETE, "user-del", argc, argv);
+}
+
 static int user_unlock(int argc, char **argv)
 {
-    const char *cmd = "user unlock";
-    estd_instance *inst = NULL;
-    est_error err;
-    int parsed, status = ESTD_EXIT_ERROR;
-
-    if ((parsed = estd_operands(cmd, user_usage, argc, argv, 2, "expected DIR NAME")) >= 0)
-        return parsed;
-    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
-        return ESTD_EXIT_ERROR;
-    if (est_store_user_unlock(inst->store, argv[optind + 1], (int64_t)time(NULL), &err) != EST_OK) {
-        if (err.code == EST_E_NOT_FOUND)
-            estd_fail(cmd, "no user '%.128s'", argv[optind + 1]);
-        else
-            estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-    } else if (estd_admin_audit(cmd, inst, "user-unlock", "", argv[optind + 1], NULL, NULL) == 0) {
-        status = ESTD_EXIT_OK;
-    }
-    estd_instance_free(inst);
-    return status;
+    return user_change_main("user unlock", USER_UNLOCK, "user-unlock", argc, argv);
 }
 
 static int print_user(const est_user_record *rec, void *arg)
