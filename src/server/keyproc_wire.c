@@ -103,34 +103,23 @@ out:
     return buf;
 }
 
-static X509 *certificate_wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg)
+/* Decodes tbs wrapped as a signed object of type it (a Certificate or a
+ * CertificateList with a placeholder signature); NULL unless the whole
+ * wrapping decodes, with nothing left over. */
+static void *wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg,
+                         const ASN1_ITEM *it)
 {
     size_t len = 0;
     uint8_t *buf = outer_wrap(tbs, tbs_len, alg, &len);
     const unsigned char *q = buf;
-    X509 *cert = buf != NULL ? d2i_X509(NULL, &q, (long)len) : NULL;
+    ASN1_VALUE *obj = buf != NULL ? ASN1_item_d2i(NULL, &q, (long)len, it) : NULL;
 
-    if (cert != NULL && q != buf + len) {
-        X509_free(cert);
-        cert = NULL;
+    if (obj != NULL && q != buf + len) {
+        ASN1_item_free(obj, it);
+        obj = NULL;
     }
     OPENSSL_free(buf);
-    return cert;
-}
-
-static X509_CRL *crl_wrap_decode(const uint8_t *tbs, size_t tbs_len, const X509_ALGOR *alg)
-{
-    size_t len = 0;
-    uint8_t *buf = outer_wrap(tbs, tbs_len, alg, &len);
-    const unsigned char *q = buf;
-    X509_CRL *crl = buf != NULL ? d2i_X509_CRL(NULL, &q, (long)len) : NULL;
-
-    if (crl != NULL && q != buf + len) {
-        X509_CRL_free(crl);
-        crl = NULL;
-    }
-    OPENSSL_free(buf);
-    return crl;
+    return obj;
 }
 
 /* TBSCertList's own signature field (OpenSSL 3.0 has no getter): after
@@ -166,7 +155,7 @@ static est_status check_tbs_crl(const keyproc_key *k, const uint8_t *tbs, size_t
 
     if (len < 2 || tbs[0] != 0x30)
         return est_error_set(err, rc, "not a DER TBSCertList");
-    if ((crl = crl_wrap_decode(tbs, len, k->sig_alg)) == NULL) {
+    if ((crl = wrap_decode(tbs, len, k->sig_alg, ASN1_ITEM_rptr(X509_CRL))) == NULL) {
         rc = est_error_set_openssl(err, rc, "not a well-formed TBSCertList");
         goto out;
     }
@@ -200,7 +189,7 @@ static est_status check_tbs_certificate(const keyproc_key *k, const uint8_t *tbs
 
     if (len < 2 || tbs[0] != 0x30)
         return est_error_set(err, rc, "not a DER TBSCertificate");
-    cert = certificate_wrap_decode(tbs, len, k->sig_alg);
+    cert = wrap_decode(tbs, len, k->sig_alg, ASN1_ITEM_rptr(X509));
     if (cert == NULL) {
         rc = est_error_set_openssl(err, rc, "not a well-formed TBSCertificate");
         goto out;
