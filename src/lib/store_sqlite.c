@@ -305,7 +305,14 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
  * every writer of the group with its own status. Nobody is answered before
  * the COMMIT holding its rows returned (docs/design.md §4). A lone writer is a
  * group of one: its own BEGIN IMMEDIATE, write and COMMIT as before, with
- * the same results (the savepoint changes none). */
+ * the same results (the savepoint changes none).
+ *
+ * Each writer sleeps on its own condition variable and is woken once: when
+ * its write is done, or when it is the queue's head and the lead passes to
+ * it. One shared one, broadcast after every commit, woke every queued
+ * writer each time only for most to sleep again: at 8 concurrent
+ * enrollments that was ~1.5 of estd's ~9 context switches per enrollment
+ * (docs/PERFORMANCE.md, "Issue #19: the pipeline"). */
 struct sqlstore_job {
     sqlstore_write_fn fn;
     void *arg;
@@ -313,6 +320,7 @@ struct sqlstore_job {
     est_status rc;  /* EST_OK until its write or its transaction fails */
     est_error e;    /* why, when rc != EST_OK */
     int done;       /* rc is final; the writer may return */
+    pthread_cond_t wake; /* its writer waits here (with qlock) */
     sqlstore_job *next;
 };
 
@@ -408,23 +416,27 @@ static void group_lead(sqlstore *s, const sqlstore_job *own)
             first = txn_run(s, first);
         pthread_mutex_unlock(&s->lock);
         pthread_mutex_lock(&s->qlock);
-        /* A job is its writer's stack: untouched once done is seen. */
+        /* A job is its writer's stack: untouched once done is seen, and
+         * its writer sees it only after qlock is released. */
         for (; group != NULL; group = next) {
             next = group->next;
             group->done = 1;
+            if (group != own)
+                pthread_cond_signal(&group->wake);
         }
-        pthread_cond_broadcast(&s->done);
     }
     s->leading = 0;
     if (s->head != NULL)
-        pthread_cond_broadcast(&s->done); /* a queued writer leads next */
+        pthread_cond_signal(&s->head->wake); /* the queue's head leads next */
 }
 
 est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, void *arg,
                           est_error *err)
 {
-    sqlstore_job job = {fn, arg, op, EST_OK, {EST_OK, ""}, 0, NULL};
+    sqlstore_job job = {.fn = fn, .arg = arg, .op = op, .rc = EST_OK};
 
+    if (pthread_cond_init(&job.wake, NULL) != 0)
+        return est_error_set(err, EST_E_NOMEM, "%s: no condition variable", op);
     pthread_mutex_lock(&s->qlock);
     if (s->tail != NULL)
         s->tail->next = &job;
@@ -432,10 +444,11 @@ est_status sqlstore_write(sqlstore *s, const char *op, sqlstore_write_fn fn, voi
         s->head = &job;
     s->tail = &job;
     while (!job.done && s->leading)
-        pthread_cond_wait(&s->done, &s->qlock);
+        pthread_cond_wait(&job.wake, &s->qlock);
     if (!job.done)
         group_lead(s, &job);
     pthread_mutex_unlock(&s->qlock);
+    pthread_cond_destroy(&job.wake);
     if (job.rc != EST_OK && err != NULL)
         *err = job.e;
     return job.rc;
@@ -711,7 +724,6 @@ void sqlstore_close(void *impl)
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
-    pthread_cond_destroy(&s->done);
     free(s);
 }
 
@@ -719,15 +731,14 @@ void sqlstore_close(void *impl)
 static sqlstore *store_new(void)
 {
     sqlstore *s = calloc(1, sizeof *s);
-    int lock, rlock, qlock, done;
+    int lock, rlock, qlock;
 
     if (s == NULL)
         return NULL;
     lock = pthread_mutex_init(&s->lock, NULL) == 0;
     rlock = pthread_mutex_init(&s->rlock, NULL) == 0;
     qlock = pthread_mutex_init(&s->qlock, NULL) == 0;
-    done = pthread_cond_init(&s->done, NULL) == 0;
-    if (lock && rlock && qlock && done)
+    if (lock && rlock && qlock)
         return s;
     if (lock)
         pthread_mutex_destroy(&s->lock);
@@ -735,8 +746,6 @@ static sqlstore *store_new(void)
         pthread_mutex_destroy(&s->rlock);
     if (qlock)
         pthread_mutex_destroy(&s->qlock);
-    if (done)
-        pthread_cond_destroy(&s->done);
     free(s);
     return NULL;
 }

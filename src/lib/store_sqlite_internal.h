@@ -46,9 +46,9 @@ typedef struct sqlstore {
     sqlite3 *rdb;
     sqlite3_stmt *rst[ST_COUNT];
     /* Group commit: writers queue here; one of them at a time (leading)
-     * commits the queue's head, then wakes the others through done. */
+     * commits the queue's head, then wakes each writer it served, and
+     * the next head to lead. */
     pthread_mutex_t qlock; /* guards the queue and every queued job */
-    pthread_cond_t done;
     sqlstore_job *head, *tail;
     int leading;
 } sqlstore;

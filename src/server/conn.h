@@ -68,5 +68,11 @@ void estd_conn_request_taken(estd_conn *c, struct evhttp_request *evreq);
 /* 1 when the connection must close after this reply (a later request on it
  * was refused, or it is being evicted). */
 int estd_conn_closing_after_reply(const estd_conn *c);
+/* The TLS channel binding of c's connection (draft-04 §3.5) into out;
+ * its length, 0 when it has none or it exceeds cap. Read on the first
+ * request and kept: renegotiation is off (tls.c), so a TLS 1.2
+ * tls-unique, like a TLS 1.3 exporter, cannot change while the connection
+ * lives. Loop thread only (it may read ssl). */
+size_t estd_conn_binding(estd_conn *c, SSL *ssl, uint8_t *out, size_t cap);
 
 #endif

@@ -284,7 +284,7 @@ static void peer_text(struct evhttp_connection *evcon, char *out, size_t cap)
 
 /* Copies what the handler needs out of evhttp and the TLS connection. */
 static est_status request_capture(estd_server *srv, struct evhttp_request *evreq, SSL *ssl,
-                                  estd_request *req)
+                                  estd_conn *conn, estd_request *req)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
     struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
@@ -308,8 +308,10 @@ static est_status request_capture(estd_server *srv, struct evhttp_request *evreq
         if (chain != NULL)
             req->peer_chain = X509_chain_up_ref(chain);
         /* draft-04 §3.5: the binding of this connection, for PoP linking. */
-        if (est_channel_binding_get(ssl, req->binding, sizeof req->binding, &req->binding_len,
-                                    NULL) != EST_OK)
+        if (conn != NULL)
+            req->binding_len = estd_conn_binding(conn, ssl, req->binding, sizeof req->binding);
+        else if (est_channel_binding_get(ssl, req->binding, sizeof req->binding,
+                                         &req->binding_len, NULL) != EST_OK)
             req->binding_len = 0;
         /* draft-04 §3.3.3: a TLS-SRP login authenticates the connection. */
         const char *srp_user = estd_srp_user(srv, ssl);
@@ -378,7 +380,7 @@ static void request_cb(struct evhttp_request *evreq, void *arg)
     }
     if (estd_handle_fast(srv, &job->req, &job->resp))
         goto reply_now;
-    if (request_capture(srv, evreq, ssl, &job->req) != EST_OK) {
+    if (request_capture(srv, evreq, ssl, conn, &job->req) != EST_OK) {
         estd_response_error(&job->resp, 503, "out of memory");
         goto reply_now;
     }
