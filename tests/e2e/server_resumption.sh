@@ -82,6 +82,13 @@ new = second.sock.get_channel_binding("tls-unique")
 assert new != old, "tls-unique did not change on resumption"
 status, body = enroll(second, csr_with(new, "linked-new"))
 assert status == 200, f"resumed connection's tls-unique refused: {status} {body}"
+# estd reads a connection's binding once and keeps it: a later request on
+# the same connection is linked to the same binding, and another's is
+# still refused.
+status, body = enroll(second, csr_with(new, "linked-again"))
+assert status == 200, f"second request's tls-unique refused: {status} {body}"
+status, body = enroll(second, csr_with(old, "linked-old-again"))
+assert status == 400 and "does not match" in body, f"old tls-unique accepted later: {status} {body}"
 second.close()
 third = connect(session)
 assert third.sock.session_reused, "third connection not resumed"
