@@ -1,5 +1,6 @@
 /* estd: worker pool (mutex + condition variable over a FIFO). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include "pool.h"
 
@@ -22,6 +23,14 @@ struct estd_pool {
 static void *pool_thread(void *arg)
 {
     estd_pool *pool = arg;
+    struct sched_param batch = {0};
+
+    /* SCHED_BATCH (no privilege needed): a job handed over no longer
+     * preempts the event loop that queued it in the middle of its pass;
+     * the loop reads and queues what else is ready first. At 8-32
+     * keep-alive enrollments on one core: ~10 -> ~8 context switches per
+     * enrollment (docs/PERFORMANCE.md, "Issue #19: the pipeline"). */
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
 
     for (;;) {
         pool_job *job;
