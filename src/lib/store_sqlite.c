@@ -311,8 +311,8 @@ static est_status run(sqlstore *s, enum sqlstore_stmt id, const char *op, est_er
  * its write is done, or when it is the queue's head and the lead passes to
  * it. One shared one, broadcast after every commit, woke every queued
  * writer each time only for most to sleep again: at 8 concurrent
- * enrollments that was ~1.5 of estd's ~9 context switches per enrollment
- * (docs/PERFORMANCE.md, "Issue #19: the pipeline"). */
+ * enrollments that was about one of estd's ~10 context switches per
+ * enrollment (docs/PERFORMANCE.md, "Issue #19: the pipeline"). */
 struct sqlstore_job {
     sqlstore_write_fn fn;
     void *arg;
