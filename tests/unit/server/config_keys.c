@@ -17,8 +17,32 @@
 
 #define OPERATOR_MD ESTKIT_TEST_DATA "/../../docs/operator.md"
 
-static const estd_config_section *const sections[] = {&estd_config_server_section,
-                                                      &estd_config_ca_section};
+/* Every key of every section, flattened: where its section's struct
+ * holds it (offset from estd_config, or from estd_ca_config for [ca]). */
+typedef struct walked_key {
+    const char *section; /* "server", "ca" */
+    size_t offset;       /* of the field in the section's struct */
+    const estd_config_key *key;
+} walked_key;
+
+#define KEYS_MAX 256
+
+static size_t walk(walked_key *out)
+{
+    static const estd_config_section *const sections[] = {&estd_config_server_section,
+                                                          &estd_config_ca_section};
+    size_t n = 0;
+
+    for (size_t s = 0; s < 2; s++)
+        for (size_t p = 0; p < sections[s]->count; p++)
+            for (size_t i = 0; i < sections[s]->parts[p].table->count; i++) {
+                const estd_config_key *key = &sections[s]->parts[p].table->keys[i];
+                assert_true(n < KEYS_MAX);
+                out[n++] = (walked_key){sections[s]->name,
+                                        sections[s]->parts[p].base + key->offset, key};
+            }
+    return n;
+}
 
 static int is_number(const estd_config_key *key)
 {
@@ -47,42 +71,43 @@ static est_status parse(estd_config *cfg, const char *text, est_error *err)
     return estd_config_parse(cfg, "estd.conf", text, strlen(text), err);
 }
 
+/* The default as a line of the file. */
+static void default_line(const walked_key *w, char *text, size_t cap)
+{
+    const estd_config_key *key = w->key;
+    const char *value = key->def_text ? key->def_text : "";
+    char number[16];
+
+    if (key->type == ESTD_KEY_UINT || key->type == ESTD_KEY_SIZE || key->type == ESTD_KEY_INT) {
+        if (key->def < key->min || key->def > key->max)
+            fail_msg("%s: default %u outside %u..%u", key->name, key->def, key->min, key->max);
+        snprintf(number, sizeof number, "%u", key->def);
+        value = number;
+    } else if (key->type == ESTD_KEY_BOOL) {
+        value = key->def ? "yes" : "no";
+    } else if (key->type == ESTD_KEY_CHOICE) {
+        value = key->choices[key->def];
+    }
+    snprintf(text, cap, "[%s]\n%s = %s\n", w->section, key->name, value);
+}
+
 static void defaults_are_in_range_and_parse(void **state)
 {
     estd_config *cfg = malloc(sizeof *cfg);
+    walked_key keys[KEYS_MAX];
+    size_t n = walk(keys);
     (void)state;
 
     assert_non_null(cfg);
-    for (size_t s = 0; s < 2; s++) {
-        for (size_t p = 0; p < sections[s]->count; p++) {
-            const estd_config_table *table = sections[s]->parts[p].table;
-            for (size_t i = 0; i < table->count; i++) {
-                const estd_config_key *key = &table->keys[i];
-                char text[1024];
-                est_error err;
-                if (key->type == ESTD_KEY_UINT || key->type == ESTD_KEY_SIZE ||
-                    key->type == ESTD_KEY_INT) {
-                    if (key->def < key->min || key->def > key->max)
-                        fail_msg("%s: default %u outside %u..%u", key->name, key->def, key->min,
-                                 key->max);
-                    snprintf(text, sizeof text, "[%s]\n%s = %u\n", sections[s]->name, key->name,
-                             key->def);
-                } else if (key->type == ESTD_KEY_CUSTOM && key->def_text == NULL) {
-                    continue;
-                } else if (key->type == ESTD_KEY_BOOL) {
-                    snprintf(text, sizeof text, "[%s]\n%s = %s\n", sections[s]->name, key->name,
-                             key->def ? "yes" : "no");
-                } else if (key->type == ESTD_KEY_CHOICE) {
-                    snprintf(text, sizeof text, "[%s]\n%s = %s\n", sections[s]->name, key->name,
-                             key->choices[key->def]);
-                } else {
-                    snprintf(text, sizeof text, "[%s]\n%s = %s\n", sections[s]->name, key->name,
-                             key->def_text ? key->def_text : "");
-                }
-                if (parse(cfg, text, &err) != EST_OK)
-                    fail_msg("%s: default does not parse: %s", key->name, err.message);
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        char text[1024];
+        est_error err;
+        /* A custom key without a default is set by the section's code. */
+        if (keys[i].key->type == ESTD_KEY_CUSTOM && keys[i].key->def_text == NULL)
+            continue;
+        default_line(&keys[i], text, sizeof text);
+        if (parse(cfg, text, &err) != EST_OK)
+            fail_msg("%s: default does not parse: %s", keys[i].key->name, err.message);
     }
     free(cfg);
 }
@@ -92,6 +117,8 @@ static void defaults_are_in_range_and_parse(void **state)
 static void template_parses_back_into_the_defaults(void **state)
 {
     estd_config *want = malloc(sizeof *want), *got = malloc(sizeof *got);
+    walked_key keys[KEYS_MAX];
+    size_t n = walk(keys);
     est_profile lib;
     char *text = NULL;
     est_error err;
@@ -101,22 +128,17 @@ static void template_parses_back_into_the_defaults(void **state)
     assert_non_null(got);
     estd_config_defaults(want, "/srv/estd");
     estd_config_defaults(got, "/srv/estd");
-    for (size_t s = 0; s < 2; s++) {
-        char *base = s == 0 ? (char *)got : (char *)&got->cas[0];
-        for (size_t p = 0; p < sections[s]->count; p++) {
-            const estd_config_table *table = sections[s]->parts[p].table;
-            for (size_t i = 0; i < table->count; i++) {
-                const estd_config_key *key = &table->keys[i];
-                char *field = base + sections[s]->parts[p].base + key->offset;
-                if (key->flags & ESTD_KEY_HIDDEN)
-                    continue;
-                /* Text fields: a NUL-padded "Z", which any parse overwrites
-                 * up to where the defaults are zero anyway. */
-                memset(field, 0, field_size(key));
-                memset(field, 0x5a, key->type == ESTD_KEY_STRING || key->type == ESTD_KEY_CUSTOM
-                                        ? 1 : field_size(key));
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        const estd_config_key *key = keys[i].key;
+        char *field = (strcmp(keys[i].section, "ca") == 0 ? (char *)&got->cas[0] : (char *)got) +
+                      keys[i].offset;
+        if (key->flags & ESTD_KEY_HIDDEN)
+            continue;
+        /* Text fields: a NUL-padded "Z", which any parse overwrites up to
+         * where the defaults are zero anyway. */
+        memset(field, 0, field_size(key));
+        memset(field, 0x5a,
+               key->type == ESTD_KEY_STRING || key->type == ESTD_KEY_CUSTOM ? 1 : field_size(key));
     }
     assert_int_equal(estd_config_template("127.0.0.1:8443", &text, &err), EST_OK);
     assert_int_equal(estd_config_parse(got, "estd.conf", text, strlen(text), &err), EST_OK);
@@ -147,29 +169,25 @@ static void one_past(estd_config *cfg, const char *section, const estd_config_ke
 static void ranged_keys_take_their_bounds_and_refuse_one_past(void **state)
 {
     estd_config *cfg = malloc(sizeof *cfg);
-    size_t ranged = 0;
+    walked_key keys[KEYS_MAX];
+    size_t n = walk(keys), ranged = 0;
     (void)state;
 
     assert_non_null(cfg);
-    for (size_t s = 0; s < 2; s++) {
-        for (size_t p = 0; p < sections[s]->count; p++) {
-            const estd_config_table *table = sections[s]->parts[p].table;
-            for (size_t i = 0; i < table->count; i++) {
-                const estd_config_key *key = &table->keys[i];
-                const char *name = sections[s]->name;
-                char text[256];
-                est_error err;
-                if (!is_number(key))
-                    continue;
-                ranged++;
-                snprintf(text, sizeof text, "[%s]\n%s = %u\n[%s]\n%s = %u\n", name, key->name,
-                         key->min, name, key->name, key->max);
-                if (parse(cfg, text, &err) != EST_OK)
-                    fail_msg("%s at its bounds: %s", key->name, err.message);
-                one_past(cfg, name, key, (long)key->min - 1);
-                one_past(cfg, name, key, (long)key->max + 1);
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        const estd_config_key *key = keys[i].key;
+        const char *name = keys[i].section;
+        char text[256];
+        est_error err;
+        if (!is_number(key))
+            continue;
+        ranged++;
+        snprintf(text, sizeof text, "[%s]\n%s = %u\n[%s]\n%s = %u\n", name, key->name, key->min,
+                 name, key->name, key->max);
+        if (parse(cfg, text, &err) != EST_OK)
+            fail_msg("%s at its bounds: %s", key->name, err.message);
+        one_past(cfg, name, key, (long)key->min - 1);
+        one_past(cfg, name, key, (long)key->max + 1);
     }
     assert_true(ranged >= 40);
     free(cfg);
@@ -206,15 +224,11 @@ static int documented(const char *doc, const char *name)
     return 0;
 }
 
-static int in_a_table(const char *name, size_t len)
+static int in_a_table(const walked_key *keys, size_t n, const char *name, size_t len)
 {
-    for (size_t s = 0; s < 2; s++)
-        for (size_t p = 0; p < sections[s]->count; p++)
-            for (size_t i = 0; i < sections[s]->parts[p].table->count; i++) {
-                const char *key = sections[s]->parts[p].table->keys[i].name;
-                if (strlen(key) == len && strncmp(key, name, len) == 0)
-                    return 1;
-            }
+    for (size_t i = 0; i < n; i++)
+        if (strlen(keys[i].key->name) == len && strncmp(keys[i].key->name, name, len) == 0)
+            return 1;
     return 0;
 }
 
@@ -223,18 +237,16 @@ static int in_a_table(const char *name, size_t len)
 static void operator_guide_documents_every_key(void **state)
 {
     char *doc = operator_md();
+    walked_key keys[KEYS_MAX];
+    size_t n = walk(keys);
     char missing[1024] = "";
     int in_ini = 0;
     (void)state;
 
-    for (size_t s = 0; s < 2; s++)
-        for (size_t p = 0; p < sections[s]->count; p++)
-            for (size_t i = 0; i < sections[s]->parts[p].table->count; i++) {
-                const char *name = sections[s]->parts[p].table->keys[i].name;
-                if (!documented(doc, name))
-                    snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
-                             name);
-            }
+    for (size_t i = 0; i < n; i++)
+        if (!documented(doc, keys[i].key->name))
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
+                     keys[i].key->name);
     if (missing[0] != '\0') {
         free(doc);
         fail_msg("not in docs/operator.md:%s", missing);
@@ -243,7 +255,7 @@ static void operator_guide_documents_every_key(void **state)
         size_t len = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
         if (strncmp(line, "```", 3) == 0)
             in_ini = strcmp(line, "```ini") == 0;
-        else if (in_ini && len > 0 && strncmp(line + len, " =", 2) == 0 && !in_a_table(line, len))
+        else if (in_ini && len > 0 && strncmp(line + len, " =", 2) == 0 && !in_a_table(keys, n, line, len))
             fail_msg("docs/operator.md sets '%.*s', which is no estd.conf key", (int)len, line);
     }
     free(doc);
