@@ -1,7 +1,4 @@
 /* estd configuration: parsing DIR/estd.conf (see config.h). */
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

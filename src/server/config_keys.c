@@ -163,9 +163,8 @@ static const char *const signature_schemes[] = {"pkcs1", "pss", NULL};
 
 #define S estd_config
 static const estd_config_key server_keys[] = {
-    {.name = "listen", .type = ESTD_KEY_STRING, .offset = offsetof(S, listen),
-     .cap = sizeof(((S *)0)->listen), .def_text = "127.0.0.1:8443", .flags = ESTD_KEY_INIT_LISTEN,
-     .help = "Address to serve HTTPS on. Bind to loopback unless devices reach it."},
+    ESTD_STRING(S, "listen", listen, "127.0.0.1:8443", ESTD_KEY_INIT_LISTEN,
+                "Address to serve HTTPS on. Bind to loopback unless devices reach it."),
     ESTD_UINT(S, "threads", threads, 0, THREADS_MAX, 0,
               "Event-loop threads (0 = one per core estd may run on) and worker threads\n"
               "that sign and write the store (0 = 16 per core: while some wait for the\n"
@@ -385,8 +384,8 @@ static const estd_config_key ca_keys[] = {
 };
 #undef C
 
-const estd_config_table estd_server_keys = {server_keys, sizeof server_keys / sizeof server_keys[0]};
-const estd_config_table estd_ca_keys = {ca_keys, sizeof ca_keys / sizeof ca_keys[0]};
+const estd_config_table estd_server_keys = ESTD_TABLE(server_keys);
+const estd_config_table estd_ca_keys = ESTD_TABLE(ca_keys);
 
 static const estd_config_part server_parts[] = {
     {&estd_server_keys, 0},

@@ -54,18 +54,21 @@ typedef struct estd_config_table {
     size_t count;
 } estd_config_table;
 
+#define ESTD_TABLE(rows) {rows, sizeof rows / sizeof rows[0]}
+
 /* Row builders for the tables (designated initializers, so a row names
  * only what its type needs). */
-#define ESTD_UINT(st, n, field, lo, hi, d, h) \
-    {.name = n, .type = ESTD_KEY_UINT, .offset = offsetof(st, field), .min = lo, .max = hi, .def = d, .help = h}
-#define ESTD_SIZE(st, n, field, lo, hi, d, h) \
-    {.name = n, .type = ESTD_KEY_SIZE, .offset = offsetof(st, field), .min = lo, .max = hi, .def = d, .help = h}
-#define ESTD_INT(st, n, field, lo, hi, d, h) \
-    {.name = n, .type = ESTD_KEY_INT, .offset = offsetof(st, field), .min = lo, .max = hi, .def = d, .help = h}
+#define ESTD_NUMBER(kind, st, n, field, lo, hi, d, h)                                  \
+    {.name = n, .type = kind, .offset = offsetof(st, field), .min = lo, .max = hi, .def = d, \
+     .help = h}
+#define ESTD_UINT(st, n, field, lo, hi, d, h) ESTD_NUMBER(ESTD_KEY_UINT, st, n, field, lo, hi, d, h)
+#define ESTD_SIZE(st, n, field, lo, hi, d, h) ESTD_NUMBER(ESTD_KEY_SIZE, st, n, field, lo, hi, d, h)
+#define ESTD_INT(st, n, field, lo, hi, d, h) ESTD_NUMBER(ESTD_KEY_INT, st, n, field, lo, hi, d, h)
 #define ESTD_BOOL(st, n, field, d, h) \
     {.name = n, .type = ESTD_KEY_BOOL, .offset = offsetof(st, field), .def = d, .help = h}
-#define ESTD_CHOICE(st, n, field, words, d, h) \
-    {.name = n, .type = ESTD_KEY_CHOICE, .offset = offsetof(st, field), .choices = words, .def = d, .help = h}
+#define ESTD_CHOICE(st, n, field, words, d, h)                                               \
+    {.name = n, .type = ESTD_KEY_CHOICE, .offset = offsetof(st, field), .choices = words, \
+     .def = d, .help = h}
 #define ESTD_STRING(st, n, field, d, fl, h)                                            \
     {.name = n, .type = ESTD_KEY_STRING, .offset = offsetof(st, field),               \
      .cap = sizeof(((st *)0)->field), .def_text = d, .flags = fl, .help = h}

@@ -94,9 +94,8 @@ static const estd_config_key ops_ca_keys[] = {
     ESTD_CUSTOM(est_profile, "ca_issuers_url", ca_issuers_url, set_url, NULL, 0, NULL),
 };
 
-const estd_config_table estd_ops_server_keys = {
-    ops_server_keys, sizeof ops_server_keys / sizeof ops_server_keys[0]};
-const estd_config_table estd_ops_ca_keys = {ops_ca_keys, sizeof ops_ca_keys / sizeof ops_ca_keys[0]};
+const estd_config_table estd_ops_server_keys = ESTD_TABLE(ops_server_keys);
+const estd_config_table estd_ops_ca_keys = ESTD_TABLE(ops_ca_keys);
 
 est_status estd_ops_ca_key_set(est_profile *profile, const char *key, const char *value,
                                est_error *err)

@@ -32,7 +32,8 @@ static const char *const issuers[] = {"embedded", "est", "cmp", NULL};
 
 /* Only issuer is in the template; docs/operator.md section 18 has the rest. */
 #define U estd_upstream_config
-#define UPSTREAM_TEXT(name, field, flags) ESTD_STRING(U, name, field, NULL, ESTD_KEY_HIDDEN | (flags), NULL)
+#define UPSTREAM_TEXT(name, field, flags) \
+    ESTD_STRING(U, name, field, NULL, ESTD_KEY_HIDDEN | (flags), NULL)
 #define UPSTREAM_UINT(n, field, lo, hi, d)                                                 \
     {.name = n, .type = ESTD_KEY_UINT, .offset = offsetof(U, field), .min = lo, .max = hi, \
      .def = d, .flags = ESTD_KEY_HIDDEN}
@@ -57,15 +58,14 @@ static const estd_config_key upstream_keys[] = {
                   UPSTREAM_MAX_RESPONSE_LIMIT, UPSTREAM_MAX_RESPONSE_DEFAULT),
     UPSTREAM_UINT("upstream_cacerts_refresh_seconds", cacerts_refresh_seconds, 1,
                   UPSTREAM_REFRESH_MAX, UPSTREAM_REFRESH_DEFAULT),
-    {.name = "upstream_csrattrs", .type = ESTD_KEY_BOOL, .offset = offsetof(U, csrattrs_from_upstream),
-     .flags = ESTD_KEY_HIDDEN},
+    {.name = "upstream_csrattrs", .type = ESTD_KEY_BOOL,
+     .offset = offsetof(U, csrattrs_from_upstream), .flags = ESTD_KEY_HIDDEN},
 };
 #undef UPSTREAM_TEXT
 #undef UPSTREAM_UINT
 #undef U
 
-const estd_config_table estd_upstream_keys = {upstream_keys,
-                                              sizeof upstream_keys / sizeof upstream_keys[0]};
+const estd_config_table estd_upstream_keys = ESTD_TABLE(upstream_keys);
 
 void estd_upstream_config_defaults(estd_upstream_config *up, const char *label)
 {

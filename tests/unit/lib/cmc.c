@@ -51,11 +51,13 @@ static void enroll_request_signed_by_its_own_key_round_trips(void **state)
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, (size_t)la);
     assert_non_null(est_cmc_request_get0_transaction_id(req));
-    assert_int_equal(ASN1_INTEGER_get(est_cmc_request_get0_transaction_id(req)), ids.transaction_id);
+    assert_int_equal(ASN1_INTEGER_get(est_cmc_request_get0_transaction_id(req)),
+                     ids.transaction_id);
     assert_true(ids.transaction_id > 0);
     assert_non_null(est_cmc_request_get0_sender_nonce(req));
     assert_int_equal(est_cmc_request_get0_sender_nonce(req)->len, EST_CMC_NONCE_LEN);
-    assert_memory_equal(est_cmc_request_get0_sender_nonce(req)->data, ids.sender_nonce.data, EST_CMC_NONCE_LEN);
+    assert_memory_equal(est_cmc_request_get0_sender_nonce(req)->data, ids.sender_nonce.data,
+                        EST_CMC_NONCE_LEN);
     assert_string_equal(est_cmc_request_get0_identification(req), "");
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
     assert_null(signer);
@@ -102,7 +104,9 @@ static void revoke_request_names_issuer_serial_and_reason(void **state)
     assert_int_equal(est_cmc_request_revoke_count(req), 1);
     assert_int_equal(est_serial_to_hex(X509_get0_serialNumber(leaf), hex, NULL), EST_OK);
     assert_string_equal(est_cmc_request_get0_revoke(req, 0)->serial_hex, hex);
-    assert_int_equal(X509_NAME_cmp(est_cmc_request_get0_revoke(req, 0)->issuer, X509_get_subject_name(f->ca_cert)), 0);
+    assert_int_equal(X509_NAME_cmp(est_cmc_request_get0_revoke(req, 0)->issuer,
+                                   X509_get_subject_name(f->ca_cert)),
+                     0);
     assert_int_equal(est_cmc_request_get0_revoke(req, 0)->reason, 1);
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
     assert_int_equal(X509_cmp(signer, leaf), 0);
@@ -185,7 +189,9 @@ static void enroll_exchange_in_process(void **state)
     est_error err;
 
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
-    assert_int_equal(est_ca_issue(f->ca, est_cmc_request_get0_cert_request(req, index)->csr, NULL, NULL, &cert, NULL), EST_OK);
+    assert_int_equal(est_ca_issue(f->ca, est_cmc_request_get0_cert_request(req, index)->csr, NULL,
+                                  NULL, &cert, NULL),
+                     EST_OK);
     rspec.certs = sk_X509_new_null();
     assert_true(sk_X509_push(rspec.certs, cert) > 0);
     assert_int_equal(est_cmc_response_build(f->ca, &rspec, &der, &len, &err), EST_OK);

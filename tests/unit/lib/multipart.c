@@ -91,8 +91,8 @@ static void build_writes_crlf_parts_and_close_delimiter(void **state)
     assert_int_equal(est_multipart_parse(out, out_len, "est-b", &back, NULL), EST_OK);
     assert_int_equal(est_multipart_part_count(back), 3);
     assert_part(est_multipart_get0_part(back, 0), "application/pkcs8", "base64", "KEY");
-    assert_part(est_multipart_get0_part(back, 1), "application/pkcs7-mime; smime-type=certs-only", "base64",
-                "CERT\r\nS");
+    assert_part(est_multipart_get0_part(back, 1), "application/pkcs7-mime; smime-type=certs-only",
+                "base64", "CERT\r\nS");
     assert_part(est_multipart_get0_part(back, 2), NULL, NULL, "");
     est_multipart_free(back);
     free(out);
@@ -143,7 +143,8 @@ static void folded_header_is_unfolded(void **state)
     est_multipart *mp = parse_ok("--B\r\nContent-Type: application/pkcs7-mime;\r\n"
                                  "\tsmime-type=certs-only\r\n\r\nX\r\n--B--\r\n",
                                  "B");
-    assert_part(est_multipart_get0_part(mp, 0), "application/pkcs7-mime;\tsmime-type=certs-only", NULL, "X");
+    assert_part(est_multipart_get0_part(mp, 0), "application/pkcs7-mime;\tsmime-type=certs-only",
+                NULL, "X");
     est_multipart_free(mp);
 }
 
@@ -345,7 +346,8 @@ static void input_size_at_and_past(void **state)
     text[EST_BODY_MAX] = '\n';
     assert_int_equal(
         est_multipart_parse((const uint8_t *)text, EST_BODY_MAX, "B", &mp, NULL), EST_OK);
-    assert_int_equal(est_multipart_get0_part(mp, 0)->body_len, EST_BODY_MAX - strlen(head) - strlen(tail));
+    assert_int_equal(est_multipart_get0_part(mp, 0)->body_len,
+                     EST_BODY_MAX - strlen(head) - strlen(tail));
     est_multipart_free(mp);
     parse_fails_n(text, EST_BODY_MAX + 1, "B", EST_E_TOO_LARGE);
     free(text);

@@ -255,7 +255,8 @@ static void operator_guide_documents_every_key(void **state)
         size_t len = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
         if (strncmp(line, "```", 3) == 0)
             in_ini = strcmp(line, "```ini") == 0;
-        else if (in_ini && len > 0 && strncmp(line + len, " =", 2) == 0 && !in_a_table(keys, n, line, len))
+        else if (in_ini && len > 0 && strncmp(line + len, " =", 2) == 0 &&
+                 !in_a_table(keys, n, line, len))
             fail_msg("docs/operator.md sets '%.*s', which is no estd.conf key", (int)len, line);
     }
     free(doc);
