@@ -5,8 +5,9 @@
  *   [ca "LABEL"]        one more CA served under /.well-known/est/LABEL/
  *
  * Relative paths are relative to DIR. Unknown keys and sections are errors
- * (a typo must not silently weaken policy). See estd_config_template() for
- * the commented file `estd init` writes, which documents every key. */
+ * (a typo must not silently weaken policy). Every key is one row of a table
+ * (config_keys.h), from which the defaults, the parser and the commented
+ * file `estd init` writes (estd_config_template) are all made. */
 #ifndef ESTD_CONFIG_H
 #define ESTD_CONFIG_H
 
