@@ -40,8 +40,9 @@ typedef struct sqlstore {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     /* Point lookups (a certificate's revocation, a user) use a second
-     * connection: under WAL it reads the last commit while the writer is
-     * in its fsync, instead of every request queueing behind it. */
+     * connection while the writer is busy: under WAL it reads the last
+     * commit while the writer is in its fsync, instead of every request
+     * queueing behind it (sqlstore_lookup_begin). */
     pthread_mutex_t rlock; /* guards rdb and every rst */
     sqlite3 *rdb;
     sqlite3_stmt *rst[ST_COUNT];
@@ -81,9 +82,10 @@ typedef int (*sqlstore_read_fn)(sqlite3_stmt *st, void **row);
  * held. */
 est_status sqlstore_get_one(sqlite3_stmt *st, const char *op, const char *what,
                             sqlstore_read_fn read, void **out, est_error *err);
-/* A lookup on the reader connection: takes its lock and returns its
- * statement id, to bind and step; _end resets it and unlocks. A lookup
- * sees every write whose sqlstore_write has returned. */
+/* A lookup: takes the writing connection's lock if it is free, else the
+ * lookup connection's, and returns that connection's statement id, to
+ * bind and step; _end resets it and unlocks. A lookup sees every write
+ * whose sqlstore_write has returned. */
 sqlite3_stmt *sqlstore_lookup_begin(sqlstore *s, enum sqlstore_stmt id);
 void sqlstore_lookup_end(sqlstore *s, sqlite3_stmt *st);
 
