@@ -106,12 +106,12 @@ STACK_OF(X509) *est_ca_get0_cacerts(const est_ca *ca)
     return ca == NULL ? NULL : ca->cacerts;
 }
 
-est_signer *est_ca_get0_signer(const est_ca *ca)
+est_signer *ca_get0_signer(const est_ca *ca)
 {
     return ca == NULL ? NULL : ca->signer;
 }
 
-est_status est_ca_check_key(const est_ca *ca, est_error *err)
+est_status ca_check_key(const est_ca *ca, est_error *err)
 {
     if (EVP_PKEY_eq(X509_get0_pubkey(ca->cert), est_signer_get0_public_key(ca->signer)) != 1) {
         ERR_clear_error();
@@ -189,7 +189,7 @@ est_status est_serial_to_hex(const ASN1_INTEGER *serial, char out[41], est_error
     return EST_OK;
 }
 
-est_status est_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err)
+est_status ca_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err)
 {
     BIGNUM *bn = NULL;
     size_t len;
@@ -213,7 +213,7 @@ out:
     return rc;
 }
 
-est_status est_time_to_time_t(const ASN1_TIME *t, time_t *out, est_error *err)
+est_status ca_time_to_time_t(const ASN1_TIME *t, time_t *out, est_error *err)
 {
     struct tm tm;
 
@@ -271,7 +271,7 @@ fail:
     return est_error_set_openssl(err, EST_E_CA, "copying the public key");
 }
 
-est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+est_status ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
                         const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
                         est_error *err)
 {
@@ -302,14 +302,14 @@ out:
     return rc;
 }
 
-est_status est_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err)
+est_status ca_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err)
 {
     if (X509_add1_ext_i2d(cert, nid, value, critical, X509V3_ADD_DEFAULT) != 1)
         return est_error_set_openssl(err, EST_E_CA, "adding extension %s", OBJ_nid2sn(nid));
     return EST_OK;
 }
 
-est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err)
+est_status ca_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err)
 {
     const unsigned char *bits;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -328,7 +328,7 @@ est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, 
     return EST_OK;
 }
 
-est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
+est_status ca_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
 {
     const ASN1_OCTET_STRING *existing = cert != NULL ? X509_get0_subject_key_id(cert) : NULL;
     X509_PUBKEY *pub = NULL;
@@ -342,15 +342,15 @@ est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_er
     }
     /* The certificate's own SubjectPublicKeyInfo needs no re-encoding. */
     if (cert != NULL)
-        return est_key_id_of_spki(X509_get_X509_PUBKEY(cert), out, err);
+        return ca_key_id_of_spki(X509_get_X509_PUBKEY(cert), out, err);
     if (!X509_PUBKEY_set(&pub, key))
         return est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
-    rc = est_key_id_of_spki(pub, out, err);
+    rc = ca_key_id_of_spki(pub, out, err);
     X509_PUBKEY_free(pub);
     return rc;
 }
 
-est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
+est_status ca_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
                                 const ASN1_OCTET_STRING *issuer_key_id, est_error *err)
 {
     AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
@@ -361,9 +361,9 @@ est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key
         goto out;
     }
     /* RFC 5280 §4.2.1.1-2: AKI non-critical, SKI non-critical. */
-    if ((rc = est_cert_add_ext(cert, NID_subject_key_identifier, 0, (void *)subject_key_id,
+    if ((rc = ca_cert_add_ext(cert, NID_subject_key_identifier, 0, (void *)subject_key_id,
                                err)) != EST_OK ||
-        (rc = est_cert_add_ext(cert, NID_authority_key_identifier, 0, akid, err)) != EST_OK)
+        (rc = ca_cert_add_ext(cert, NID_authority_key_identifier, 0, akid, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -385,8 +385,8 @@ static est_status add_ca_usage(X509 *cert, est_error *err)
         goto out;
     }
     bc->ca = 1;
-    if ((rc = est_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
-        (rc = est_cert_add_ext(cert, NID_key_usage, 1, usage, err)) != EST_OK)
+    if ((rc = ca_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
+        (rc = ca_cert_add_ext(cert, NID_key_usage, 1, usage, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -395,7 +395,7 @@ out:
     return rc;
 }
 
-est_status est_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+est_status ca_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
                                    time_t not_before, time_t not_after,
                                    const ASN1_OCTET_STRING *subject_key_id,
                                    const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
@@ -405,10 +405,10 @@ est_status est_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *is
     est_status rc;
 
     *out = NULL;
-    if ((rc = est_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
+    if ((rc = ca_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
             EST_OK ||
         (rc = add_ca_usage(cert, err)) != EST_OK ||
-        (rc = est_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK ||
+        (rc = ca_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK ||
         (rc = est_signer_sign_cert(signer, cert, err)) != EST_OK)
         goto out;
     *out = cert;
@@ -418,7 +418,7 @@ out:
     return rc;
 }
 
-est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+est_status ca_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
                             time_t not_before, time_t not_after,
                             const ASN1_OCTET_STRING *subject_key_id,
                             const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
@@ -430,7 +430,7 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
     *out = NULL;
     if (signer == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
-    rc = est_cert_make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
+    rc = ca_cert_make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
                         issuer_key_id, signer, out, err);
     est_signer_free(signer);
     return rc;
@@ -452,11 +452,11 @@ est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, u
         return est_error_set(err, EST_E_INPUT, "root validity of %u days (1-%d)", days,
                              EST_VALIDITY_DAYS_MAX);
     if ((rc = est_name_parse(subject_dn, &name, err)) != EST_OK ||
-        (rc = est_key_id(NULL, key, &key_id, err)) != EST_OK)
+        (rc = ca_key_id(NULL, key, &key_id, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.1: AKI may be omitted in a self-signed certificate;
      * it is kept (= SKI) because chain builders use it to pick issuers. */
-    rc = est_cert_make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
+    rc = ca_cert_make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
                         now + (time_t)days * EST_SECONDS_PER_DAY, key_id, key_id, signer, out,
                         err);
 out:

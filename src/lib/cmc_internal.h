@@ -145,20 +145,20 @@ typedef enum est_cmc_control {
     EST_CMC_CONTROL_IDENTITY_PROOF_V2,   /* id-cmc 34 */
 } est_cmc_control;
 
-est_cmc_control est_cmc_control_of(const ASN1_OBJECT *type);
+est_cmc_control cmc_control_of(const ASN1_OBJECT *type);
 /* A new OBJECT for a control (never UNKNOWN), or NULL on allocation failure. */
-ASN1_OBJECT *est_cmc_control_object(est_cmc_control control);
+ASN1_OBJECT *cmc_control_object(est_cmc_control control);
 
 /* BodyPartID ::= INTEGER (0..4294967295) (RFC 5272 §3.2.2). */
-int est_cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out);
-ASN1_INTEGER *est_cmc_body_part_new(uint32_t id);
+int cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out);
+ASN1_INTEGER *cmc_body_part_new(uint32_t id);
 
 /* Appends a TaggedAttribute with one value (value is copied). */
-est_status est_cmc_add_control(STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
+est_status cmc_add_control(STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
                                est_cmc_control control, const ASN1_TYPE *value, est_error *err);
 
 /* A malloc'd copy of DER from an i2d call (len <= 0 = that call failed). */
-est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
+est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
                             est_error *err);
 
 /* A SignedData (RFC 5652 §5) with content of the given type, one
@@ -167,14 +167,14 @@ est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, si
  * signer's. The signature comes from sign_data() over the DER of the
  * signed attributes, so the private key can live behind the signer seam.
  * key_id != 0 names the signer by subjectKeyIdentifier. */
-typedef est_status (*est_cms_sign_fn)(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
+typedef est_status (*cmc_cms_sign_fn)(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
                                       size_t *sig_len, est_error *err);
-est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
-                        est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type, const uint8_t *content,
+est_status cmc_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
+                        cmc_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type, const uint8_t *content,
                         size_t content_len, STACK_OF(X509) *certs, CMS_ContentInfo **out,
                         est_error *err);
-/* est_cms_sign with the CA's signer (signer seam) and certificate. */
-est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
+/* cmc_cms_sign with the CA's signer (signer seam) and certificate. */
+est_status cmc_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
                            size_t content_len, STACK_OF(X509) *certs, uint8_t **der,
                            size_t *der_len, est_error *err);
 /* A certificate that only carries key (and key_id as its
@@ -182,20 +182,20 @@ est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const ui
  * needs for a signer without a certificate, a PKCS#10 key signing its own
  * Full PKI Request (RFC 5272 §3.2.1.3.1). Self-signed with private_key
  * when given (needed to name the signer by key_id). Never sent. */
-est_status est_cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
+est_status cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
                               EVP_PKEY *private_key, X509 **out, est_error *err);
 /* The identifier a request's key is named by: the CSR's
  * subjectKeyIdentifier extension when present, else RFC 5280 §4.2.1.2
  * method 1 (SHA-1 of the subjectPublicKey bits). */
-est_status est_cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err);
+est_status cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err);
 
 /* Verifies a SignedData with one signer whose certificate is in certs (the
  * SignedData's own); with trust, the signer must chain to it (any
  * purpose). *signer borrowed from certs. */
-est_status est_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
+est_status cmc_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
                                  X509 **signer, est_error *err);
 
 /* The eContent of a SignedData (embedded, not detached), or NULL. */
-const ASN1_OCTET_STRING *est_cms_get0_econtent(CMS_ContentInfo *cms);
+const ASN1_OCTET_STRING *cmc_cms_get0_econtent(CMS_ContentInfo *cms);
 
 #endif

@@ -46,7 +46,7 @@ static est_status body_part_note(est_cmc_request *req, body_parts *seen, const A
 {
     uint32_t id;
 
-    if (!est_cmc_body_part_get(v, &id))
+    if (!cmc_body_part_get(v, &id))
         return est_error_set(err, EST_E_INPUT, "a bodyPartID is outside 0..4294967295");
     for (size_t i = 0; i < seen->count; i++)
         if (seen->ids[i] == id)
@@ -148,7 +148,7 @@ out:
 static est_status read_control(est_cmc_request *req, body_parts *seen,
                                const EST_CMC_TAGGED_ATTRIBUTE *attr, est_error *err)
 {
-    est_cmc_control control = est_cmc_control_of(attr->type);
+    est_cmc_control control = cmc_control_of(attr->type);
     int nvalues = sk_ASN1_TYPE_num(attr->values);
     const ASN1_TYPE *v = nvalues > 0 ? sk_ASN1_TYPE_value(attr->values, 0) : NULL;
     char oid[80] = "";
@@ -270,7 +270,7 @@ static est_status read_pki_data(est_cmc_request *req, EST_CMC_PKI_DATA *pki, est
 
 static est_status parse_content(est_cmc_request *req, est_error *err)
 {
-    const ASN1_OCTET_STRING *content = est_cms_get0_econtent(req->cms);
+    const ASN1_OCTET_STRING *content = cmc_cms_get0_econtent(req->cms);
     const ASN1_OBJECT *type = CMS_get0_eContentType(req->cms);
     const unsigned char *p, *end;
     EST_CMC_PKI_DATA *pki;
@@ -374,10 +374,10 @@ static est_status find_signer(est_cmc_request *req, CMS_SignerInfo *si, X509 **c
         signer_key_id == NULL)
         return est_error_set(err, EST_E_AUTH, "the signer certificate is not included");
     for (size_t i = 0; rc == EST_OK && i < req->request_count; i++) {
-        if ((rc = est_cmc_csr_key_id(req->requests[i].csr, &key_id, err)) != EST_OK)
+        if ((rc = cmc_csr_key_id(req->requests[i].csr, &key_id, err)) != EST_OK)
             break;
         if (ASN1_OCTET_STRING_cmp(key_id, signer_key_id) == 0) {
-            rc = est_cmc_key_holder(X509_REQ_get0_pubkey(req->requests[i].csr), NULL, NULL,
+            rc = cmc_key_holder(X509_REQ_get0_pubkey(req->requests[i].csr), NULL, NULL,
                                     holder, err);
             *request_index = (int)i;
             ASN1_OCTET_STRING_free(key_id);

@@ -52,7 +52,7 @@ static est_status add_typed_control(EST_CMC_PKI_DATA *pki, uint32_t body_part,
         ASN1_TYPE_free(t);
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     }
-    rc = est_cmc_add_control(pki->controls, body_part, control, t, err);
+    rc = cmc_add_control(pki->controls, body_part, control, t, err);
     ASN1_TYPE_free(t);
     return rc;
 }
@@ -107,7 +107,7 @@ static est_status add_cert_request(EST_CMC_PKI_DATA *pki, X509_REQ *csr, est_err
         goto nomem;
     X509_REQ_free(tcr->request);
     ASN1_INTEGER_free(tcr->body_part_id);
-    tcr->body_part_id = est_cmc_body_part_new(BODY_PART_REQUEST);
+    tcr->body_part_id = cmc_body_part_new(BODY_PART_REQUEST);
     tcr->request = X509_REQ_dup(csr);
     if (tcr->body_part_id == NULL || tcr->request == NULL)
         goto nomem;
@@ -147,7 +147,7 @@ static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reas
         est_error_set(err, rc, "out of memory");
         goto out;
     }
-    rc = est_cmc_add_control(pki->controls, BODY_PART_REVOKE, EST_CMC_CONTROL_REVOKE_REQUEST, t,
+    rc = cmc_add_control(pki->controls, BODY_PART_REVOKE, EST_CMC_CONTROL_REVOKE_REQUEST, t,
                              err);
 out:
     ASN1_TYPE_free(t);
@@ -187,8 +187,8 @@ static est_status sign_pki_data(const est_cmc_request_spec *spec, const uint8_t 
                                                  "key must sign the request");
             goto out;
         }
-        if ((rc = est_cmc_csr_key_id(spec->csr, &key_id, err)) != EST_OK ||
-            (rc = est_cmc_key_holder(spec->signer_key, key_id, spec->signer_key, &holder,
+        if ((rc = cmc_csr_key_id(spec->csr, &key_id, err)) != EST_OK ||
+            (rc = cmc_key_holder(spec->signer_key, key_id, spec->signer_key, &holder,
                                      err)) != EST_OK)
             goto out;
         cert = holder;
@@ -197,11 +197,11 @@ static est_status sign_pki_data(const est_cmc_request_spec *spec, const uint8_t 
                                                      "certificate");
         goto out;
     }
-    if ((rc = est_cms_sign(cert, spec->signer_key, holder != NULL, key_sign_data, signer, type,
+    if ((rc = cmc_cms_sign(cert, spec->signer_key, holder != NULL, key_sign_data, signer, type,
                            content, content_len, NULL, &cms, err)) != EST_OK)
         goto out;
     len = i2d_CMS_ContentInfo(cms, &buf);
-    rc = est_cmc_der_copy(buf, len, der, der_len, err);
+    rc = cmc_der_copy(buf, len, der, der_len, err);
 out:
     OPENSSL_free(buf);
     CMS_ContentInfo_free(cms);

@@ -18,7 +18,7 @@ static EST_CMC_BODY_PART_REFERENCE *body_part_reference(uint32_t id)
     if (ref == NULL)
         return NULL;
     ref->type = 0; /* bodyPartID */
-    if ((ref->d.id = est_cmc_body_part_new(id)) == NULL) {
+    if ((ref->d.id = cmc_body_part_new(id)) == NULL) {
         ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(EST_CMC_BODY_PART_REFERENCE));
         return NULL;
     }
@@ -79,7 +79,7 @@ static est_status add_string_control(EST_CMC_PKI_RESPONSE *resp, uint32_t id,
         ASN1_STRING_free(s);
     } else {
         ASN1_TYPE_set(t, type, s);
-        rc = est_cmc_add_control(resp->controls, id, control, t, err);
+        rc = cmc_add_control(resp->controls, id, control, t, err);
     }
     ASN1_TYPE_free(t);
     return rc;
@@ -96,7 +96,7 @@ static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_re
     for (size_t i = 0; rc == EST_OK && i < spec->status_count; i++) {
         ASN1_TYPE *t = NULL;
         if ((rc = status_value(&spec->statuses[i], &t, err)) == EST_OK)
-            rc = est_cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_STATUS_INFO_V2, t, err);
+            rc = cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_STATUS_INFO_V2, t, err);
         ASN1_TYPE_free(t);
     }
     /* RFC 5272 §6.6: transactionId is echoed; the request's senderNonce
@@ -109,7 +109,7 @@ static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_re
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         } else {
             ASN1_TYPE_set(t, V_ASN1_INTEGER, tid);
-            rc = est_cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_TRANSACTION_ID, t, err);
+            rc = cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_TRANSACTION_ID, t, err);
         }
         ASN1_TYPE_free(t);
     }
@@ -150,7 +150,7 @@ est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec,
     }
     /* RFC 5272 §3.2.3: issued certificates travel in the SignedData's
      * certificates field. */
-    rc = est_cms_sign_ca(ca, OBJ_nid2obj(NID_id_cct_PKIResponse), content, (size_t)content_len,
+    rc = cmc_cms_sign_ca(ca, OBJ_nid2obj(NID_id_cct_PKIResponse), content, (size_t)content_len,
                          spec->certs, der, der_len, err);
 out:
     OPENSSL_free(content);
@@ -209,7 +209,7 @@ static est_status read_response_control(est_cmc_response *resp,
 
     if (sk_ASN1_TYPE_num(attr->values) != 1)
         return est_error_set(err, EST_E_PROTOCOL, "a response control without exactly one value");
-    switch (est_cmc_control_of(attr->type)) {
+    switch (cmc_control_of(attr->type)) {
     case EST_CMC_CONTROL_STATUS_INFO:
     case EST_CMC_CONTROL_STATUS_INFO_V2:
         ++*statuses;
@@ -235,7 +235,7 @@ static est_status read_response_control(est_cmc_response *resp,
 
 static est_status read_pki_response(est_cmc_response *resp, CMS_ContentInfo *cms, est_error *err)
 {
-    const ASN1_OCTET_STRING *content = est_cms_get0_econtent(cms);
+    const ASN1_OCTET_STRING *content = cmc_cms_get0_econtent(cms);
     const unsigned char *p, *end;
     EST_CMC_PKI_RESPONSE *pki;
     int n, statuses = 0;
@@ -268,7 +268,7 @@ static est_status verify_response(est_cmc_response *resp, CMS_ContentInfo *cms, 
                                   est_error *err)
 {
     X509 *signer = NULL;
-    est_status rc = est_cms_verify_signed(cms, resp->certs, trust, &signer, err);
+    est_status rc = cmc_cms_verify_signed(cms, resp->certs, trust, &signer, err);
 
     if (rc != EST_OK) {
         est_error_prefix(err, rc, "Full PKI Response");

@@ -105,7 +105,7 @@ static void serial_hex_matches_openssl_and_bounds(void **state)
         openssl_serial_text(i, printed, sizeof printed);
         assert_string_equal(hex, printed);
         /* And back, in either case. */
-        assert_int_equal(est_serial_from_hex(cases[c].hex, &back, &err), EST_OK);
+        assert_int_equal(ca_serial_from_hex(cases[c].hex, &back, &err), EST_OK);
         assert_int_equal(ASN1_INTEGER_cmp(i, back), 0);
         ASN1_INTEGER_free(back);
         ASN1_INTEGER_free(i);
@@ -125,22 +125,22 @@ static void serial_from_hex_rejects_bad_text(void **state)
     est_error err;
     (void)state;
 
-    assert_int_equal(est_serial_from_hex("0a1b", &i, &err), EST_OK);
+    assert_int_equal(ca_serial_from_hex("0a1b", &i, &err), EST_OK);
     assert_int_equal(ASN1_INTEGER_get(i), 0x0a1b);
     ASN1_INTEGER_free(i);
     i = NULL;
     /* 40 digits (20 octets) is the limit; 41 is past it. */
-    assert_int_equal(est_serial_from_hex("1234567890123456789012345678901234567890", &i, &err),
+    assert_int_equal(ca_serial_from_hex("1234567890123456789012345678901234567890", &i, &err),
                      EST_OK);
     ASN1_INTEGER_free(i);
     i = NULL;
-    assert_int_equal(est_serial_from_hex("12345678901234567890123456789012345678901", &i, &err),
+    assert_int_equal(ca_serial_from_hex("12345678901234567890123456789012345678901", &i, &err),
                      EST_E_INPUT);
-    assert_int_equal(est_serial_from_hex("", &i, &err), EST_E_INPUT);
-    assert_int_equal(est_serial_from_hex("12G4", &i, &err), EST_E_INPUT);
-    assert_int_equal(est_serial_from_hex("-1234", &i, &err), EST_E_INPUT);
-    assert_int_equal(est_serial_from_hex("12 34", &i, &err), EST_E_INPUT);
-    assert_int_equal(est_serial_from_hex("0x1234", &i, &err), EST_E_INPUT);
+    assert_int_equal(ca_serial_from_hex("", &i, &err), EST_E_INPUT);
+    assert_int_equal(ca_serial_from_hex("12G4", &i, &err), EST_E_INPUT);
+    assert_int_equal(ca_serial_from_hex("-1234", &i, &err), EST_E_INPUT);
+    assert_int_equal(ca_serial_from_hex("12 34", &i, &err), EST_E_INPUT);
+    assert_int_equal(ca_serial_from_hex("0x1234", &i, &err), EST_E_INPUT);
     assert_null(i);
 }
 
@@ -272,8 +272,8 @@ static void root_is_a_proper_ca(void **state)
     AUTHORITY_KEYID_free(akid);
     assert_int_equal(X509_get_ext_count(root), 4);
     assert_int_equal(X509_get_signature_nid(root), NID_ecdsa_with_SHA384);
-    assert_int_equal(est_time_to_time_t(X509_get0_notBefore(root), &nb, &err), EST_OK);
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(root), &na, &err), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notBefore(root), &nb, &err), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(root), &na, &err), EST_OK);
     assert_true(nb <= now - 300 && nb >= now - 310);
     assert_true(na >= now + 3650L * 86400 && na <= now + 3650L * 86400 + 10);
     assert_int_equal(ca_fixture_verify(root, NULL, root, NULL), X509_V_OK);
@@ -295,7 +295,7 @@ static void root_validity_limits(void **state)
     /* 100 years: past 2049, so the time is a GeneralizedTime. */
     assert_int_equal(est_ca_make_root(key, "CN=r", 36500, &root, &err), EST_OK);
     assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(root)), V_ASN1_GENERALIZEDTIME);
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(root), &na, &err), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(root), &na, &err), EST_OK);
     assert_true(na >= time(NULL) + 36500L * 86400 - 10);
     X509_free(root);
     assert_int_equal(est_ca_make_root(key, "CN=r,XX=y", 10, &root, &err), EST_E_INPUT);

@@ -249,7 +249,7 @@ static void fingerprint_text_format(void **state)
     rollover_free(r);
 }
 
-/* est_client_decode_certs on a hand-made response. */
+/* client_decode_certs on a hand-made response. */
 static est_status decode(const char *type, const void *body, size_t len, int *count,
                          est_error *err)
 {
@@ -266,7 +266,7 @@ static est_status decode(const char *type, const void *body, size_t len, int *co
     resp.status = 200;
     resp.body = (uint8_t *)body;
     resp.len = len;
-    rc = est_client_decode_certs(c, &resp, &certs, err);
+    rc = client_decode_certs(c, &resp, &certs, err);
     *count = sk_X509_num(certs);
     sk_X509_pop_free(certs, X509_free);
     est_client_free(c);

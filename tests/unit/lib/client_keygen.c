@@ -109,7 +109,7 @@ static est_status parse(est_multipart *mp, const char *content_type, est_error *
     resp.cap = resp.len;
     resp.status = 200;
     snprintf(resp.content_type, sizeof resp.content_type, "%s", content_type);
-    rc = est_client_keygen_parse(c, &resp, &cert, &key, err);
+    rc = client_keygen_parse(c, &resp, &cert, &key, err);
     if (rc == EST_OK)
         assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
     else

@@ -141,11 +141,11 @@ uint8_t *cmc_fixture_sign_content(const uint8_t *content, size_t content_len, in
     if (signer == NULL)
         goto out;
     if (cert == NULL) {
-        if (est_cmc_csr_key_id(csr, &key_id, NULL) != EST_OK ||
-            est_cmc_key_holder(key, key_id, key, &holder, NULL) != EST_OK)
+        if (cmc_csr_key_id(csr, &key_id, NULL) != EST_OK ||
+            cmc_key_holder(key, key_id, key, &holder, NULL) != EST_OK)
             goto out;
     }
-    if (est_cms_sign(cert != NULL ? cert : holder, key, cert == NULL, fixture_sign_data, signer,
+    if (cmc_cms_sign(cert != NULL ? cert : holder, key, cert == NULL, fixture_sign_data, signer,
                      OBJ_nid2obj(nid), content, content_len, NULL, &cms, NULL) != EST_OK)
         goto out;
     n = i2d_CMS_ContentInfo(cms, &der);
