@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "estkit.h"
+#include "estkit/password.h"
 
 /* Bytes signed per operation: about a certificate's TBS. */
 #define SIGNED_BYTES 512

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "estkit/auth.h"
 #include "estkit/route.h"
+#include "estkit/mem.h"
 #include "request_head.h"
 
 #define FUZZ_MAX_HEAD 8192

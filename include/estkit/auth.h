@@ -73,15 +73,4 @@ est_status est_digest_nonce_check(est_digest_nonces *book, const char *nonce, co
 est_status est_digest_verify(const est_digest_credentials *cred, const char *ha1_hex,
                              const char *method, const char *request_uri, est_error *err);
 
-/* --- password storage --- */
-/* Salted slow hash via OpenSSL's scrypt KDF, encoded as
- * "$scrypt$ln=15,r=8,p=1$<b64 salt>$<b64 hash>". *encoded malloc'd. */
-est_status est_password_hash(const char *password, char **encoded, est_error *err);
-/* EST_OK on match, EST_E_AUTH on mismatch, EST_E_INPUT on a bad encoding.
- * Constant-time compare. */
-est_status est_password_verify(const char *password, const char *encoded, est_error *err);
-
-/* Cleanses and frees a NUL-terminated secret; NULL ok. */
-void est_secret_free(char *secret);
-
 #endif

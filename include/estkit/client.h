@@ -21,7 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include "estkit/ca.h"
+#include "estkit/key.h"
 #include "estkit/csrattrs.h"
 #include "estkit/error.h"
 #include "estkit/types.h"
@@ -180,32 +180,6 @@ est_status est_client_fullcmc(est_client *client, const uint8_t *req_der, size_t
  * connection only (EST_E_TLS if it was lost). EST_E_TLS when there is none. */
 est_status est_client_get_channel_binding(est_client *client, char *out, size_t cap,
                                           est_error *err);
-
-/* --- CSR helpers --- */
-
-typedef struct est_csr_params {
-    EVP_PKEY *key;
-    const EVP_MD *md;               /* NULL: est_key_digest(key) */
-    const X509_NAME *subject;       /* NULL: empty subject (then san is needed) */
-    const GENERAL_NAMES *san;       /* NULL: none */
-    const char *challenge_password; /* NULL: none */
-    const char *mac_address;        /* NULL: none; else macAddress (1.3.6.1.1.1.1.22) */
-} est_csr_params;
-
-/* Builds and signs a PKCS#10 request (SAN in an extensionRequest). */
-est_status est_csr_build(const est_csr_params *params, X509_REQ **out, est_error *err);
-
-#define EST_SAN_MAX_NAMES 64
-/* Appends names to *names (created when NULL): a comma list of "DNS:x",
- * "IP:1.2.3.4", "email:x", "URI:x", or bare names (an IP literal or a DNS
- * name). */
-est_status est_san_parse(const char *text, GENERAL_NAMES **names, est_error *err);
-
-/* What /csrattrs asks of the key (draft-04 §4.5.2): *type_set is 1 when a
- * known curve or algorithm is named (1.3.132.0.4 is sect113r1 and not
- * known), and *md is the requested hash or NULL. */
-void est_csrattrs_key_wishes(const est_csrattrs *attrs, int *type_set, est_key_type *type,
-                             const EVP_MD **md);
 
 /* --- trust helpers --- */
 

@@ -9,8 +9,11 @@
 #ifndef ESTKIT_CSRATTRS_H
 #define ESTKIT_CSRATTRS_H
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "estkit/api.h"
 #include "estkit/error.h"
+#include "estkit/key.h"
 #include "estkit/types.h"
 
 #define EST_CSRATTRS_MAX_ENTRIES 128
@@ -38,5 +41,11 @@ int est_csrattrs_has_nid(const est_csrattrs *attrs, int nid);
 est_status est_csrattrs_add_oid(est_csrattrs *attrs, const char *oid, est_error *err);
 /* Appends an attribute; takes ownership of attr on success. */
 est_status est_csrattrs_add_attribute(est_csrattrs *attrs, X509_ATTRIBUTE *attr, est_error *err);
+
+/* What /csrattrs asks of the key (draft-04 §4.5.2): *type_set is 1 when a
+ * known curve or algorithm is named (1.3.132.0.4 is sect113r1 and not
+ * known), and *md is the requested hash or NULL. */
+EST_API void est_csrattrs_key_wishes(const est_csrattrs *attrs, int *type_set, est_key_type *type,
+                                     const EVP_MD **md);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <openssl/pem.h>
 #include "est.h"
+#include "estkit/key.h"
+#include "estkit/name.h"
 
 #define RENEW_DAYS_MAX 36500
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 #include "estkit/auth.h"
+#include "estkit/mem.h"
 #include "auth_b64.h"
 
 #define BASIC_SCHEME "Basic"

@@ -9,6 +9,7 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include "estkit/name.h"
 #include "ca_internal.h"
 
 /* RFC 5280 §4.1.2.2: serial numbers are at most 20 octets. */
@@ -16,8 +17,6 @@
 /* 16 random bytes, top bit cleared: positive and 127 bits of entropy,
  * far above CA/B Forum's 64 (docs/design.md §4). */
 #define EST_SERIAL_RANDOM_OCTETS 16
-/* A subject DN string: real ones are < 200 characters. */
-#define EST_DN_MAX 1024
 
 struct est_ca {
     X509 *cert;
@@ -476,122 +475,5 @@ est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days
                            : est_error_set(err, EST_E_NOMEM, "out of memory");
     rc = est_ca_make_root_signer(signer, subject_dn, days, out, err);
     est_signer_free(signer);
-    return rc;
-}
-
-/* --- distinguished names --- */
-
-static void trim_spaces(char *s)
-{
-    size_t len = strlen(s), start = strspn(s, " ");
-
-    while (len > start && s[len - 1] == ' ')
-        len--;
-    memmove(s, s + start, len - start);
-    s[len - start] = '\0';
-}
-
-/* Splits one TYPE=value off *p (up to an unescaped sep), removing escapes.
- * Spaces around TYPE and unescaped spaces around the value are dropped,
- * as in "CN=a, O=b". *more is set when a separator ended the component. */
-static est_status next_component(const char **p, char sep, char *type, char *value,
-                                 size_t *value_len, int *more, est_error *err)
-{
-    const char *s = *p;
-    size_t type_len = 0, len = 0, keep = 0;
-    int in_value = 0;
-
-    for (; *s != '\0' && *s != sep; s++) {
-        char c = *s;
-        int escaped = 0;
-        if (c == '\\') {
-            if (s[1] == '\0')
-                return est_error_set(err, EST_E_INPUT, "DN ends in a lone backslash");
-            c = *++s;
-            escaped = 1;
-        }
-        if (!in_value && c == '=' && !escaped) {
-            in_value = 1;
-        } else if (!in_value) {
-            type[type_len++] = c;
-        } else if (len > 0 || c != ' ' || escaped) {
-            value[len++] = c;
-            if (escaped || c != ' ')
-                keep = len;
-        }
-    }
-    *more = *s == sep;
-    *p = *more ? s + 1 : s;
-    type[type_len] = '\0';
-    value[keep] = '\0';
-    *value_len = keep;
-    trim_spaces(type);
-    if (!in_value)
-        return est_error_set(err, EST_E_INPUT, "DN component '%.64s' is not TYPE=value", type);
-    if (type[0] == '\0' || keep == 0)
-        return est_error_set(err, EST_E_INPUT, "DN component '%.64s=%.64s' has an empty %s",
-                             type, value, type[0] == '\0' ? "type" : "value");
-    return EST_OK;
-}
-
-/* "CN=a,O=b" (RFC 4514 characters, '\' escapes) or "/CN=a/O=b" (the
- * `openssl req -subj` form). The attributes go into the name in the order
- * written, which is how OpenSSL and strongSwan print and parse DNs (RFC
- * 4514 strings list RDNs in reverse; operators type them as they see
- * them). One attribute per RDN: '+' has no special meaning. */
-est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err)
-{
-    X509_NAME *name = NULL;
-    char *type = NULL, *value = NULL;
-    const char *p;
-    size_t len, value_len = 0;
-    int more = 0;
-    char sep;
-    est_status rc = EST_E_NOMEM;
-
-    if (dn == NULL || out == NULL)
-        return est_error_set(err, EST_E_INTERNAL, "DN parse: NULL argument");
-    *out = NULL;
-    len = strnlen(dn, EST_DN_MAX + 1);
-    if (len > EST_DN_MAX)
-        return est_error_set(err, EST_E_TOO_LARGE, "DN longer than %d characters", EST_DN_MAX);
-    sep = dn[0] == '/' ? '/' : ',';
-    p = dn + (sep == '/');
-    if (*p == '\0')
-        return est_error_set(err, EST_E_INPUT, "empty DN");
-    type = malloc(len + 1);
-    value = malloc(len + 1);
-    name = X509_NAME_new();
-    if (type == NULL || value == NULL || name == NULL) {
-        est_error_set(err, EST_E_NOMEM, "out of memory");
-        goto out;
-    }
-    do {
-        int nid;
-        if ((rc = next_component(&p, sep, type, value, &value_len, &more, err)) != EST_OK)
-            goto out;
-        rc = EST_E_INPUT;
-        if ((nid = OBJ_txt2nid(type)) == NID_undef) {
-            est_error_set(err, EST_E_INPUT, "unknown DN attribute type '%.64s'", type);
-            goto out;
-        }
-        /* OpenSSL applies each attribute's string rules (C: 2 letters, CN <= 64). */
-        if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (unsigned char *)value,
-                                        (int)value_len, -1, 0)) {
-            est_error_set_openssl(err, EST_E_INPUT, "DN attribute %.64s='%.64s'", type, value);
-            goto out;
-        }
-    } while (*p != '\0');
-    if (more) {
-        est_error_set(err, EST_E_INPUT, "DN ends in a separator");
-        goto out;
-    }
-    *out = name;
-    name = NULL;
-    rc = EST_OK;
-out:
-    X509_NAME_free(name);
-    free(type);
-    free(value);
     return rc;
 }

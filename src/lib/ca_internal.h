@@ -4,6 +4,8 @@
 #define ESTKIT_CA_INTERNAL_H
 
 #include "estkit/ca.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
 
 /* Validity and CRL periods are whole days up to 100 years: a typo like
  * 36500000 is refused, and the arithmetic stays far from overflow. */

@@ -6,6 +6,7 @@
 #include "client_internal.h"
 #include "estkit/auth.h"
 #include "estkit/body.h"
+#include "estkit/mem.h"
 
 void est_client_config_init(est_client_config *cfg)
 {

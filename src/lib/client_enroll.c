@@ -17,6 +17,9 @@
 #include <openssl/evp.h>
 #include "client_internal.h"
 #include "estkit/body.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
+#include "estkit/csrattrs.h"
 
 #define ENROLL_ATTEMPTS 2 /* a second try when the bound connection was lost */
 

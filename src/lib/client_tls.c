@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "client_internal.h"
+#include "estkit/file.h"
 
 est_status client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err)
 {

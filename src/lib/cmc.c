@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 #include "ca_internal.h"
 #include "cmc_internal.h"
+#include "estkit/key.h"
 
 /* --- ASN.1 templates (the CMC module is IMPLICIT TAGS) --- */
 

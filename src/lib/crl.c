@@ -4,6 +4,8 @@
 #include <strings.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include "estkit/crl.h"
+#include "estkit/key.h"
 #include "ca_internal.h"
 
 /* RFC 5280 §5.3.1 CRLReason. 7 is not used. */

@@ -11,7 +11,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include "estkit/ca.h"
+#include "estkit/csr.h"
 
 /* RFC 2985 §5.4.1: ub-challenge-password is 255 characters. */
 #define EST_CHALLENGE_PASSWORD_MAX 255

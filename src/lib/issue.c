@@ -7,6 +7,9 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include "estkit/issue.h"
+#include "estkit/key.h"
+#include "estkit/name.h"
 #include "ca_internal.h"
 
 /* RFC 1035 §2.3.4: a DNS name is at most 253 characters as text. */

@@ -9,6 +9,9 @@
  * through NewWithOld; one that trusts only the new root reaches the old
  * key (and everything it issued) through OldWithNew. */
 #include <openssl/err.h>
+#include "estkit/key.h"
+#include "estkit/name.h"
+#include "estkit/rollover.h"
 #include "ca_internal.h"
 
 static time_t later(time_t a, time_t b)

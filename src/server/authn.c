@@ -6,6 +6,9 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include "authn.h"
+#include "estkit/ca.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 static void append_method(estd_auth_result *out, const char *name)
 {

@@ -36,6 +36,11 @@
 #include "cmd_common.h"
 #include "pkcs11.h"
 #include "secrets.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/ca.h"
+#include "estkit/rollover.h"
 
 #define ROLLOVER_CMD "ca rollover"
 #define ROLLOVER_DEFAULT_DAYS 3650

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include "cmd_common.h"
 #include "tls_srp.h"
+#include "estkit/password.h"
 
 static const char user_usage[] =
     "usage: estd user add DIR NAME --password-stdin [--force] [--digest | --no-digest] [--srp]\n"

@@ -11,6 +11,9 @@
 #include "config.h"
 #include "pkcs11.h"
 #include "estkit/store.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/csr.h"
 
 #define CONFIG_LINE_MAX 2048
 

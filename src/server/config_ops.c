@@ -6,6 +6,7 @@
 #include <strings.h>
 #include "config.h"
 #include "config_ops.h"
+#include "estkit/csr.h"
 
 void estd_ops_defaults(estd_ops_config *ops)
 {

@@ -9,6 +9,9 @@
 #include "cmd_common.h"
 #include "issuer.h"
 #include "server.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
+#include "estkit/csrattrs.h"
 
 /* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
 #define OID_EST_IDENTITY_LINKING "1.2.840.113549.1.9.16.2.58"

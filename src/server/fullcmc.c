@@ -16,6 +16,8 @@
 #include <openssl/x509v3.h>
 #include "issuer.h"
 #include "server.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
 
 typedef struct cmc_job {
     estd_server *srv;

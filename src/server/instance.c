@@ -11,6 +11,10 @@
 #include "metrics.h"
 #include "pkcs11.h"
 #include "secrets.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/ca.h"
+#include "estkit/csrattrs.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {

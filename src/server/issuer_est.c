@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include "issuer.h"
 #include "upstream_http.h"
+#include "estkit/file.h"
 
 struct estd_upstream {
     estd_upstream_http *http;

@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 #include "metrics.h"
 #include "server.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 static uint64_t monotonic_ms(void)
 {

@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include "server.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
 
 /* Our multipart boundary: base64 and PEM text never contain it. */
 #define SKG_BOUNDARY "estServerKeyGenBoundary"

@@ -1,5 +1,5 @@
 /* Tests src/lib/ca.c: the CA object and /cacerts set, serial numbers,
- * distinguished names, self-signed roots. */
+ * self-signed roots. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +11,9 @@
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/name.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 
@@ -144,100 +147,6 @@ static void serial_from_hex_rejects_bad_text(void **state)
     assert_null(i);
 }
 
-static void name_text(X509_NAME *name, char *out, size_t cap)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *p = NULL;
-    long n;
-
-    assert_true(X509_NAME_print_ex(bio, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0);
-    n = BIO_get_mem_data(bio, &p);
-    assert_true(n >= 0 && (size_t)n < cap);
-    memcpy(out, p, (size_t)n);
-    out[n] = '\0';
-    BIO_free(bio);
-}
-
-static void name_parses_both_forms_in_order(void **state)
-{
-    static const struct {
-        const char *dn, *text;
-    } cases[] = {
-        {"CN=a,O=b", "CN = a, O = b"},
-        {"/CN=a/O=b", "CN = a, O = b"},
-        {"CN=device 1, O=Example, C=DE", "CN = device 1, O = Example, C = DE"},
-        {"CN=a\\,b,O=c", "CN = \"a,b\", O = c"},
-        {"/CN=a,b/O=c\\/d", "CN = \"a,b\", O = c/d"},
-        {"CN=\\ padded\\ ", "CN = \" padded \""},
-        {"commonName=x,2.5.4.10=y", "CN = x, O = y"},
-        {"CN=caf\xc3\xa9", "CN = caf\xc3\xa9"},
-    };
-    char text[256];
-    est_error err;
-    (void)state;
-
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        X509_NAME *name = NULL;
-        assert_int_equal(est_name_parse(cases[i].dn, &name, &err), EST_OK);
-        name_text(name, text, sizeof text);
-        assert_string_equal(text, cases[i].text);
-        X509_NAME_free(name);
-    }
-}
-
-static void name_rejects_malformed(void **state)
-{
-    static const char *const bad[] = {
-        "", "/", "CN", "=a", "CN=", "CN= ", "XX=a", "CN=a,", "/CN=a/", "CN=a,,O=b",
-        "CN=a\\", "C=USA", "CN=a,O",
-    };
-    X509_NAME *name = NULL;
-    est_error err;
-    (void)state;
-
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(est_name_parse(bad[i], &name, &err), EST_E_INPUT);
-        assert_null(name);
-        assert_true(strlen(err.message) > 0);
-    }
-}
-
-/* A DN of exactly n characters: "CN=x" and OU components whose values
- * stay within the 64 characters X.520 allows. While more than 64
- * characters remain a 44-character component goes in, so the last one
- * always gets a value of at least 17. */
-static char *dn_of_length(size_t n)
-{
-    char *dn = malloc(n + 1);
-    size_t used = (size_t)sprintf(dn, "CN=x");
-
-    while (used < n) {
-        size_t left = n - used, value = left > 64 ? 40 : left - 4;
-        used += (size_t)sprintf(dn + used, ",OU=");
-        memset(dn + used, 'x', value);
-        used += value;
-        dn[used] = '\0';
-    }
-    assert_int_equal(strlen(dn), n);
-    return dn;
-}
-
-static void name_length_limit_at_and_one_past(void **state)
-{
-    char *at = dn_of_length(1024), *past = dn_of_length(1025);
-    X509_NAME *name = NULL;
-    est_error err;
-    (void)state;
-
-    assert_int_equal(est_name_parse(at, &name, &err), EST_OK);
-    X509_NAME_free(name);
-    name = NULL;
-    assert_int_equal(est_name_parse(past, &name, &err), EST_E_TOO_LARGE);
-    assert_null(name);
-    free(at);
-    free(past);
-}
-
 static void root_is_a_proper_ca(void **state)
 {
     EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P384);
@@ -354,9 +263,6 @@ int main(void)
         cmocka_unit_test(serials_positive_short_distinct),
         cmocka_unit_test(serial_hex_matches_openssl_and_bounds),
         cmocka_unit_test(serial_from_hex_rejects_bad_text),
-        cmocka_unit_test(name_parses_both_forms_in_order),
-        cmocka_unit_test(name_rejects_malformed),
-        cmocka_unit_test(name_length_limit_at_and_one_past),
         cmocka_unit_test(root_is_a_proper_ca),
         cmocka_unit_test(root_validity_limits),
         cmocka_unit_test(cacerts_are_cert_chain_extra_without_repeats),

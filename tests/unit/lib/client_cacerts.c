@@ -12,6 +12,8 @@
 #include "client_internal.h"
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
+#include "estkit/issue.h"
+#include "estkit/rollover.h"
 #include "ca_fixture.h"
 
 typedef struct rollover {

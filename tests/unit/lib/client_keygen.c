@@ -14,6 +14,7 @@
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
 #include "estkit/multipart.h"
+#include "estkit/issue.h"
 #include "ca_fixture.h"
 
 #define BOUNDARY "est-boundary-1"

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 #include "client_internal.h"
 #include "ca_fixture.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
 
 typedef struct world {
     est_ca *ca, *other;

@@ -7,6 +7,10 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 

@@ -24,6 +24,17 @@
 #include "estkit.h"
 #include "ca_fixture.h"
 #include "canned_server.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/ca.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
+#include "estkit/rollover.h"
+#include "estkit/password.h"
+#include "estkit/csrattrs.h"
 
 typedef struct fixture {
     EVP_PKEY *key, *ca_key, *weak_key;

@@ -24,6 +24,11 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 

@@ -5,6 +5,8 @@
 #include <openssl/objects.h>
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
+#include "estkit/csr.h"
+#include "estkit/issue.h"
 
 X509 *cmc_fixture_issue(est_ca *ca, EVP_PKEY *key, const char *cn, const char *eku)
 {

@@ -5,6 +5,7 @@
 #define ESTKIT_TEST_CMC_FIXTURE_H
 
 #include "estkit/cmc.h"
+#include "estkit/key.h"
 #include "cmc_internal.h"
 
 typedef struct cmc_fixture {
