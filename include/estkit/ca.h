@@ -18,14 +18,14 @@ typedef struct est_ca est_ca;
  * the root (NULL for a root CA); extra: further certificates /cacerts must
  * serve (rollover links; may be NULL). Takes references; the signer is
  * owned by the CA from here on. NULL on allocation failure. */
-EST_API est_ca *est_ca_new(X509 *cert, STACK_OF(X509) *chain, STACK_OF(X509) *extra,
+EST_API est_ca *est_ca_new(X509 *cert, STACK_OF(X509) * chain, STACK_OF(X509) * extra,
                            est_signer *signer);
 /* Releases the CA and its signer; NULL ok. */
 EST_API void est_ca_free(est_ca *ca);
 /* The issuing CA certificate, borrowed. */
 EST_API X509 *est_ca_get0_cert(const est_ca *ca);
 /* What /cacerts serves: CA cert, chain, extra (borrowed). */
-EST_API STACK_OF(X509) *est_ca_get0_cacerts(const est_ca *ca);
+EST_API STACK_OF(X509) * est_ca_get0_cacerts(const est_ca *ca);
 
 /* Serial numbers: 16 random bytes with the top bit cleared (positive, 127
  * bits of entropy, <= 20 octets); *out: ASN1_INTEGER_free. Hex as

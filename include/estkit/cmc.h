@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <openssl/x509.h>
 #include <openssl/cms.h>
+#include "estkit/api.h"
 #include "estkit/ca.h"
 #include "estkit/error.h"
 
@@ -59,9 +60,9 @@ typedef enum est_cmc_fail {
 } est_cmc_fail;
 
 /* "badRequest", ...; "none" for EST_CMC_FAIL_NONE, "unknown" otherwise. */
-const char *est_cmc_fail_name(est_cmc_fail fail);
+EST_API const char *est_cmc_fail_name(est_cmc_fail fail);
 /* "success", "failed", ...; "unknown" otherwise. */
-const char *est_cmc_status_name(est_cmc_status status);
+EST_API const char *est_cmc_status_name(est_cmc_status status);
 
 typedef struct est_cmc_nonce {
     uint8_t data[EST_CMC_NONCE_MAX];
@@ -92,8 +93,8 @@ typedef struct est_cmc_ids {
  * senderNonce, then either the PKCS#10 as body part 1 or a revokeRequest)
  * in a SignedData with content type id-cct-PKIData. ids receives the fresh
  * transactionId and senderNonce. *der malloc'd. */
-est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
-                                 uint8_t **der, size_t *der_len, est_error *err);
+EST_API est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
+                                         uint8_t **der, size_t *der_len, est_error *err);
 
 typedef struct est_cmc_response {
     /* The first CMCStatusInfoV2 that is not success, else success. */
@@ -113,14 +114,14 @@ typedef struct est_cmc_response {
  * when non-NULL, the signer certificate must chain to it; NULL checks the
  * signature only (integrity, not origin). A Simple PKI Response (certs-only)
  * is EST_E_PROTOCOL: parse it with est_certs_only_parse. */
-est_status est_cmc_response_parse(const uint8_t *der, size_t der_len, X509_STORE *trust,
-                                  est_cmc_response **out, est_error *err);
-void est_cmc_response_free(est_cmc_response *resp);
+EST_API est_status est_cmc_response_parse(const uint8_t *der, size_t der_len, X509_STORE *trust,
+                                          est_cmc_response **out, est_error *err);
+EST_API void est_cmc_response_free(est_cmc_response *resp);
 /* EST_E_PROTOCOL unless resp echoes ids (transactionId, recipientNonce). */
-est_status est_cmc_response_check_ids(const est_cmc_response *resp, const est_cmc_ids *ids,
-                                      est_error *err);
+EST_API est_status est_cmc_response_check_ids(const est_cmc_response *resp, const est_cmc_ids *ids,
+                                              est_error *err);
 /* The certificate in resp whose public key is key (borrowed), or NULL. */
-X509 *est_cmc_response_get0_cert_for_key(const est_cmc_response *resp, const EVP_PKEY *key);
+EST_API X509 *est_cmc_response_get0_cert_for_key(const est_cmc_response *resp, const EVP_PKEY *key);
 
 /* --- server side --- */
 
@@ -161,9 +162,9 @@ typedef struct est_cmc_request {
  * bytes); EST_E_TOO_LARGE over a limit. A SignedData of another content
  * type parses with fail = badRequest so it can be answered in CMC. The
  * signature is not checked here: see est_cmc_request_verify. */
-est_status est_cmc_request_parse(const uint8_t *der, size_t der_len, est_cmc_request **out,
-                                 est_error *err);
-void est_cmc_request_free(est_cmc_request *req);
+EST_API est_status est_cmc_request_parse(const uint8_t *der, size_t der_len, est_cmc_request **out,
+                                         est_error *err);
+EST_API void est_cmc_request_free(est_cmc_request *req);
 
 /* Checks the request's single SignerInfo. The signer is either a
  * certificate included in the SignedData (*signer_cert, borrowed; chain
@@ -171,8 +172,8 @@ void est_cmc_request_free(est_cmc_request *req);
  * PKCS#10 requests, named by its key identifier (*signer_request = its
  * index, else -1). EST_E_AUTH when the signature does not verify or the
  * signer cannot be found. */
-est_status est_cmc_request_verify(est_cmc_request *req, X509 **signer_cert, int *signer_request,
-                                  est_error *err);
+EST_API est_status est_cmc_request_verify(est_cmc_request *req, X509 **signer_cert,
+                                          int *signer_request, est_error *err);
 
 typedef struct est_cmc_status_entry {
     est_cmc_status status;
@@ -193,7 +194,7 @@ typedef struct est_cmc_response_spec {
 /* Builds a Full PKI Response (PKIResponse in SignedData, content type
  * id-cct-PKIResponse) signed by the CA; certificates: spec->certs and the
  * CA certificate. A fresh senderNonce is added. *der malloc'd. */
-est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec, uint8_t **der,
-                                  size_t *der_len, est_error *err);
+EST_API est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec,
+                                          uint8_t **der, size_t *der_len, est_error *err);
 
 #endif

@@ -81,8 +81,7 @@ EST_API est_status est_csr_check(X509_REQ *csr, const est_profile *profile, est_
 EST_API est_status est_csr_check_limits(X509_REQ *csr, const est_csr_limits *limits,
                                         est_error *err);
 /* challengePassword as text (est_secret_free), EST_E_NOT_FOUND when absent. */
-EST_API est_status est_csr_get_challenge_password(X509_REQ *csr, char **out,
-                                                  est_error *err);
+EST_API est_status est_csr_get_challenge_password(X509_REQ *csr, char **out, est_error *err);
 /* The subjectAltName requested in the CSR's extensionRequest
  * (GENERAL_NAMES_free), or NULL. */
 EST_API GENERAL_NAMES *est_csr_get1_san(X509_REQ *csr);

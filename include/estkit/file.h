@@ -26,8 +26,8 @@ EST_API est_status est_file_read(const char *path, size_t max, uint8_t **data, s
 EST_API est_status est_file_read_secret(const char *path, size_t max, uint8_t **data, size_t *len,
                                         est_error *err);
 /* Writes certs as concatenated PEM, mode 0644, atomically. */
-EST_API est_status est_certs_write_file(const char *path, STACK_OF(X509) *certs, est_error *err);
+EST_API est_status est_certs_write_file(const char *path, STACK_OF(X509) * certs, est_error *err);
 /* Reads one or more PEM certificates; *certs: OSSL_STACK_OF_X509_free. */
-EST_API est_status est_certs_read_file(const char *path, STACK_OF(X509) **certs, est_error *err);
+EST_API est_status est_certs_read_file(const char *path, STACK_OF(X509) * *certs, est_error *err);
 
 #endif

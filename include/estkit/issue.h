@@ -23,9 +23,8 @@ EST_API est_status est_ca_issue_unparsed(est_ca *ca, X509_REQ *csr, const est_pr
                                          const X509_NAME *subject, X509 **out, est_error *err);
 /* Issues for a bare public key (server key generation, TLS server cert):
  * names are DNS names or IP literals put in the SAN; eku as in the profile. */
-EST_API est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key,
-                                        const X509_NAME *subject, const char *const *names,
-                                        size_t name_count, const est_profile *profile, X509 **out,
-                                        est_error *err);
+EST_API est_status est_ca_issue_for_key(est_ca *ca, EVP_PKEY *public_key, const X509_NAME *subject,
+                                        const char *const *names, size_t name_count,
+                                        const est_profile *profile, X509 **out, est_error *err);
 
 #endif

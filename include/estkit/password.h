@@ -10,7 +10,6 @@
 EST_API est_status est_password_hash(const char *password, char **encoded, est_error *err);
 /* EST_OK on match, EST_E_AUTH on mismatch, EST_E_INPUT on a bad encoding.
  * Constant-time compare. */
-EST_API est_status est_password_verify(const char *password, const char *encoded,
-                                       est_error *err);
+EST_API est_status est_password_verify(const char *password, const char *encoded, est_error *err);
 
 #endif

@@ -18,8 +18,7 @@ EST_API est_status est_ca_rollover(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *
  * signed through its key's signer, for the signer's public key. */
 EST_API est_status est_ca_rollover_signer(X509 *old_cert, est_signer *old_signer,
                                           est_signer *new_signer, const char *subject_dn,
-                                          unsigned days, X509 **new_with_new,
-                                          X509 **new_with_old, X509 **old_with_new,
-                                          est_error *err);
+                                          unsigned days, X509 **new_with_new, X509 **new_with_old,
+                                          X509 **old_with_new, est_error *err);
 
 #endif
