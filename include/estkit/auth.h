@@ -14,11 +14,12 @@
 #define EST_PASSWORD_MAX 256
 
 /* --- Basic --- */
-/* Parses "Basic <base64(user:pass)>". *user and *password are malloc'd;
- * free password with est_secret_free. */
+/* Parses "Basic <base64(user:pass)>". *user: est_free;
+ * *password: est_secret_free. */
 EST_API est_status est_basic_parse(const char *authorization, char **user, char **password,
                                    est_error *err);
-/* Builds the header value "Basic ..." for a client. */
+/* Builds the header value "Basic ..." for a client; *out: est_secret_free
+ * (it carries the password). */
 EST_API est_status est_basic_build(const char *user, const char *password, char **out,
                                    est_error *err);
 

@@ -25,9 +25,9 @@
 #define EST_BODY_LINE_DEFAULT 64u
 #define EST_BODY_LINE_MAX 76u
 
-/* Decodes in[0..in_len) to DER. On success *der is malloc'd (free()).
+/* Decodes in[0..in_len) to DER. On success *der: est_free.
  * When pem_label is non-NULL and the input was PEM, *pem_label receives the
- * label ("PKCS7", "CERTIFICATE REQUEST", ...; malloc'd), else NULL.
+ * label ("PKCS7", "CERTIFICATE REQUEST", ...; est_free), else NULL.
  * The DER is not parsed further, except that a result must start with a
  * DER SEQUENCE whose length covers the whole output exactly. */
 EST_API est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size_t *der_len,
@@ -35,7 +35,7 @@ EST_API est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **d
 
 /* Encodes DER for the wire in the given dialect (pem_label used for the
  * draft, e.g. "PKCS7"), RFC 7030 bodies in EST_BODY_LINE_DEFAULT lines.
- * *out is malloc'd, NUL-terminated; *out_len excludes the NUL. */
+ * *out (est_free) is NUL-terminated; *out_len excludes the NUL. */
 EST_API est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect dialect,
                                    const char *pem_label, char **out, size_t *out_len,
                                    est_error *err);

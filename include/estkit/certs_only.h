@@ -9,7 +9,7 @@
 
 #define EST_CERTS_ONLY_MAX_CERTS 64
 
-/* Builds the DER from certs (order kept). *der is malloc'd. */
+/* Builds the DER from certs (order kept). *der: est_free. */
 EST_API est_status est_certs_only_build(STACK_OF(X509) * certs, uint8_t **der, size_t *der_len,
                                         est_error *err);
 

@@ -172,7 +172,8 @@ EST_API est_status est_client_serverkeygen(est_client *client, const est_enroll_
                                            X509 **cert, EVP_PKEY **key, est_error *err);
 
 /* /fullcmc (draft-04 §4.3): posts a Full PKI Request (DER) and returns the
- * response DER (a Full or Simple PKI Response) for the caller to parse. */
+ * response DER (a Full or Simple PKI Response) for the caller to parse;
+ * *resp_der: est_free. */
 EST_API est_status est_client_fullcmc(est_client *client, const uint8_t *req_der, size_t req_len,
                                       uint8_t **resp_der, size_t *resp_len, est_error *err);
 

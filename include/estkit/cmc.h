@@ -92,7 +92,7 @@ typedef struct est_cmc_ids {
 /* Builds a Full PKI Request: PKIData (controls transactionId and
  * senderNonce, then either the PKCS#10 as body part 1 or a revokeRequest)
  * in a SignedData with content type id-cct-PKIData. ids receives the fresh
- * transactionId and senderNonce. *der malloc'd. */
+ * transactionId and senderNonce. *der: est_free. */
 EST_API est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
                                          uint8_t **der, size_t *der_len, est_error *err);
 
@@ -193,7 +193,7 @@ typedef struct est_cmc_response_spec {
 
 /* Builds a Full PKI Response (PKIResponse in SignedData, content type
  * id-cct-PKIResponse) signed by the CA; certificates: spec->certs and the
- * CA certificate. A fresh senderNonce is added. *der malloc'd. */
+ * CA certificate. A fresh senderNonce is added. *der: est_free. */
 EST_API est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec,
                                           uint8_t **der, size_t *der_len, est_error *err);
 

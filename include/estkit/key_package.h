@@ -40,8 +40,8 @@ EST_API est_status est_csr_get_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kin
 EST_API est_status est_csr_add_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kind kind,
                                               const uint8_t *id, size_t len, est_error *err);
 
-/* key as a DER PKCS#8 PrivateKeyInfo. *der malloc'd: it is key material,
- * release it with est_key_der_free. */
+/* key as a DER PKCS#8 PrivateKeyInfo. *der is key material:
+ * release it with est_key_der_free (cleanses, then est_free). */
 EST_API est_status est_key_pkcs8_encode(EVP_PKEY *key, uint8_t **der, size_t *der_len,
                                         est_error *err);
 EST_API void est_key_der_free(uint8_t *der, size_t len); /* cleanses, frees; NULL ok */
@@ -58,7 +58,7 @@ typedef struct est_key_package_recipient {
 
 /* Builds the EnvelopedData (AES-256-CBC content encryption) around a
  * SignedData (signed by the CA through its signer) around the Asymmetric
- * Key Package holding key. *der malloc'd (ciphertext only). */
+ * Key Package holding key. *der (ciphertext only): est_free. */
 EST_API est_status est_key_package_build(est_ca *ca, EVP_PKEY *key,
                                          const est_key_package_recipient *to, uint8_t **der,
                                          size_t *der_len, est_error *err);

@@ -34,7 +34,7 @@ EST_API est_status est_multipart_add(est_multipart *mp, const char *content_type
                                      size_t body_len, est_error *err);
 
 /* Serialises with CRLF line ends and the given boundary (1..70 chars of
- * RFC 2046's bchars, not ending in space). *out malloc'd. */
+ * RFC 2046's bchars, not ending in space). *out: est_free. */
 EST_API est_status est_multipart_build(const est_multipart *mp, const char *boundary, uint8_t **out,
                                        size_t *out_len, est_error *err);
 

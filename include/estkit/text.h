@@ -27,7 +27,7 @@
  * else 0. */
 EST_API int est_text_escape(const void *in, size_t in_len, char *out, size_t cap);
 
-/* The same into a malloc'd string of at most max characters (max >= 3);
+/* The same into a string (est_free) of at most max characters (max >= 3);
  * NULL when s is NULL or memory runs out. */
 EST_API char *est_text_escape_dup(const char *s, size_t max);
 

@@ -30,7 +30,7 @@ est_status client_decode_certs(est_client *client, const est_http_response *resp
         rc = est_certs_only_parse(der, der_len, certs, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "%s: malformed certs-only response", client->server);
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 

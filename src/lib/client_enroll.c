@@ -41,7 +41,7 @@ static est_status decode_csrattrs(est_client *c, const est_http_response *resp,
         rc = est_csrattrs_decode(der, len, out, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "%s: malformed /csrattrs response", c->server);
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 
@@ -131,7 +131,7 @@ static est_status post_csr(est_client *c, est_operation op, const uint8_t *der, 
         return rc;
     rc = client_http(c, curl, op, "application/pkcs10", (const uint8_t *)body, body_len,
                          resp, err);
-    free(body);
+    OPENSSL_free(body);
     return rc;
 }
 

@@ -69,7 +69,7 @@ static est_status decode_certs(const est_part *part, STACK_OF(X509) **certs, est
         rc = est_certs_only_parse(der, len, certs, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "certificate part");
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 
@@ -200,7 +200,7 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
     if (decoded != EST_OK && rc == EST_OK)
         rc = est_error_prefix(err, decoded, "%s: malformed /fullcmc response", c->server);
 out:
-    free(body);
+    OPENSSL_free(body);
     http_response_free(&resp);
     return rc;
 }

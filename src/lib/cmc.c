@@ -224,7 +224,7 @@ est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t
 
     if (len <= 0)
         return est_error_set_openssl(err, EST_E_INTERNAL, "DER encoding failed");
-    if ((copy = malloc((size_t)len)) == NULL)
+    if ((copy = OPENSSL_malloc((size_t)len)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     memcpy(copy, der, (size_t)len);
     *out = copy;

@@ -60,13 +60,13 @@ static void csr_attrs_free(CSR_ATTRS *entries)
 
 est_csrattrs *est_csrattrs_new(void)
 {
-    est_csrattrs *attrs = calloc(1, sizeof *attrs);
+    est_csrattrs *attrs = OPENSSL_zalloc(sizeof *attrs);
 
     if (attrs == NULL)
         return NULL;
     attrs->entries = sk_ATTR_OR_OID_new_null();
     if (attrs->entries == NULL) {
-        free(attrs);
+        OPENSSL_free(attrs);
         return NULL;
     }
     return attrs;
@@ -77,7 +77,7 @@ void est_csrattrs_free(est_csrattrs *attrs)
     if (attrs == NULL)
         return;
     csr_attrs_free(attrs->entries);
-    free(attrs);
+    OPENSSL_free(attrs);
 }
 
 est_status est_csrattrs_decode(const uint8_t *der, size_t der_len, est_csrattrs **out,
@@ -116,7 +116,7 @@ est_status est_csrattrs_decode(const uint8_t *der, size_t der_len, est_csrattrs 
         goto out;
     }
     rc = EST_E_NOMEM;
-    attrs = calloc(1, sizeof *attrs);
+    attrs = OPENSSL_zalloc(sizeof *attrs);
     if (attrs == NULL) {
         est_error_set(err, rc, "csrattrs: out of memory");
         goto out;
@@ -130,7 +130,7 @@ out:
     return rc;
 }
 
-/* ASN1_item_i2d into a malloc'd buffer (the caller frees with free()),
+/* ASN1_item_i2d into an OPENSSL_malloc'd buffer (the caller: est_free),
  * bounded like the decoder so we never write what we would refuse. */
 static est_status encode_item(const ASN1_VALUE *value, const ASN1_ITEM *item, uint8_t **der,
                               size_t *der_len, est_error *err)
@@ -144,12 +144,12 @@ static est_status encode_item(const ASN1_VALUE *value, const ASN1_ITEM *item, ui
     if (len > EST_CSRATTRS_MAX_DER)
         return est_error_set(err, EST_E_TOO_LARGE, "csrattrs of %d bytes exceeds %d", len,
                              EST_CSRATTRS_MAX_DER);
-    buf = malloc((size_t)len);
+    buf = OPENSSL_malloc((size_t)len);
     if (buf == NULL)
         return est_error_set(err, EST_E_NOMEM, "csrattrs: out of memory");
     p = buf;
     if (ASN1_item_i2d(value, &p, item) != len) {
-        free(buf);
+        OPENSSL_free(buf);
         return est_error_set_openssl(err, EST_E_INTERNAL, "csrattrs: cannot encode");
     }
     *der = buf;

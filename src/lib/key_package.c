@@ -93,10 +93,10 @@ void est_key_der_free(uint8_t *der, size_t len)
     if (der == NULL)
         return;
     OPENSSL_cleanse(der, len);
-    free(der);
+    OPENSSL_free(der);
 }
 
-/* A malloc'd copy of an OpenSSL-allocated secret, which is cleansed. */
+/* A copy of an OpenSSL-allocated secret (est_key_der_free), which is cleansed. */
 static est_status secret_copy(unsigned char *buf, int len, uint8_t **out, size_t *out_len,
                               est_error *err)
 {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include "estkit/body.h"
 #include "estkit/multipart.h"
 
@@ -196,7 +197,7 @@ est_status est_multipart_build(const est_multipart *mp, const char *boundary, ui
     }
     write_body(mp, boundary, &count);
     buf.cap = count.len;
-    buf.data = malloc(buf.cap);
+    buf.data = OPENSSL_malloc(buf.cap);
     if (buf.data == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "multipart: out of memory");
         goto out;
@@ -211,7 +212,7 @@ est_status est_multipart_build(const est_multipart *mp, const char *boundary, ui
     buf.data = NULL;
     rc = EST_OK;
 out:
-    free(buf.data);
+    OPENSSL_free(buf.data);
     return rc;
 }
 

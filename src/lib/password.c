@@ -100,7 +100,7 @@ est_status est_password_hash(const char *password, char **encoded, est_error *er
         goto out;
     auth_b64_encode(salt, sizeof salt, salt_b64, sizeof salt_b64, 0);
     auth_b64_encode(hash, sizeof hash, hash_b64, sizeof hash_b64, 0);
-    text = malloc(SCRYPT_ENCODED_MAX);
+    text = OPENSSL_malloc(SCRYPT_ENCODED_MAX);
     if (text == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         goto out;
@@ -115,7 +115,7 @@ est_status est_password_hash(const char *password, char **encoded, est_error *er
     text = NULL;
     rc = EST_OK;
 out:
-    free(text);
+    OPENSSL_free(text);
     OPENSSL_cleanse(hash, sizeof hash);
     return rc;
 }

@@ -41,6 +41,7 @@
 #include "estkit/signer.h"
 #include "estkit/ca.h"
 #include "estkit/rollover.h"
+#include "estkit/mem.h"
 
 #define ROLLOVER_CMD "ca rollover"
 #define ROLLOVER_DEFAULT_DAYS 3650
@@ -406,7 +407,7 @@ static est_status stage_conf(staged_file *f, const char *dir, const char *old_ur
         rc = est_file_write_atomic(f->staged, edited, strlen(edited), 0600, err);
     }
     free(edited);
-    free(text);
+    est_free(text);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "estkit/key.h"
 #include "estkit/file.h"
 #include "estkit/csr.h"
+#include "estkit/mem.h"
 
 #define CONFIG_LINE_MAX 2048
 
@@ -736,7 +737,7 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (rc != EST_OK)
         return rc;
     rc = estd_config_parse(cfg, path, (const char *)text, len, err);
-    free(text);
+    est_free(text);
     if (rc != EST_OK)
         return rc;
     rc = EST_E_CONFIG;

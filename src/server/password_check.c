@@ -124,7 +124,7 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
     }
 out:
     OPENSSL_cleanse(tag, sizeof tag);
-    free(user);
+    est_free(user);
     est_secret_free(password);
     est_user_record_free(rec);
     return go;

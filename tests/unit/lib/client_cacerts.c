@@ -14,6 +14,7 @@
 #include "estkit/certs_only.h"
 #include "estkit/issue.h"
 #include "estkit/rollover.h"
+#include "estkit/mem.h"
 #include "ca_fixture.h"
 
 typedef struct rollover {
@@ -299,9 +300,9 @@ static void decodes_every_wire_form(void **state)
     assert_int_equal(decode("", der, der_len, &n, &err), EST_OK);
     assert_int_equal(n, 2);
     assert_int_equal(decode("Application/PKCS7-MIME", der, der_len, &n, &err), EST_OK);
-    free(der);
-    free(b64);
-    free(pem);
+    est_free(der);
+    est_free(b64);
+    est_free(pem);
     sk_X509_free(two);
     rollover_free(r);
 }
@@ -334,7 +335,7 @@ static void malformed_responses_refused(void **state)
                              EST_OK);
         OPENSSL_free(cert_der);
     }
-    free(der);
+    est_free(der);
     sk_X509_free(one);
     rollover_free(r);
 }

@@ -15,6 +15,7 @@
 #include "estkit/certs_only.h"
 #include "estkit/multipart.h"
 #include "estkit/issue.h"
+#include "estkit/mem.h"
 #include "ca_fixture.h"
 
 #define BOUNDARY "est-boundary-1"
@@ -90,7 +91,7 @@ static void add(est_multipart *mp, const char *type, const uint8_t *der, size_t 
                                      NULL), EST_OK);
     assert_int_equal(est_multipart_add(mp, type, "base64", (uint8_t *)text, text_len, NULL),
                      EST_OK);
-    free(text);
+    est_free(text);
 }
 
 /* Runs the parser on mp; checks that the certificate is for the key. */
@@ -117,7 +118,7 @@ static est_status parse(est_multipart *mp, const char *content_type, est_error *
         assert_true(cert == NULL && key == NULL);
     X509_free(cert);
     EVP_PKEY_free(key);
-    free(resp.body);
+    est_free(resp.body);
     est_client_free(c);
     est_multipart_free(mp);
     return rc;

@@ -27,7 +27,7 @@ static est_cmc_request *build_and_parse(const est_cmc_request_spec *spec, est_cm
 
     assert_int_equal(est_cmc_request_build(spec, ids, &der, &len, &err), EST_OK);
     assert_int_equal(est_cmc_request_parse(der, len, &req, &err), EST_OK);
-    free(der);
+    est_free(der);
     return req;
 }
 
@@ -144,7 +144,7 @@ static void builder_refuses_incomplete_or_inconsistent_specs(void **state)
     assert_int_equal(est_cmc_request_build(&long_id, &ids, &der, &len, NULL), EST_E_INPUT);
     text[EST_CMC_TEXT_MAX] = '\0';
     assert_int_equal(est_cmc_request_build(&long_id, &ids, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
 }
 
 static void every_request_has_fresh_ids(void **state)
@@ -156,9 +156,9 @@ static void every_request_has_fresh_ids(void **state)
     size_t len;
 
     assert_int_equal(est_cmc_request_build(&spec, &a, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     assert_int_equal(est_cmc_request_build(&spec, &b, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     assert_true(a.transaction_id != b.transaction_id);
     assert_true(memcmp(a.sender_nonce.data, b.sender_nonce.data, EST_CMC_NONCE_LEN) != 0);
 }
@@ -203,7 +203,7 @@ static void enroll_exchange_in_process(void **state)
     sk_X509_free(rspec.certs);
     X509_STORE_free(trust);
     X509_free(cert);
-    free(der);
+    est_free(der);
     est_cmc_request_free(req);
 }
 
@@ -313,8 +313,8 @@ static int tool_request(int argc, char **argv)
 out:
     if (rc != 0)
         tool_fail(argv[1], &err);
-    free(csr_der);
-    free(der);
+    est_free(csr_der);
+    est_free(der);
     X509_REQ_free(spec.csr);
     X509_free(spec.revoke_cert);
     X509_free(spec.signer_cert);
@@ -368,7 +368,7 @@ out:
     X509_STORE_free(trust);
     X509_free(ca);
     EVP_PKEY_free(key);
-    free(der);
+    est_free(der);
     return rc;
 }
 
@@ -419,7 +419,7 @@ out:
     if (rc != 0)
         tool_fail("odd", &err);
     ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
-    free(csr_der);
+    est_free(csr_der);
     free(der);
     X509_REQ_free(spec.csr);
     EVP_PKEY_free(spec.signer_key);

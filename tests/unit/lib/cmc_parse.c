@@ -131,7 +131,7 @@ static void certs_only_and_plain_data_are_not_requests(void **state)
     assert_true(sk_X509_push(certs, f->ca_cert) > 0);
     assert_int_equal(est_certs_only_build(certs, &co, &co_len, NULL), EST_OK);
     assert_int_equal(est_cmc_request_parse(co, co_len, &req, &err), EST_E_INPUT);
-    free(co);
+    est_free(co);
     sk_X509_free(certs);
     OPENSSL_free(der);
     CMS_ContentInfo_free(data);
@@ -541,7 +541,7 @@ static void csr_subject_key_identifier_names_the_signer(void **state)
     assert_null(signer);
     assert_non_null(memmem(der, len, "\x80\x04\x01\x02\x03\x04", 6)); /* sid [0] keyid */
     est_cmc_request_free(req);
-    free(der);
+    est_free(der);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ASN1_OCTET_STRING_free(ski);
     X509_REQ_free(csr);

@@ -109,7 +109,7 @@ static void status_count_limit_at_and_past(void **state)
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_E_INTERNAL);
     spec.status_count = EST_CMC_MAX_STATUSES;
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     spec.status_count = EST_CMC_MAX_STATUSES + 1;
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_E_INTERNAL);
 }
@@ -314,7 +314,7 @@ static void malformed_responses_are_errors(void **state)
     assert_int_not_equal(est_cmc_response_parse(der, len, NULL, &resp, NULL), EST_OK);
     assert_null(resp);
     free(big);
-    free(co);
+    est_free(co);
     sk_X509_free(certs);
     free(req);
     ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));

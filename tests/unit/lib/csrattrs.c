@@ -15,6 +15,7 @@
 #include "estkit/body.h"
 #include "estkit/csrattrs.h"
 #include "estkit/key.h"
+#include "estkit/mem.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -79,7 +80,7 @@ static void assert_encodes_to(const est_csrattrs *attrs, est_dialect dialect,
     assert_int_equal(est_csrattrs_encode(attrs, dialect, &der, &len, &err), EST_OK);
     assert_int_equal(len, want_len);
     assert_memory_equal(der, want, want_len);
-    free(der);
+    est_free(der);
 }
 
 static est_csrattrs *decode_ok(const uint8_t *der, size_t len)
@@ -479,7 +480,7 @@ static void size_limit(void **state)
     /* Its draft form is small: the value is what made it large. */
     assert_int_equal(est_csrattrs_encode(attrs, EST_DIALECT_DRAFT, &out, &len, NULL), EST_OK);
     assert_int_equal(len, 7);
-    free(out);
+    est_free(out);
     est_csrattrs_free(attrs);
     free(der);
 }
@@ -519,7 +520,7 @@ static void malformed_inputs_are_errors(void **state)
     assert_int_equal(est_csrattrs_decode(der, len, NULL, NULL), EST_E_INTERNAL);
     assert_int_equal(est_csrattrs_encode(NULL, EST_DIALECT_RFC7030, &copy, &len, NULL),
                      EST_E_INTERNAL);
-    free(copy);
+    est_free(copy);
     free(der);
 }
 
@@ -535,7 +536,7 @@ static est_csrattrs *attrs_from_b64(const char *b64)
     assert_int_equal(est_body_decode((const uint8_t *)b64, strlen(b64), &der, &len, NULL, NULL),
                      EST_OK);
     assert_int_equal(est_csrattrs_decode(der, len, &attrs, NULL), EST_OK);
-    free(der);
+    est_free(der);
     return attrs;
 }
 
