@@ -176,7 +176,9 @@ static est_status key_parse(const char *path, const uint8_t *data, size_t len,
     return rc;
 }
 
-est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err)
+/* Reads path (through est_file_read_secret when secret) and parses the key. */
+static est_status key_read(const char *path, int secret, const char *passphrase, EVP_PKEY **key,
+                           est_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -185,24 +187,21 @@ est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err)
     if (path == NULL || key == NULL)
         return est_error_set(err, EST_E_INTERNAL, "read key: NULL argument");
     *key = NULL;
-    if ((rc = est_file_read(path, EST_KEY_FILE_MAX, &data, &len, err)) == EST_OK)
-        rc = key_parse(path, data, len, NULL, key, err);
+    rc = secret ? est_file_read_secret(path, EST_KEY_FILE_MAX, &data, &len, err)
+                : est_file_read(path, EST_KEY_FILE_MAX, &data, &len, err);
+    if (rc == EST_OK)
+        rc = key_parse(path, data, len, passphrase, key, err);
     OPENSSL_clear_free(data, len + 1);
     return rc;
+}
+
+est_status est_key_read_file(const char *path, EVP_PKEY **key, est_error *err)
+{
+    return key_read(path, 0, NULL, key, err);
 }
 
 est_status est_key_read_private(const char *path, const char *passphrase, EVP_PKEY **key,
                                 est_error *err)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    est_status rc;
-
-    if (path == NULL || key == NULL)
-        return est_error_set(err, EST_E_INTERNAL, "read key: NULL argument");
-    *key = NULL;
-    if ((rc = est_file_read_secret(path, EST_KEY_FILE_MAX, &data, &len, err)) == EST_OK)
-        rc = key_parse(path, data, len, passphrase, key, err);
-    OPENSSL_clear_free(data, len + 1);
-    return rc;
+    return key_read(path, 1, passphrase, key, err);
 }
