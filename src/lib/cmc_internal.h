@@ -14,28 +14,28 @@
 #include "estkit/cmc.h"
 
 /* TaggedAttribute ::= SEQUENCE { bodyPartID, attrType, attrValues SET OF } */
-typedef struct EST_CMC_TAGGED_ATTRIBUTE_st {
+typedef struct CMC_TAGGED_ATTRIBUTE_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     STACK_OF(ASN1_TYPE) *values;
-} EST_CMC_TAGGED_ATTRIBUTE;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_ATTRIBUTE)
-DEFINE_STACK_OF(EST_CMC_TAGGED_ATTRIBUTE)
+} CMC_TAGGED_ATTRIBUTE;
+DECLARE_ASN1_ITEM(CMC_TAGGED_ATTRIBUTE)
+DEFINE_STACK_OF(CMC_TAGGED_ATTRIBUTE)
 
 /* TaggedCertificationRequest ::= SEQUENCE { bodyPartID, CertificationRequest } */
-typedef struct EST_CMC_TCR_st {
+typedef struct CMC_TCR_st {
     ASN1_INTEGER *body_part_id;
     X509_REQ *request;
-} EST_CMC_TCR;
-DECLARE_ASN1_ITEM(EST_CMC_TCR)
+} CMC_TCR;
+DECLARE_ASN1_ITEM(CMC_TCR)
 
 /* orm [2] SEQUENCE { bodyPartID, requestMessageType, requestMessageValue } */
-typedef struct EST_CMC_ORM_st {
+typedef struct CMC_ORM_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     ASN1_TYPE *value;
-} EST_CMC_ORM;
-DECLARE_ASN1_ITEM(EST_CMC_ORM)
+} CMC_ORM;
+DECLARE_ASN1_ITEM(CMC_ORM)
 
 #define EST_CMC_REQUEST_TCR 0
 #define EST_CMC_REQUEST_CRM 1
@@ -44,89 +44,89 @@ DECLARE_ASN1_ITEM(EST_CMC_ORM)
 /* TaggedRequest ::= CHOICE { tcr [0], crm [1] CertReqMsg, orm [2] }.
  * CRMF's CertReqMsg is kept as an opaque SEQUENCE: it is refused, but
  * must still parse so the refusal can name its body part. */
-typedef struct EST_CMC_TAGGED_REQUEST_st {
+typedef struct CMC_TAGGED_REQUEST_st {
     int type;
     union {
-        EST_CMC_TCR *tcr;
+        CMC_TCR *tcr;
         STACK_OF(ASN1_TYPE) *crm;
-        EST_CMC_ORM *orm;
+        CMC_ORM *orm;
     } d;
-} EST_CMC_TAGGED_REQUEST;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_REQUEST)
-DEFINE_STACK_OF(EST_CMC_TAGGED_REQUEST)
+} CMC_TAGGED_REQUEST;
+DECLARE_ASN1_ITEM(CMC_TAGGED_REQUEST)
+DEFINE_STACK_OF(CMC_TAGGED_REQUEST)
 
 /* TaggedContentInfo ::= SEQUENCE { bodyPartID, contentInfo } (content
  * kept opaque: nested CMS is refused). */
-typedef struct EST_CMC_TAGGED_CONTENT_st {
+typedef struct CMC_TAGGED_CONTENT_st {
     ASN1_INTEGER *body_part_id;
     ASN1_TYPE *content;
-} EST_CMC_TAGGED_CONTENT;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_CONTENT)
-DEFINE_STACK_OF(EST_CMC_TAGGED_CONTENT)
+} CMC_TAGGED_CONTENT;
+DECLARE_ASN1_ITEM(CMC_TAGGED_CONTENT)
+DEFINE_STACK_OF(CMC_TAGGED_CONTENT)
 
 /* OtherMsg ::= SEQUENCE { bodyPartID, otherMsgType, otherMsgValue } */
-typedef struct EST_CMC_OTHER_MSG_st {
+typedef struct CMC_OTHER_MSG_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     ASN1_TYPE *value;
-} EST_CMC_OTHER_MSG;
-DECLARE_ASN1_ITEM(EST_CMC_OTHER_MSG)
-DEFINE_STACK_OF(EST_CMC_OTHER_MSG)
+} CMC_OTHER_MSG;
+DECLARE_ASN1_ITEM(CMC_OTHER_MSG)
+DEFINE_STACK_OF(CMC_OTHER_MSG)
 
 /* PKIData ::= SEQUENCE { controlSequence, reqSequence, cmsSequence,
  * otherMsgSequence } (RFC 5272 §3.2.1) */
-typedef struct EST_CMC_PKI_DATA_st {
-    STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls;
-    STACK_OF(EST_CMC_TAGGED_REQUEST) *requests;
-    STACK_OF(EST_CMC_TAGGED_CONTENT) *contents;
-    STACK_OF(EST_CMC_OTHER_MSG) *others;
-} EST_CMC_PKI_DATA;
-DECLARE_ASN1_ITEM(EST_CMC_PKI_DATA)
+typedef struct CMC_PKI_DATA_st {
+    STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls;
+    STACK_OF(CMC_TAGGED_REQUEST) *requests;
+    STACK_OF(CMC_TAGGED_CONTENT) *contents;
+    STACK_OF(CMC_OTHER_MSG) *others;
+} CMC_PKI_DATA;
+DECLARE_ASN1_ITEM(CMC_PKI_DATA)
 
 /* PKIResponse ::= SEQUENCE { controlSequence, cmsSequence,
  * otherMsgSequence } (RFC 5272 §3.2.3) */
-typedef struct EST_CMC_PKI_RESPONSE_st {
-    STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls;
-    STACK_OF(EST_CMC_TAGGED_CONTENT) *contents;
-    STACK_OF(EST_CMC_OTHER_MSG) *others;
-} EST_CMC_PKI_RESPONSE;
-DECLARE_ASN1_ITEM(EST_CMC_PKI_RESPONSE)
+typedef struct CMC_PKI_RESPONSE_st {
+    STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls;
+    STACK_OF(CMC_TAGGED_CONTENT) *contents;
+    STACK_OF(CMC_OTHER_MSG) *others;
+} CMC_PKI_RESPONSE;
+DECLARE_ASN1_ITEM(CMC_PKI_RESPONSE)
 
 /* BodyPartReference ::= CHOICE { bodyPartID, bodyPartPath SEQUENCE OF } */
-typedef struct EST_CMC_BODY_PART_REFERENCE_st {
+typedef struct CMC_BODY_PART_REFERENCE_st {
     int type;
     union {
         ASN1_INTEGER *id;
         STACK_OF(ASN1_INTEGER) *path;
     } d;
-} EST_CMC_BODY_PART_REFERENCE;
-DECLARE_ASN1_ITEM(EST_CMC_BODY_PART_REFERENCE)
-DEFINE_STACK_OF(EST_CMC_BODY_PART_REFERENCE)
+} CMC_BODY_PART_REFERENCE;
+DECLARE_ASN1_ITEM(CMC_BODY_PART_REFERENCE)
+DEFINE_STACK_OF(CMC_BODY_PART_REFERENCE)
 
 /* CMCStatusInfoV2 ::= SEQUENCE { cMCStatus, bodyList, statusString
  * OPTIONAL, otherInfo OPTIONAL } (RFC 5272 §6.1.1). otherInfo is a CHOICE
  * of failInfo INTEGER and two SEQUENCEs that share a tag, so it is read as
  * ANY and told apart by its type. */
-typedef struct EST_CMC_STATUS_INFO_V2_st {
+typedef struct CMC_STATUS_INFO_V2_st {
     ASN1_INTEGER *status;
-    STACK_OF(EST_CMC_BODY_PART_REFERENCE) *body_list;
+    STACK_OF(CMC_BODY_PART_REFERENCE) *body_list;
     ASN1_UTF8STRING *status_string;
     ASN1_TYPE *other_info;
-} EST_CMC_STATUS_INFO_V2;
-DECLARE_ASN1_ITEM(EST_CMC_STATUS_INFO_V2)
+} CMC_STATUS_INFO_V2;
+DECLARE_ASN1_ITEM(CMC_STATUS_INFO_V2)
 
 /* RevokeRequest ::= SEQUENCE { issuerName, serialNumber, reason,
  * invalidityDate OPTIONAL, passphrase OPTIONAL, comment OPTIONAL }
  * (RFC 5272 §6.11) */
-typedef struct EST_CMC_REVOKE_REQUEST_st {
+typedef struct CMC_REVOKE_REQUEST_st {
     X509_NAME *issuer;
     ASN1_INTEGER *serial;
     ASN1_ENUMERATED *reason;
     ASN1_GENERALIZEDTIME *invalidity_date;
     ASN1_OCTET_STRING *passphrase;
     ASN1_UTF8STRING *comment;
-} EST_CMC_REVOKE_REQUEST;
-DECLARE_ASN1_ITEM(EST_CMC_REVOKE_REQUEST)
+} CMC_REVOKE_REQUEST;
+DECLARE_ASN1_ITEM(CMC_REVOKE_REQUEST)
 
 /* The controls this library knows (RFC 5272 §6, RFC 6402). */
 typedef enum est_cmc_control {
@@ -154,7 +154,7 @@ int cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out);
 ASN1_INTEGER *cmc_body_part_new(uint32_t id);
 
 /* Appends a TaggedAttribute with one value (value is copied). */
-est_status cmc_add_control(STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
+est_status cmc_add_control(STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
                                est_cmc_control control, const ASN1_TYPE *value, est_error *err);
 
 /* A malloc'd copy of DER from an i2d call (len <= 0 = that call failed). */

@@ -41,7 +41,7 @@ static est_status fresh_ids(est_cmc_ids *ids, est_error *err)
     return EST_OK;
 }
 
-static est_status add_typed_control(EST_CMC_PKI_DATA *pki, uint32_t body_part,
+static est_status add_typed_control(CMC_PKI_DATA *pki, uint32_t body_part,
                                     est_cmc_control control, int type, void *value,
                                     est_error *err)
 {
@@ -57,7 +57,7 @@ static est_status add_typed_control(EST_CMC_PKI_DATA *pki, uint32_t body_part,
     return rc;
 }
 
-static est_status add_id_controls(EST_CMC_PKI_DATA *pki, const est_cmc_ids *ids,
+static est_status add_id_controls(CMC_PKI_DATA *pki, const est_cmc_ids *ids,
                                   const char *identification, est_error *err)
 {
     ASN1_INTEGER *tid = ASN1_INTEGER_new();
@@ -97,11 +97,11 @@ out:
     return rc;
 }
 
-static est_status add_cert_request(EST_CMC_PKI_DATA *pki, X509_REQ *csr, est_error *err)
+static est_status add_cert_request(CMC_PKI_DATA *pki, X509_REQ *csr, est_error *err)
 {
-    EST_CMC_TAGGED_REQUEST *tr =
-        (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
-    EST_CMC_TCR *tcr = (EST_CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TCR));
+    CMC_TAGGED_REQUEST *tr =
+        (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
+    CMC_TCR *tcr = (CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TCR));
 
     if (tr == NULL || tcr == NULL)
         goto nomem;
@@ -114,21 +114,21 @@ static est_status add_cert_request(EST_CMC_PKI_DATA *pki, X509_REQ *csr, est_err
     tr->type = EST_CMC_REQUEST_TCR;
     tr->d.tcr = tcr;
     tcr = NULL;
-    if (!sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, tr))
+    if (!sk_CMC_TAGGED_REQUEST_push(pki->requests, tr))
         goto nomem;
     return EST_OK;
 nomem:
-    ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(EST_CMC_TCR));
-    ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+    ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(CMC_TCR));
+    ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
     return est_error_set_openssl(err, EST_E_NOMEM, "tagged certification request");
 }
 
 /* RFC 5272 §6.11: issuerName + serialNumber name the certificate. */
-static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reason,
+static est_status add_revoke_request(CMC_PKI_DATA *pki, X509 *cert, int reason,
                                      est_error *err)
 {
-    EST_CMC_REVOKE_REQUEST *rr =
-        (EST_CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    CMC_REVOKE_REQUEST *rr =
+        (CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     ASN1_TYPE *t = NULL;
     est_status rc = EST_E_NOMEM;
 
@@ -143,7 +143,7 @@ static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reas
     }
     ASN1_INTEGER_free(rr->serial);
     if ((rr->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert))) == NULL ||
-        ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST), rr, &t) == NULL) {
+        ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST), rr, &t) == NULL) {
         est_error_set(err, rc, "out of memory");
         goto out;
     }
@@ -151,7 +151,7 @@ static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reas
                              err);
 out:
     ASN1_TYPE_free(t);
-    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     return rc;
 }
 
@@ -214,7 +214,7 @@ out:
 est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
                                  uint8_t **der, size_t *der_len, est_error *err)
 {
-    EST_CMC_PKI_DATA *pki = NULL;
+    CMC_PKI_DATA *pki = NULL;
     unsigned char *content = NULL;
     int content_len;
     est_status rc;
@@ -225,7 +225,7 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
         return est_error_set(err, EST_E_INTERNAL, "CMC request: needs a signer key and either a "
                                                   "CSR or a certificate to revoke (and then a "
                                                   "signer certificate)");
-    pki = (EST_CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    pki = (CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(CMC_PKI_DATA));
     if (pki == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     if ((rc = fresh_ids(ids, err)) != EST_OK ||
@@ -234,7 +234,7 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
         (spec->revoke_cert != NULL &&
          (rc = add_revoke_request(pki, spec->revoke_cert, spec->revoke_reason, err)) != EST_OK))
         goto out;
-    content_len = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    content_len = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(CMC_PKI_DATA));
     if (content_len <= 0) {
         rc = est_error_set_openssl(err, EST_E_INTERNAL, "encoding PKIData");
         goto out;
@@ -242,6 +242,6 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
     rc = sign_pki_data(spec, content, (size_t)content_len, der, der_len, err);
 out:
     OPENSSL_free(content);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
     return rc;
 }

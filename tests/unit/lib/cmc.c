@@ -378,7 +378,7 @@ out:
 static int tool_odd(int argc, char **argv)
 {
     est_cmc_request_spec spec = {0};
-    EST_CMC_PKI_DATA *pki = NULL;
+    CMC_PKI_DATA *pki = NULL;
     est_cmc_ids ids = {.transaction_id = 7, .sender_nonce = {.len = 8}};
     uint8_t *csr_der = NULL, *der = NULL;
     size_t csr_len = 0, len = 0;
@@ -402,12 +402,12 @@ static int tool_odd(int argc, char **argv)
     } else if (strcmp(argv[2], "wrong-content-type") == 0) {
         nid = NID_pkcs7_data;
     } else if (strcmp(argv[2], "crmf") == 0) {
-        EST_CMC_TAGGED_REQUEST *crm =
-            (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        CMC_TAGGED_REQUEST *crm =
+            (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
         crm->type = EST_CMC_REQUEST_CRM;
         crm->d.crm = sk_ASN1_TYPE_new_null();
-        if (!sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, crm)) {
-            ASN1_item_free((ASN1_VALUE *)crm, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        if (!sk_CMC_TAGGED_REQUEST_push(pki->requests, crm)) {
+            ASN1_item_free((ASN1_VALUE *)crm, ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
             goto out;
         }
     } else {
@@ -418,7 +418,7 @@ static int tool_odd(int argc, char **argv)
 out:
     if (rc != 0)
         tool_fail("odd", &err);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
     est_free(csr_der);
     free(der);
     X509_REQ_free(spec.csr);
