@@ -9,7 +9,7 @@
 # Names starting with "_" (the linker's _init/_edata/..., sanitizer
 # bookkeeping) are not ours and are left out.
 . "$E2E_LIB/common.sh"
-: "${CORE_SO:?}" "${SOURCE_DIR:?}"
+: "${CORE_SO:?}" "${CORE_A:?}" "${STORE_A:?}" "${CLIENT_A:?}" "${SOURCE_DIR:?}"
 export LC_ALL=C # one sort order wherever it runs
 LIST=$SOURCE_DIR/tests/data/exported-symbols.txt
 LIBDIR=$(dirname "$CORE_SO")
@@ -31,6 +31,20 @@ if [ -s "$T/undeclared.txt" ]; then
   fail "exported but not declared EST_API in include/estkit/ (make it static or rename it)"
 fi
 pass "every export is declared EST_API in include/estkit/"
+
+# The est_ prefix means API: a global the archives define (so one the
+# library's files share, hidden or not) that starts with est_/EST_ is
+# declared in include/estkit/. Internal helpers carry a module prefix
+# (ca_, cmc_, client_, sqlstore_, ...) or are static.
+grep -ohE '\b(est|EST)_[A-Za-z0-9_]+' "$SOURCE_DIR"/include/estkit/*.h | sort -u >"$T/public-words.txt"
+nm -g --defined-only "$CORE_A" "$STORE_A" "$CLIENT_A" 2>/dev/null |
+  awk 'NF == 3 && $3 ~ /^(est|EST)_/ {print $3}' | sort -u |
+  comm -23 - "$T/public-words.txt" >"$T/internal-est.txt"
+if [ -s "$T/internal-est.txt" ]; then
+  cat "$T/internal-est.txt" >&2
+  fail "library-internal names with the public est_ prefix (rename them, see docs/design.md)"
+fi
+pass "no internal global carries the est_ prefix"
 
 # Every EST_API declaration has a comment above it, or above the group of
 # declarations, #defines and typedefs it belongs to (a blank line ends a
