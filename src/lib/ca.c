@@ -271,8 +271,8 @@ fail:
 }
 
 est_status ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                        const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
-                        est_error *err)
+                       const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
+                       est_error *err)
 {
     ASN1_INTEGER *serial = NULL;
     X509 *cert = NULL;
@@ -350,7 +350,7 @@ est_status ca_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_err
 }
 
 est_status ca_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
-                                const ASN1_OCTET_STRING *issuer_key_id, est_error *err)
+                               const ASN1_OCTET_STRING *issuer_key_id, est_error *err)
 {
     AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
     est_status rc = EST_E_NOMEM;
@@ -361,7 +361,7 @@ est_status ca_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_
     }
     /* RFC 5280 §4.2.1.1-2: AKI non-critical, SKI non-critical. */
     if ((rc = ca_cert_add_ext(cert, NID_subject_key_identifier, 0, (void *)subject_key_id,
-                               err)) != EST_OK ||
+                              err)) != EST_OK ||
         (rc = ca_cert_add_ext(cert, NID_authority_key_identifier, 0, akid, err)) != EST_OK)
         goto out;
     rc = EST_OK;
@@ -395,10 +395,10 @@ out:
 }
 
 est_status ca_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                                   time_t not_before, time_t not_after,
-                                   const ASN1_OCTET_STRING *subject_key_id,
-                                   const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
-                                   X509 **out, est_error *err)
+                                  time_t not_before, time_t not_after,
+                                  const ASN1_OCTET_STRING *subject_key_id,
+                                  const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                  X509 **out, est_error *err)
 {
     X509 *cert = NULL;
     est_status rc;
@@ -418,10 +418,10 @@ out:
 }
 
 est_status ca_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                            time_t not_before, time_t not_after,
-                            const ASN1_OCTET_STRING *subject_key_id,
-                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
-                            X509 **out, est_error *err)
+                           time_t not_before, time_t not_after,
+                           const ASN1_OCTET_STRING *subject_key_id,
+                           const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
+                           X509 **out, est_error *err)
 {
     est_signer *signer = est_signer_new_key(signing_key);
     est_status rc;

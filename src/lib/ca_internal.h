@@ -27,21 +27,21 @@ est_status ca_check_key(const est_ca *ca, est_error *err);
  * no re-encoding, but the certificate's X509_get0_pubkey is NULL until it
  * is parsed again. With spki NULL, key is encoded (slow on OpenSSL 3.0). */
 est_status ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                        const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
-                        est_error *err);
+                       const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
+                       est_error *err);
 /* A CA certificate (CA:TRUE, keyCertSign|cRLSign, SKI, AKI) for key,
  * signed by signing_key: roots and rollover links. */
 est_status ca_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                            time_t not_before, time_t not_after,
-                            const ASN1_OCTET_STRING *subject_key_id,
-                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
-                            X509 **out, est_error *err);
+                           time_t not_before, time_t not_after,
+                           const ASN1_OCTET_STRING *subject_key_id,
+                           const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
+                           X509 **out, est_error *err);
 /* The same, signed through signer (a token key). */
 est_status ca_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer,
-                                   EVP_PKEY *key, time_t not_before, time_t not_after,
-                                   const ASN1_OCTET_STRING *subject_key_id,
-                                   const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
-                                   X509 **out, est_error *err);
+                                  EVP_PKEY *key, time_t not_before, time_t not_after,
+                                  const ASN1_OCTET_STRING *subject_key_id,
+                                  const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                  X509 **out, est_error *err);
 /* The key identifier: cert's subjectKeyIdentifier when it has one, else
  * the SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1) of
  * cert, or of key when cert is NULL (key is then required, and must be
@@ -51,7 +51,7 @@ est_status ca_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_err
 est_status ca_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err);
 /* Adds subjectKeyIdentifier and authorityKeyIdentifier (keyIdentifier only). */
 est_status ca_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
-                                const ASN1_OCTET_STRING *issuer_key_id, est_error *err);
+                               const ASN1_OCTET_STRING *issuer_key_id, est_error *err);
 /* Adds an extension from its OpenSSL structure (value is not consumed). */
 est_status ca_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err);
 /* cRLDistributionPoints and authorityInfoAccess caIssuers from the

@@ -101,7 +101,7 @@ est_status est_client_new(const est_client_config *cfg, est_client **out, est_er
     if ((c = calloc(1, sizeof *c)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     if ((rc = client_url_parse(cfg->server_url, cfg->label, &c->host, &c->server,
-                                   &c->base_url, err)) != EST_OK ||
+                               &c->base_url, err)) != EST_OK ||
         (rc = copy_config(c, cfg, err)) != EST_OK ||
         (rc = client_load_trust(c, cfg, err)) != EST_OK)
         goto out;

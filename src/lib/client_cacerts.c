@@ -14,7 +14,7 @@
 #include "estkit/certs_only.h"
 
 est_status client_decode_certs(est_client *client, const est_http_response *resp,
-                                   STACK_OF(X509) **certs, est_error *err)
+                               STACK_OF(X509) **certs, est_error *err)
 {
     uint8_t *der = NULL;
     size_t der_len = 0;

@@ -130,7 +130,7 @@ static est_status post_csr(est_client *c, est_operation op, const uint8_t *der, 
                                     &body, &body_len, err)) != EST_OK)
         return rc;
     rc = client_http(c, curl, op, "application/pkcs10", (const uint8_t *)body, body_len,
-                         resp, err);
+                     resp, err);
     OPENSSL_free(body);
     return rc;
 }
@@ -285,8 +285,8 @@ out:
 }
 
 est_status client_request_cert(est_client *c, est_operation op,
-                                   const est_enroll_params *p, EVP_PKEY **generated,
-                                   est_http_response *resp, est_error *err)
+                               const est_enroll_params *p, EVP_PKEY **generated,
+                               est_http_response *resp, est_error *err)
 {
     est_status rc = EST_E_INTERNAL;
 
@@ -299,7 +299,7 @@ est_status client_request_cert(est_client *c, est_operation op,
 }
 
 est_status client_pick_cert(est_client *c, STACK_OF(X509) *certs, EVP_PKEY *key,
-                                X509 **out, est_error *err)
+                            X509 **out, est_error *err)
 {
     for (int i = 0; i < sk_X509_num(certs); i++) {
         X509 *cert = sk_X509_value(certs, i);

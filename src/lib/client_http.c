@@ -260,8 +260,8 @@ static est_status perform(est_client *client, CURL *curl, est_http_response *res
 }
 
 est_status client_http(est_client *client, CURL *curl, est_operation op,
-                           const char *content_type, const uint8_t *body, size_t body_len,
-                           est_http_response *resp, est_error *err)
+                       const char *content_type, const uint8_t *body, size_t body_len,
+                       est_http_response *resp, est_error *err)
 {
     struct curl_slist *headers = NULL, *more;
     char *url = NULL, *type = NULL;
@@ -327,7 +327,7 @@ void client_server_text(const est_http_response *resp, char *out, size_t cap)
 }
 
 est_status client_status_error(est_client *client, est_operation op,
-                                   const est_http_response *resp, est_error *err)
+                               const est_http_response *resp, est_error *err)
 {
     char text[EST_CLIENT_SERVER_TEXT_MAX + 1];
     const char *srv = client->server, *sep;
@@ -354,7 +354,7 @@ est_status client_status_error(est_client *client, est_operation op,
 }
 
 est_status client_check_type(est_client *client, const est_http_response *resp,
-                                 const char *essence, est_error *err)
+                             const char *essence, est_error *err)
 {
     est_media_type *mt = NULL;
     est_status rc;

@@ -66,21 +66,21 @@ struct est_client {
 
 /* client_url.c */
 est_status client_url_parse(const char *url, const char *label, char **host, char **server,
-                                char **base_url, est_error *err);
+                            char **base_url, est_error *err);
 
 /* client_tls.c */
 est_status client_load_trust(est_client *client, const est_client_config *cfg,
-                                 est_error *err);
+                             est_error *err);
 /* A store holding every certificate of certs as a trust anchor. */
 est_status client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err);
 /* The server-authorization decision (draft-04 §3.6.1) on the presented
  * leaf and the rest of the peer's chain (may be NULL). 1 = accept; 0 =
  * refuse with the reason in reason[0..cap). */
 int client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
-                            char *reason, size_t cap);
+                        char *reason, size_t cap);
 CURLcode client_ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg);
 int client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
-                         int conn_primary_port, int conn_local_port);
+                     int conn_primary_port, int conn_local_port);
 
 /* client_http.c */
 void http_response_reset(est_http_response *resp);
@@ -94,18 +94,18 @@ void http_response_header(est_http_response *resp, const char *line, size_t n);
  * content_type NULL = GET. Transport failures are errors; any HTTP status
  * is EST_OK with resp->status set. */
 est_status client_http(est_client *client, CURL *curl, est_operation op,
-                           const char *content_type, const uint8_t *body, size_t body_len,
-                           est_http_response *resp, est_error *err);
+                       const char *content_type, const uint8_t *body, size_t body_len,
+                       est_http_response *resp, est_error *err);
 /* Turns a non-2xx (or unexpected) status into an error quoting the
  * server's text; EST_OK for 200. */
 est_status client_status_error(est_client *client, est_operation op,
-                                   const est_http_response *resp, est_error *err);
+                               const est_http_response *resp, est_error *err);
 /* The first line of a text/plain (or untyped) body, printable, bounded. */
 void client_server_text(const est_http_response *resp, char *out, size_t cap);
 /* Checks Content-Type against the expected essence (a missing one passes:
  * the body decoder decides). */
 est_status client_check_type(est_client *client, const est_http_response *resp,
-                                 const char *essence, est_error *err);
+                             const char *essence, est_error *err);
 /* Seconds from a Retry-After value (delta-seconds or HTTP-date). */
 unsigned client_retry_after_parse(const char *value);
 /* The authenticated handle, created on first use. */
@@ -114,7 +114,7 @@ CURL *client_curl_new(est_client *client, int with_credentials);
 
 /* client_cacerts.c */
 est_status client_decode_certs(est_client *client, const est_http_response *resp,
-                                   STACK_OF(X509) **certs, est_error *err);
+                               STACK_OF(X509) **certs, est_error *err);
 
 /* client_enroll.c */
 /* The enroll-like exchange shared by enroll, re-enroll and serverkeygen:
@@ -122,14 +122,14 @@ est_status client_decode_certs(est_client *client, const est_http_response *resp
  * the same connection, waits on 202. *generated: a key made here (caller
  * frees; also on error). resp: the final 200 response. */
 est_status client_request_cert(est_client *client, est_operation op,
-                                   const est_enroll_params *params, EVP_PKEY **generated,
-                                   est_http_response *resp, est_error *err);
+                               const est_enroll_params *params, EVP_PKEY **generated,
+                               est_http_response *resp, est_error *err);
 /* The certificate of certs whose public key is key (any when key NULL). */
 est_status client_pick_cert(est_client *client, STACK_OF(X509) *certs, EVP_PKEY *key,
-                                X509 **out, est_error *err);
+                            X509 **out, est_error *err);
 
 /* client_keygen.c: the multipart answer of /serverkeygen (status 200). */
 est_status client_keygen_parse(est_client *client, const est_http_response *resp,
-                                   X509 **cert, EVP_PKEY **key, est_error *err);
+                               X509 **cert, EVP_PKEY **key, est_error *err);
 
 #endif

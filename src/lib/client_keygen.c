@@ -103,7 +103,7 @@ static est_status read_parts(const est_multipart *mp, EVP_PKEY **key, STACK_OF(X
 }
 
 est_status client_keygen_parse(est_client *c, const est_http_response *resp, X509 **cert,
-                                   EVP_PKEY **key, est_error *err)
+                               EVP_PKEY **key, est_error *err)
 {
     est_media_type *mt = NULL;
     est_multipart *mp = NULL;
@@ -177,7 +177,7 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
     c->binding_mode = c->binding_armed ? EST_BINDING_CHECK : EST_BINDING_OFF;
     c->binding_armed = 0;
     rc = client_http(c, curl, EST_OP_FULLCMC,
-                         c->dialect == EST_DIALECT_DRAFT
+                     c->dialect == EST_DIALECT_DRAFT
                              ? "application/pkcs7-mime"
                              : "application/pkcs7-mime; smime-type=CMC-request",
                          (const uint8_t *)body, body_len, &resp, err);

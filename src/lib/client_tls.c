@@ -53,7 +53,7 @@ static est_status store_from_file(const char *path, X509_STORE **out, est_error 
 }
 
 est_status client_load_trust(est_client *client, const est_client_config *cfg,
-                                 est_error *err)
+                             est_error *err)
 {
     est_status rc;
 
@@ -132,7 +132,7 @@ static void untrusted_reason(int verr, char *reason, size_t cap)
 }
 
 int client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
-                            char *reason, size_t cap)
+                        char *reason, size_t cap)
 {
     int verr = X509_V_OK, names = host_matches(client->host, leaf);
     int server_eku = X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) == 1;
@@ -182,7 +182,7 @@ static int verify_server_cb(X509_STORE_CTX *ctx, void *arg)
     if (client->srp && client->explicit_store == NULL && client->third_party_store == NULL)
         return 1;
     if (client_check_server(client, leaf, X509_STORE_CTX_get0_untrusted(ctx),
-                                client->tls_failure, sizeof client->tls_failure))
+                            client->tls_failure, sizeof client->tls_failure))
         return 1;
     X509_STORE_CTX_set_error(ctx, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
@@ -214,7 +214,7 @@ static int current_binding(est_client *client, uint8_t *out, size_t cap, size_t 
  * binding of one connection must not be sent on another: libcurl may have
  * opened a new one if the server closed the old. */
 int client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
-                         int conn_primary_port, int conn_local_port)
+                     int conn_primary_port, int conn_local_port)
 {
     est_client *client = arg;
     uint8_t now[EST_CHANNEL_BINDING_MAX];

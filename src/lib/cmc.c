@@ -196,7 +196,7 @@ ASN1_INTEGER *cmc_body_part_new(uint32_t id)
 }
 
 est_status cmc_add_control(STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
-                               est_cmc_control control, const ASN1_TYPE *value, est_error *err)
+                           est_cmc_control control, const ASN1_TYPE *value, est_error *err)
 {
     CMC_TAGGED_ATTRIBUTE *attr =
         (CMC_TAGGED_ATTRIBUTE *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_ATTRIBUTE));
@@ -218,7 +218,7 @@ nomem:
 }
 
 est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
-                            est_error *err)
+                        est_error *err)
 {
     uint8_t *copy;
 
@@ -252,7 +252,7 @@ est_status cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err
 }
 
 est_status cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
-                              EVP_PKEY *private_key, X509 **out, est_error *err)
+                          EVP_PKEY *private_key, X509 **out, est_error *err)
 {
     X509 *cert = X509_new();
     int ok = cert != NULL && X509_set_version(cert, X509_VERSION_3) && X509_set_pubkey(cert, key);

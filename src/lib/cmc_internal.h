@@ -155,11 +155,11 @@ ASN1_INTEGER *cmc_body_part_new(uint32_t id);
 
 /* Appends a TaggedAttribute with one value (value is copied). */
 est_status cmc_add_control(STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
-                               est_cmc_control control, const ASN1_TYPE *value, est_error *err);
+                           est_cmc_control control, const ASN1_TYPE *value, est_error *err);
 
 /* A malloc'd copy of DER from an i2d call (len <= 0 = that call failed). */
 est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
-                            est_error *err);
+                        est_error *err);
 
 /* A SignedData (RFC 5652 §5) with content of the given type, one
  * SignerInfo with signed attributes (contentType, signingTime,
@@ -183,7 +183,7 @@ est_status cmc_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const ui
  * Full PKI Request (RFC 5272 §3.2.1.3.1). Self-signed with private_key
  * when given (needed to name the signer by key_id). Never sent. */
 est_status cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
-                              EVP_PKEY *private_key, X509 **out, est_error *err);
+                          EVP_PKEY *private_key, X509 **out, est_error *err);
 /* The identifier a request's key is named by: the CSR's
  * subjectKeyIdentifier extension when present, else RFC 5280 §4.2.1.2
  * method 1 (SHA-1 of the subjectPublicKey bits). */

@@ -378,7 +378,7 @@ static est_status find_signer(est_cmc_request *req, CMS_SignerInfo *si, X509 **c
             break;
         if (ASN1_OCTET_STRING_cmp(key_id, signer_key_id) == 0) {
             rc = cmc_key_holder(X509_REQ_get0_pubkey(req->requests[i].csr), NULL, NULL,
-                                    holder, err);
+                                holder, err);
             *request_index = (int)i;
             ASN1_OCTET_STRING_free(key_id);
             return rc;

@@ -148,7 +148,7 @@ static est_status add_revoke_request(CMC_PKI_DATA *pki, X509 *cert, int reason,
         goto out;
     }
     rc = cmc_add_control(pki->controls, BODY_PART_REVOKE, EST_CMC_CONTROL_REVOKE_REQUEST, t,
-                             err);
+                         err);
 out:
     ASN1_TYPE_free(t);
     ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
@@ -189,7 +189,7 @@ static est_status sign_pki_data(const est_cmc_request_spec *spec, const uint8_t 
         }
         if ((rc = cmc_csr_key_id(spec->csr, &key_id, err)) != EST_OK ||
             (rc = cmc_key_holder(spec->signer_key, key_id, spec->signer_key, &holder,
-                                     err)) != EST_OK)
+                                 err)) != EST_OK)
             goto out;
         cert = holder;
     } else if (X509_check_private_key(cert, spec->signer_key) != 1) {

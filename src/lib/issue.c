@@ -127,7 +127,7 @@ static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X5
     /* RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical. */
     if (san != NULL && sk_GENERAL_NAME_num(san) > 0)
         rc = ca_cert_add_ext(cert, NID_subject_alt_name,
-                              X509_NAME_entry_count(X509_get_subject_name(cert)) == 0, san, err);
+                             X509_NAME_entry_count(X509_get_subject_name(cert)) == 0, san, err);
 out:
     BASIC_CONSTRAINTS_free(bc);
     ASN1_OCTET_STRING_free(subject_id);
@@ -174,7 +174,7 @@ static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
     if ((rc = ca_check_key(ca, err)) != EST_OK ||
         (rc = issue_validity(ca_cert, profile, &not_before, &not_after, err)) != EST_OK ||
         (rc = ca_cert_new(subject, X509_get_subject_name(ca_cert), key, spki, not_before,
-                           not_after, &cert, err)) != EST_OK ||
+                          not_after, &cert, err)) != EST_OK ||
         (rc = add_extensions(cert, ca, key, spki, san, profile, err)) != EST_OK ||
         (rc = est_signer_sign_cert(ca_get0_signer(ca), cert, err)) != EST_OK)
         goto out;

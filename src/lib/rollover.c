@@ -86,13 +86,13 @@ est_status est_ca_rollover_signer(X509 *old_cert, est_signer *old_signer, est_si
     new_nb = now - EST_CA_BACKDATE_SECONDS;
     new_na = now + (time_t)days * EST_SECONDS_PER_DAY;
     if ((rc = ca_cert_make_ca_signed(new_name, new_name, new_key, new_nb, new_na, new_id,
-                                      new_id, new_signer, &nwn, err)) != EST_OK ||
+                                     new_id, new_signer, &nwn, err)) != EST_OK ||
         (rc = ca_cert_make_ca_signed(new_name, old_name, new_key, later(new_nb, old_nb),
-                                      earlier(new_na, old_na), new_id, old_id, old_signer, &nwo,
-                                      err)) != EST_OK ||
+                                     earlier(new_na, old_na), new_id, old_id, old_signer, &nwo,
+                                     err)) != EST_OK ||
         (rc = ca_cert_make_ca_signed(old_name, new_name, old_key, later(old_nb, new_nb),
-                                      earlier(old_na, new_na), old_id, new_id, new_signer, &own,
-                                      err)) != EST_OK) {
+                                     earlier(old_na, new_na), old_id, new_id, new_signer, &own,
+                                     err)) != EST_OK) {
         est_error_prefix(err, rc, "rollover");
         goto out;
     }

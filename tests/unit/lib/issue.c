@@ -419,7 +419,7 @@ static void expired_ca_does_not_issue(void **state)
     assert_int_equal(est_name_parse("CN=Expired", &name, NULL), EST_OK);
     assert_int_equal(ca_key_id(NULL, f->ca_key, &id, NULL), EST_OK);
     assert_int_equal(ca_cert_make_ca(name, name, f->ca_key, now - 20 * 86400, now - 86400, id,
-                                      id, f->ca_key, &old, &err),
+                                     id, f->ca_key, &old, &err),
                      EST_OK);
     ca = est_ca_new(old, NULL, NULL, est_signer_new_key(f->ca_key));
     assert_int_equal(est_ca_issue(ca, csr, NULL, NULL, &cert, &err), EST_E_CA);
@@ -520,8 +520,8 @@ static void subordinate_ca_chain_verifies(void **state)
     assert_int_equal(ca_key_id(NULL, int_key, &int_id, NULL), EST_OK);
     assert_int_equal(ca_key_id(f->root, f->ca_key, &root_id, NULL), EST_OK);
     assert_int_equal(ca_cert_make_ca(int_name, X509_get_subject_name(f->root), int_key, now - 60,
-                                      now + 365 * 86400L, int_id, root_id, f->ca_key,
-                                      &intermediate, &err),
+                                     now + 365 * 86400L, int_id, root_id, f->ca_key,
+                                     &intermediate, &err),
                      EST_OK);
     assert_true(sk_X509_push(chain, f->root));
     sub = est_ca_new(intermediate, chain, NULL, est_signer_new_key(int_key));

@@ -260,7 +260,7 @@ static void expired_old_root_cannot_be_linked(void **state)
     assert_int_equal(est_name_parse("CN=Old", &name, NULL), EST_OK);
     assert_int_equal(ca_key_id(NULL, old_key, &id, NULL), EST_OK);
     assert_int_equal(ca_cert_make_ca(name, name, old_key, now - 10 * 86400, now - 60, id, id,
-                                      old_key, &old_root, &err),
+                                     old_key, &old_root, &err),
                      EST_OK);
     assert_int_equal(est_ca_rollover(old_root, old_key, new_key, "CN=New", 365, &a, &b, &c, &err),
                      EST_E_CA);
