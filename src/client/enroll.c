@@ -9,8 +9,7 @@
 #include "est.h"
 #include "estkit/key.h"
 #include "estkit/name.h"
-
-#define RENEW_DAYS_MAX 36500
+#include "estkit/csr.h"
 
 static const char enroll_usage[] =
     "usage: est enroll --server URL --trust FILE [auth] --key FILE [--key-type T]\n"
@@ -180,8 +179,8 @@ static est_cmd_outcome command_option(job *j, int opt, char **argv)
                                                               : est_cli_fail(&j->cli, &err);
     case OPT_DAYS:
         j->days = strtol(optarg, &end, 10);
-        if (end == optarg || *end != '\0' || j->days < 0 || j->days > RENEW_DAYS_MAX)
-            return est_cli_error(&j->cli, "--days: expected 0 to %d, got \"%s\"", RENEW_DAYS_MAX,
+        if (end == optarg || *end != '\0' || j->days < 0 || j->days > EST_VALIDITY_DAYS_MAX)
+            return est_cli_error(&j->cli, "--days: expected 0 to %d, got \"%s\"", EST_VALIDITY_DAYS_MAX,
                                  optarg);
         return EST_CMD_CONTINUE;
     default:

@@ -42,6 +42,7 @@
 #include "estkit/ca.h"
 #include "estkit/rollover.h"
 #include "estkit/mem.h"
+#include "estkit/csr.h"
 
 #define ROLLOVER_CMD "ca rollover"
 #define ROLLOVER_DEFAULT_DAYS 3650
@@ -118,7 +119,7 @@ static int rollover_parse(int argc, char **argv, rollover_opts *o)
             }
             o->new_key = optarg;
         } else if (opt != O_DAYS ||
-                   estd_number_arg(ROLLOVER_CMD, "--days", optarg, 1, 36500, &o->days) != 0) {
+                   estd_number_arg(ROLLOVER_CMD, "--days", optarg, 1, EST_VALIDITY_DAYS_MAX, &o->days) != 0) {
             return -1;
         }
     }

@@ -15,6 +15,7 @@
 #include "estkit/signer.h"
 #include "estkit/ca.h"
 #include "estkit/csrattrs.h"
+#include "estkit/mem.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
