@@ -16,7 +16,8 @@ static void check_policy(const estd_auth_policy *p)
         abort();
     for (size_t i = 0; i < p->count; i++) {
         unsigned a = p->alternatives[i];
-        if (a == 0 || (a & ~0x1fu) != 0 || ((a & ESTD_AUTH_NONE) && a != ESTD_AUTH_NONE))
+        /* Only the method bits, ESTD_AUTH_CERT up to ESTD_AUTH_SRP. */
+        if (a == 0 || (a & ~(ESTD_AUTH_SRP * 2u - 1)) != 0 || ((a & ESTD_AUTH_NONE) && a != ESTD_AUTH_NONE))
             abort();
     }
 }
@@ -45,7 +46,7 @@ static void check_config(const estd_config *cfg)
             abort();
         check_policy(&ca->enroll_auth);
         check_policy(&ca->reenroll_auth);
-        if (ca->profile.validity_days < 1 || ca->profile.validity_days > 36500)
+        if (ca->profile.validity_days < 1 || ca->profile.validity_days > EST_VALIDITY_DAYS_MAX)
             abort();
     }
 }

@@ -23,10 +23,10 @@ static void check_rebuild(const est_multipart *mp, const char *boundary)
     if (est_multipart_build(mp, boundary, &out, &out_len, NULL) != EST_OK)
         return; /* e.g. "--boundary" inside a part: not sendable as is */
     if (est_multipart_parse(out, out_len, boundary, &back, NULL) != EST_OK ||
-        back->count != mp->count)
+        est_multipart_part_count(back) != est_multipart_part_count(mp))
         abort();
-    for (size_t i = 0; i < mp->count; i++) {
-        const est_part *a = &mp->parts[i], *b = &back->parts[i];
+    for (size_t i = 0; i < est_multipart_part_count(mp); i++) {
+        const est_part *a = est_multipart_get0_part(mp, i), *b = est_multipart_get0_part(back, i);
 
         if (!same_string(a->content_type, b->content_type) ||
             !same_string(a->transfer_encoding, b->transfer_encoding) ||
@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     boundary[blen] = '\0';
     if (est_multipart_parse(nl + 1, size - (size_t)(nl + 1 - data), boundary, &mp, &err) != EST_OK)
         return 0;
-    if (mp->count == 0 || mp->count > EST_MULTIPART_MAX_PARTS)
+    size_t count = est_multipart_part_count(mp);
+    if (count == 0 || count > EST_MULTIPART_MAX_PARTS)
         abort();
     check_rebuild(mp, boundary);
     est_multipart_free(mp);

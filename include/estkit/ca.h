@@ -132,6 +132,12 @@ enum {
 /* A distribution-point or caIssuers URL in a profile. */
 #define EST_PROFILE_URL_MAX 255
 
+/* Validity and CRL periods are whole days up to 100 years: a typo like
+ * 36500000 is refused, and the arithmetic stays far from overflow. Every
+ * day count estkit and its tools accept (validity, --days, expiry and
+ * renewal windows, audit retention) stops here. */
+#define EST_VALIDITY_DAYS_MAX 36500
+
 typedef struct est_profile {
     unsigned validity_days;       /* default 365 */
     unsigned backdate_seconds;    /* notBefore = now - this; default 300 */

@@ -137,33 +137,46 @@ typedef struct est_cmc_revoke {
     int reason;                 /* CRLReason */
 } est_cmc_revoke;
 
-typedef struct est_cmc_request {
-    CMS_ContentInfo *cms;
-    STACK_OF(X509) *certs;          /* the SignedData's certificates (owned) */
-    ASN1_INTEGER *transaction_id;   /* NULL when absent */
-    int has_sender_nonce;
-    est_cmc_nonce sender_nonce;
-    char identification[EST_CMC_TEXT_MAX + 1]; /* "" when absent */
-    est_cmc_cert_request requests[EST_CMC_MAX_REQUESTS];
-    size_t request_count;
-    est_cmc_revoke revokes[EST_CMC_MAX_REVOKES];
-    size_t revoke_count;
-    /* The first reason the request must fail although it parsed (an
-     * unknown control, CRMF, a duplicate body part, ...): the server still
-     * answers with a CMC response echoing the ids above. */
-    est_cmc_fail fail;              /* EST_CMC_FAIL_NONE when none */
-    uint32_t fail_body_part;        /* 0 = the PKIData as a whole */
-    char fail_reason[EST_CMC_TEXT_MAX + 1];
-} est_cmc_request;
+/* A parsed Full PKI Request (opaque): its ids, its PKCS#10 requests and
+ * revokeRequests, and the first reason it must fail although it parsed. */
+typedef struct est_cmc_request est_cmc_request;
 
 /* Parses a Full PKI Request (DER of a ContentInfo). EST_E_INPUT when it is
  * not one (not SignedData, detached or undecodable PKIData, trailing
  * bytes); EST_E_TOO_LARGE over a limit. A SignedData of another content
- * type parses with fail = badRequest so it can be answered in CMC. The
- * signature is not checked here: see est_cmc_request_verify. */
+ * type parses with est_cmc_request_fail = badRequest so it can be answered
+ * in CMC. The signature is not checked here: see est_cmc_request_verify.
+ * *out: free with est_cmc_request_free. */
 est_status est_cmc_request_parse(const uint8_t *der, size_t der_len, est_cmc_request **out,
                                  est_error *err);
+/* Frees req and everything it holds; NULL is a no-op. */
 void est_cmc_request_free(est_cmc_request *req);
+
+/* Accessors. Pointers are borrowed from req: valid until
+ * est_cmc_request_free, never freed by the caller. */
+/* The transactionId control, or NULL when absent. */
+const ASN1_INTEGER *est_cmc_request_get0_transaction_id(const est_cmc_request *req);
+/* The senderNonce control, or NULL when absent. */
+const est_cmc_nonce *est_cmc_request_get0_sender_nonce(const est_cmc_request *req);
+/* The id-cmc-identification text; "" when absent. */
+const char *est_cmc_request_get0_identification(const est_cmc_request *req);
+/* The PKCS#10 requests (at most EST_CMC_MAX_REQUESTS); get0 is NULL when i
+ * is not below the count. */
+size_t est_cmc_request_cert_request_count(const est_cmc_request *req);
+const est_cmc_cert_request *est_cmc_request_get0_cert_request(const est_cmc_request *req,
+                                                              size_t i);
+/* The revokeRequest controls (at most EST_CMC_MAX_REVOKES), likewise. */
+size_t est_cmc_request_revoke_count(const est_cmc_request *req);
+const est_cmc_revoke *est_cmc_request_get0_revoke(const est_cmc_request *req, size_t i);
+/* The SignedData's certificates (the signer's chain, as sent). */
+STACK_OF(X509) *est_cmc_request_get0_certs(const est_cmc_request *req);
+/* The first reason the request must fail although it parsed (an unknown
+ * control, CRMF, a duplicate body part, ...): the server still answers in
+ * CMC, echoing the ids. EST_CMC_FAIL_NONE when none; then the body part
+ * is 0 and the reason "". Body part 0 = the PKIData as a whole. */
+est_cmc_fail est_cmc_request_fail(const est_cmc_request *req);
+uint32_t est_cmc_request_fail_body_part(const est_cmc_request *req);
+const char *est_cmc_request_get0_fail_reason(const est_cmc_request *req);
 
 /* Checks the request's single SignerInfo. The signer is either a
  * certificate included in the SignedData (*signer_cert, borrowed; chain

@@ -21,14 +21,4 @@ typedef enum est_operation {
     EST_OP_COUNT
 } est_operation;
 
-/* An owned byte buffer; free with est_buf_free (which cleanses nothing:
- * use est_buf_free_secret for key material). */
-typedef struct est_buf {
-    uint8_t *data;
-    size_t len;
-} est_buf;
-
-void est_buf_free(est_buf *buf);        /* frees data, zeroes the struct; NULL ok */
-void est_buf_free_secret(est_buf *buf); /* cleanses, then as est_buf_free */
-
 #endif

@@ -8,8 +8,6 @@
 #include <openssl/pem.h>
 #include "est.h"
 
-#define RENEW_DAYS_MAX 36500
-
 static const char enroll_usage[] =
     "usage: est enroll --server URL --trust FILE [auth] --key FILE [--key-type T]\n"
     "                  [--subject DN] [--san NAMES]... [--mac-address MAC] [--pop-link]\n"
@@ -178,8 +176,8 @@ static est_cmd_outcome command_option(job *j, int opt, char **argv)
                                                               : est_cli_fail(&j->cli, &err);
     case OPT_DAYS:
         j->days = strtol(optarg, &end, 10);
-        if (end == optarg || *end != '\0' || j->days < 0 || j->days > RENEW_DAYS_MAX)
-            return est_cli_error(&j->cli, "--days: expected 0 to %d, got \"%s\"", RENEW_DAYS_MAX,
+        if (end == optarg || *end != '\0' || j->days < 0 || j->days > EST_VALIDITY_DAYS_MAX)
+            return est_cli_error(&j->cli, "--days: expected 0 to %d, got \"%s\"", EST_VALIDITY_DAYS_MAX,
                                  optarg);
         return EST_CMD_CONTINUE;
     default:

@@ -5,9 +5,6 @@
 
 #include "estkit/ca.h"
 
-/* Validity and CRL periods are whole days up to 100 years: a typo like
- * 36500000 is refused, and the arithmetic stays far from overflow. */
-#define EST_VALIDITY_DAYS_MAX 36500
 #define EST_SECONDS_PER_DAY 86400L
 /* Roots and rollover links start this far in the past, like issued
  * certificates (est_profile.backdate_seconds), so relying parties with a

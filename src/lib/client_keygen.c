@@ -79,8 +79,8 @@ static est_status read_parts(const est_multipart *mp, EVP_PKEY **key, STACK_OF(X
 {
     est_status rc;
 
-    for (size_t i = 0; i < mp->count; i++) {
-        const est_part *part = &mp->parts[i];
+    for (size_t i = 0; i < est_multipart_part_count(mp); i++) {
+        const est_part *part = est_multipart_get0_part(mp, i);
         part_kind kind = classify(part);
         if (kind == PART_ENCRYPTED_KEY)
             return est_error_set(err, EST_E_UNSUPPORTED, "the server sent an encrypted key "

@@ -4,7 +4,7 @@
  * Two kinds of failure: input that is no Full PKI Request at all is an
  * error (the server answers 400 text/plain, draft-04 §4.3.1), while a
  * well-formed request the server cannot honour (an unknown control, CRMF,
- * a duplicate body part) parses with est_cmc_request.fail set, so the
+ * a duplicate body part) parses with its fail reason set, so the
  * answer can be a CMC response that echoes transactionId and nonce. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +21,25 @@ typedef struct body_parts {
     uint32_t ids[BODY_PARTS_MAX];
     size_t count;
 } body_parts;
+
+struct est_cmc_request {
+    CMS_ContentInfo *cms;
+    STACK_OF(X509) *certs;          /* the SignedData's certificates (owned) */
+    ASN1_INTEGER *transaction_id;   /* NULL when absent */
+    int has_sender_nonce;
+    est_cmc_nonce sender_nonce;
+    char identification[EST_CMC_TEXT_MAX + 1]; /* "" when absent */
+    est_cmc_cert_request requests[EST_CMC_MAX_REQUESTS];
+    size_t request_count;
+    est_cmc_revoke revokes[EST_CMC_MAX_REVOKES];
+    size_t revoke_count;
+    /* The first reason the request must fail although it parsed (an
+     * unknown control, CRMF, a duplicate body part, ...): the server still
+     * answers with a CMC response echoing the ids above. */
+    est_cmc_fail fail;              /* EST_CMC_FAIL_NONE when none */
+    uint32_t fail_body_part;        /* 0 = the PKIData as a whole */
+    char fail_reason[EST_CMC_TEXT_MAX + 1];
+};
 
 static void request_fail(est_cmc_request *req, est_cmc_fail fail, uint32_t body_part,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -336,6 +355,62 @@ out:
     }
     *out = req;
     return EST_OK;
+}
+
+const ASN1_INTEGER *est_cmc_request_get0_transaction_id(const est_cmc_request *req)
+{
+    return req->transaction_id;
+}
+
+const est_cmc_nonce *est_cmc_request_get0_sender_nonce(const est_cmc_request *req)
+{
+    return req->has_sender_nonce ? &req->sender_nonce : NULL;
+}
+
+const char *est_cmc_request_get0_identification(const est_cmc_request *req)
+{
+    return req->identification;
+}
+
+size_t est_cmc_request_cert_request_count(const est_cmc_request *req)
+{
+    return req->request_count;
+}
+
+const est_cmc_cert_request *est_cmc_request_get0_cert_request(const est_cmc_request *req,
+                                                              size_t i)
+{
+    return i < req->request_count ? &req->requests[i] : NULL;
+}
+
+size_t est_cmc_request_revoke_count(const est_cmc_request *req)
+{
+    return req->revoke_count;
+}
+
+const est_cmc_revoke *est_cmc_request_get0_revoke(const est_cmc_request *req, size_t i)
+{
+    return i < req->revoke_count ? &req->revokes[i] : NULL;
+}
+
+STACK_OF(X509) *est_cmc_request_get0_certs(const est_cmc_request *req)
+{
+    return req->certs;
+}
+
+est_cmc_fail est_cmc_request_fail(const est_cmc_request *req)
+{
+    return req->fail;
+}
+
+uint32_t est_cmc_request_fail_body_part(const est_cmc_request *req)
+{
+    return req->fail_body_part;
+}
+
+const char *est_cmc_request_get0_fail_reason(const est_cmc_request *req)
+{
+    return req->fail_reason;
 }
 
 void est_cmc_request_free(est_cmc_request *req)

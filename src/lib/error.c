@@ -107,21 +107,3 @@ void est_error_clear(est_error *err)
     err->code = EST_OK;
     err->message[0] = '\0';
 }
-
-void est_buf_free(est_buf *buf)
-{
-    if (buf == NULL)
-        return;
-    OPENSSL_free(buf->data);
-    buf->data = NULL;
-    buf->len = 0;
-}
-
-void est_buf_free_secret(est_buf *buf)
-{
-    if (buf == NULL)
-        return;
-    if (buf->data != NULL)
-        OPENSSL_cleanse(buf->data, buf->len);
-    est_buf_free(buf);
-}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include "estkit/body.h"
 #include "estkit/multipart.h"
 
@@ -21,15 +22,32 @@
 static const char header_type[] = "Content-Type";
 static const char header_encoding[] = "Content-Transfer-Encoding";
 
+struct est_multipart {
+    est_part parts[EST_MULTIPART_MAX_PARTS];
+    size_t count;
+};
+
 est_multipart *est_multipart_new(void)
 {
     return calloc(1, sizeof(est_multipart));
+}
+
+size_t est_multipart_part_count(const est_multipart *mp)
+{
+    return mp == NULL ? 0 : mp->count;
+}
+
+const est_part *est_multipart_get0_part(const est_multipart *mp, size_t i)
+{
+    return mp == NULL || i >= mp->count ? NULL : &mp->parts[i];
 }
 
 static void part_clear(est_part *part)
 {
     free(part->content_type);
     free(part->transfer_encoding);
+    if (part->body != NULL)
+        OPENSSL_cleanse(part->body, part->body_len);
     free(part->body);
     memset(part, 0, sizeof *part);
 }

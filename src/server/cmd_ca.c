@@ -112,7 +112,7 @@ static int rollover_parse(int argc, char **argv, rollover_opts *o)
             }
             o->new_key = optarg;
         } else if (opt != O_DAYS ||
-                   estd_number_arg(ROLLOVER_CMD, "--days", optarg, 1, 36500, &o->days) != 0) {
+                   estd_number_arg(ROLLOVER_CMD, "--days", optarg, 1, EST_VALIDITY_DAYS_MAX, &o->days) != 0) {
             return -1;
         }
     }

@@ -9,8 +9,6 @@
 #include <openssl/pem.h>
 #include "cmd_common.h"
 
-/* --expiring: up to 100 years ahead, as the CA's validity limit. */
-#define CERTS_EXPIRING_DAYS_MAX 36500L
 #define SECONDS_PER_DAY 86400L
 /* --limit: any count a long holds is fine; 0 is refused (nothing to do). */
 #define CERTS_LIMIT_MAX 1000000000L
@@ -137,7 +135,7 @@ static int list_options(int argc, char **argv, const char *cmd, est_cert_filter 
             fputs(certs_usage, stdout);
             return 1;
         } else if (opt == O_EXPIRING) {
-            if (estd_number_arg(cmd, "--expiring", optarg, 0, CERTS_EXPIRING_DAYS_MAX, &days) != 0)
+            if (estd_number_arg(cmd, "--expiring", optarg, 0, EST_VALIDITY_DAYS_MAX, &days) != 0)
                 return -1;
             /* Expiring means still valid: from now to now + DAYS. */
             f->expiring_before = ctx->now + (int64_t)days * SECONDS_PER_DAY;

@@ -150,7 +150,7 @@ static int init_parse(int argc, char **argv, init_opts *o)
         case O_KEYGEN: o->serverkeygen = 1; break;
         case O_LISTEN: o->listen = optarg; break;
         case O_DAYS:
-            if (estd_number_arg(INIT_CMD, "--days", optarg, 1, 36500, &o->days) != 0)
+            if (estd_number_arg(INIT_CMD, "--days", optarg, 1, EST_VALIDITY_DAYS_MAX, &o->days) != 0)
                 return -1;
             break;
         case O_FORCE: o->force = 1; break;

@@ -5,8 +5,9 @@
  *   [ca "LABEL"]        one more CA served under /.well-known/est/LABEL/
  *
  * Relative paths are relative to DIR. Unknown keys and sections are errors
- * (a typo must not silently weaken policy). See estd_config_template() for
- * the commented file `estd init` writes, which documents every key. */
+ * (a typo must not silently weaken policy). Every key is one row of a table
+ * (config_keys.h), from which the defaults, the parser and the commented
+ * file `estd init` writes (estd_config_template) are all made. */
 #ifndef ESTD_CONFIG_H
 #define ESTD_CONFIG_H
 
@@ -192,12 +193,6 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err);
 /* Makes a relative path absolute under dir ("" stays ""). */
 est_status estd_config_path_resolve(char *path, size_t cap, const char *dir, est_error *err);
 
-/* config.c's value setters, for the keys other files parse. */
-est_status estd_config_set_string(char *dst, size_t cap, const char *value, est_error *err);
-est_status estd_config_set_uint(unsigned *dst, const char *value, unsigned min, unsigned max,
-                                est_error *err);
-est_status estd_config_set_bool(int *dst, const char *value, est_error *err);
-
 /* config_upstream.c: the upstream keys of a [ca] section. EST_E_NOT_FOUND
  * when key is not one of them. */
 void estd_upstream_config_defaults(estd_upstream_config *up, const char *label);
@@ -211,7 +206,8 @@ const estd_ca_config *estd_config_find_ca(const estd_config *cfg, const char *la
 /* "cert, basic+digest" -> policy. */
 est_status estd_auth_policy_parse(const char *text, estd_auth_policy *out, est_error *err);
 
-/* The commented file `estd init` writes. *out malloc'd. */
+/* The commented file `estd init` writes, made from the key tables
+ * (config_keys.h; config_table.c). *out malloc'd. */
 est_status estd_config_template(const char *listen, char **out, est_error *err);
 
 #endif

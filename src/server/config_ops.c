@@ -1,18 +1,16 @@
-/* Operations keys of estd.conf (config_ops.h). Documented in the template
- * (config.c), estd.conf(5) and docs/operator.md "Operations". */
+/* Operations keys of estd.conf (config_ops.h), as rows of the key tables
+ * (config_keys.h). Documented in the template, estd.conf(5) and
+ * docs/operator.md "Operations". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "config_keys.h"
 #include "config_ops.h"
 
-void estd_ops_defaults(estd_ops_config *ops)
-{
-    memset(ops, 0, sizeof *ops);
-    ops->tls_renew_days = ESTD_TLS_RENEW_DAYS_DEFAULT;
-    ops->crl_days = ESTD_CRL_DAYS_DEFAULT;
-}
+_Static_assert(sizeof(estd_log_format) == sizeof(int), "choice fields are ints");
+_Static_assert(sizeof(estd_log_target) == sizeof(int), "choice fields are ints");
 
 static est_status listen_address(char *dst, size_t cap, const char *value, int bare_port_local,
                                  est_error *err)
@@ -27,73 +25,80 @@ static est_status listen_address(char *dst, size_t cap, const char *value, int b
     return estd_config_set_string(dst, cap, value, err);
 }
 
-est_status estd_ops_server_key_set(estd_ops_config *ops, const char *key, const char *value,
+static est_status set_http_listen(void *base, const estd_config_key *key, const char *value,
+                                  est_error *err)
+{
+    return listen_address((char *)base + key->offset, key->cap, value, 0, err);
+}
+
+/* A bare port binds 127.0.0.1. */
+static est_status set_metrics_listen(void *base, const estd_config_key *key, const char *value,
+                                     est_error *err)
+{
+    return listen_address((char *)base + key->offset, key->cap, value, 1, err);
+}
+
+static est_status set_metrics_user(void *base, const estd_config_key *key, const char *value,
                                    est_error *err)
 {
-    if (strcmp(key, "tls_renew_days") == 0)
-        return estd_config_set_uint(&ops->tls_renew_days, value, 0, ESTD_TLS_RENEW_DAYS_MAX, err);
-    if (strcmp(key, "http_listen") == 0)
-        return listen_address(ops->http_listen, sizeof ops->http_listen, value, 0, err);
-    if (strcmp(key, "crl_days") == 0)
-        return estd_config_set_uint(&ops->crl_days, value, 1, ESTD_CRL_DAYS_MAX, err);
-    if (strcmp(key, "metrics_listen") == 0)
-        return listen_address(ops->metrics_listen, sizeof ops->metrics_listen, value, 1, err);
-    if (strcmp(key, "metrics_user") == 0) {
-        if (strchr(value, ':') != NULL)
-            return est_error_set(err, EST_E_CONFIG, "metrics_user must not contain ':'");
-        return estd_config_set_string(ops->metrics_user, sizeof ops->metrics_user, value, err);
-    }
-    if (strcmp(key, "metrics_password_file") == 0)
-        return estd_config_set_string(ops->metrics_password_file, sizeof ops->metrics_password_file, value, err);
-    if (strcmp(key, "log_format") == 0) {
-        if (strcasecmp(value, "text") == 0 || strcasecmp(value, "json") == 0) {
-            ops->log_format = strcasecmp(value, "json") == 0 ? ESTD_LOG_JSON : ESTD_LOG_TEXT;
-            return EST_OK;
-        }
-        return est_error_set(err, EST_E_CONFIG, "'%s' is not text or json", value);
-    }
-    if (strcmp(key, "log_target") == 0) {
-        if (strcasecmp(value, "stderr") == 0 || strcasecmp(value, "syslog") == 0) {
-            ops->log_target = strcasecmp(value, "syslog") == 0 ? ESTD_LOG_SYSLOG : ESTD_LOG_STDERR;
-            return EST_OK;
-        }
-        return est_error_set(err, EST_E_CONFIG, "'%s' is not stderr or syslog", value);
-    }
-    return EST_E_NOT_FOUND;
+    if (strchr(value, ':') != NULL)
+        return est_error_set(err, EST_E_CONFIG, "metrics_user must not contain ':'");
+    return estd_config_set_string((char *)base + key->offset, key->cap, value, err);
 }
+
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const log_targets[] = {"stderr", "syslog", NULL};
+
+#define O estd_ops_config
+static const estd_config_key ops_server_keys[] = {
+    ESTD_UINT(O, "tls_renew_days", tls_renew_days, 0, ESTD_TLS_RENEW_DAYS_MAX,
+              ESTD_TLS_RENEW_DAYS_DEFAULT,
+              "Operations. Renew the TLS certificate (same key, same names, from the\n"
+              "default CA) when it expires within this many days; 0 = never. Also by\n"
+              "hand: `estd tls renew DIR`."),
+    ESTD_CUSTOM(O, "http_listen", http_listen, set_http_listen, NULL, 0,
+                "Plain HTTP (no TLS) for relying parties: /ca.crl and /ca.crt of the\n"
+                "default CA, /LABEL/ca.crl and /LABEL/ca.crt of the others. The CRL is\n"
+                "made by estd, valid crl_days, and made again at half that or when a\n"
+                "certificate is revoked. Empty = off. Point crl_url / ca_issuers_url here."),
+    ESTD_UINT(O, "crl_days", crl_days, 1, ESTD_CRL_DAYS_MAX, ESTD_CRL_DAYS_DEFAULT, NULL),
+    ESTD_CUSTOM(O, "metrics_listen", metrics_listen, set_metrics_listen, NULL, 0,
+                "Prometheus metrics (/metrics), /healthz and /readyz over plain HTTP.\n"
+                "A bare port binds 127.0.0.1. Empty = off. With metrics_user, HTTP Basic\n"
+                "with the password in the first line of metrics_password_file (0600)."),
+    ESTD_CUSTOM(O, "metrics_user", metrics_user, set_metrics_user, NULL, 0, NULL),
+    ESTD_STRING(O, "metrics_password_file", metrics_password_file, NULL, ESTD_KEY_PATH, NULL),
+    ESTD_CHOICE(O, "log_format", log_format, log_formats, ESTD_LOG_TEXT,
+                "Access log: text or json lines, to stderr (journald) or syslog."),
+    ESTD_CHOICE(O, "log_target", log_target, log_targets, ESTD_LOG_STDERR, NULL),
+};
+#undef O
 
 /* RFC 5280 §4.2.1.13 / §4.2.2.1: relying parties fetch these over http
  * (https would need the certificate being checked); nothing else. */
-static est_status url(char *dst, size_t cap, const char *value, est_error *err)
+static est_status set_url(void *base, const estd_config_key *key, const char *value,
+                          est_error *err)
 {
     if (value[0] != '\0' && strncasecmp(value, "http://", 7) != 0)
         return est_error_set(err, EST_E_CONFIG, "'%s' is not an http:// URL", value);
     if (strpbrk(value, " \t\"<>") != NULL)
         return est_error_set(err, EST_E_CONFIG, "'%s' is not a URL", value);
-    return estd_config_set_string(dst, cap, value, err);
+    return estd_config_set_string((char *)base + key->offset, key->cap, value, err);
 }
+
+static const estd_config_key ops_ca_keys[] = {
+    ESTD_CUSTOM(est_profile, "crl_url", crl_url, set_url, NULL, 0,
+                "http:// URLs put in every certificate issued: where its CRL is\n"
+                "(cRLDistributionPoints) and where the CA certificate is (AIA\n"
+                "caIssuers); e.g. http://pki.example:8080/ca.crl. Empty = none."),
+    ESTD_CUSTOM(est_profile, "ca_issuers_url", ca_issuers_url, set_url, NULL, 0, NULL),
+};
+
+const estd_config_table estd_ops_server_keys = ESTD_TABLE(ops_server_keys);
+const estd_config_table estd_ops_ca_keys = ESTD_TABLE(ops_ca_keys);
 
 est_status estd_ops_ca_key_set(est_profile *profile, const char *key, const char *value,
                                est_error *err)
 {
-    if (strcmp(key, "crl_url") == 0)
-        return url(profile->crl_url, sizeof profile->crl_url, value, err);
-    if (strcmp(key, "ca_issuers_url") == 0)
-        return url(profile->ca_issuers_url, sizeof profile->ca_issuers_url, value, err);
-    return EST_E_NOT_FOUND;
-}
-
-est_status estd_ops_resolve(estd_ops_config *ops, const char *dir, est_error *err)
-{
-    char tmp[ESTD_OPS_PATH_MAX];
-    int n;
-
-    if (ops->metrics_password_file[0] == '\0' || ops->metrics_password_file[0] == '/')
-        return EST_OK;
-    n = snprintf(tmp, sizeof tmp, "%s/%s", dir, ops->metrics_password_file);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return est_error_set(err, EST_E_CONFIG, "path too long: %s/%s", dir,
-                             ops->metrics_password_file);
-    memcpy(ops->metrics_password_file, tmp, (size_t)n + 1);
-    return EST_OK;
+    return estd_config_key_set(&estd_ops_ca_keys, profile, key, value, err);
 }

@@ -1,7 +1,7 @@
 /* Operations settings in estd.conf (config_ops.c): TLS certificate
  * renewal, plain-HTTP publication of CRL and CA certificate, metrics,
  * access log; and the [ca] URLs issued certificates carry. One block of
- * keys, parsed by estd_config_parse through the two hooks below. */
+ * keys: the rows of estd_ops_server_keys and estd_ops_ca_keys (config_ops.c). */
 #ifndef ESTD_CONFIG_OPS_H
 #define ESTD_CONFIG_OPS_H
 
@@ -33,15 +33,9 @@ typedef struct estd_ops_config {
     estd_log_target log_target;
 } estd_ops_config;
 
-void estd_ops_defaults(estd_ops_config *ops);
-/* One [server] key; EST_E_NOT_FOUND (err untouched) when not an ops key. */
-est_status estd_ops_server_key_set(estd_ops_config *ops, const char *key, const char *value,
-                                   est_error *err);
 /* One [ca] key (crl_url, ca_issuers_url) into the profile; EST_E_NOT_FOUND
  * when not one of them. */
 est_status estd_ops_ca_key_set(est_profile *profile, const char *key, const char *value,
                                est_error *err);
-/* Relative metrics_password_file under dir. */
-est_status estd_ops_resolve(estd_ops_config *ops, const char *dir, est_error *err);
 
 #endif

@@ -13,85 +13,77 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "config_keys.h"
 
 /* Defaults: an exchange with the upstream takes at most 30 s; an answer
  * over 1 MiB is refused (a certs-only reply is a few KiB); /cacerts is
  * fetched again every hour. */
 #define UPSTREAM_TIMEOUT_DEFAULT 30
+#define UPSTREAM_TIMEOUT_MAX 600
 #define UPSTREAM_MAX_RESPONSE_DEFAULT (1u << 20)
+#define UPSTREAM_MAX_RESPONSE_MIN 4096
 #define UPSTREAM_MAX_RESPONSE_LIMIT (16u << 20)
 #define UPSTREAM_REFRESH_DEFAULT 3600
+#define UPSTREAM_REFRESH_MAX (7 * 86400)
+
+_Static_assert(sizeof(estd_issuer_kind) == sizeof(int), "choice fields are ints");
+
+static const char *const issuers[] = {"embedded", "est", "cmp", NULL};
+
+/* Only issuer is in the template; docs/operator.md section 18 has the rest. */
+#define U estd_upstream_config
+#define UPSTREAM_TEXT(name, field, flags) \
+    ESTD_STRING(U, name, field, NULL, ESTD_KEY_HIDDEN | (flags), NULL)
+#define UPSTREAM_UINT(n, field, lo, hi, d)                                                 \
+    {.name = n, .type = ESTD_KEY_UINT, .offset = offsetof(U, field), .min = lo, .max = hi, \
+     .def = d, .flags = ESTD_KEY_HIDDEN}
+static const estd_config_key upstream_keys[] = {
+    ESTD_CHOICE(U, "issuer", issuer, issuers, ESTD_ISSUER_EMBEDDED,
+                "Who issues: embedded (this CA's key), or est / cmp to be a Registration\n"
+                "Authority in front of an upstream CA (upstream_url, upstream_trust,\n"
+                "upstream_cert, upstream_key, ...: see docs/operator.md, section 18)."),
+    UPSTREAM_TEXT("upstream_url", url, 0),
+    UPSTREAM_TEXT("upstream_trust", trust, ESTD_KEY_PATH),
+    UPSTREAM_TEXT("upstream_cert", cert, ESTD_KEY_PATH),
+    UPSTREAM_TEXT("upstream_key", key, ESTD_KEY_PATH),
+    UPSTREAM_TEXT("upstream_user", user, 0),
+    UPSTREAM_TEXT("upstream_password_file", password_file, ESTD_KEY_PATH),
+    UPSTREAM_TEXT("cmp_secret_file", cmp_secret_file, ESTD_KEY_PATH),
+    UPSTREAM_TEXT("cmp_reference", cmp_reference, 0),
+    ESTD_STRING(U, "upstream_cacerts_cache", cacerts_cache, "ca/upstream-cacerts.pem",
+                ESTD_KEY_HIDDEN | ESTD_KEY_PATH | ESTD_KEY_LABEL_PATH, NULL),
+    UPSTREAM_UINT("upstream_timeout_seconds", timeout_seconds, 1, UPSTREAM_TIMEOUT_MAX,
+                  UPSTREAM_TIMEOUT_DEFAULT),
+    UPSTREAM_UINT("upstream_max_response_bytes", max_response_bytes, UPSTREAM_MAX_RESPONSE_MIN,
+                  UPSTREAM_MAX_RESPONSE_LIMIT, UPSTREAM_MAX_RESPONSE_DEFAULT),
+    UPSTREAM_UINT("upstream_cacerts_refresh_seconds", cacerts_refresh_seconds, 1,
+                  UPSTREAM_REFRESH_MAX, UPSTREAM_REFRESH_DEFAULT),
+    {.name = "upstream_csrattrs", .type = ESTD_KEY_BOOL,
+     .offset = offsetof(U, csrattrs_from_upstream), .flags = ESTD_KEY_HIDDEN},
+};
+#undef UPSTREAM_TEXT
+#undef UPSTREAM_UINT
+#undef U
+
+const estd_config_table estd_upstream_keys = ESTD_TABLE(upstream_keys);
 
 void estd_upstream_config_defaults(estd_upstream_config *up, const char *label)
 {
     memset(up, 0, sizeof *up);
-    up->issuer = ESTD_ISSUER_EMBEDDED;
-    if (label[0] == '\0')
-        snprintf(up->cacerts_cache, sizeof up->cacerts_cache, "ca/upstream-cacerts.pem");
-    else
-        snprintf(up->cacerts_cache, sizeof up->cacerts_cache, "ca-%s/upstream-cacerts.pem",
-                 label);
-    up->timeout_seconds = UPSTREAM_TIMEOUT_DEFAULT;
-    up->max_response_bytes = UPSTREAM_MAX_RESPONSE_DEFAULT;
-    up->cacerts_refresh_seconds = UPSTREAM_REFRESH_DEFAULT;
+    estd_config_table_defaults(&estd_upstream_keys, up, label);
 }
-
-static const struct {
-    const char *key;
-    size_t offset;
-    size_t cap;
-} text_keys[] = {
-#define TEXT_KEY(name, field) {name, offsetof(estd_upstream_config, field), \
-                               sizeof(((estd_upstream_config *)0)->field)}
-    TEXT_KEY("upstream_url", url),
-    TEXT_KEY("upstream_trust", trust),
-    TEXT_KEY("upstream_cert", cert),
-    TEXT_KEY("upstream_key", key),
-    TEXT_KEY("upstream_user", user),
-    TEXT_KEY("upstream_password_file", password_file),
-    TEXT_KEY("cmp_secret_file", cmp_secret_file),
-    TEXT_KEY("cmp_reference", cmp_reference),
-    TEXT_KEY("upstream_cacerts_cache", cacerts_cache),
-#undef TEXT_KEY
-};
 
 est_status estd_upstream_key_set(estd_upstream_config *up, const char *key, const char *value,
                                  est_error *err)
 {
-    if (strcmp(key, "issuer") == 0) {
-        if (strcasecmp(value, "embedded") == 0)
-            up->issuer = ESTD_ISSUER_EMBEDDED;
-        else if (strcasecmp(value, "est") == 0)
-            up->issuer = ESTD_ISSUER_EST;
-        else if (strcasecmp(value, "cmp") == 0)
-            up->issuer = ESTD_ISSUER_CMP;
-        else
-            return est_error_set(err, EST_E_CONFIG, "'%s' is not embedded, est or cmp", value);
-        return EST_OK;
-    }
-    for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++)
-        if (strcmp(key, text_keys[i].key) == 0)
-            return estd_config_set_string((char *)up + text_keys[i].offset, text_keys[i].cap, value, err);
-    if (strcmp(key, "upstream_csrattrs") == 0)
-        return estd_config_set_bool(&up->csrattrs_from_upstream, value, err);
-    if (strcmp(key, "upstream_timeout_seconds") == 0)
-        return estd_config_set_uint(&up->timeout_seconds, value, 1, 600, err);
-    if (strcmp(key, "upstream_max_response_bytes") == 0)
-        return estd_config_set_uint(&up->max_response_bytes, value, 4096, UPSTREAM_MAX_RESPONSE_LIMIT, err);
-    if (strcmp(key, "upstream_cacerts_refresh_seconds") == 0)
-        return estd_config_set_uint(&up->cacerts_refresh_seconds, value, 1, 7 * 86400, err);
-    return EST_E_NOT_FOUND;
+    return estd_config_key_set(&estd_upstream_keys, up, key, value, err);
 }
 
 /* Resolves paths and checks that an upstream issuer has what it needs. */
 est_status estd_upstream_config_finish(estd_upstream_config *up, const char *dir, est_error *err)
 {
-    char *paths[] = {up->trust, up->cert, up->key, up->password_file, up->cmp_secret_file,
-                     up->cacerts_cache};
-
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-        if (estd_config_path_resolve(paths[i], ESTD_PATH_MAX, dir, err) != EST_OK)
-            return EST_E_CONFIG;
+    if (estd_config_table_resolve(&estd_upstream_keys, up, dir, err) != EST_OK)
+        return EST_E_CONFIG;
     if (up->issuer == ESTD_ISSUER_EMBEDDED)
         return EST_OK;
     if (up->url[0] == '\0')

@@ -62,9 +62,8 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
     const estd_request *req = job->req;
     int rfc = req->route.dialect == EST_DIALECT_RFC7030;
     est_cmc_response_spec spec = {.statuses = statuses, .status_count = count,
-                                  .transaction_id = job->cmc->transaction_id,
-                                  .recipient_nonce = job->cmc->has_sender_nonce
-                                                         ? &job->cmc->sender_nonce : NULL,
+                                  .transaction_id = est_cmc_request_get0_transaction_id(job->cmc),
+                                  .recipient_nonce = est_cmc_request_get0_sender_nonce(job->cmc),
                                   .certs = job->issued};
     uint8_t *der = NULL;
     size_t der_len = 0, len = 0;
@@ -154,7 +153,7 @@ static int signer_trusted(cmc_job *job, char *why, size_t why_len)
     int ok = 0;
 
     if (ctx == NULL || !X509_STORE_CTX_init(ctx, job->req->ca->trust, job->signer_cert,
-                                            job->cmc->certs)) {
+                                            est_cmc_request_get0_certs(job->cmc))) {
         snprintf(why, why_len, "out of memory");
         goto out;
     }
@@ -192,7 +191,8 @@ static int authorize_signer(cmc_job *job, estd_response *resp)
         return 0;
     }
     if (job->signer_cert == NULL) {
-        if (cmc->request_count != 1 || cmc->revoke_count != 0) {
+        if (est_cmc_request_cert_request_count(cmc) != 1 ||
+            est_cmc_request_revoke_count(cmc) != 0) {
             refuse(job, 403, EST_CMC_FAIL_BAD_REQUEST, 0, resp, "signed by a request's own key, "
                    "the PKIData may hold only that request; more needs an RA signature");
             return 0;
@@ -339,10 +339,11 @@ static int perform(cmc_job *job, estd_response *resp)
     est_store *store = job->srv->inst->store;
     estd_requester who = {job->auth->name, job->auth->method, NULL};
     est_cmc_request *cmc = job->cmc;
+    const char *identification = est_cmc_request_get0_identification(cmc);
     est_error err;
 
-    for (size_t i = 0; i < cmc->revoke_count; i++) {
-        const est_cmc_revoke *rv = &cmc->revokes[i];
+    for (size_t i = 0; i < est_cmc_request_revoke_count(cmc); i++) {
+        const est_cmc_revoke *rv = est_cmc_request_get0_revoke(cmc, i);
         char detail[EST_CMC_TEXT_MAX + 40];
         if (job->req->ca->cmp != NULL && !upstream_revoke(job, rv, resp))
             return 0;
@@ -353,19 +354,20 @@ static int perform(cmc_job *job, estd_response *resp)
             return 0;
         }
         snprintf(detail, sizeof detail, "fullcmc revokeRequest, reason %d%s%s", rv->reason,
-                 cmc->identification[0] ? ", identification " : "", cmc->identification);
+                 identification[0] ? ", identification " : "", identification);
         estd_audit(job->srv->inst, "revoke", job->req->ca->cfg->label, job->auth->name, NULL,
                    rv->serial_hex, detail);
         job->done.body_parts[job->done.body_part_count++] = rv->body_part_id;
     }
-    for (size_t i = 0; i < cmc->request_count; i++) {
+    for (size_t i = 0; i < est_cmc_request_cert_request_count(cmc); i++) {
+        const est_cmc_cert_request *r = est_cmc_request_get0_cert_request(cmc, i);
         X509 *cert = NULL;
-        if (estd_issue(job->srv->inst, job->req->ca, cmc->requests[i].csr, NULL, &who, "fullcmc",
-                       &cert, NULL, &err) != EST_OK) {
+        if (estd_issue(job->srv->inst, job->req->ca, r->csr, NULL, &who, "fullcmc", &cert, NULL,
+                       &err) != EST_OK) {
             int policy = err.code == EST_E_POLICY || err.code == EST_E_INPUT;
             refuse(job, store_status(&err, estd_issue_http_status(err.code), resp),
                    policy ? EST_CMC_FAIL_BAD_REQUEST : EST_CMC_FAIL_INTERNAL_CA_ERROR,
-                   cmc->requests[i].body_part_id, resp, "%s", err.message);
+                   r->body_part_id, resp, "%s", err.message);
             return 0;
         }
         if (!sk_X509_push(job->issued, cert)) {
@@ -373,7 +375,7 @@ static int perform(cmc_job *job, estd_response *resp)
             refuse(job, 500, EST_CMC_FAIL_INTERNAL_CA_ERROR, 0, resp, "out of memory");
             return 0;
         }
-        job->done.body_parts[job->done.body_part_count++] = cmc->requests[i].body_part_id;
+        job->done.body_parts[job->done.body_part_count++] = r->body_part_id;
     }
     return 1;
 }
@@ -414,28 +416,30 @@ out:
 static void handle(cmc_job *job, estd_response *resp)
 {
     est_cmc_request *cmc = job->cmc;
+    size_t requests = est_cmc_request_cert_request_count(cmc);
 
-    if (cmc->fail != EST_CMC_FAIL_NONE) {
-        refuse(job, 400, cmc->fail, cmc->fail_body_part, resp, "%s", cmc->fail_reason);
+    if (est_cmc_request_fail(cmc) != EST_CMC_FAIL_NONE) {
+        refuse(job, 400, est_cmc_request_fail(cmc), est_cmc_request_fail_body_part(cmc), resp,
+               "%s", est_cmc_request_get0_fail_reason(cmc));
         return;
     }
     if (!authorize_signer(job, resp))
         return;
-    for (size_t i = 0; i < cmc->revoke_count; i++)
-        if (!check_revoke(job, &cmc->revokes[i], resp))
+    for (size_t i = 0; i < est_cmc_request_revoke_count(cmc); i++)
+        if (!check_revoke(job, est_cmc_request_get0_revoke(cmc, i), resp))
             return;
-    for (size_t i = 0; i < cmc->request_count; i++)
-        if (!check_cert_request(job, &cmc->requests[i], resp))
+    for (size_t i = 0; i < requests; i++)
+        if (!check_cert_request(job, est_cmc_request_get0_cert_request(cmc, i), resp))
             return;
     /* draft-04 §4.2.3 manual approval: one request, answered like enroll
      * (202, then the certificate as a Simple PKI Response). */
-    if (cmc->request_count > 0 && job->req->ca->cfg->approval == ESTD_APPROVAL_MANUAL) {
-        if (cmc->request_count != 1 || cmc->revoke_count != 0)
+    if (requests > 0 && job->req->ca->cfg->approval == ESTD_APPROVAL_MANUAL) {
+        if (requests != 1 || est_cmc_request_revoke_count(cmc) != 0)
             refuse(job, 400, EST_CMC_FAIL_BAD_REQUEST, 0, resp,
                    "under manual approval a Full PKI Request may hold one certification request");
         else
-            estd_approval_gate(job->srv, job->req, job->auth, cmc->requests[0].csr, "fullcmc",
-                               resp);
+            estd_approval_gate(job->srv, job->req, job->auth,
+                               est_cmc_request_get0_cert_request(cmc, 0)->csr, "fullcmc", resp);
         return;
     }
     if (perform(job, resp))

@@ -275,9 +275,7 @@ static void respond(const estd_request *req, EVP_PKEY *key, X509 *cert,
                         body_len);
     resp->secret_body = enc->protection == SKG_PLAIN;
 out:
-    for (size_t i = 0; mp != NULL && i < mp->count; i++)
-        OPENSSL_cleanse(mp->parts[i].body, mp->parts[i].body_len);
-    est_multipart_free(mp);
+    est_multipart_free(mp); /* cleanses the key part */
     if (key_text != NULL)
         OPENSSL_clear_free(key_text, key_len);
     free(cert_text);

@@ -42,21 +42,23 @@ static void enroll_request_signed_by_its_own_key_round_trips(void **state)
     unsigned char *a = NULL, *b = NULL;
     int la, lb;
 
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_int_equal(req->request_count, 1);
-    assert_int_equal(req->revoke_count, 0);
-    assert_int_equal(req->requests[0].body_part_id, 1);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_cert_request_count(req), 1);
+    assert_int_equal(est_cmc_request_revoke_count(req), 0);
+    assert_int_equal(est_cmc_request_get0_cert_request(req, 0)->body_part_id, 1);
     la = i2d_X509_REQ(f->csr, &a);
-    lb = i2d_X509_REQ(req->requests[0].csr, &b);
+    lb = i2d_X509_REQ(est_cmc_request_get0_cert_request(req, 0)->csr, &b);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, (size_t)la);
-    assert_non_null(req->transaction_id);
-    assert_int_equal(ASN1_INTEGER_get(req->transaction_id), ids.transaction_id);
+    assert_non_null(est_cmc_request_get0_transaction_id(req));
+    assert_int_equal(ASN1_INTEGER_get(est_cmc_request_get0_transaction_id(req)),
+                     ids.transaction_id);
     assert_true(ids.transaction_id > 0);
-    assert_int_equal(req->has_sender_nonce, 1);
-    assert_int_equal(req->sender_nonce.len, EST_CMC_NONCE_LEN);
-    assert_memory_equal(req->sender_nonce.data, ids.sender_nonce.data, EST_CMC_NONCE_LEN);
-    assert_string_equal(req->identification, "");
+    assert_non_null(est_cmc_request_get0_sender_nonce(req));
+    assert_int_equal(est_cmc_request_get0_sender_nonce(req)->len, EST_CMC_NONCE_LEN);
+    assert_memory_equal(est_cmc_request_get0_sender_nonce(req)->data, ids.sender_nonce.data,
+                        EST_CMC_NONCE_LEN);
+    assert_string_equal(est_cmc_request_get0_identification(req), "");
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
     assert_null(signer);
     assert_int_equal(index, 0);
@@ -75,8 +77,8 @@ static void enroll_request_signed_by_an_ra_names_the_ra(void **state)
     X509 *signer = NULL;
     int index = 0;
 
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_string_equal(req->identification, "device-42");
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_string_equal(est_cmc_request_get0_identification(req), "device-42");
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
     assert_non_null(signer);
     assert_int_equal(X509_cmp(signer, f->ra_cert), 0);
@@ -97,13 +99,15 @@ static void revoke_request_names_issuer_serial_and_reason(void **state)
     X509 *signer = NULL;
     int index = 0;
 
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_int_equal(req->request_count, 0);
-    assert_int_equal(req->revoke_count, 1);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_cert_request_count(req), 0);
+    assert_int_equal(est_cmc_request_revoke_count(req), 1);
     assert_int_equal(est_serial_to_hex(X509_get0_serialNumber(leaf), hex, NULL), EST_OK);
-    assert_string_equal(req->revokes[0].serial_hex, hex);
-    assert_int_equal(X509_NAME_cmp(req->revokes[0].issuer, X509_get_subject_name(f->ca_cert)), 0);
-    assert_int_equal(req->revokes[0].reason, 1);
+    assert_string_equal(est_cmc_request_get0_revoke(req, 0)->serial_hex, hex);
+    assert_int_equal(X509_NAME_cmp(est_cmc_request_get0_revoke(req, 0)->issuer,
+                                   X509_get_subject_name(f->ca_cert)),
+                     0);
+    assert_int_equal(est_cmc_request_get0_revoke(req, 0)->reason, 1);
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
     assert_int_equal(X509_cmp(signer, leaf), 0);
     est_cmc_request_free(req);
@@ -174,8 +178,8 @@ static void enroll_exchange_in_process(void **state)
     est_cmc_status_entry ok = {.status = EST_CMC_SUCCESS, .body_parts = {1},
                                .body_part_count = 1, .text = "issued"};
     est_cmc_response_spec rspec = {.statuses = &ok, .status_count = 1,
-                                   .transaction_id = req->transaction_id,
-                                   .recipient_nonce = &req->sender_nonce};
+                                   .transaction_id = est_cmc_request_get0_transaction_id(req),
+                                   .recipient_nonce = est_cmc_request_get0_sender_nonce(req)};
     est_cmc_response *resp = NULL;
     X509_STORE *trust = X509_STORE_new();
     X509 *cert = NULL, *signer = NULL;
@@ -185,7 +189,9 @@ static void enroll_exchange_in_process(void **state)
     est_error err;
 
     assert_int_equal(est_cmc_request_verify(req, &signer, &index, NULL), EST_OK);
-    assert_int_equal(est_ca_issue(f->ca, req->requests[index].csr, NULL, NULL, &cert, NULL), EST_OK);
+    assert_int_equal(est_ca_issue(f->ca, est_cmc_request_get0_cert_request(req, index)->csr, NULL,
+                                  NULL, &cert, NULL),
+                     EST_OK);
     rspec.certs = sk_X509_new_null();
     assert_true(sk_X509_push(rspec.certs, cert) > 0);
     assert_int_equal(est_cmc_response_build(f->ca, &rspec, &der, &len, &err), EST_OK);

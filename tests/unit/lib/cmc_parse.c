@@ -39,13 +39,13 @@ static void expect_refusal(cmc_fixture *f, EST_CMC_PKI_DATA *pki, est_cmc_fail f
     est_cmc_request *req = NULL;
 
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, fail);
-    assert_int_equal(req->fail_body_part, body_part);
-    assert_non_null(strstr(req->fail_reason, reason_part));
+    assert_int_equal(est_cmc_request_fail(req), fail);
+    assert_int_equal(est_cmc_request_fail_body_part(req), body_part);
+    assert_non_null(strstr(est_cmc_request_get0_fail_reason(req), reason_part));
     /* the ids still come back for the CMC answer */
-    assert_non_null(req->transaction_id);
-    assert_int_equal(ASN1_INTEGER_get(req->transaction_id), 7);
-    assert_int_equal(req->has_sender_nonce, 1);
+    assert_non_null(est_cmc_request_get0_transaction_id(req));
+    assert_int_equal(ASN1_INTEGER_get(est_cmc_request_get0_transaction_id(req)), 7);
+    assert_non_null(est_cmc_request_get0_sender_nonce(req));
     est_cmc_request_free(req);
     pki_free(pki);
 }
@@ -147,9 +147,9 @@ static void wrong_content_type_is_a_cmc_bad_request(void **state)
     est_cmc_request *req = NULL;
 
     assert_int_equal(est_cmc_request_parse(der, len, &req, NULL), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_BAD_REQUEST);
-    assert_non_null(strstr(req->fail_reason, "id-cct-PKIData"));
-    assert_int_equal(req->request_count, 0);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_BAD_REQUEST);
+    assert_non_null(strstr(est_cmc_request_get0_fail_reason(req), "id-cct-PKIData"));
+    assert_int_equal(est_cmc_request_cert_request_count(req), 0);
     est_cmc_request_free(req);
     free(der);
     pki_free(pki);
@@ -288,7 +288,7 @@ static void body_part_ids_outside_the_range_are_errors(void **state)
     /* 4294967295 is the last valid ID, 4294967296 the first invalid one */
     assert_true(ASN1_INTEGER_set_uint64(first->body_part_id, UINT32_MAX));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
     est_cmc_request_free(req);
     assert_true(ASN1_INTEGER_set_uint64(first->body_part_id, (uint64_t)UINT32_MAX + 1));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_E_INPUT);
@@ -307,7 +307,7 @@ static void controls_limit_at_and_past(void **state)
     for (uint32_t id = 100; id < 100 + EST_CMC_MAX_CONTROLS - 2; id++)
         add(pki, id, "1.3.6.1.5.5.7.7.2", utf8("x", 1));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
     est_cmc_request_free(req);
     add(pki, 99, "1.3.6.1.5.5.7.7.2", utf8("x", 1));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_E_TOO_LARGE);
@@ -328,8 +328,8 @@ static void requests_limit_at_and_past(void **state)
         assert_true(sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, copy) > 0);
         if (id == 50 + EST_CMC_MAX_REQUESTS - 2) {
             assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-            assert_int_equal(req->request_count, EST_CMC_MAX_REQUESTS);
-            assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
+            assert_int_equal(est_cmc_request_cert_request_count(req), EST_CMC_MAX_REQUESTS);
+            assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
             est_cmc_request_free(req);
         }
     }
@@ -347,17 +347,17 @@ static void sender_nonce_size_at_and_past(void **state)
 
     assert_true(ASN1_STRING_set(v->value.octet_string, NULL, EST_CMC_NONCE_MAX));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_int_equal(req->sender_nonce.len, EST_CMC_NONCE_MAX);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_get0_sender_nonce(req)->len, EST_CMC_NONCE_MAX);
     est_cmc_request_free(req);
     assert_true(ASN1_STRING_set(v->value.octet_string, NULL, EST_CMC_NONCE_MAX + 1));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_BAD_REQUEST);
-    assert_non_null(strstr(req->fail_reason, "senderNonce"));
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_BAD_REQUEST);
+    assert_non_null(strstr(est_cmc_request_get0_fail_reason(req), "senderNonce"));
     est_cmc_request_free(req);
     assert_true(ASN1_STRING_set(v->value.octet_string, "", 0));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_BAD_REQUEST);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_BAD_REQUEST);
     est_cmc_request_free(req);
     pki_free(pki);
 }
@@ -372,8 +372,8 @@ static void identification_size_at_and_past(void **state)
     memset(text, 'i', sizeof text);
     add(pki, 4, "1.3.6.1.5.5.7.7.2", utf8(text, EST_CMC_TEXT_MAX));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_int_equal(strlen(req->identification), EST_CMC_TEXT_MAX);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_int_equal(strlen(est_cmc_request_get0_identification(req)), EST_CMC_TEXT_MAX);
     est_cmc_request_free(req);
     pki_free(pki);
     pki = cmc_fixture_pki_data(f->csr);
@@ -422,10 +422,10 @@ static void revoke_requests_limit_reason_and_shape(void **state)
     for (uint32_t id = 30; id < 30 + EST_CMC_MAX_REVOKES; id++)
         add(pki, id, "1.3.6.1.5.5.7.7.17", revoke_value(f, 4));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
-    assert_int_equal(req->fail, EST_CMC_FAIL_NONE);
-    assert_int_equal(req->revoke_count, EST_CMC_MAX_REVOKES);
-    assert_string_equal(req->revokes[0].serial_hex, "1234");
-    assert_int_equal(req->revokes[0].reason, 4);
+    assert_int_equal(est_cmc_request_fail(req), EST_CMC_FAIL_NONE);
+    assert_int_equal(est_cmc_request_revoke_count(req), EST_CMC_MAX_REVOKES);
+    assert_string_equal(est_cmc_request_get0_revoke(req, 0)->serial_hex, "1234");
+    assert_int_equal(est_cmc_request_get0_revoke(req, 0)->reason, 4);
     est_cmc_request_free(req);
     add(pki, 29, "1.3.6.1.5.5.7.7.17", revoke_value(f, 4));
     assert_int_equal(sign_and_parse(f, pki, &req), EST_E_TOO_LARGE);

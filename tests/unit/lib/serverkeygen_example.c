@@ -173,19 +173,20 @@ static void response_parses_and_key_matches_certificate(void **state)
     assert_non_null(strstr(body, "\nContent-Type=application/pkcs8\n\n-----BEGIN PRIVATE KEY"));
     assert_int_equal(
         est_multipart_parse((uint8_t *)body, body_len, boundary, &mp, &err), EST_OK);
-    assert_int_equal(mp->count, 2);
-    assert_string_equal(mp->parts[0].content_type, "application/pkcs8");
-    assert_string_equal(mp->parts[1].content_type, "application/pkcs7-mime");
-    assert_null(mp->parts[0].transfer_encoding);
-    assert_null(mp->parts[1].transfer_encoding);
+    assert_int_equal(est_multipart_part_count(mp), 2);
+    assert_string_equal(est_multipart_get0_part(mp, 0)->content_type, "application/pkcs8");
+    assert_string_equal(est_multipart_get0_part(mp, 1)->content_type, "application/pkcs7-mime");
+    assert_null(est_multipart_get0_part(mp, 0)->transfer_encoding);
+    assert_null(est_multipart_get0_part(mp, 1)->transfer_encoding);
     /* Preamble and epilogue stayed out of the parts. */
-    for (size_t i = 0; i < mp->count; i++) {
-        assert_null(memmem(mp->parts[i].body, mp->parts[i].body_len, "preamble", 8));
-        assert_null(memmem(mp->parts[i].body, mp->parts[i].body_len, "epilogue", 8));
+    for (size_t i = 0; i < est_multipart_part_count(mp); i++) {
+        const est_part *part = est_multipart_get0_part(mp, i);
+        assert_null(memmem(part->body, part->body_len, "preamble", 8));
+        assert_null(memmem(part->body, part->body_len, "epilogue", 8));
     }
 
-    EVP_PKEY *key = decode_key_part(&mp->parts[0]);
-    STACK_OF(X509) *certs = decode_certs_part(&mp->parts[1]);
+    EVP_PKEY *key = decode_key_part(est_multipart_get0_part(mp, 0));
+    STACK_OF(X509) *certs = decode_certs_part(est_multipart_get0_part(mp, 1));
     assert_int_equal(sk_X509_num(certs), 1);
     X509 *cert = sk_X509_value(certs, 0);
     char cn[128];
