@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "estkit.h"
+#include "estkit/password.h"
 
 /* Bytes signed per operation: about a certificate's TBS. */
 #define SIGNED_BYTES 512
@@ -137,13 +138,13 @@ static double time_scrypt(double seconds)
     start = now_s();
     do {
         if (est_password_verify("bench-password", encoded, NULL) != EST_OK) {
-            free(encoded);
+            est_free(encoded);
             return -1;
         }
         n++;
         elapsed = now_s() - start;
     } while (elapsed < seconds);
-    free(encoded);
+    est_free(encoded);
     return elapsed / (double)n * 1e6;
 }
 

@@ -7,7 +7,10 @@
 function(estkit_tier name sources below deps)
   set(objects estkit-${name}-objects)
   add_library(${objects} OBJECT ${sources})
-  set_target_properties(${objects} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  # Hidden by default: only declarations marked EST_API (include/estkit/api.h)
+  # leave the shared object; internal cross-file helpers stay inside it.
+  set_target_properties(${objects} PROPERTIES POSITION_INDEPENDENT_CODE ON
+    C_VISIBILITY_PRESET hidden)
   target_include_directories(${objects} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "estkit/auth.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (user != NULL || password != NULL) {
         abort();
     }
-    free(user);
-    free(user2);
+    est_free(user);
+    est_free(user2);
     est_secret_free(password);
     est_secret_free(password2);
     est_secret_free(built);

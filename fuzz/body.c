@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "estkit/body.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,9 +22,9 @@ static void round_trip(const uint8_t *der, size_t der_len, est_dialect dialect)
         abort();
     if ((dialect == EST_DIALECT_DRAFT) != (label != NULL))
         abort();
-    free(text);
-    free(back);
-    free(label);
+    est_free(text);
+    est_free(back);
+    est_free(label);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         round_trip(der, der_len, EST_DIALECT_RFC7030);
         round_trip(der, der_len, EST_DIALECT_DRAFT);
     }
-    free(der);
-    free(label);
+    est_free(der);
+    est_free(label);
     return 0;
 }

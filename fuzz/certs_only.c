@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "estkit/certs_only.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < sk_X509_num(certs); i++)
         if (X509_cmp(sk_X509_value(certs, i), sk_X509_value(again, i)) != 0)
             abort();
-    free(der);
+    est_free(der);
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(again, X509_free);
     return 0;

@@ -41,11 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(resp.body, data + 1, size - 1);
         resp.len = resp.cap = size - 1;
         if (data[0] % n < 2 || data[0] % n == n - 1) {
-            if (est_client_decode_certs(client, &resp, &certs, NULL) == EST_OK)
+            if (client_decode_certs(client, &resp, &certs, NULL) == EST_OK)
                 sk_X509_pop_free(certs, X509_free);
         }
         if (data[0] % n >= 2 &&
-            est_client_keygen_parse(client, &resp, &cert, &key, NULL) == EST_OK) {
+            client_keygen_parse(client, &resp, &cert, &key, NULL) == EST_OK) {
             X509_free(cert);
             EVP_PKEY_free(key);
         }

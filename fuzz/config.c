@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "estkit/csr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "estkit.h"
+#include "estkit/csr.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

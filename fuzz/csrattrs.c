@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/objects.h>
 #include "estkit/csrattrs.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,8 +25,8 @@ static void check_rfc(const est_csrattrs *attrs)
         est_csrattrs_encode(back, EST_DIALECT_RFC7030, &der2, &len2, NULL) != EST_OK ||
         len2 != len || memcmp(der, der2, len) != 0)
         abort();
-    free(der);
-    free(der2);
+    est_free(der);
+    est_free(der2);
     est_csrattrs_free(back);
 }
 
@@ -44,7 +45,7 @@ static void check_draft(const est_csrattrs *attrs)
         if (est_csrattrs_get0_attribute(back, i) != NULL ||
             OBJ_cmp(est_csrattrs_get0_oid(back, i), est_csrattrs_get0_oid(attrs, i)) != 0)
             abort();
-    free(der);
+    est_free(der);
     est_csrattrs_free(back);
 }
 

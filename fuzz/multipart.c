@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "estkit/multipart.h"
+#include "estkit/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,7 +35,7 @@ static void check_rebuild(const est_multipart *mp, const char *boundary)
             abort();
     }
     est_multipart_free(back);
-    free(out);
+    est_free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "estkit/auth.h"
 #include "estkit/route.h"
+#include "estkit/mem.h"
 #include "request_head.h"
 
 #define FUZZ_MAX_HEAD 8192
@@ -48,7 +49,7 @@ static void follow_head(const char *head, size_t len)
         char *user = NULL, *password = NULL;
         est_digest_credentials *cred = NULL;
         if (est_basic_parse(auth, &user, &password, NULL) == EST_OK) {
-            free(user);
+            est_free(user);
             est_secret_free(password);
         }
         if (est_digest_parse(auth, &cred, NULL) == EST_OK)

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dup[size] = '\0';
         if ((escaped = est_text_escape_dup(dup, 64)) != NULL && strlen(escaped) > 64)
             abort();
-        free(escaped);
+        est_free(escaped);
         free(dup);
     }
     return 0;

@@ -7,7 +7,9 @@
 #ifndef ESTKIT_H
 #define ESTKIT_H
 
+#include "estkit/api.h"
 #include "estkit/error.h"
+#include "estkit/mem.h"
 #include "estkit/types.h"
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
@@ -16,8 +18,17 @@
 #include "estkit/media_type.h"
 #include "estkit/route.h"
 #include "estkit/auth.h"
+#include "estkit/password.h"
 #include "estkit/channel_binding.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/name.h"
+#include "estkit/csr.h"
+#include "estkit/signer.h"
 #include "estkit/ca.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
+#include "estkit/rollover.h"
 #include "estkit/store.h"
 #include "estkit/client.h"
 #include "estkit/cmc.h"

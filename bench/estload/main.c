@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include "estkit.h"
 #include "estload.h"
+#include "estkit/mem.h"
 
 /* Longest password read from stdin. */
 #define PASSWORD_LINE_MAX 1024

@@ -251,7 +251,7 @@ int pki_check_certs_only(const char *body, size_t len, X509 **cert, char *why, s
     rc = 0;
 out:
     sk_X509_pop_free(certs, X509_free);
-    free(der);
+    est_free(der);
     return rc;
 }
 

@@ -4,7 +4,9 @@
 #ifndef ESTKIT_AUTH_H
 #define ESTKIT_AUTH_H
 
+#include <stdint.h>
 #include <time.h>
+#include "estkit/api.h"
 #include "estkit/error.h"
 
 #define EST_AUTH_HEADER_MAX 4096
@@ -12,12 +14,14 @@
 #define EST_PASSWORD_MAX 256
 
 /* --- Basic --- */
-/* Parses "Basic <base64(user:pass)>". *user and *password are malloc'd;
- * free password with est_secret_free. */
-est_status est_basic_parse(const char *authorization, char **user, char **password,
-                           est_error *err);
-/* Builds the header value "Basic ..." for a client. */
-est_status est_basic_build(const char *user, const char *password, char **out, est_error *err);
+/* Parses "Basic <base64(user:pass)>". *user: est_free;
+ * *password: est_secret_free. */
+EST_API est_status est_basic_parse(const char *authorization, char **user, char **password,
+                                   est_error *err);
+/* Builds the header value "Basic ..." for a client; *out: est_secret_free
+ * (it carries the password). */
+EST_API est_status est_basic_build(const char *user, const char *password, char **out,
+                                   est_error *err);
 
 /* --- Digest --- */
 typedef enum est_digest_alg {
@@ -33,55 +37,45 @@ typedef struct est_digest_credentials {
 
 /* Parses "Digest k=v, k="v", ..." into a new struct (unknown keys ignored,
  * duplicate keys rejected). */
-est_status est_digest_parse(const char *authorization, est_digest_credentials **out,
-                            est_error *err);
-void est_digest_credentials_free(est_digest_credentials *cred);
+EST_API est_status est_digest_parse(const char *authorization, est_digest_credentials **out,
+                                    est_error *err);
+EST_API void est_digest_credentials_free(est_digest_credentials *cred);
 /* Maps the algorithm token (NULL = MD5) to an enum. */
-est_status est_digest_alg_parse(const char *token, est_digest_alg *alg, est_error *err);
-const char *est_digest_alg_name(est_digest_alg alg);
+EST_API est_status est_digest_alg_parse(const char *token, est_digest_alg *alg, est_error *err);
+EST_API const char *est_digest_alg_name(est_digest_alg alg);
 
 /* HA1 = H(user ":" realm ":" password), lowercase hex into out. */
-est_status est_digest_ha1(est_digest_alg alg, const char *user, const char *realm,
-                          const char *password, char out[EST_DIGEST_HEX_MAX], est_error *err);
+EST_API est_status est_digest_ha1(est_digest_alg alg, const char *user, const char *realm,
+                                  const char *password, char out[EST_DIGEST_HEX_MAX],
+                                  est_error *err);
 /* response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" H(method ":" uri))
  * (qop=auth; with qop NULL: H(HA1 ":" nonce ":" HA2)). */
-est_status est_digest_response(est_digest_alg alg, const char *ha1_hex, const char *nonce,
-                               const char *nc, const char *cnonce, const char *qop,
-                               const char *method, const char *uri,
-                               char out[EST_DIGEST_HEX_MAX], est_error *err);
+EST_API est_status est_digest_response(est_digest_alg alg, const char *ha1_hex, const char *nonce,
+                                       const char *nc, const char *cnonce, const char *qop,
+                                       const char *method, const char *uri,
+                                       char out[EST_DIGEST_HEX_MAX], est_error *err);
 
 /* Server-side nonces: HMAC-protected, carry their issue time, expire after
  * lifetime seconds; nc values must strictly increase per nonce (replay). */
 typedef struct est_digest_nonces est_digest_nonces;
-est_digest_nonces *est_digest_nonces_new(unsigned lifetime_seconds);
-void est_digest_nonces_free(est_digest_nonces *book);
+EST_API est_digest_nonces *est_digest_nonces_new(unsigned lifetime_seconds);
+EST_API void est_digest_nonces_free(est_digest_nonces *book);
 /* Replaces the book's random secret with a shared one (e.g. the store's),
  * so that every server holding it accepts the nonces of the others.
  * len: 16-32 bytes; EST_E_INPUT otherwise. Call before issuing. */
-est_status est_digest_nonces_set_secret(est_digest_nonces *book, const uint8_t *secret,
-                                        size_t len, est_error *err);
+EST_API est_status est_digest_nonces_set_secret(est_digest_nonces *book, const uint8_t *secret,
+                                                size_t len, est_error *err);
 /* Writes a fresh nonce (NUL-terminated, <= 128 chars) into out. */
-est_status est_digest_nonce_issue(est_digest_nonces *book, time_t now, char *out, size_t cap,
-                                  est_error *err);
+EST_API est_status est_digest_nonce_issue(est_digest_nonces *book, time_t now, char *out,
+                                          size_t cap, est_error *err);
 /* EST_OK; EST_E_AUTH with message "stale" for an expired but authentic
  * nonce; EST_E_AUTH for a forged nonce or a replayed/non-increasing nc. */
-est_status est_digest_nonce_check(est_digest_nonces *book, const char *nonce, const char *nc,
-                                  time_t now, est_error *err);
+EST_API est_status est_digest_nonce_check(est_digest_nonces *book, const char *nonce,
+                                          const char *nc, time_t now, est_error *err);
 
 /* Verifies a full Digest Authorization against a stored HA1 (constant-time
  * compare). method/uri are the request's. */
-est_status est_digest_verify(const est_digest_credentials *cred, const char *ha1_hex,
-                             const char *method, const char *request_uri, est_error *err);
-
-/* --- password storage --- */
-/* Salted slow hash via OpenSSL's scrypt KDF, encoded as
- * "$scrypt$ln=15,r=8,p=1$<b64 salt>$<b64 hash>". *encoded malloc'd. */
-est_status est_password_hash(const char *password, char **encoded, est_error *err);
-/* EST_OK on match, EST_E_AUTH on mismatch, EST_E_INPUT on a bad encoding.
- * Constant-time compare. */
-est_status est_password_verify(const char *password, const char *encoded, est_error *err);
-
-/* Cleanses and frees a NUL-terminated secret; NULL ok. */
-void est_secret_free(char *secret);
+EST_API est_status est_digest_verify(const est_digest_credentials *cred, const char *ha1_hex,
+                                     const char *method, const char *request_uri, est_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef ESTKIT_BODY_H
 #define ESTKIT_BODY_H
 
+#include "estkit/api.h"
 #include "estkit/error.h"
 #include "estkit/types.h"
 
@@ -24,28 +25,29 @@
 #define EST_BODY_LINE_DEFAULT 64u
 #define EST_BODY_LINE_MAX 76u
 
-/* Decodes in[0..in_len) to DER. On success *der is malloc'd (free()).
+/* Decodes in[0..in_len) to DER. On success *der: est_free.
  * When pem_label is non-NULL and the input was PEM, *pem_label receives the
- * label ("PKCS7", "CERTIFICATE REQUEST", ...; malloc'd), else NULL.
+ * label ("PKCS7", "CERTIFICATE REQUEST", ...; est_free), else NULL.
  * The DER is not parsed further, except that a result must start with a
  * DER SEQUENCE whose length covers the whole output exactly. */
-est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size_t *der_len,
-                           char **pem_label, est_error *err);
+EST_API est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size_t *der_len,
+                                   char **pem_label, est_error *err);
 
 /* Encodes DER for the wire in the given dialect (pem_label used for the
  * draft, e.g. "PKCS7"), RFC 7030 bodies in EST_BODY_LINE_DEFAULT lines.
- * *out is malloc'd, NUL-terminated; *out_len excludes the NUL. */
-est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect dialect,
-                           const char *pem_label, char **out, size_t *out_len, est_error *err);
+ * *out (est_free) is NUL-terminated; *out_len excludes the NUL. */
+EST_API est_status est_body_encode(const uint8_t *der, size_t der_len, est_dialect dialect,
+                                   const char *pem_label, char **out, size_t *out_len,
+                                   est_error *err);
 
 /* The same with the RFC 7030 line length chosen: 0 = one unbroken line (no
  * line end at all; strongSwan's pki needs this), else a multiple of 4 up to
  * EST_BODY_LINE_MAX, each line ended by LF. Draft-04 PEM ignores it. */
-est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect dialect,
-                                 const char *pem_label, unsigned line_chars, char **out,
-                                 size_t *out_len, est_error *err);
+EST_API est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect dialect,
+                                         const char *pem_label, unsigned line_chars, char **out,
+                                         size_t *out_len, est_error *err);
 
 /* EST_OK when line_chars is a length est_body_encode_lines accepts. */
-est_status est_body_line_check(unsigned line_chars, est_error *err);
+EST_API est_status est_body_line_check(unsigned line_chars, est_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/ssl.h>
+#include "estkit/api.h"
 #include "estkit/error.h"
 
 /* Largest binding: a Finished message is at most one hash output
@@ -25,11 +26,11 @@
  * handshake must be complete) into out[0..cap), its length into *out_len.
  * EST_E_TLS when no binding can be had (handshake not done, exporter
  * failure), EST_E_TOO_LARGE when cap is too small. */
-est_status est_channel_binding_get(SSL *ssl, uint8_t *out, size_t cap, size_t *out_len,
-                                   est_error *err);
+EST_API est_status est_channel_binding_get(SSL *ssl, uint8_t *out, size_t cap, size_t *out_len,
+                                           est_error *err);
 
 /* The same as NUL-terminated base64 (RFC 4648 §4, padded): the text a
  * challengePassword carries. */
-est_status est_channel_binding_b64(SSL *ssl, char *out, size_t cap, est_error *err);
+EST_API est_status est_channel_binding_b64(SSL *ssl, char *out, size_t cap, est_error *err);
 
 #endif

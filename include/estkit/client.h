@@ -21,7 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include "estkit/ca.h"
+#include "estkit/api.h"
+#include "estkit/key.h"
 #include "estkit/csrattrs.h"
 #include "estkit/error.h"
 #include "estkit/types.h"
@@ -104,25 +105,25 @@ typedef struct est_client_config {
 
 /* Zeroes cfg (RFC 7030 dialect, HTTP auth "any", default timeout, base64
  * lines of EST_BODY_LINE_DEFAULT). */
-void est_client_config_init(est_client_config *cfg);
+EST_API void est_client_config_init(est_client_config *cfg);
 
 /* Checks the URL and label and loads the trust files. No network I/O. */
-est_status est_client_new(const est_client_config *cfg, est_client **out, est_error *err);
-void est_client_free(est_client *client);
+EST_API est_status est_client_new(const est_client_config *cfg, est_client **out, est_error *err);
+EST_API void est_client_free(est_client *client);
 
 /* "host:port" as messages name the server. */
-const char *est_client_get0_server(const est_client *client);
+EST_API const char *est_client_get0_server(const est_client *client);
 /* The base URL ("https://host:port/.well-known/est[/label]"). */
-const char *est_client_get0_base_url(const est_client *client);
+EST_API const char *est_client_get0_base_url(const est_client *client);
 /* 1 when a trust anchor is configured or was bootstrapped. */
-int est_client_is_trusted(const est_client *client);
+EST_API int est_client_is_trusted(const est_client *client);
 /* HTTP status of the last response (0 when none). */
-long est_client_get_http_status(const est_client *client);
+EST_API long est_client_get_http_status(const est_client *client);
 /* After EST_E_RETRY_LATER: the server's Retry-After in seconds. */
-unsigned est_client_get_retry_after(const est_client *client);
+EST_API unsigned est_client_get_retry_after(const est_client *client);
 /* After EST_E_RETRY_LATER: the request to repeat (est_client_enroll_csr). */
-est_status est_client_get0_last_request(const est_client *client, const uint8_t **der,
-                                        size_t *der_len);
+EST_API est_status est_client_get0_last_request(const est_client *client, const uint8_t **der,
+                                                size_t *der_len);
 
 /* GET /cacerts (draft-04 §4.1). On success *certs holds the trust anchor
  * (newest self-signed certificate) first, then every other certificate of
@@ -130,10 +131,10 @@ est_status est_client_get0_last_request(const est_client *client, const uint8_t 
  * bootstrap: on acceptance the handle trusts these certificates from now
  * on, on a new connection (save them for explicit_trust_file); on refusal
  * EST_E_AUTH. Caller frees with sk_X509_pop_free(certs, X509_free). */
-est_status est_client_cacerts(est_client *client, STACK_OF(X509) **certs, est_error *err);
+EST_API est_status est_client_cacerts(est_client *client, STACK_OF(X509) * *certs, est_error *err);
 
 /* GET /csrattrs (draft-04 §4.5). HTTP 204 and 404 give an empty list. */
-est_status est_client_csrattrs(est_client *client, est_csrattrs **out, est_error *err);
+EST_API est_status est_client_csrattrs(est_client *client, est_csrattrs **out, est_error *err);
 
 typedef struct est_enroll_params {
     EVP_PKEY *key;          /* the key to certify; NULL: generate one */
@@ -154,58 +155,34 @@ typedef struct est_enroll_params {
  * max_wait_seconds. *cert: the issued certificate; *new_key: the generated
  * key (NULL when params->key was given). EST_E_RETRY_LATER: still pending;
  * the generated key is then returned too, to repeat the request later. */
-est_status est_client_enroll(est_client *client, const est_enroll_params *params, X509 **cert,
-                             EVP_PKEY **new_key, est_error *err);
-est_status est_client_reenroll(est_client *client, const est_enroll_params *params, X509 **cert,
-                               EVP_PKEY **new_key, est_error *err);
+EST_API est_status est_client_enroll(est_client *client, const est_enroll_params *params,
+                                     X509 **cert, EVP_PKEY **new_key, est_error *err);
+EST_API est_status est_client_reenroll(est_client *client, const est_enroll_params *params,
+                                       X509 **cert, EVP_PKEY **new_key, est_error *err);
 /* Posts a ready DER CSR as-is to op (EST_OP_SIMPLEENROLL or _SIMPLEREENROLL):
  * the repeat of a pending request. */
-est_status est_client_enroll_csr(est_client *client, est_operation op, const uint8_t *csr_der,
-                                 size_t csr_len, X509 **cert, est_error *err);
+EST_API est_status est_client_enroll_csr(est_client *client, est_operation op,
+                                         const uint8_t *csr_der, size_t csr_len, X509 **cert,
+                                         est_error *err);
 
 /* /serverkeygen (draft-04 §4.4): the CSR is signed with params->key or a
  * throwaway key; the server's multipart answer gives *key (PKCS#8) and
  * *cert, whose public keys must match. */
-est_status est_client_serverkeygen(est_client *client, const est_enroll_params *params,
-                                   X509 **cert, EVP_PKEY **key, est_error *err);
+EST_API est_status est_client_serverkeygen(est_client *client, const est_enroll_params *params,
+                                           X509 **cert, EVP_PKEY **key, est_error *err);
 
 /* /fullcmc (draft-04 §4.3): posts a Full PKI Request (DER) and returns the
- * response DER (a Full or Simple PKI Response) for the caller to parse. */
-est_status est_client_fullcmc(est_client *client, const uint8_t *req_der, size_t req_len,
-                              uint8_t **resp_der, size_t *resp_len, est_error *err);
+ * response DER (a Full or Simple PKI Response) for the caller to parse;
+ * *resp_der: est_free. */
+EST_API est_status est_client_fullcmc(est_client *client, const uint8_t *req_der, size_t req_len,
+                                      uint8_t **resp_der, size_t *resp_len, est_error *err);
 
 /* The channel binding (base64, draft-04 §3.5) of the connection the last
  * GET /csrattrs ran on, for a CSR the caller builds itself (one inside a
  * Full PKI Request). The next est_client_fullcmc is then sent on that same
  * connection only (EST_E_TLS if it was lost). EST_E_TLS when there is none. */
-est_status est_client_get_channel_binding(est_client *client, char *out, size_t cap,
-                                          est_error *err);
-
-/* --- CSR helpers --- */
-
-typedef struct est_csr_params {
-    EVP_PKEY *key;
-    const EVP_MD *md;               /* NULL: est_key_digest(key) */
-    const X509_NAME *subject;       /* NULL: empty subject (then san is needed) */
-    const GENERAL_NAMES *san;       /* NULL: none */
-    const char *challenge_password; /* NULL: none */
-    const char *mac_address;        /* NULL: none; else macAddress (1.3.6.1.1.1.1.22) */
-} est_csr_params;
-
-/* Builds and signs a PKCS#10 request (SAN in an extensionRequest). */
-est_status est_csr_build(const est_csr_params *params, X509_REQ **out, est_error *err);
-
-#define EST_SAN_MAX_NAMES 64
-/* Appends names to *names (created when NULL): a comma list of "DNS:x",
- * "IP:1.2.3.4", "email:x", "URI:x", or bare names (an IP literal or a DNS
- * name). */
-est_status est_san_parse(const char *text, GENERAL_NAMES **names, est_error *err);
-
-/* What /csrattrs asks of the key (draft-04 §4.5.2): *type_set is 1 when a
- * known curve or algorithm is named (1.3.132.0.4 is sect113r1 and not
- * known), and *md is the requested hash or NULL. */
-void est_csrattrs_key_wishes(const est_csrattrs *attrs, int *type_set, est_key_type *type,
-                             const EVP_MD **md);
+EST_API est_status est_client_get_channel_binding(est_client *client, char *out, size_t cap,
+                                                  est_error *err);
 
 /* --- trust helpers --- */
 
@@ -213,16 +190,16 @@ void est_csrattrs_key_wishes(const est_csrattrs *attrs, int *type_set, est_key_t
  * notAfter) of certs as the trust anchor and validates every other against
  * it. *ordered: anchor first, then the rest. EST_E_TLS names the first
  * certificate that does not validate. */
-est_status est_cacerts_select_anchor(STACK_OF(X509) *certs, STACK_OF(X509) **ordered,
-                                     est_error *err);
+EST_API est_status est_cacerts_select_anchor(STACK_OF(X509) * certs, STACK_OF(X509) * *ordered,
+                                             est_error *err);
 
 /* "sha256:HEX" (colons allowed, any case) matches cert's SHA-256:
  * EST_OK, EST_E_AUTH on a mismatch, EST_E_INPUT on a malformed text.
  * cert NULL: checks the text only. */
-est_status est_fingerprint_check(X509 *cert, const char *fingerprint, est_error *err);
+EST_API est_status est_fingerprint_check(X509 *cert, const char *fingerprint, est_error *err);
 /* Colon-separated upper-case hex of the digest of cert's DER. */
 #define EST_FINGERPRINT_TEXT_MAX (3 * EVP_MAX_MD_SIZE)
-est_status est_fingerprint_text(X509 *cert, const EVP_MD *md, char *out, size_t cap,
-                                est_error *err);
+EST_API est_status est_fingerprint_text(X509 *cert, const EVP_MD *md, char *out, size_t cap,
+                                        est_error *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <openssl/x509.h>
 #include <openssl/cms.h>
+#include "estkit/api.h"
 #include "estkit/ca.h"
 #include "estkit/error.h"
 
@@ -59,9 +60,9 @@ typedef enum est_cmc_fail {
 } est_cmc_fail;
 
 /* "badRequest", ...; "none" for EST_CMC_FAIL_NONE, "unknown" otherwise. */
-const char *est_cmc_fail_name(est_cmc_fail fail);
+EST_API const char *est_cmc_fail_name(est_cmc_fail fail);
 /* "success", "failed", ...; "unknown" otherwise. */
-const char *est_cmc_status_name(est_cmc_status status);
+EST_API const char *est_cmc_status_name(est_cmc_status status);
 
 typedef struct est_cmc_nonce {
     uint8_t data[EST_CMC_NONCE_MAX];
@@ -91,9 +92,9 @@ typedef struct est_cmc_ids {
 /* Builds a Full PKI Request: PKIData (controls transactionId and
  * senderNonce, then either the PKCS#10 as body part 1 or a revokeRequest)
  * in a SignedData with content type id-cct-PKIData. ids receives the fresh
- * transactionId and senderNonce. *der malloc'd. */
-est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
-                                 uint8_t **der, size_t *der_len, est_error *err);
+ * transactionId and senderNonce. *der: est_free. */
+EST_API est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
+                                         uint8_t **der, size_t *der_len, est_error *err);
 
 typedef struct est_cmc_response {
     /* The first CMCStatusInfoV2 that is not success, else success. */
@@ -113,14 +114,14 @@ typedef struct est_cmc_response {
  * when non-NULL, the signer certificate must chain to it; NULL checks the
  * signature only (integrity, not origin). A Simple PKI Response (certs-only)
  * is EST_E_PROTOCOL: parse it with est_certs_only_parse. */
-est_status est_cmc_response_parse(const uint8_t *der, size_t der_len, X509_STORE *trust,
-                                  est_cmc_response **out, est_error *err);
-void est_cmc_response_free(est_cmc_response *resp);
+EST_API est_status est_cmc_response_parse(const uint8_t *der, size_t der_len, X509_STORE *trust,
+                                          est_cmc_response **out, est_error *err);
+EST_API void est_cmc_response_free(est_cmc_response *resp);
 /* EST_E_PROTOCOL unless resp echoes ids (transactionId, recipientNonce). */
-est_status est_cmc_response_check_ids(const est_cmc_response *resp, const est_cmc_ids *ids,
-                                      est_error *err);
+EST_API est_status est_cmc_response_check_ids(const est_cmc_response *resp, const est_cmc_ids *ids,
+                                              est_error *err);
 /* The certificate in resp whose public key is key (borrowed), or NULL. */
-X509 *est_cmc_response_get0_cert_for_key(const est_cmc_response *resp, const EVP_PKEY *key);
+EST_API X509 *est_cmc_response_get0_cert_for_key(const est_cmc_response *resp, const EVP_PKEY *key);
 
 /* --- server side --- */
 
@@ -147,36 +148,36 @@ typedef struct est_cmc_request est_cmc_request;
  * type parses with est_cmc_request_fail = badRequest so it can be answered
  * in CMC. The signature is not checked here: see est_cmc_request_verify.
  * *out: free with est_cmc_request_free. */
-est_status est_cmc_request_parse(const uint8_t *der, size_t der_len, est_cmc_request **out,
-                                 est_error *err);
+EST_API est_status est_cmc_request_parse(const uint8_t *der, size_t der_len, est_cmc_request **out,
+                                         est_error *err);
 /* Frees req and everything it holds; NULL is a no-op. */
-void est_cmc_request_free(est_cmc_request *req);
+EST_API void est_cmc_request_free(est_cmc_request *req);
 
 /* Accessors. Pointers are borrowed from req: valid until
  * est_cmc_request_free, never freed by the caller. */
 /* The transactionId control, or NULL when absent. */
-const ASN1_INTEGER *est_cmc_request_get0_transaction_id(const est_cmc_request *req);
+EST_API const ASN1_INTEGER *est_cmc_request_get0_transaction_id(const est_cmc_request *req);
 /* The senderNonce control, or NULL when absent. */
-const est_cmc_nonce *est_cmc_request_get0_sender_nonce(const est_cmc_request *req);
+EST_API const est_cmc_nonce *est_cmc_request_get0_sender_nonce(const est_cmc_request *req);
 /* The id-cmc-identification text; "" when absent. */
-const char *est_cmc_request_get0_identification(const est_cmc_request *req);
+EST_API const char *est_cmc_request_get0_identification(const est_cmc_request *req);
 /* The PKCS#10 requests (at most EST_CMC_MAX_REQUESTS); get0 is NULL when i
  * is not below the count. */
-size_t est_cmc_request_cert_request_count(const est_cmc_request *req);
-const est_cmc_cert_request *est_cmc_request_get0_cert_request(const est_cmc_request *req,
-                                                              size_t i);
+EST_API size_t est_cmc_request_cert_request_count(const est_cmc_request *req);
+EST_API const est_cmc_cert_request *est_cmc_request_get0_cert_request(const est_cmc_request *req,
+                                                                      size_t i);
 /* The revokeRequest controls (at most EST_CMC_MAX_REVOKES), likewise. */
-size_t est_cmc_request_revoke_count(const est_cmc_request *req);
-const est_cmc_revoke *est_cmc_request_get0_revoke(const est_cmc_request *req, size_t i);
+EST_API size_t est_cmc_request_revoke_count(const est_cmc_request *req);
+EST_API const est_cmc_revoke *est_cmc_request_get0_revoke(const est_cmc_request *req, size_t i);
 /* The SignedData's certificates (the signer's chain, as sent). */
-STACK_OF(X509) *est_cmc_request_get0_certs(const est_cmc_request *req);
+EST_API STACK_OF(X509) *est_cmc_request_get0_certs(const est_cmc_request *req);
 /* The first reason the request must fail although it parsed (an unknown
  * control, CRMF, a duplicate body part, ...): the server still answers in
  * CMC, echoing the ids. EST_CMC_FAIL_NONE when none; then the body part
  * is 0 and the reason "". Body part 0 = the PKIData as a whole. */
-est_cmc_fail est_cmc_request_fail(const est_cmc_request *req);
-uint32_t est_cmc_request_fail_body_part(const est_cmc_request *req);
-const char *est_cmc_request_get0_fail_reason(const est_cmc_request *req);
+EST_API est_cmc_fail est_cmc_request_fail(const est_cmc_request *req);
+EST_API uint32_t est_cmc_request_fail_body_part(const est_cmc_request *req);
+EST_API const char *est_cmc_request_get0_fail_reason(const est_cmc_request *req);
 
 /* Checks the request's single SignerInfo. The signer is either a
  * certificate included in the SignedData (*signer_cert, borrowed; chain
@@ -184,8 +185,8 @@ const char *est_cmc_request_get0_fail_reason(const est_cmc_request *req);
  * PKCS#10 requests, named by its key identifier (*signer_request = its
  * index, else -1). EST_E_AUTH when the signature does not verify or the
  * signer cannot be found. */
-est_status est_cmc_request_verify(est_cmc_request *req, X509 **signer_cert, int *signer_request,
-                                  est_error *err);
+EST_API est_status est_cmc_request_verify(est_cmc_request *req, X509 **signer_cert,
+                                          int *signer_request, est_error *err);
 
 typedef struct est_cmc_status_entry {
     est_cmc_status status;
@@ -205,8 +206,8 @@ typedef struct est_cmc_response_spec {
 
 /* Builds a Full PKI Response (PKIResponse in SignedData, content type
  * id-cct-PKIResponse) signed by the CA; certificates: spec->certs and the
- * CA certificate. A fresh senderNonce is added. *der malloc'd. */
-est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec, uint8_t **der,
-                                  size_t *der_len, est_error *err);
+ * CA certificate. A fresh senderNonce is added. *der: est_free. */
+EST_API est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec,
+                                          uint8_t **der, size_t *der_len, est_error *err);
 
 #endif

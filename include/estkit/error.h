@@ -7,6 +7,8 @@
 #ifndef ESTKIT_ERROR_H
 #define ESTKIT_ERROR_H
 
+#include "estkit/api.h"
+
 #include <stdarg.h>
 
 #ifdef __cplusplus
@@ -43,26 +45,27 @@ typedef struct est_error {
 } est_error;
 
 /* Short fixed description of a code ("malformed input"). Never NULL. */
-const char *est_strerror(est_status code);
+EST_API const char *est_strerror(est_status code);
 
 /* Sets err (if non-NULL) to code and a printf-formatted reason; returns code
  * so callers can write `return est_error_set(err, EST_E_INPUT, "...")`. */
-est_status est_error_set(est_error *err, est_status code, const char *fmt, ...)
+EST_API est_status est_error_set(est_error *err, est_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like est_error_set, then appends ": <OpenSSL's first queued reason>" when
  * the OpenSSL error queue holds one, and clears that queue. */
-est_status est_error_set_openssl(est_error *err, est_status code, const char *fmt, ...)
+EST_API est_status est_error_set_openssl(est_error *err, est_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prefixes err's message (if err is non-NULL) with "context: ", sets its
  * code to code, and returns code. The caller passes the failure it is
  * reporting, so the status it returns never depends on whether the caller
  * asked for a message (err == NULL is a documented value everywhere). */
-est_status est_error_prefix(est_error *err, est_status code, const char *fmt, ...)
+EST_API est_status est_error_prefix(est_error *err, est_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-void est_error_clear(est_error *err);
+/* Resets err (if non-NULL) to EST_OK with an empty message. */
+EST_API void est_error_clear(est_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <openssl/x509.h>
+#include "estkit/api.h"
 #include "estkit/ca.h"
 #include "estkit/error.h"
 
@@ -32,16 +33,18 @@ typedef enum est_decrypt_key_kind {
  * as their bytes), into out[0..cap). EST_E_NOT_FOUND when absent;
  * EST_E_INPUT when malformed, empty, longer than EST_DECRYPT_KEY_ID_MAX or
  * present more than once. */
-est_status est_csr_get_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kind kind, uint8_t *out,
-                                      size_t cap, size_t *len, est_error *err);
+EST_API est_status est_csr_get_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kind kind,
+                                              uint8_t *out, size_t cap, size_t *len,
+                                              est_error *err);
 /* Adds the attribute to an unsigned CSR (the client side; sign after). */
-est_status est_csr_add_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kind kind,
-                                      const uint8_t *id, size_t len, est_error *err);
+EST_API est_status est_csr_add_decrypt_key_id(X509_REQ *csr, est_decrypt_key_kind kind,
+                                              const uint8_t *id, size_t len, est_error *err);
 
-/* key as a DER PKCS#8 PrivateKeyInfo. *der malloc'd: it is key material,
- * release it with est_key_der_free. */
-est_status est_key_pkcs8_encode(EVP_PKEY *key, uint8_t **der, size_t *der_len, est_error *err);
-void est_key_der_free(uint8_t *der, size_t len); /* cleanses, frees; NULL ok */
+/* key as a DER PKCS#8 PrivateKeyInfo. *der is key material:
+ * release it with est_key_der_free (cleanses, then est_free). */
+EST_API est_status est_key_pkcs8_encode(EVP_PKEY *key, uint8_t **der, size_t *der_len,
+                                        est_error *err);
+EST_API void est_key_der_free(uint8_t *der, size_t len); /* cleanses, frees; NULL ok */
 
 /* Whom the package is encrypted for: a pre-shared key (kek non-NULL) or
  * a certificate. */
@@ -55,16 +58,18 @@ typedef struct est_key_package_recipient {
 
 /* Builds the EnvelopedData (AES-256-CBC content encryption) around a
  * SignedData (signed by the CA through its signer) around the Asymmetric
- * Key Package holding key. *der malloc'd (ciphertext only). */
-est_status est_key_package_build(est_ca *ca, EVP_PKEY *key, const est_key_package_recipient *to,
-                                 uint8_t **der, size_t *der_len, est_error *err);
+ * Key Package holding key. *der (ciphertext only): est_free. */
+EST_API est_status est_key_package_build(est_ca *ca, EVP_PKEY *key,
+                                         const est_key_package_recipient *to, uint8_t **der,
+                                         size_t *der_len, est_error *err);
 
 /* The client side: decrypts with the pre-shared key (as->kek) or with
  * recipient_key for as->cert, checks the signature (trust: the signer
  * must chain to it; NULL = integrity only) and returns the first key.
  * EST_E_AUTH when decryption or the signature fails. */
-est_status est_key_package_open(const uint8_t *der, size_t der_len,
-                                const est_key_package_recipient *as, EVP_PKEY *recipient_key,
-                                X509_STORE *trust, EVP_PKEY **key, est_error *err);
+EST_API est_status est_key_package_open(const uint8_t *der, size_t der_len,
+                                        const est_key_package_recipient *as,
+                                        EVP_PKEY *recipient_key, X509_STORE *trust, EVP_PKEY **key,
+                                        est_error *err);
 
 #endif

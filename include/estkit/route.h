@@ -8,6 +8,7 @@
 #ifndef ESTKIT_ROUTE_H
 #define ESTKIT_ROUTE_H
 
+#include "estkit/api.h"
 #include "estkit/error.h"
 #include "estkit/types.h"
 
@@ -24,12 +25,12 @@ typedef struct est_route {
 /* EST_E_NOT_FOUND for a path outside /.well-known/est or an unknown
  * operation; EST_E_INPUT for a bad label (empty, too long, "..",
  * percent-encoding, a label equal to an operation name). */
-est_status est_route_parse(const char *path, est_route *out, est_error *err);
+EST_API est_status est_route_parse(const char *path, est_route *out, est_error *err);
 
 /* The path segment for op in dialect ("simpleenroll" / "simpleEnroll"). */
-const char *est_operation_path(est_operation op, est_dialect dialect);
+EST_API const char *est_operation_path(est_operation op, est_dialect dialect);
 
 /* Checks a label on its own (used by config loading too). */
-est_status est_label_check(const char *label, est_error *err);
+EST_API est_status est_label_check(const char *label, est_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <openssl/x509.h>
+#include "estkit/api.h"
 #include "estkit/error.h"
 
 #define EST_STORE_SCHEMA_VERSION 5
@@ -35,7 +36,7 @@ typedef struct est_cert_record {
     size_t der_len;
 } est_cert_record;
 
-void est_cert_record_free(est_cert_record *rec); /* NULL ok */
+EST_API void est_cert_record_free(est_cert_record *rec); /* NULL ok */
 
 /* Which certificates cert_list visits; {0} is all of them. Both bounds on
  * not_after narrow the index range a listing reads; the others skip rows
@@ -64,7 +65,8 @@ typedef struct est_user_record {
     int64_t unlocked_at;    /* last `estd user unlock` (schema 4); 0 = never; user_put ignores it */
 } est_user_record;
 
-void est_user_record_free(est_user_record *rec);
+/* Frees the record's fields and the record; NULL ok. */
+EST_API void est_user_record_free(est_user_record *rec);
 
 typedef enum est_pending_status {
     EST_PENDING_WAITING = 0,
@@ -89,7 +91,8 @@ typedef struct est_pending_record {
     size_t csr_der_len;
 } est_pending_record;
 
-void est_pending_record_free(est_pending_record *rec);
+/* Frees the record's fields and the record; NULL ok. */
+EST_API void est_pending_record_free(est_pending_record *rec);
 
 /* Longest audit text field, in characters after escaping; longer ones are
  * cut and end in "...". A subject or reason beyond it is an attack, not a
@@ -126,7 +129,7 @@ typedef struct est_otp_record {
     char *used_serial;      /* the certificate issued with it, or NULL */
 } est_otp_record;
 
-void est_otp_record_free(est_otp_record *rec); /* NULL ok */
+EST_API void est_otp_record_free(est_otp_record *rec); /* NULL ok */
 
 typedef int (*est_cert_visit_fn)(const est_cert_record *rec, void *arg);   /* non-zero stops */
 typedef int (*est_user_visit_fn)(const est_user_record *rec, void *arg);
@@ -375,8 +378,9 @@ static inline est_status est_store_audit_prune(const est_store *store, const est
  * synchronous=FULL, busy timeout, schema migrations to
  * EST_STORE_SCHEMA_VERSION. A store with a newer schema is EST_E_STORE with
  * a reason naming both versions. */
-est_status est_store_open_sqlite(const char *path, int create, est_store **out, est_error *err);
-void est_store_close(est_store *store); /* NULL ok */
+EST_API est_status est_store_open_sqlite(const char *path, int create, est_store **out,
+                                         est_error *err);
+EST_API void est_store_close(est_store *store); /* NULL ok */
 
 /* A PostgreSQL store (libpq conninfo: a postgresql:// URI or a keyword
  * string). The password comes from a passfile (PGPASSFILE, ~/.pgpass or
@@ -390,16 +394,16 @@ typedef struct est_store_pg_options {
     unsigned connections;
     unsigned wait_seconds;
 } est_store_pg_options;
-
-est_status est_store_open_pg(const char *conninfo, int create, const est_store_pg_options *opt,
-                             est_store **out, est_error *err);
+EST_API est_status est_store_open_pg(const char *conninfo, int create,
+                                     const est_store_pg_options *opt, est_store **out,
+                                     est_error *err);
 /* 1 when spec names a PostgreSQL database (postgresql:// or postgres://
  * URI, or a keyword string: it holds '='), 0 for a SQLite file path. */
-int est_store_spec_is_pg(const char *spec);
+EST_API int est_store_spec_is_pg(const char *spec);
 /* est_store_open_pg or est_store_open_sqlite, as spec says; opt may be
  * NULL (defaults). */
-est_status est_store_open(const char *spec, int create, const est_store_pg_options *opt,
-                          est_store **out, est_error *err);
+EST_API est_status est_store_open(const char *spec, int create, const est_store_pg_options *opt,
+                                  est_store **out, est_error *err);
 
 /* Copies every row of the store from_spec names into the empty store
  * to_spec names (made when missing): SQLite to PostgreSQL or back, in one
@@ -412,14 +416,13 @@ typedef struct est_store_copy_report {
     char sha256[65];                      /* the source's rows */
     char copy_sha256[65];                 /* the destination's, read back */
 } est_store_copy_report;
-
-est_status est_store_copy(const char *from_spec, const char *to_spec, est_store_copy_report *out,
-                          est_error *err);
+EST_API est_status est_store_copy(const char *from_spec, const char *to_spec,
+                                  est_store_copy_report *out, est_error *err);
 /* The name of table i of a report ("certs", "users", ...), NULL past the last. */
-const char *est_store_copy_table(size_t i);
+EST_API const char *est_store_copy_table(size_t i);
 
 /* Builds a record (serial, subject, SAN, SPKI hash, validity, DER) from a
  * certificate; the caller fills requester/auth/operation/label. */
-est_status est_cert_record_from_x509(X509 *cert, est_cert_record **out, est_error *err);
+EST_API est_status est_cert_record_from_x509(X509 *cert, est_cert_record **out, est_error *err);
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef ESTKIT_TEXT_H
 #define ESTKIT_TEXT_H
 
+#include "estkit/api.h"
+
 #include <stddef.h>
 
 /* Escapes in_len bytes of in into out (cap bytes, cap >= 1; always
@@ -23,10 +25,10 @@
  * what a reader sees). When the result does not fit, it is cut at a
  * character or escape boundary and ends with "..."; the return is then 1,
  * else 0. */
-int est_text_escape(const void *in, size_t in_len, char *out, size_t cap);
+EST_API int est_text_escape(const void *in, size_t in_len, char *out, size_t cap);
 
-/* The same into a malloc'd string of at most max characters (max >= 3);
+/* The same into a string (est_free) of at most max characters (max >= 3);
  * NULL when s is NULL or memory runs out. */
-char *est_text_escape_dup(const char *s, size_t max);
+EST_API char *est_text_escape_dup(const char *s, size_t max);
 
 #endif

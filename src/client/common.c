@@ -13,6 +13,9 @@
 #include "est.h"
 #include "estkit/auth.h"
 #include "estkit/body.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/mem.h"
 
 #define TIMEOUT_MAX 3600L       /* seconds for one request */
 #define MAX_WAIT_MAX 604800L    /* a week of waiting on 202 */

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <openssl/pem.h>
 #include "est.h"
+#include "estkit/key.h"
+#include "estkit/name.h"
+#include "estkit/csr.h"
 
 static const char enroll_usage[] =
     "usage: est enroll --server URL --trust FILE [auth] --key FILE [--key-type T]\n"

@@ -6,6 +6,12 @@
 #include "estkit/certs_only.h"
 #include "estkit/channel_binding.h"
 #include "estkit/cmc.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/crl.h"
+#include "estkit/csrattrs.h"
 
 static const char fullcmc_usage[] =
     "usage: est fullcmc --server URL --trust FILE [auth] --key FILE [--key-type T]\n"

@@ -11,6 +11,7 @@
 #include <openssl/buffer.h>
 #include <openssl/pem.h>
 #include "est.h"
+#include "estkit/file.h"
 
 #define PENDING_CSR_SUFFIX ".pending.csr"
 #define PENDING_KEY_SUFFIX ".pending.key"

@@ -1,6 +1,8 @@
 /* est serverkeygen: the server makes the key (draft-04 §4.4); the key
  * (PKCS#8) is written 0600 before the certificate, each atomically. */
 #include "est.h"
+#include "estkit/key.h"
+#include "estkit/name.h"
 
 static const char usage[] =
     "usage: est serverkeygen --server URL --trust FILE [auth] [--subject DN] [--san NAMES]...\n"

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 #include "estkit/auth.h"
+#include "estkit/mem.h"
 #include "auth_b64.h"
 
 #define BASIC_SCHEME "Basic"
@@ -29,7 +30,7 @@ static int has_control(const uint8_t *s, size_t len)
 
 static char *dup_n(const uint8_t *s, size_t len)
 {
-    char *out = malloc(len + 1);
+    char *out = OPENSSL_malloc(len + 1);
 
     if (out == NULL)
         return NULL;
@@ -60,7 +61,7 @@ static est_status split_user_password(const uint8_t *plain, size_t len, char **u
     *user = dup_n(plain, user_len);
     *password = dup_n(colon + 1, password_len);
     if (*user == NULL || *password == NULL) {
-        free(*user);
+        OPENSSL_free(*user);
         est_secret_free(*password);
         *user = *password = NULL;
         return est_error_set(err, EST_E_NOMEM, "out of memory");
@@ -136,7 +137,7 @@ est_status est_basic_build(const char *user, const char *password, char **out, e
     memcpy(plain + user_len + 1, password, password_len);
     plain_len = user_len + 1 + password_len;
     cap = scheme_len + AUTH_B64_LEN(plain_len) + 1;
-    text = malloc(cap);
+    text = OPENSSL_malloc(cap);
     if (text == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         goto out;

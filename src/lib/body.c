@@ -75,7 +75,7 @@ static est_status decode_base64(const uint8_t *in, size_t len, size_t base, uint
         }
     }
     /* Decoded data is at most 3/4 of the text; +3 covers a final group. */
-    buf = malloc(len / 4 * 3 + 3);
+    buf = OPENSSL_malloc(len / 4 * 3 + 3);
     ctx = EVP_ENCODE_CTX_new();
     if (buf == NULL || ctx == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "body: out of memory");
@@ -98,7 +98,7 @@ static est_status decode_base64(const uint8_t *in, size_t len, size_t base, uint
 out:
     ERR_clear_error();
     EVP_ENCODE_CTX_free(ctx);
-    free(buf);
+    OPENSSL_free(buf);
     return rc;
 }
 
@@ -165,7 +165,7 @@ static est_status find_armour(const uint8_t *in, size_t len, size_t start, char 
         if (!is_space(in[end_pos]))
             return est_error_set(err, EST_E_INPUT,
                                  "body: data after the PEM END line at offset %zu", end_pos);
-    *label = strndup(s + pos, label_len);
+    *label = OPENSSL_strndup(s + pos, label_len);
     if (*label == NULL)
         return est_error_set(err, EST_E_NOMEM, "body: out of memory");
     return EST_OK;
@@ -203,7 +203,7 @@ est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size
     /* Raw DER: the header's length covers the input exactly. '0' (0x30) can
      * also open base64 text, but base64 of DER starts with 'M'. */
     if (is_whole_sequence(in, in_len)) {
-        buf = malloc(in_len);
+        buf = OPENSSL_malloc(in_len);
         if (buf == NULL) {
             rc = est_error_set(err, EST_E_NOMEM, "body: out of memory");
             goto out;
@@ -239,8 +239,8 @@ est_status est_body_decode(const uint8_t *in, size_t in_len, uint8_t **der, size
     }
     rc = EST_OK;
 out:
-    free(buf);
-    free(label);
+    OPENSSL_free(buf);
+    OPENSSL_free(label);
     return rc;
 }
 
@@ -320,8 +320,8 @@ est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect
                            der_len, EST_BODY_MAX);
         goto out;
     }
-    b64 = malloc(b64_len + 1);
-    buf = malloc(total + 1);
+    b64 = OPENSSL_malloc(b64_len + 1);
+    buf = OPENSSL_malloc(total + 1);
     if (b64 == NULL || buf == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "body: out of memory");
         goto out;
@@ -343,7 +343,7 @@ est_status est_body_encode_lines(const uint8_t *der, size_t der_len, est_dialect
     buf = NULL;
     rc = EST_OK;
 out:
-    free(b64);
-    free(buf);
+    OPENSSL_free(b64);
+    OPENSSL_free(buf);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include "estkit/name.h"
 #include "ca_internal.h"
 
 /* RFC 5280 §4.1.2.2: serial numbers are at most 20 octets. */
@@ -16,8 +17,6 @@
 /* 16 random bytes, top bit cleared: positive and 127 bits of entropy,
  * far above CA/B Forum's 64 (docs/design.md §4). */
 #define EST_SERIAL_RANDOM_OCTETS 16
-/* A subject DN string: real ones are < 200 characters. */
-#define EST_DN_MAX 1024
 
 struct est_ca {
     X509 *cert;
@@ -106,12 +105,12 @@ STACK_OF(X509) *est_ca_get0_cacerts(const est_ca *ca)
     return ca == NULL ? NULL : ca->cacerts;
 }
 
-est_signer *est_ca_get0_signer(const est_ca *ca)
+est_signer *ca_get0_signer(const est_ca *ca)
 {
     return ca == NULL ? NULL : ca->signer;
 }
 
-est_status est_ca_check_key(const est_ca *ca, est_error *err)
+est_status ca_check_key(const est_ca *ca, est_error *err)
 {
     if (EVP_PKEY_eq(X509_get0_pubkey(ca->cert), est_signer_get0_public_key(ca->signer)) != 1) {
         ERR_clear_error();
@@ -189,7 +188,7 @@ est_status est_serial_to_hex(const ASN1_INTEGER *serial, char out[41], est_error
     return EST_OK;
 }
 
-est_status est_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err)
+est_status ca_serial_from_hex(const char *hex, ASN1_INTEGER **out, est_error *err)
 {
     BIGNUM *bn = NULL;
     size_t len;
@@ -213,7 +212,7 @@ out:
     return rc;
 }
 
-est_status est_time_to_time_t(const ASN1_TIME *t, time_t *out, est_error *err)
+est_status ca_time_to_time_t(const ASN1_TIME *t, time_t *out, est_error *err)
 {
     struct tm tm;
 
@@ -271,9 +270,9 @@ fail:
     return est_error_set_openssl(err, EST_E_CA, "copying the public key");
 }
 
-est_status est_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                        const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
-                        est_error *err)
+est_status ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                       const X509_PUBKEY *spki, time_t not_before, time_t not_after, X509 **out,
+                       est_error *err)
 {
     ASN1_INTEGER *serial = NULL;
     X509 *cert = NULL;
@@ -302,14 +301,14 @@ out:
     return rc;
 }
 
-est_status est_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err)
+est_status ca_cert_add_ext(X509 *cert, int nid, int critical, void *value, est_error *err)
 {
     if (X509_add1_ext_i2d(cert, nid, value, critical, X509V3_ADD_DEFAULT) != 1)
         return est_error_set_openssl(err, EST_E_CA, "adding extension %s", OBJ_nid2sn(nid));
     return EST_OK;
 }
 
-est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err)
+est_status ca_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, est_error *err)
 {
     const unsigned char *bits;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -328,7 +327,7 @@ est_status est_key_id_of_spki(const X509_PUBKEY *spki, ASN1_OCTET_STRING **out, 
     return EST_OK;
 }
 
-est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
+est_status ca_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_error *err)
 {
     const ASN1_OCTET_STRING *existing = cert != NULL ? X509_get0_subject_key_id(cert) : NULL;
     X509_PUBKEY *pub = NULL;
@@ -342,16 +341,16 @@ est_status est_key_id(X509 *cert, EVP_PKEY *key, ASN1_OCTET_STRING **out, est_er
     }
     /* The certificate's own SubjectPublicKeyInfo needs no re-encoding. */
     if (cert != NULL)
-        return est_key_id_of_spki(X509_get_X509_PUBKEY(cert), out, err);
+        return ca_key_id_of_spki(X509_get_X509_PUBKEY(cert), out, err);
     if (!X509_PUBKEY_set(&pub, key))
         return est_error_set_openssl(err, EST_E_CA, "computing a key identifier");
-    rc = est_key_id_of_spki(pub, out, err);
+    rc = ca_key_id_of_spki(pub, out, err);
     X509_PUBKEY_free(pub);
     return rc;
 }
 
-est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
-                                const ASN1_OCTET_STRING *issuer_key_id, est_error *err)
+est_status ca_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key_id,
+                               const ASN1_OCTET_STRING *issuer_key_id, est_error *err)
 {
     AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
     est_status rc = EST_E_NOMEM;
@@ -361,9 +360,9 @@ est_status est_cert_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *subject_key
         goto out;
     }
     /* RFC 5280 §4.2.1.1-2: AKI non-critical, SKI non-critical. */
-    if ((rc = est_cert_add_ext(cert, NID_subject_key_identifier, 0, (void *)subject_key_id,
-                               err)) != EST_OK ||
-        (rc = est_cert_add_ext(cert, NID_authority_key_identifier, 0, akid, err)) != EST_OK)
+    if ((rc = ca_cert_add_ext(cert, NID_subject_key_identifier, 0, (void *)subject_key_id,
+                              err)) != EST_OK ||
+        (rc = ca_cert_add_ext(cert, NID_authority_key_identifier, 0, akid, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -385,8 +384,8 @@ static est_status add_ca_usage(X509 *cert, est_error *err)
         goto out;
     }
     bc->ca = 1;
-    if ((rc = est_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
-        (rc = est_cert_add_ext(cert, NID_key_usage, 1, usage, err)) != EST_OK)
+    if ((rc = ca_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
+        (rc = ca_cert_add_ext(cert, NID_key_usage, 1, usage, err)) != EST_OK)
         goto out;
     rc = EST_OK;
 out:
@@ -395,20 +394,20 @@ out:
     return rc;
 }
 
-est_status est_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                                   time_t not_before, time_t not_after,
-                                   const ASN1_OCTET_STRING *subject_key_id,
-                                   const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
-                                   X509 **out, est_error *err)
+est_status ca_cert_make_ca_signed(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                                  time_t not_before, time_t not_after,
+                                  const ASN1_OCTET_STRING *subject_key_id,
+                                  const ASN1_OCTET_STRING *issuer_key_id, est_signer *signer,
+                                  X509 **out, est_error *err)
 {
     X509 *cert = NULL;
     est_status rc;
 
     *out = NULL;
-    if ((rc = est_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
+    if ((rc = ca_cert_new(subject, issuer, key, NULL, not_before, not_after, &cert, err)) !=
             EST_OK ||
         (rc = add_ca_usage(cert, err)) != EST_OK ||
-        (rc = est_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK ||
+        (rc = ca_cert_add_key_ids(cert, subject_key_id, issuer_key_id, err)) != EST_OK ||
         (rc = est_signer_sign_cert(signer, cert, err)) != EST_OK)
         goto out;
     *out = cert;
@@ -418,11 +417,11 @@ out:
     return rc;
 }
 
-est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
-                            time_t not_before, time_t not_after,
-                            const ASN1_OCTET_STRING *subject_key_id,
-                            const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
-                            X509 **out, est_error *err)
+est_status ca_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *key,
+                           time_t not_before, time_t not_after,
+                           const ASN1_OCTET_STRING *subject_key_id,
+                           const ASN1_OCTET_STRING *issuer_key_id, EVP_PKEY *signing_key,
+                           X509 **out, est_error *err)
 {
     est_signer *signer = est_signer_new_key(signing_key);
     est_status rc;
@@ -430,7 +429,7 @@ est_status est_cert_make_ca(const X509_NAME *subject, const X509_NAME *issuer, E
     *out = NULL;
     if (signer == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
-    rc = est_cert_make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
+    rc = ca_cert_make_ca_signed(subject, issuer, key, not_before, not_after, subject_key_id,
                         issuer_key_id, signer, out, err);
     est_signer_free(signer);
     return rc;
@@ -452,11 +451,11 @@ est_status est_ca_make_root_signer(est_signer *signer, const char *subject_dn, u
         return est_error_set(err, EST_E_INPUT, "root validity of %u days (1-%d)", days,
                              EST_VALIDITY_DAYS_MAX);
     if ((rc = est_name_parse(subject_dn, &name, err)) != EST_OK ||
-        (rc = est_key_id(NULL, key, &key_id, err)) != EST_OK)
+        (rc = ca_key_id(NULL, key, &key_id, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.1: AKI may be omitted in a self-signed certificate;
      * it is kept (= SKI) because chain builders use it to pick issuers. */
-    rc = est_cert_make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
+    rc = ca_cert_make_ca_signed(name, name, key, now - EST_CA_BACKDATE_SECONDS,
                         now + (time_t)days * EST_SECONDS_PER_DAY, key_id, key_id, signer, out,
                         err);
 out:
@@ -476,122 +475,5 @@ est_status est_ca_make_root(EVP_PKEY *key, const char *subject_dn, unsigned days
                            : est_error_set(err, EST_E_NOMEM, "out of memory");
     rc = est_ca_make_root_signer(signer, subject_dn, days, out, err);
     est_signer_free(signer);
-    return rc;
-}
-
-/* --- distinguished names --- */
-
-static void trim_spaces(char *s)
-{
-    size_t len = strlen(s), start = strspn(s, " ");
-
-    while (len > start && s[len - 1] == ' ')
-        len--;
-    memmove(s, s + start, len - start);
-    s[len - start] = '\0';
-}
-
-/* Splits one TYPE=value off *p (up to an unescaped sep), removing escapes.
- * Spaces around TYPE and unescaped spaces around the value are dropped,
- * as in "CN=a, O=b". *more is set when a separator ended the component. */
-static est_status next_component(const char **p, char sep, char *type, char *value,
-                                 size_t *value_len, int *more, est_error *err)
-{
-    const char *s = *p;
-    size_t type_len = 0, len = 0, keep = 0;
-    int in_value = 0;
-
-    for (; *s != '\0' && *s != sep; s++) {
-        char c = *s;
-        int escaped = 0;
-        if (c == '\\') {
-            if (s[1] == '\0')
-                return est_error_set(err, EST_E_INPUT, "DN ends in a lone backslash");
-            c = *++s;
-            escaped = 1;
-        }
-        if (!in_value && c == '=' && !escaped) {
-            in_value = 1;
-        } else if (!in_value) {
-            type[type_len++] = c;
-        } else if (len > 0 || c != ' ' || escaped) {
-            value[len++] = c;
-            if (escaped || c != ' ')
-                keep = len;
-        }
-    }
-    *more = *s == sep;
-    *p = *more ? s + 1 : s;
-    type[type_len] = '\0';
-    value[keep] = '\0';
-    *value_len = keep;
-    trim_spaces(type);
-    if (!in_value)
-        return est_error_set(err, EST_E_INPUT, "DN component '%.64s' is not TYPE=value", type);
-    if (type[0] == '\0' || keep == 0)
-        return est_error_set(err, EST_E_INPUT, "DN component '%.64s=%.64s' has an empty %s",
-                             type, value, type[0] == '\0' ? "type" : "value");
-    return EST_OK;
-}
-
-/* "CN=a,O=b" (RFC 4514 characters, '\' escapes) or "/CN=a/O=b" (the
- * `openssl req -subj` form). The attributes go into the name in the order
- * written, which is how OpenSSL and strongSwan print and parse DNs (RFC
- * 4514 strings list RDNs in reverse; operators type them as they see
- * them). One attribute per RDN: '+' has no special meaning. */
-est_status est_name_parse(const char *dn, X509_NAME **out, est_error *err)
-{
-    X509_NAME *name = NULL;
-    char *type = NULL, *value = NULL;
-    const char *p;
-    size_t len, value_len = 0;
-    int more = 0;
-    char sep;
-    est_status rc = EST_E_NOMEM;
-
-    if (dn == NULL || out == NULL)
-        return est_error_set(err, EST_E_INTERNAL, "DN parse: NULL argument");
-    *out = NULL;
-    len = strnlen(dn, EST_DN_MAX + 1);
-    if (len > EST_DN_MAX)
-        return est_error_set(err, EST_E_TOO_LARGE, "DN longer than %d characters", EST_DN_MAX);
-    sep = dn[0] == '/' ? '/' : ',';
-    p = dn + (sep == '/');
-    if (*p == '\0')
-        return est_error_set(err, EST_E_INPUT, "empty DN");
-    type = malloc(len + 1);
-    value = malloc(len + 1);
-    name = X509_NAME_new();
-    if (type == NULL || value == NULL || name == NULL) {
-        est_error_set(err, EST_E_NOMEM, "out of memory");
-        goto out;
-    }
-    do {
-        int nid;
-        if ((rc = next_component(&p, sep, type, value, &value_len, &more, err)) != EST_OK)
-            goto out;
-        rc = EST_E_INPUT;
-        if ((nid = OBJ_txt2nid(type)) == NID_undef) {
-            est_error_set(err, EST_E_INPUT, "unknown DN attribute type '%.64s'", type);
-            goto out;
-        }
-        /* OpenSSL applies each attribute's string rules (C: 2 letters, CN <= 64). */
-        if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (unsigned char *)value,
-                                        (int)value_len, -1, 0)) {
-            est_error_set_openssl(err, EST_E_INPUT, "DN attribute %.64s='%.64s'", type, value);
-            goto out;
-        }
-    } while (*p != '\0');
-    if (more) {
-        est_error_set(err, EST_E_INPUT, "DN ends in a separator");
-        goto out;
-    }
-    *out = name;
-    name = NULL;
-    rc = EST_OK;
-out:
-    X509_NAME_free(name);
-    free(type);
-    free(value);
     return rc;
 }

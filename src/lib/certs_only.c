@@ -26,8 +26,8 @@ static est_status check_cert_count(int count, est_error *err)
     return EST_OK;
 }
 
-/* i2d into a malloc'd buffer: the header promises free(), and OpenSSL's
- * allocator may be replaced by the application. */
+/* i2d into a buffer from OpenSSL's allocator, which the caller frees with
+ * est_free (include/estkit/mem.h). */
 static est_status encode_pkcs7(PKCS7 *p7, uint8_t **der, size_t *der_len, est_error *err)
 {
     unsigned char *buf, *p;
@@ -36,12 +36,12 @@ static est_status encode_pkcs7(PKCS7 *p7, uint8_t **der, size_t *der_len, est_er
     len = i2d_PKCS7(p7, NULL);
     if (len <= 0)
         return est_error_set_openssl(err, EST_E_INTERNAL, "certs-only: cannot encode PKCS#7");
-    buf = malloc((size_t)len);
+    buf = OPENSSL_malloc((size_t)len);
     if (buf == NULL)
         return est_error_set(err, EST_E_NOMEM, "certs-only: out of memory");
     p = buf;
     if (i2d_PKCS7(p7, &p) != len) {
-        free(buf);
+        OPENSSL_free(buf);
         return est_error_set_openssl(err, EST_E_INTERNAL, "certs-only: cannot encode PKCS#7");
     }
     *der = buf;

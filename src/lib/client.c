@@ -6,6 +6,7 @@
 #include "client_internal.h"
 #include "estkit/auth.h"
 #include "estkit/body.h"
+#include "estkit/mem.h"
 
 void est_client_config_init(est_client_config *cfg)
 {
@@ -99,10 +100,10 @@ est_status est_client_new(const est_client_config *cfg, est_client **out, est_er
         return rc;
     if ((c = calloc(1, sizeof *c)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
-    if ((rc = est_client_url_parse(cfg->server_url, cfg->label, &c->host, &c->server,
-                                   &c->base_url, err)) != EST_OK ||
+    if ((rc = client_url_parse(cfg->server_url, cfg->label, &c->host, &c->server,
+                               &c->base_url, err)) != EST_OK ||
         (rc = copy_config(c, cfg, err)) != EST_OK ||
-        (rc = est_client_load_trust(c, cfg, err)) != EST_OK)
+        (rc = client_load_trust(c, cfg, err)) != EST_OK)
         goto out;
     *out = c;
     c = NULL;

@@ -13,14 +13,14 @@
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
 
-est_status est_client_decode_certs(est_client *client, const est_http_response *resp,
-                                   STACK_OF(X509) **certs, est_error *err)
+est_status client_decode_certs(est_client *client, const est_http_response *resp,
+                               STACK_OF(X509) **certs, est_error *err)
 {
     uint8_t *der = NULL;
     size_t der_len = 0;
     est_status rc;
 
-    if ((rc = est_client_check_type(client, resp, "application/pkcs7-mime", err)) != EST_OK)
+    if ((rc = client_check_type(client, resp, "application/pkcs7-mime", err)) != EST_OK)
         return rc;
     if (resp->len == 0)
         return est_error_set(err, EST_E_PROTOCOL, "%s: empty response", client->server);
@@ -30,7 +30,7 @@ est_status est_client_decode_certs(est_client *client, const est_http_response *
         rc = est_certs_only_parse(der, der_len, certs, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "%s: malformed certs-only response", client->server);
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 
@@ -250,14 +250,14 @@ static est_status fetch(est_client *client, CURL *curl, STACK_OF(X509) **ordered
     STACK_OF(X509) *certs = NULL;
     est_status rc;
 
-    if ((rc = est_client_http(client, curl, EST_OP_CACERTS, NULL, NULL, 0, &resp, err)) ==
+    if ((rc = client_http(client, curl, EST_OP_CACERTS, NULL, NULL, 0, &resp, err)) ==
             EST_OK &&
-        (rc = est_client_status_error(client, EST_OP_CACERTS, &resp, err)) == EST_OK &&
-        (rc = est_client_decode_certs(client, &resp, &certs, err)) == EST_OK &&
+        (rc = client_status_error(client, EST_OP_CACERTS, &resp, err)) == EST_OK &&
+        (rc = client_decode_certs(client, &resp, &certs, err)) == EST_OK &&
         (rc = est_cacerts_select_anchor(certs, ordered, err)) != EST_OK)
         rc = est_error_prefix(err, rc, "%s", client->server);
     sk_X509_pop_free(certs, X509_free);
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     return rc;
 }
 
@@ -271,7 +271,7 @@ static est_status bootstrap(est_client *client, STACK_OF(X509) **ordered, est_er
 
     if (client->bootstrap == NULL)
         return est_error_set(err, EST_E_CONFIG, "no trust anchor configured and no bootstrap");
-    if ((curl = est_client_curl_new(client, 0)) == NULL)
+    if ((curl = client_curl_new(client, 0)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "cannot set up libcurl");
     if ((rc = fetch(client, curl, ordered, err)) != EST_OK)
         goto out;
@@ -282,7 +282,7 @@ static est_status bootstrap(est_client *client, STACK_OF(X509) **ordered, est_er
     }
     /* From now on the server is authenticated against what was accepted,
      * on a new connection (the handle is created after this). */
-    if ((rc = est_client_store_from_certs(*ordered, &store, err)) != EST_OK)
+    if ((rc = client_store_from_certs(*ordered, &store, err)) != EST_OK)
         goto out;
     client->explicit_store = store;
     rc = EST_OK;
@@ -305,7 +305,7 @@ est_status est_client_cacerts(est_client *client, STACK_OF(X509) **certs, est_er
     *certs = NULL;
     if (!est_client_is_trusted(client))
         return bootstrap(client, certs, err);
-    if ((rc = est_client_handle(client, &curl, err)) != EST_OK)
+    if ((rc = client_handle(client, &curl, err)) != EST_OK)
         return rc;
     return fetch(client, curl, certs, err);
 }

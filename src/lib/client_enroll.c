@@ -17,6 +17,9 @@
 #include <openssl/evp.h>
 #include "client_internal.h"
 #include "estkit/body.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
+#include "estkit/csrattrs.h"
 
 #define ENROLL_ATTEMPTS 2 /* a second try when the bound connection was lost */
 
@@ -27,7 +30,7 @@ static est_status decode_csrattrs(est_client *c, const est_http_response *resp,
     size_t len = 0;
     est_status rc;
 
-    if ((rc = est_client_check_type(c, resp, "application/csrattrs", err)) != EST_OK)
+    if ((rc = client_check_type(c, resp, "application/csrattrs", err)) != EST_OK)
         return rc;
     if (resp->len == 0) {
         *out = est_csrattrs_new();
@@ -38,7 +41,7 @@ static est_status decode_csrattrs(est_client *c, const est_http_response *resp,
         rc = est_csrattrs_decode(der, len, out, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "%s: malformed /csrattrs response", c->server);
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 
@@ -71,11 +74,11 @@ static est_status get_csrattrs(est_client *c, int soft, est_csrattrs **out, est_
     est_status rc;
 
     *out = NULL;
-    if ((rc = est_client_handle(c, &curl, err)) != EST_OK)
+    if ((rc = client_handle(c, &curl, err)) != EST_OK)
         return rc;
     c->binding_mode = EST_BINDING_RECORD;
     c->binding_len = 0;
-    rc = est_client_http(c, curl, EST_OP_CSRATTRS, NULL, NULL, 0, &resp, err);
+    rc = client_http(c, curl, EST_OP_CSRATTRS, NULL, NULL, 0, &resp, err);
     c->binding_mode = EST_BINDING_OFF;
     if (rc != EST_OK)
         goto out;
@@ -84,11 +87,11 @@ static est_status get_csrattrs(est_client *c, int soft, est_csrattrs **out, est_
         (soft && resp.status >= 400)) {
         *out = est_csrattrs_new();
         rc = *out ? EST_OK : est_error_set(err, EST_E_NOMEM, "out of memory");
-    } else if ((rc = est_client_status_error(c, EST_OP_CSRATTRS, &resp, err)) == EST_OK) {
+    } else if ((rc = client_status_error(c, EST_OP_CSRATTRS, &resp, err)) == EST_OK) {
         rc = soft ? decode_csrattrs_soft(c, &resp, out, err) : decode_csrattrs(c, &resp, out, err);
     }
 out:
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     return rc;
 }
 
@@ -122,13 +125,13 @@ static est_status post_csr(est_client *c, est_operation op, const uint8_t *der, 
     CURL *curl;
     est_status rc;
 
-    if ((rc = est_client_handle(c, &curl, err)) != EST_OK ||
+    if ((rc = client_handle(c, &curl, err)) != EST_OK ||
         (rc = est_body_encode_lines(der, len, c->dialect, "CERTIFICATE REQUEST", c->base64_line,
                                     &body, &body_len, err)) != EST_OK)
         return rc;
-    rc = est_client_http(c, curl, op, "application/pkcs10", (const uint8_t *)body, body_len,
-                         resp, err);
-    free(body);
+    rc = client_http(c, curl, op, "application/pkcs10", (const uint8_t *)body, body_len,
+                     resp, err);
+    OPENSSL_free(body);
     return rc;
 }
 
@@ -173,10 +176,10 @@ static est_status post_and_wait(est_client *c, est_operation op, const uint8_t *
         /* A repeat is the same request, sent as it was. */
         check_binding = 0;
         if (rc != EST_OK || resp->status != 202)
-            return rc != EST_OK ? rc : est_client_status_error(c, op, resp, err);
-        c->retry_after = wait = est_retry_after_parse(resp->retry_after);
+            return rc != EST_OK ? rc : client_status_error(c, op, resp, err);
+        c->retry_after = wait = client_retry_after_parse(resp->retry_after);
         if (c->max_wait_seconds == 0 || waited + wait > c->max_wait_seconds) {
-            rc = est_client_status_error(c, op, resp, err);
+            rc = client_status_error(c, op, resp, err);
             if (err != NULL) {
                 size_t used = strlen(err->message);
                 snprintf(err->message + used, sizeof err->message - used,
@@ -184,7 +187,7 @@ static est_status post_and_wait(est_client *c, est_operation op, const uint8_t *
             }
             return rc;
         }
-        est_client_server_text(resp, text, sizeof text);
+        client_server_text(resp, text, sizeof text);
         if (c->on_wait != NULL)
             c->on_wait(c->on_wait_arg, wait, waited, text);
         sleep_seconds(wait);
@@ -281,9 +284,9 @@ out:
     return rc;
 }
 
-est_status est_client_request_cert(est_client *c, est_operation op,
-                                   const est_enroll_params *p, EVP_PKEY **generated,
-                                   est_http_response *resp, est_error *err)
+est_status client_request_cert(est_client *c, est_operation op,
+                               const est_enroll_params *p, EVP_PKEY **generated,
+                               est_http_response *resp, est_error *err)
 {
     est_status rc = EST_E_INTERNAL;
 
@@ -295,8 +298,8 @@ est_status est_client_request_cert(est_client *c, est_operation op,
     return rc;
 }
 
-est_status est_client_pick_cert(est_client *c, STACK_OF(X509) *certs, EVP_PKEY *key,
-                                X509 **out, est_error *err)
+est_status client_pick_cert(est_client *c, STACK_OF(X509) *certs, EVP_PKEY *key,
+                            X509 **out, est_error *err)
 {
     for (int i = 0; i < sk_X509_num(certs); i++) {
         X509 *cert = sk_X509_value(certs, i);
@@ -328,9 +331,9 @@ static est_status enroll(est_client *c, est_operation op, const est_enroll_param
         return est_error_set(err, EST_E_INTERNAL, "enroll: a generated key needs new_key");
     if (op == EST_OP_SIMPLEREENROLL && p->cert == NULL)
         return est_error_set(err, EST_E_INPUT, "re-enroll needs the certificate to renew");
-    rc = est_client_request_cert(c, op, p, &generated, &resp, err);
-    if (rc == EST_OK && (rc = est_client_decode_certs(c, &resp, &certs, err)) == EST_OK)
-        rc = est_client_pick_cert(c, certs, p->key ? p->key : generated, cert, err);
+    rc = client_request_cert(c, op, p, &generated, &resp, err);
+    if (rc == EST_OK && (rc = client_decode_certs(c, &resp, &certs, err)) == EST_OK)
+        rc = client_pick_cert(c, certs, p->key ? p->key : generated, cert, err);
     /* On 202 the generated key goes back too: the repeat needs it. */
     if ((rc == EST_OK || rc == EST_E_RETRY_LATER) && new_key != NULL) {
         *new_key = generated;
@@ -338,7 +341,7 @@ static est_status enroll(est_client *c, est_operation op, const est_enroll_param
     }
     EVP_PKEY_free(generated);
     sk_X509_pop_free(certs, X509_free);
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     return rc;
 }
 
@@ -370,10 +373,10 @@ est_status est_client_enroll_csr(est_client *c, est_operation op, const uint8_t 
     if ((rc = est_csr_parse(csr_der, csr_len, &req, err)) != EST_OK)
         return rc;
     if ((rc = post_and_wait(c, op, csr_der, csr_len, 0, &resp, err)) == EST_OK &&
-        (rc = est_client_decode_certs(c, &resp, &certs, err)) == EST_OK)
-        rc = est_client_pick_cert(c, certs, X509_REQ_get0_pubkey(req), cert, err);
+        (rc = client_decode_certs(c, &resp, &certs, err)) == EST_OK)
+        rc = client_pick_cert(c, certs, X509_REQ_get0_pubkey(req), cert, err);
     X509_REQ_free(req);
     sk_X509_pop_free(certs, X509_free);
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     return rc;
 }

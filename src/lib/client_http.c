@@ -16,7 +16,7 @@
 #define RETRY_AFTER_MAX 86400u  /* a day: a longer Retry-After is an error in the server */
 #define USER_AGENT "estkit-est/0.1"
 
-void est_http_response_reset(est_http_response *resp)
+void http_response_reset(est_http_response *resp)
 {
     resp->status = 0;
     resp->content_type[0] = '\0';
@@ -25,7 +25,7 @@ void est_http_response_reset(est_http_response *resp)
     resp->too_large = 0;
 }
 
-void est_http_response_free(est_http_response *resp)
+void http_response_free(est_http_response *resp)
 {
     if (resp == NULL)
         return;
@@ -35,7 +35,7 @@ void est_http_response_free(est_http_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
-int est_http_response_append(est_http_response *resp, const void *data, size_t n)
+int http_response_append(est_http_response *resp, const void *data, size_t n)
 {
     size_t cap;
     uint8_t *grown;
@@ -70,7 +70,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb;
 
     /* Returning less than n aborts the transfer with CURLE_WRITE_ERROR. */
-    return est_http_response_append(arg, data, n) ? n : 0;
+    return http_response_append(arg, data, n) ? n : 0;
 }
 
 /* Copies a header's value (trimmed) when line is "name: value". */
@@ -94,7 +94,7 @@ static int header_value(const char *line, size_t len, const char *name, char *ou
     return 1;
 }
 
-void est_http_response_header(est_http_response *resp, const char *line, size_t n)
+void http_response_header(est_http_response *resp, const char *line, size_t n)
 {
     /* A new status line (after a 401 or 100) starts a new header block. */
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
@@ -107,7 +107,7 @@ void est_http_response_header(est_http_response *resp, const char *line, size_t 
 
 static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 {
-    est_http_response_header(arg, line, size * nmemb);
+    http_response_header(arg, line, size * nmemb);
     return size * nmemb;
 }
 
@@ -166,7 +166,7 @@ static int credential_options(est_client *client, CURL *curl)
     return ok;
 }
 
-CURL *est_client_curl_new(est_client *client, int authenticated)
+CURL *client_curl_new(est_client *client, int authenticated)
 {
     CURL *curl = curl_easy_init();
 
@@ -176,9 +176,9 @@ CURL *est_client_curl_new(est_client *client, int authenticated)
      * authentication requests MUST NOT be responded to": no credentials. */
     if (!authenticated)
         return curl;
-    if (curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, est_client_ssl_ctx_cb) != CURLE_OK ||
+    if (curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, client_ssl_ctx_cb) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, client) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, est_client_prereq_cb) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, client_prereq_cb) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_PREREQDATA, client) != CURLE_OK ||
         !credential_options(client, curl))
         goto fail;
@@ -188,14 +188,14 @@ fail:
     return NULL;
 }
 
-est_status est_client_handle(est_client *client, CURL **out, est_error *err)
+est_status client_handle(est_client *client, CURL **out, est_error *err)
 {
     /* draft-04 §4.1.1: "MUST NOT engage in any other protocol exchange"
      * before a trust anchor is in place. */
     if (!est_client_is_trusted(client))
         return est_error_set(err, EST_E_CONFIG, "no trust anchor configured: fetch /cacerts "
                                                 "with a bootstrap first");
-    if (client->curl == NULL && (client->curl = est_client_curl_new(client, 1)) == NULL)
+    if (client->curl == NULL && (client->curl = client_curl_new(client, 1)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "cannot set up libcurl (needs its OpenSSL build)");
     *out = client->curl;
     return EST_OK;
@@ -245,7 +245,7 @@ static est_status perform(est_client *client, CURL *curl, est_http_response *res
 
     client->tls_failure[0] = '\0';
     client->binding_mismatch = 0;
-    est_http_response_reset(resp);
+    http_response_reset(resp);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
@@ -259,9 +259,9 @@ static est_status perform(est_client *client, CURL *curl, est_http_response *res
     return EST_OK;
 }
 
-est_status est_client_http(est_client *client, CURL *curl, est_operation op,
-                           const char *content_type, const uint8_t *body, size_t body_len,
-                           est_http_response *resp, est_error *err)
+est_status client_http(est_client *client, CURL *curl, est_operation op,
+                       const char *content_type, const uint8_t *body, size_t body_len,
+                       est_http_response *resp, est_error *err)
 {
     struct curl_slist *headers = NULL, *more;
     char *url = NULL, *type = NULL;
@@ -306,7 +306,7 @@ out:
 
 /* The first line of a plain-text body, printable and bounded: what the
  * server said, fit for a one-line message. */
-void est_client_server_text(const est_http_response *resp, char *out, size_t cap)
+void client_server_text(const est_http_response *resp, char *out, size_t cap)
 {
     size_t n = 0;
 
@@ -326,8 +326,8 @@ void est_client_server_text(const est_http_response *resp, char *out, size_t cap
     out[n] = '\0';
 }
 
-est_status est_client_status_error(est_client *client, est_operation op,
-                                   const est_http_response *resp, est_error *err)
+est_status client_status_error(est_client *client, est_operation op,
+                               const est_http_response *resp, est_error *err)
 {
     char text[EST_CLIENT_SERVER_TEXT_MAX + 1];
     const char *srv = client->server, *sep;
@@ -335,7 +335,7 @@ est_status est_client_status_error(est_client *client, est_operation op,
 
     if (s == 200)
         return EST_OK;
-    est_client_server_text(resp, text, sizeof text);
+    client_server_text(resp, text, sizeof text);
     if (text[0] == '\0' && s < 400 && s != 202)
         snprintf(text, sizeof text, "unexpected status");
     sep = text[0] ? ": " : "";
@@ -353,8 +353,8 @@ est_status est_client_status_error(est_client *client, est_operation op,
     return est_error_set(err, EST_E_PROTOCOL, "%s: HTTP %ld%s%s", srv, s, sep, text);
 }
 
-est_status est_client_check_type(est_client *client, const est_http_response *resp,
-                                 const char *essence, est_error *err)
+est_status client_check_type(est_client *client, const est_http_response *resp,
+                             const char *essence, est_error *err)
 {
     est_media_type *mt = NULL;
     est_status rc;
@@ -371,7 +371,7 @@ est_status est_client_check_type(est_client *client, const est_http_response *re
     return rc;
 }
 
-unsigned est_retry_after_parse(const char *value)
+unsigned client_retry_after_parse(const char *value)
 {
     char *end = NULL;
     unsigned long n;

@@ -65,71 +65,71 @@ struct est_client {
 };
 
 /* client_url.c */
-est_status est_client_url_parse(const char *url, const char *label, char **host, char **server,
-                                char **base_url, est_error *err);
+est_status client_url_parse(const char *url, const char *label, char **host, char **server,
+                            char **base_url, est_error *err);
 
 /* client_tls.c */
-est_status est_client_load_trust(est_client *client, const est_client_config *cfg,
-                                 est_error *err);
+est_status client_load_trust(est_client *client, const est_client_config *cfg,
+                             est_error *err);
 /* A store holding every certificate of certs as a trust anchor. */
-est_status est_client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err);
+est_status client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err);
 /* The server-authorization decision (draft-04 §3.6.1) on the presented
  * leaf and the rest of the peer's chain (may be NULL). 1 = accept; 0 =
  * refuse with the reason in reason[0..cap). */
-int est_client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
-                            char *reason, size_t cap);
-CURLcode est_client_ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg);
-int est_client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
-                         int conn_primary_port, int conn_local_port);
+int client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
+                        char *reason, size_t cap);
+CURLcode client_ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg);
+int client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port);
 
 /* client_http.c */
-void est_http_response_reset(est_http_response *resp);
-void est_http_response_free(est_http_response *resp);
+void http_response_reset(est_http_response *resp);
+void http_response_free(est_http_response *resp);
 /* Appends body bytes; 0 (and too_large set) past EST_CLIENT_RESPONSE_MAX
  * or when out of memory. */
-int est_http_response_append(est_http_response *resp, const void *data, size_t n);
+int http_response_append(est_http_response *resp, const void *data, size_t n);
 /* Takes one header line ("Name: value\r\n" or a status line). */
-void est_http_response_header(est_http_response *resp, const char *line, size_t n);
+void http_response_header(est_http_response *resp, const char *line, size_t n);
 /* One request on curl (the client's handle, or a bootstrap handle).
  * content_type NULL = GET. Transport failures are errors; any HTTP status
  * is EST_OK with resp->status set. */
-est_status est_client_http(est_client *client, CURL *curl, est_operation op,
-                           const char *content_type, const uint8_t *body, size_t body_len,
-                           est_http_response *resp, est_error *err);
+est_status client_http(est_client *client, CURL *curl, est_operation op,
+                       const char *content_type, const uint8_t *body, size_t body_len,
+                       est_http_response *resp, est_error *err);
 /* Turns a non-2xx (or unexpected) status into an error quoting the
  * server's text; EST_OK for 200. */
-est_status est_client_status_error(est_client *client, est_operation op,
-                                   const est_http_response *resp, est_error *err);
+est_status client_status_error(est_client *client, est_operation op,
+                               const est_http_response *resp, est_error *err);
 /* The first line of a text/plain (or untyped) body, printable, bounded. */
-void est_client_server_text(const est_http_response *resp, char *out, size_t cap);
+void client_server_text(const est_http_response *resp, char *out, size_t cap);
 /* Checks Content-Type against the expected essence (a missing one passes:
  * the body decoder decides). */
-est_status est_client_check_type(est_client *client, const est_http_response *resp,
-                                 const char *essence, est_error *err);
+est_status client_check_type(est_client *client, const est_http_response *resp,
+                             const char *essence, est_error *err);
 /* Seconds from a Retry-After value (delta-seconds or HTTP-date). */
-unsigned est_retry_after_parse(const char *value);
+unsigned client_retry_after_parse(const char *value);
 /* The authenticated handle, created on first use. */
-est_status est_client_handle(est_client *client, CURL **out, est_error *err);
-CURL *est_client_curl_new(est_client *client, int with_credentials);
+est_status client_handle(est_client *client, CURL **out, est_error *err);
+CURL *client_curl_new(est_client *client, int with_credentials);
 
 /* client_cacerts.c */
-est_status est_client_decode_certs(est_client *client, const est_http_response *resp,
-                                   STACK_OF(X509) **certs, est_error *err);
+est_status client_decode_certs(est_client *client, const est_http_response *resp,
+                               STACK_OF(X509) **certs, est_error *err);
 
 /* client_enroll.c */
 /* The enroll-like exchange shared by enroll, re-enroll and serverkeygen:
  * /csrattrs, key choice, CSR with optional channel binding, POST to op on
  * the same connection, waits on 202. *generated: a key made here (caller
  * frees; also on error). resp: the final 200 response. */
-est_status est_client_request_cert(est_client *client, est_operation op,
-                                   const est_enroll_params *params, EVP_PKEY **generated,
-                                   est_http_response *resp, est_error *err);
+est_status client_request_cert(est_client *client, est_operation op,
+                               const est_enroll_params *params, EVP_PKEY **generated,
+                               est_http_response *resp, est_error *err);
 /* The certificate of certs whose public key is key (any when key NULL). */
-est_status est_client_pick_cert(est_client *client, STACK_OF(X509) *certs, EVP_PKEY *key,
-                                X509 **out, est_error *err);
+est_status client_pick_cert(est_client *client, STACK_OF(X509) *certs, EVP_PKEY *key,
+                            X509 **out, est_error *err);
 
 /* client_keygen.c: the multipart answer of /serverkeygen (status 200). */
-est_status est_client_keygen_parse(est_client *client, const est_http_response *resp,
-                                   X509 **cert, EVP_PKEY **key, est_error *err);
+est_status client_keygen_parse(est_client *client, const est_http_response *resp,
+                               X509 **cert, EVP_PKEY **key, est_error *err);
 
 #endif

@@ -69,7 +69,7 @@ static est_status decode_certs(const est_part *part, STACK_OF(X509) **certs, est
         rc = est_certs_only_parse(der, len, certs, err);
     if (rc != EST_OK)
         rc = est_error_prefix(err, rc, "certificate part");
-    free(der);
+    OPENSSL_free(der);
     return rc;
 }
 
@@ -102,8 +102,8 @@ static est_status read_parts(const est_multipart *mp, EVP_PKEY **key, STACK_OF(X
     return EST_OK;
 }
 
-est_status est_client_keygen_parse(est_client *c, const est_http_response *resp, X509 **cert,
-                                   EVP_PKEY **key, est_error *err)
+est_status client_keygen_parse(est_client *c, const est_http_response *resp, X509 **cert,
+                               EVP_PKEY **key, est_error *err)
 {
     est_media_type *mt = NULL;
     est_multipart *mp = NULL;
@@ -123,7 +123,7 @@ est_status est_client_keygen_parse(est_client *c, const est_http_response *resp,
         est_error_prefix(err, rc, "%s: malformed /serverkeygen response", c->server);
         goto out;
     }
-    if ((rc = est_client_pick_cert(c, certs, pkey, cert, err)) != EST_OK)
+    if ((rc = client_pick_cert(c, certs, pkey, cert, err)) != EST_OK)
         goto out;
     *key = pkey;
     pkey = NULL;
@@ -148,11 +148,11 @@ est_status est_client_serverkeygen(est_client *c, const est_enroll_params *param
     *key = NULL;
     /* §4.4.1: the server ignores the CSR's key and signature; a throwaway
      * key signs it when the caller has none. */
-    rc = est_client_request_cert(c, EST_OP_SERVERKEYGEN, params, &throwaway, &resp, err);
+    rc = client_request_cert(c, EST_OP_SERVERKEYGEN, params, &throwaway, &resp, err);
     if (rc == EST_OK)
-        rc = est_client_keygen_parse(c, &resp, cert, key, err);
+        rc = client_keygen_parse(c, &resp, cert, key, err);
     EVP_PKEY_free(throwaway);
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     return rc;
 }
 
@@ -169,24 +169,24 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
         return est_error_set(err, EST_E_INTERNAL, "fullcmc: NULL argument");
     *resp_der = NULL;
     *resp_len = 0;
-    if ((rc = est_client_handle(c, &curl, err)) != EST_OK ||
+    if ((rc = client_handle(c, &curl, err)) != EST_OK ||
         (rc = est_body_encode_lines(req_der, req_len, c->dialect, "PKCS7", c->base64_line,
                                     &body, &body_len, err)) != EST_OK)
         return rc;
     /* A request carrying a channel binding goes on the bound connection. */
     c->binding_mode = c->binding_armed ? EST_BINDING_CHECK : EST_BINDING_OFF;
     c->binding_armed = 0;
-    rc = est_client_http(c, curl, EST_OP_FULLCMC,
-                         c->dialect == EST_DIALECT_DRAFT
+    rc = client_http(c, curl, EST_OP_FULLCMC,
+                     c->dialect == EST_DIALECT_DRAFT
                              ? "application/pkcs7-mime"
                              : "application/pkcs7-mime; smime-type=CMC-request",
                          (const uint8_t *)body, body_len, &resp, err);
     c->binding_mode = EST_BINDING_OFF;
     if (rc != EST_OK)
         goto out;
-    rc = est_client_status_error(c, EST_OP_FULLCMC, &resp, err);
+    rc = client_status_error(c, EST_OP_FULLCMC, &resp, err);
     /* draft-04 §4.3.2: an error may carry a CMC response; hand it over too. */
-    if (est_client_check_type(c, &resp, "application/pkcs7-mime", rc == EST_OK ? err : NULL) !=
+    if (client_check_type(c, &resp, "application/pkcs7-mime", rc == EST_OK ? err : NULL) !=
             EST_OK ||
         resp.len == 0) {
         if (rc == EST_OK)
@@ -200,7 +200,7 @@ est_status est_client_fullcmc(est_client *c, const uint8_t *req_der, size_t req_
     if (decoded != EST_OK && rc == EST_OK)
         rc = est_error_prefix(err, decoded, "%s: malformed /fullcmc response", c->server);
 out:
-    free(body);
-    est_http_response_free(&resp);
+    OPENSSL_free(body);
+    http_response_free(&resp);
     return rc;
 }

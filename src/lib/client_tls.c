@@ -13,8 +13,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "client_internal.h"
+#include "estkit/file.h"
 
-est_status est_client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err)
+est_status client_store_from_certs(STACK_OF(X509) *certs, X509_STORE **out, est_error *err)
 {
     X509_STORE *store = X509_STORE_new();
     est_status rc = EST_E_NOMEM;
@@ -46,13 +47,13 @@ static est_status store_from_file(const char *path, X509_STORE **out, est_error 
     est_status rc = est_certs_read_file(path, &certs, err);
 
     if (rc == EST_OK)
-        rc = est_client_store_from_certs(certs, out, err);
+        rc = client_store_from_certs(certs, out, err);
     sk_X509_pop_free(certs, X509_free);
     return rc;
 }
 
-est_status est_client_load_trust(est_client *client, const est_client_config *cfg,
-                                 est_error *err)
+est_status client_load_trust(est_client *client, const est_client_config *cfg,
+                             est_error *err)
 {
     est_status rc;
 
@@ -130,8 +131,8 @@ static void untrusted_reason(int verr, char *reason, size_t cap)
     }
 }
 
-int est_client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
-                            char *reason, size_t cap)
+int client_check_server(est_client *client, X509 *leaf, STACK_OF(X509) *peer_chain,
+                        char *reason, size_t cap)
 {
     int verr = X509_V_OK, names = host_matches(client->host, leaf);
     int server_eku = X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) == 1;
@@ -180,14 +181,14 @@ static int verify_server_cb(X509_STORE_CTX *ctx, void *arg)
      * exchange authenticates the server; with anchors, check it as well. */
     if (client->srp && client->explicit_store == NULL && client->third_party_store == NULL)
         return 1;
-    if (est_client_check_server(client, leaf, X509_STORE_CTX_get0_untrusted(ctx),
-                                client->tls_failure, sizeof client->tls_failure))
+    if (client_check_server(client, leaf, X509_STORE_CTX_get0_untrusted(ctx),
+                            client->tls_failure, sizeof client->tls_failure))
         return 1;
     X509_STORE_CTX_set_error(ctx, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
 }
 
-CURLcode est_client_ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
+CURLcode client_ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
 {
     SSL_CTX *ctx = ssl_ctx;
 
@@ -212,8 +213,8 @@ static int current_binding(est_client *client, uint8_t *out, size_t cap, size_t 
  * request is written (CURLOPT_PREREQFUNCTION). A CSR that carries the
  * binding of one connection must not be sent on another: libcurl may have
  * opened a new one if the server closed the old. */
-int est_client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
-                         int conn_primary_port, int conn_local_port)
+int client_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
 {
     est_client *client = arg;
     uint8_t now[EST_CHANNEL_BINDING_MAX];

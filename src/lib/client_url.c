@@ -105,8 +105,8 @@ static est_status pick_label(const char *url, const char *in_url, const char *gi
     return EST_OK;
 }
 
-est_status est_client_url_parse(const char *url, const char *label, char **host, char **server,
-                                char **base_url, est_error *err)
+est_status client_url_parse(const char *url, const char *label, char **host, char **server,
+                            char **base_url, est_error *err)
 {
     url_parts u = {0};
     const char *in_url, *chosen;

@@ -10,76 +10,77 @@
 #include <openssl/x509v3.h>
 #include "ca_internal.h"
 #include "cmc_internal.h"
+#include "estkit/key.h"
 
 /* --- ASN.1 templates (the CMC module is IMPLICIT TAGS) --- */
 
-ASN1_SEQUENCE(EST_CMC_TAGGED_ATTRIBUTE) = {
-    ASN1_SIMPLE(EST_CMC_TAGGED_ATTRIBUTE, body_part_id, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_TAGGED_ATTRIBUTE, type, ASN1_OBJECT),
-    ASN1_SET_OF(EST_CMC_TAGGED_ATTRIBUTE, values, ASN1_ANY),
-} ASN1_SEQUENCE_END(EST_CMC_TAGGED_ATTRIBUTE)
+ASN1_SEQUENCE(CMC_TAGGED_ATTRIBUTE) = {
+    ASN1_SIMPLE(CMC_TAGGED_ATTRIBUTE, body_part_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_TAGGED_ATTRIBUTE, type, ASN1_OBJECT),
+    ASN1_SET_OF(CMC_TAGGED_ATTRIBUTE, values, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMC_TAGGED_ATTRIBUTE)
 
-ASN1_SEQUENCE(EST_CMC_TCR) = {
-    ASN1_SIMPLE(EST_CMC_TCR, body_part_id, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_TCR, request, X509_REQ),
-} ASN1_SEQUENCE_END(EST_CMC_TCR)
+ASN1_SEQUENCE(CMC_TCR) = {
+    ASN1_SIMPLE(CMC_TCR, body_part_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_TCR, request, X509_REQ),
+} ASN1_SEQUENCE_END(CMC_TCR)
 
-ASN1_SEQUENCE(EST_CMC_ORM) = {
-    ASN1_SIMPLE(EST_CMC_ORM, body_part_id, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_ORM, type, ASN1_OBJECT),
-    ASN1_SIMPLE(EST_CMC_ORM, value, ASN1_ANY),
-} ASN1_SEQUENCE_END(EST_CMC_ORM)
+ASN1_SEQUENCE(CMC_ORM) = {
+    ASN1_SIMPLE(CMC_ORM, body_part_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_ORM, type, ASN1_OBJECT),
+    ASN1_SIMPLE(CMC_ORM, value, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMC_ORM)
 
-ASN1_CHOICE(EST_CMC_TAGGED_REQUEST) = {
-    ASN1_IMP(EST_CMC_TAGGED_REQUEST, d.tcr, EST_CMC_TCR, EST_CMC_REQUEST_TCR),
-    ASN1_IMP_SEQUENCE_OF(EST_CMC_TAGGED_REQUEST, d.crm, ASN1_ANY, EST_CMC_REQUEST_CRM),
-    ASN1_IMP(EST_CMC_TAGGED_REQUEST, d.orm, EST_CMC_ORM, EST_CMC_REQUEST_ORM),
-} ASN1_CHOICE_END(EST_CMC_TAGGED_REQUEST)
+ASN1_CHOICE(CMC_TAGGED_REQUEST) = {
+    ASN1_IMP(CMC_TAGGED_REQUEST, d.tcr, CMC_TCR, EST_CMC_REQUEST_TCR),
+    ASN1_IMP_SEQUENCE_OF(CMC_TAGGED_REQUEST, d.crm, ASN1_ANY, EST_CMC_REQUEST_CRM),
+    ASN1_IMP(CMC_TAGGED_REQUEST, d.orm, CMC_ORM, EST_CMC_REQUEST_ORM),
+} ASN1_CHOICE_END(CMC_TAGGED_REQUEST)
 
-ASN1_SEQUENCE(EST_CMC_TAGGED_CONTENT) = {
-    ASN1_SIMPLE(EST_CMC_TAGGED_CONTENT, body_part_id, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_TAGGED_CONTENT, content, ASN1_ANY),
-} ASN1_SEQUENCE_END(EST_CMC_TAGGED_CONTENT)
+ASN1_SEQUENCE(CMC_TAGGED_CONTENT) = {
+    ASN1_SIMPLE(CMC_TAGGED_CONTENT, body_part_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_TAGGED_CONTENT, content, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMC_TAGGED_CONTENT)
 
-ASN1_SEQUENCE(EST_CMC_OTHER_MSG) = {
-    ASN1_SIMPLE(EST_CMC_OTHER_MSG, body_part_id, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_OTHER_MSG, type, ASN1_OBJECT),
-    ASN1_SIMPLE(EST_CMC_OTHER_MSG, value, ASN1_ANY),
-} ASN1_SEQUENCE_END(EST_CMC_OTHER_MSG)
+ASN1_SEQUENCE(CMC_OTHER_MSG) = {
+    ASN1_SIMPLE(CMC_OTHER_MSG, body_part_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_OTHER_MSG, type, ASN1_OBJECT),
+    ASN1_SIMPLE(CMC_OTHER_MSG, value, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMC_OTHER_MSG)
 
-ASN1_SEQUENCE(EST_CMC_PKI_DATA) = {
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_DATA, controls, EST_CMC_TAGGED_ATTRIBUTE),
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_DATA, requests, EST_CMC_TAGGED_REQUEST),
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_DATA, contents, EST_CMC_TAGGED_CONTENT),
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_DATA, others, EST_CMC_OTHER_MSG),
-} ASN1_SEQUENCE_END(EST_CMC_PKI_DATA)
+ASN1_SEQUENCE(CMC_PKI_DATA) = {
+    ASN1_SEQUENCE_OF(CMC_PKI_DATA, controls, CMC_TAGGED_ATTRIBUTE),
+    ASN1_SEQUENCE_OF(CMC_PKI_DATA, requests, CMC_TAGGED_REQUEST),
+    ASN1_SEQUENCE_OF(CMC_PKI_DATA, contents, CMC_TAGGED_CONTENT),
+    ASN1_SEQUENCE_OF(CMC_PKI_DATA, others, CMC_OTHER_MSG),
+} ASN1_SEQUENCE_END(CMC_PKI_DATA)
 
-ASN1_SEQUENCE(EST_CMC_PKI_RESPONSE) = {
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_RESPONSE, controls, EST_CMC_TAGGED_ATTRIBUTE),
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_RESPONSE, contents, EST_CMC_TAGGED_CONTENT),
-    ASN1_SEQUENCE_OF(EST_CMC_PKI_RESPONSE, others, EST_CMC_OTHER_MSG),
-} ASN1_SEQUENCE_END(EST_CMC_PKI_RESPONSE)
+ASN1_SEQUENCE(CMC_PKI_RESPONSE) = {
+    ASN1_SEQUENCE_OF(CMC_PKI_RESPONSE, controls, CMC_TAGGED_ATTRIBUTE),
+    ASN1_SEQUENCE_OF(CMC_PKI_RESPONSE, contents, CMC_TAGGED_CONTENT),
+    ASN1_SEQUENCE_OF(CMC_PKI_RESPONSE, others, CMC_OTHER_MSG),
+} ASN1_SEQUENCE_END(CMC_PKI_RESPONSE)
 
-ASN1_CHOICE(EST_CMC_BODY_PART_REFERENCE) = {
-    ASN1_SIMPLE(EST_CMC_BODY_PART_REFERENCE, d.id, ASN1_INTEGER),
-    ASN1_SEQUENCE_OF(EST_CMC_BODY_PART_REFERENCE, d.path, ASN1_INTEGER),
-} ASN1_CHOICE_END(EST_CMC_BODY_PART_REFERENCE)
+ASN1_CHOICE(CMC_BODY_PART_REFERENCE) = {
+    ASN1_SIMPLE(CMC_BODY_PART_REFERENCE, d.id, ASN1_INTEGER),
+    ASN1_SEQUENCE_OF(CMC_BODY_PART_REFERENCE, d.path, ASN1_INTEGER),
+} ASN1_CHOICE_END(CMC_BODY_PART_REFERENCE)
 
-ASN1_SEQUENCE(EST_CMC_STATUS_INFO_V2) = {
-    ASN1_SIMPLE(EST_CMC_STATUS_INFO_V2, status, ASN1_INTEGER),
-    ASN1_SEQUENCE_OF(EST_CMC_STATUS_INFO_V2, body_list, EST_CMC_BODY_PART_REFERENCE),
-    ASN1_OPT(EST_CMC_STATUS_INFO_V2, status_string, ASN1_UTF8STRING),
-    ASN1_OPT(EST_CMC_STATUS_INFO_V2, other_info, ASN1_ANY),
-} ASN1_SEQUENCE_END(EST_CMC_STATUS_INFO_V2)
+ASN1_SEQUENCE(CMC_STATUS_INFO_V2) = {
+    ASN1_SIMPLE(CMC_STATUS_INFO_V2, status, ASN1_INTEGER),
+    ASN1_SEQUENCE_OF(CMC_STATUS_INFO_V2, body_list, CMC_BODY_PART_REFERENCE),
+    ASN1_OPT(CMC_STATUS_INFO_V2, status_string, ASN1_UTF8STRING),
+    ASN1_OPT(CMC_STATUS_INFO_V2, other_info, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMC_STATUS_INFO_V2)
 
-ASN1_SEQUENCE(EST_CMC_REVOKE_REQUEST) = {
-    ASN1_SIMPLE(EST_CMC_REVOKE_REQUEST, issuer, X509_NAME),
-    ASN1_SIMPLE(EST_CMC_REVOKE_REQUEST, serial, ASN1_INTEGER),
-    ASN1_SIMPLE(EST_CMC_REVOKE_REQUEST, reason, ASN1_ENUMERATED),
-    ASN1_OPT(EST_CMC_REVOKE_REQUEST, invalidity_date, ASN1_GENERALIZEDTIME),
-    ASN1_OPT(EST_CMC_REVOKE_REQUEST, passphrase, ASN1_OCTET_STRING),
-    ASN1_OPT(EST_CMC_REVOKE_REQUEST, comment, ASN1_UTF8STRING),
-} ASN1_SEQUENCE_END(EST_CMC_REVOKE_REQUEST)
+ASN1_SEQUENCE(CMC_REVOKE_REQUEST) = {
+    ASN1_SIMPLE(CMC_REVOKE_REQUEST, issuer, X509_NAME),
+    ASN1_SIMPLE(CMC_REVOKE_REQUEST, serial, ASN1_INTEGER),
+    ASN1_SIMPLE(CMC_REVOKE_REQUEST, reason, ASN1_ENUMERATED),
+    ASN1_OPT(CMC_REVOKE_REQUEST, invalidity_date, ASN1_GENERALIZEDTIME),
+    ASN1_OPT(CMC_REVOKE_REQUEST, passphrase, ASN1_OCTET_STRING),
+    ASN1_OPT(CMC_REVOKE_REQUEST, comment, ASN1_UTF8STRING),
+} ASN1_SEQUENCE_END(CMC_REVOKE_REQUEST)
 
 /* SignedAttributes ::= SET SIZE (1..MAX) OF Attribute (RFC 5652 §5.3),
  * DER-sorted: what a SignerInfo's signature covers (§5.4). */
@@ -150,7 +151,7 @@ static const struct {
 /* Dotted text of an OID we compare: the longest CMC one has 18 chars. */
 #define OID_TEXT_MAX 80
 
-est_cmc_control est_cmc_control_of(const ASN1_OBJECT *type)
+est_cmc_control cmc_control_of(const ASN1_OBJECT *type)
 {
     char text[OID_TEXT_MAX];
     int n = OBJ_obj2txt(text, sizeof text, type, 1);
@@ -163,7 +164,7 @@ est_cmc_control est_cmc_control_of(const ASN1_OBJECT *type)
     return EST_CMC_CONTROL_UNKNOWN;
 }
 
-ASN1_OBJECT *est_cmc_control_object(est_cmc_control control)
+ASN1_OBJECT *cmc_control_object(est_cmc_control control)
 {
     for (size_t i = 0; i < CONTROL_COUNT; i++)
         if (control_oids[i].control == control)
@@ -171,7 +172,7 @@ ASN1_OBJECT *est_cmc_control_object(est_cmc_control control)
     return NULL;
 }
 
-int est_cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out)
+int cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out)
 {
     uint64_t u;
 
@@ -183,7 +184,7 @@ int est_cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out)
     return 1;
 }
 
-ASN1_INTEGER *est_cmc_body_part_new(uint32_t id)
+ASN1_INTEGER *cmc_body_part_new(uint32_t id)
 {
     ASN1_INTEGER *v = ASN1_INTEGER_new();
 
@@ -194,36 +195,36 @@ ASN1_INTEGER *est_cmc_body_part_new(uint32_t id)
     return v;
 }
 
-est_status est_cmc_add_control(STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
-                               est_cmc_control control, const ASN1_TYPE *value, est_error *err)
+est_status cmc_add_control(STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
+                           est_cmc_control control, const ASN1_TYPE *value, est_error *err)
 {
-    EST_CMC_TAGGED_ATTRIBUTE *attr =
-        (EST_CMC_TAGGED_ATTRIBUTE *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_ATTRIBUTE));
+    CMC_TAGGED_ATTRIBUTE *attr =
+        (CMC_TAGGED_ATTRIBUTE *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_ATTRIBUTE));
     ASN1_TYPE *copy = (ASN1_TYPE *)ASN1_item_dup(ASN1_ITEM_rptr(ASN1_ANY), (void *)value);
 
     if (attr == NULL || copy == NULL ||
         !ASN1_INTEGER_set_uint64(attr->body_part_id, body_part) ||
-        (attr->type = est_cmc_control_object(control)) == NULL ||
+        (attr->type = cmc_control_object(control)) == NULL ||
         !sk_ASN1_TYPE_push(attr->values, copy))
         goto nomem;
     copy = NULL; /* the attribute's now */
-    if (!sk_EST_CMC_TAGGED_ATTRIBUTE_push(controls, attr))
+    if (!sk_CMC_TAGGED_ATTRIBUTE_push(controls, attr))
         goto nomem;
     return EST_OK;
 nomem:
     ASN1_TYPE_free(copy);
-    ASN1_item_free((ASN1_VALUE *)attr, ASN1_ITEM_rptr(EST_CMC_TAGGED_ATTRIBUTE));
+    ASN1_item_free((ASN1_VALUE *)attr, ASN1_ITEM_rptr(CMC_TAGGED_ATTRIBUTE));
     return est_error_set(err, EST_E_NOMEM, "out of memory");
 }
 
-est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
-                            est_error *err)
+est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
+                        est_error *err)
 {
     uint8_t *copy;
 
     if (len <= 0)
         return est_error_set_openssl(err, EST_E_INTERNAL, "DER encoding failed");
-    if ((copy = malloc((size_t)len)) == NULL)
+    if ((copy = OPENSSL_malloc((size_t)len)) == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     memcpy(copy, der, (size_t)len);
     *out = copy;
@@ -233,7 +234,7 @@ est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, si
 
 /* --- keys without certificates --- */
 
-est_status est_cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err)
+est_status cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err)
 {
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
     ASN1_OCTET_STRING *ski = X509V3_get_d2i(exts, NID_subject_key_identifier, NULL, NULL);
@@ -247,11 +248,11 @@ est_status est_cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error 
     }
     if (key == NULL)
         return est_error_set_openssl(err, EST_E_INPUT, "the PKCS#10 public key is unreadable");
-    return est_key_id(NULL, key, out, err);
+    return ca_key_id(NULL, key, out, err);
 }
 
-est_status est_cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
-                              EVP_PKEY *private_key, X509 **out, est_error *err)
+est_status cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
+                          EVP_PKEY *private_key, X509 **out, est_error *err)
 {
     X509 *cert = X509_new();
     int ok = cert != NULL && X509_set_version(cert, X509_VERSION_3) && X509_set_pubkey(cert, key);
@@ -273,7 +274,7 @@ est_status est_cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
 
 /* --- CMS signing --- */
 
-const ASN1_OCTET_STRING *est_cms_get0_econtent(CMS_ContentInfo *cms)
+const ASN1_OCTET_STRING *cmc_cms_get0_econtent(CMS_ContentInfo *cms)
 {
     ASN1_OCTET_STRING **pos;
 
@@ -308,7 +309,7 @@ static est_status add_signed_attributes(CMS_SignerInfo *si, const ASN1_OBJECT *c
 }
 
 /* The signature over the DER of the signed attributes, into si. */
-static est_status sign_attributes(CMS_SignerInfo *si, est_cms_sign_fn sign_data, void *arg,
+static est_status sign_attributes(CMS_SignerInfo *si, cmc_cms_sign_fn sign_data, void *arg,
                                   est_error *err)
 {
     EST_CMS_SIGNED_ATTRS *attrs = sk_X509_ATTRIBUTE_new_null();
@@ -376,9 +377,9 @@ static est_status signer_info_pss(CMS_SignerInfo *si, EVP_PKEY *key, est_error *
     return ok ? EST_OK : est_error_set_openssl(err, EST_E_CA, "CMS RSASSA-PSS SignerInfo");
 }
 
-/* est_cms_sign; pss: the signature is RSASSA-PSS (est_signer_is_pss). */
+/* cmc_cms_sign; pss: the signature is RSASSA-PSS (est_signer_is_pss). */
 static est_status cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id, int pss,
-                           est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
+                           cmc_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
                            const uint8_t *content, size_t content_len, STACK_OF(X509) *certs,
                            CMS_ContentInfo **out, est_error *err)
 {
@@ -433,8 +434,8 @@ out:
     return rc;
 }
 
-est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
-                        est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
+est_status cmc_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
+                        cmc_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type,
                         const uint8_t *content, size_t content_len, STACK_OF(X509) *certs,
                         CMS_ContentInfo **out, est_error *err)
 {
@@ -445,10 +446,10 @@ est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_
 static est_status ca_sign_data(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
                                size_t *sig_len, est_error *err)
 {
-    return est_signer_sign_data(est_ca_get0_signer(arg), data, len, sig, sig_len, err);
+    return est_signer_sign_data(ca_get0_signer(arg), data, len, sig, sig_len, err);
 }
 
-est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
+est_status cmc_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
                            size_t content_len, STACK_OF(X509) *certs, uint8_t **der,
                            size_t *der_len, est_error *err)
 {
@@ -457,14 +458,14 @@ est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const ui
     int len;
     est_status rc;
 
-    if ((rc = est_ca_check_key(ca, err)) != EST_OK ||
-        (rc = cms_sign(est_ca_get0_cert(ca), est_signer_get0_public_key(est_ca_get0_signer(ca)),
-                       0, est_signer_is_pss(est_ca_get0_signer(ca)), ca_sign_data, ca,
+    if ((rc = ca_check_key(ca, err)) != EST_OK ||
+        (rc = cms_sign(est_ca_get0_cert(ca), est_signer_get0_public_key(ca_get0_signer(ca)),
+                       0, est_signer_is_pss(ca_get0_signer(ca)), ca_sign_data, ca,
                        content_type, content, content_len, certs, &cms, err)) != EST_OK)
         return rc;
     len = i2d_CMS_ContentInfo(cms, &buf);
     CMS_ContentInfo_free(cms);
-    rc = est_cmc_der_copy(buf, len, der, der_len, err);
+    rc = cmc_der_copy(buf, len, der, der_len, err);
     OPENSSL_free(buf);
     return rc;
 }
@@ -494,7 +495,7 @@ out:
     return rc;
 }
 
-est_status est_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
+est_status cmc_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
                                  X509 **signer, est_error *err)
 {
     STACK_OF(X509) *signers;

@@ -14,28 +14,28 @@
 #include "estkit/cmc.h"
 
 /* TaggedAttribute ::= SEQUENCE { bodyPartID, attrType, attrValues SET OF } */
-typedef struct EST_CMC_TAGGED_ATTRIBUTE_st {
+typedef struct CMC_TAGGED_ATTRIBUTE_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     STACK_OF(ASN1_TYPE) *values;
-} EST_CMC_TAGGED_ATTRIBUTE;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_ATTRIBUTE)
-DEFINE_STACK_OF(EST_CMC_TAGGED_ATTRIBUTE)
+} CMC_TAGGED_ATTRIBUTE;
+DECLARE_ASN1_ITEM(CMC_TAGGED_ATTRIBUTE)
+DEFINE_STACK_OF(CMC_TAGGED_ATTRIBUTE)
 
 /* TaggedCertificationRequest ::= SEQUENCE { bodyPartID, CertificationRequest } */
-typedef struct EST_CMC_TCR_st {
+typedef struct CMC_TCR_st {
     ASN1_INTEGER *body_part_id;
     X509_REQ *request;
-} EST_CMC_TCR;
-DECLARE_ASN1_ITEM(EST_CMC_TCR)
+} CMC_TCR;
+DECLARE_ASN1_ITEM(CMC_TCR)
 
 /* orm [2] SEQUENCE { bodyPartID, requestMessageType, requestMessageValue } */
-typedef struct EST_CMC_ORM_st {
+typedef struct CMC_ORM_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     ASN1_TYPE *value;
-} EST_CMC_ORM;
-DECLARE_ASN1_ITEM(EST_CMC_ORM)
+} CMC_ORM;
+DECLARE_ASN1_ITEM(CMC_ORM)
 
 #define EST_CMC_REQUEST_TCR 0
 #define EST_CMC_REQUEST_CRM 1
@@ -44,89 +44,89 @@ DECLARE_ASN1_ITEM(EST_CMC_ORM)
 /* TaggedRequest ::= CHOICE { tcr [0], crm [1] CertReqMsg, orm [2] }.
  * CRMF's CertReqMsg is kept as an opaque SEQUENCE: it is refused, but
  * must still parse so the refusal can name its body part. */
-typedef struct EST_CMC_TAGGED_REQUEST_st {
+typedef struct CMC_TAGGED_REQUEST_st {
     int type;
     union {
-        EST_CMC_TCR *tcr;
+        CMC_TCR *tcr;
         STACK_OF(ASN1_TYPE) *crm;
-        EST_CMC_ORM *orm;
+        CMC_ORM *orm;
     } d;
-} EST_CMC_TAGGED_REQUEST;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_REQUEST)
-DEFINE_STACK_OF(EST_CMC_TAGGED_REQUEST)
+} CMC_TAGGED_REQUEST;
+DECLARE_ASN1_ITEM(CMC_TAGGED_REQUEST)
+DEFINE_STACK_OF(CMC_TAGGED_REQUEST)
 
 /* TaggedContentInfo ::= SEQUENCE { bodyPartID, contentInfo } (content
  * kept opaque: nested CMS is refused). */
-typedef struct EST_CMC_TAGGED_CONTENT_st {
+typedef struct CMC_TAGGED_CONTENT_st {
     ASN1_INTEGER *body_part_id;
     ASN1_TYPE *content;
-} EST_CMC_TAGGED_CONTENT;
-DECLARE_ASN1_ITEM(EST_CMC_TAGGED_CONTENT)
-DEFINE_STACK_OF(EST_CMC_TAGGED_CONTENT)
+} CMC_TAGGED_CONTENT;
+DECLARE_ASN1_ITEM(CMC_TAGGED_CONTENT)
+DEFINE_STACK_OF(CMC_TAGGED_CONTENT)
 
 /* OtherMsg ::= SEQUENCE { bodyPartID, otherMsgType, otherMsgValue } */
-typedef struct EST_CMC_OTHER_MSG_st {
+typedef struct CMC_OTHER_MSG_st {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
     ASN1_TYPE *value;
-} EST_CMC_OTHER_MSG;
-DECLARE_ASN1_ITEM(EST_CMC_OTHER_MSG)
-DEFINE_STACK_OF(EST_CMC_OTHER_MSG)
+} CMC_OTHER_MSG;
+DECLARE_ASN1_ITEM(CMC_OTHER_MSG)
+DEFINE_STACK_OF(CMC_OTHER_MSG)
 
 /* PKIData ::= SEQUENCE { controlSequence, reqSequence, cmsSequence,
  * otherMsgSequence } (RFC 5272 §3.2.1) */
-typedef struct EST_CMC_PKI_DATA_st {
-    STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls;
-    STACK_OF(EST_CMC_TAGGED_REQUEST) *requests;
-    STACK_OF(EST_CMC_TAGGED_CONTENT) *contents;
-    STACK_OF(EST_CMC_OTHER_MSG) *others;
-} EST_CMC_PKI_DATA;
-DECLARE_ASN1_ITEM(EST_CMC_PKI_DATA)
+typedef struct CMC_PKI_DATA_st {
+    STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls;
+    STACK_OF(CMC_TAGGED_REQUEST) *requests;
+    STACK_OF(CMC_TAGGED_CONTENT) *contents;
+    STACK_OF(CMC_OTHER_MSG) *others;
+} CMC_PKI_DATA;
+DECLARE_ASN1_ITEM(CMC_PKI_DATA)
 
 /* PKIResponse ::= SEQUENCE { controlSequence, cmsSequence,
  * otherMsgSequence } (RFC 5272 §3.2.3) */
-typedef struct EST_CMC_PKI_RESPONSE_st {
-    STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls;
-    STACK_OF(EST_CMC_TAGGED_CONTENT) *contents;
-    STACK_OF(EST_CMC_OTHER_MSG) *others;
-} EST_CMC_PKI_RESPONSE;
-DECLARE_ASN1_ITEM(EST_CMC_PKI_RESPONSE)
+typedef struct CMC_PKI_RESPONSE_st {
+    STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls;
+    STACK_OF(CMC_TAGGED_CONTENT) *contents;
+    STACK_OF(CMC_OTHER_MSG) *others;
+} CMC_PKI_RESPONSE;
+DECLARE_ASN1_ITEM(CMC_PKI_RESPONSE)
 
 /* BodyPartReference ::= CHOICE { bodyPartID, bodyPartPath SEQUENCE OF } */
-typedef struct EST_CMC_BODY_PART_REFERENCE_st {
+typedef struct CMC_BODY_PART_REFERENCE_st {
     int type;
     union {
         ASN1_INTEGER *id;
         STACK_OF(ASN1_INTEGER) *path;
     } d;
-} EST_CMC_BODY_PART_REFERENCE;
-DECLARE_ASN1_ITEM(EST_CMC_BODY_PART_REFERENCE)
-DEFINE_STACK_OF(EST_CMC_BODY_PART_REFERENCE)
+} CMC_BODY_PART_REFERENCE;
+DECLARE_ASN1_ITEM(CMC_BODY_PART_REFERENCE)
+DEFINE_STACK_OF(CMC_BODY_PART_REFERENCE)
 
 /* CMCStatusInfoV2 ::= SEQUENCE { cMCStatus, bodyList, statusString
  * OPTIONAL, otherInfo OPTIONAL } (RFC 5272 §6.1.1). otherInfo is a CHOICE
  * of failInfo INTEGER and two SEQUENCEs that share a tag, so it is read as
  * ANY and told apart by its type. */
-typedef struct EST_CMC_STATUS_INFO_V2_st {
+typedef struct CMC_STATUS_INFO_V2_st {
     ASN1_INTEGER *status;
-    STACK_OF(EST_CMC_BODY_PART_REFERENCE) *body_list;
+    STACK_OF(CMC_BODY_PART_REFERENCE) *body_list;
     ASN1_UTF8STRING *status_string;
     ASN1_TYPE *other_info;
-} EST_CMC_STATUS_INFO_V2;
-DECLARE_ASN1_ITEM(EST_CMC_STATUS_INFO_V2)
+} CMC_STATUS_INFO_V2;
+DECLARE_ASN1_ITEM(CMC_STATUS_INFO_V2)
 
 /* RevokeRequest ::= SEQUENCE { issuerName, serialNumber, reason,
  * invalidityDate OPTIONAL, passphrase OPTIONAL, comment OPTIONAL }
  * (RFC 5272 §6.11) */
-typedef struct EST_CMC_REVOKE_REQUEST_st {
+typedef struct CMC_REVOKE_REQUEST_st {
     X509_NAME *issuer;
     ASN1_INTEGER *serial;
     ASN1_ENUMERATED *reason;
     ASN1_GENERALIZEDTIME *invalidity_date;
     ASN1_OCTET_STRING *passphrase;
     ASN1_UTF8STRING *comment;
-} EST_CMC_REVOKE_REQUEST;
-DECLARE_ASN1_ITEM(EST_CMC_REVOKE_REQUEST)
+} CMC_REVOKE_REQUEST;
+DECLARE_ASN1_ITEM(CMC_REVOKE_REQUEST)
 
 /* The controls this library knows (RFC 5272 §6, RFC 6402). */
 typedef enum est_cmc_control {
@@ -145,21 +145,21 @@ typedef enum est_cmc_control {
     EST_CMC_CONTROL_IDENTITY_PROOF_V2,   /* id-cmc 34 */
 } est_cmc_control;
 
-est_cmc_control est_cmc_control_of(const ASN1_OBJECT *type);
+est_cmc_control cmc_control_of(const ASN1_OBJECT *type);
 /* A new OBJECT for a control (never UNKNOWN), or NULL on allocation failure. */
-ASN1_OBJECT *est_cmc_control_object(est_cmc_control control);
+ASN1_OBJECT *cmc_control_object(est_cmc_control control);
 
 /* BodyPartID ::= INTEGER (0..4294967295) (RFC 5272 §3.2.2). */
-int est_cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out);
-ASN1_INTEGER *est_cmc_body_part_new(uint32_t id);
+int cmc_body_part_get(const ASN1_INTEGER *v, uint32_t *out);
+ASN1_INTEGER *cmc_body_part_new(uint32_t id);
 
 /* Appends a TaggedAttribute with one value (value is copied). */
-est_status est_cmc_add_control(STACK_OF(EST_CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
-                               est_cmc_control control, const ASN1_TYPE *value, est_error *err);
+est_status cmc_add_control(STACK_OF(CMC_TAGGED_ATTRIBUTE) *controls, uint32_t body_part,
+                           est_cmc_control control, const ASN1_TYPE *value, est_error *err);
 
 /* A malloc'd copy of DER from an i2d call (len <= 0 = that call failed). */
-est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
-                            est_error *err);
+est_status cmc_der_copy(const unsigned char *der, int len, uint8_t **out, size_t *out_len,
+                        est_error *err);
 
 /* A SignedData (RFC 5652 §5) with content of the given type, one
  * SignerInfo with signed attributes (contentType, signingTime,
@@ -167,14 +167,14 @@ est_status est_cmc_der_copy(const unsigned char *der, int len, uint8_t **out, si
  * signer's. The signature comes from sign_data() over the DER of the
  * signed attributes, so the private key can live behind the signer seam.
  * key_id != 0 names the signer by subjectKeyIdentifier. */
-typedef est_status (*est_cms_sign_fn)(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
+typedef est_status (*cmc_cms_sign_fn)(void *arg, const uint8_t *data, size_t len, uint8_t **sig,
                                       size_t *sig_len, est_error *err);
-est_status est_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
-                        est_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type, const uint8_t *content,
+est_status cmc_cms_sign(X509 *signer_cert, EVP_PKEY *signer_public_key, int key_id,
+                        cmc_cms_sign_fn sign_data, void *arg, const ASN1_OBJECT *content_type, const uint8_t *content,
                         size_t content_len, STACK_OF(X509) *certs, CMS_ContentInfo **out,
                         est_error *err);
-/* est_cms_sign with the CA's signer (signer seam) and certificate. */
-est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
+/* cmc_cms_sign with the CA's signer (signer seam) and certificate. */
+est_status cmc_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const uint8_t *content,
                            size_t content_len, STACK_OF(X509) *certs, uint8_t **der,
                            size_t *der_len, est_error *err);
 /* A certificate that only carries key (and key_id as its
@@ -182,20 +182,20 @@ est_status est_cms_sign_ca(est_ca *ca, const ASN1_OBJECT *content_type, const ui
  * needs for a signer without a certificate, a PKCS#10 key signing its own
  * Full PKI Request (RFC 5272 §3.2.1.3.1). Self-signed with private_key
  * when given (needed to name the signer by key_id). Never sent. */
-est_status est_cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
-                              EVP_PKEY *private_key, X509 **out, est_error *err);
+est_status cmc_key_holder(EVP_PKEY *key, const ASN1_OCTET_STRING *key_id,
+                          EVP_PKEY *private_key, X509 **out, est_error *err);
 /* The identifier a request's key is named by: the CSR's
  * subjectKeyIdentifier extension when present, else RFC 5280 §4.2.1.2
  * method 1 (SHA-1 of the subjectPublicKey bits). */
-est_status est_cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err);
+est_status cmc_csr_key_id(X509_REQ *csr, ASN1_OCTET_STRING **out, est_error *err);
 
 /* Verifies a SignedData with one signer whose certificate is in certs (the
  * SignedData's own); with trust, the signer must chain to it (any
  * purpose). *signer borrowed from certs. */
-est_status est_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
+est_status cmc_cms_verify_signed(CMS_ContentInfo *cms, STACK_OF(X509) *certs, X509_STORE *trust,
                                  X509 **signer, est_error *err);
 
 /* The eContent of a SignedData (embedded, not detached), or NULL. */
-const ASN1_OCTET_STRING *est_cms_get0_econtent(CMS_ContentInfo *cms);
+const ASN1_OCTET_STRING *cmc_cms_get0_econtent(CMS_ContentInfo *cms);
 
 #endif

@@ -65,7 +65,7 @@ static est_status body_part_note(est_cmc_request *req, body_parts *seen, const A
 {
     uint32_t id;
 
-    if (!est_cmc_body_part_get(v, &id))
+    if (!cmc_body_part_get(v, &id))
         return est_error_set(err, EST_E_INPUT, "a bodyPartID is outside 0..4294967295");
     for (size_t i = 0; i < seen->count; i++)
         if (seen->ids[i] == id)
@@ -124,7 +124,7 @@ static void read_identification(est_cmc_request *req, uint32_t id, const ASN1_TY
 static est_status read_revoke(est_cmc_request *req, uint32_t id, const ASN1_TYPE *v,
                               est_error *err)
 {
-    EST_CMC_REVOKE_REQUEST *rr = NULL;
+    CMC_REVOKE_REQUEST *rr = NULL;
     est_cmc_revoke *out;
     long reason;
     est_status rc = EST_OK;
@@ -133,7 +133,7 @@ static est_status read_revoke(est_cmc_request *req, uint32_t id, const ASN1_TYPE
         return est_error_set(err, EST_E_TOO_LARGE, "more than %d revokeRequests",
                              EST_CMC_MAX_REVOKES);
     if (ASN1_TYPE_get(v) != V_ASN1_SEQUENCE ||
-        (rr = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST), v)) == NULL) {
+        (rr = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST), v)) == NULL) {
         ERR_clear_error();
         request_fail(req, EST_CMC_FAIL_BAD_REQUEST, id, "revokeRequest is malformed");
         return EST_OK;
@@ -158,16 +158,16 @@ static est_status read_revoke(est_cmc_request *req, uint32_t id, const ASN1_TYPE
     rr->serial = NULL;
     req->revoke_count++;
 out:
-    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     return rc;
 }
 
 /* Controls have no criticality flag in CMC: one this server does not act
  * on fails the request (badRequest) instead of being silently dropped. */
 static est_status read_control(est_cmc_request *req, body_parts *seen,
-                               const EST_CMC_TAGGED_ATTRIBUTE *attr, est_error *err)
+                               const CMC_TAGGED_ATTRIBUTE *attr, est_error *err)
 {
-    est_cmc_control control = est_cmc_control_of(attr->type);
+    est_cmc_control control = cmc_control_of(attr->type);
     int nvalues = sk_ASN1_TYPE_num(attr->values);
     const ASN1_TYPE *v = nvalues > 0 ? sk_ASN1_TYPE_value(attr->values, 0) : NULL;
     char oid[80] = "";
@@ -220,7 +220,7 @@ static est_status read_control(est_cmc_request *req, body_parts *seen,
 }
 
 static est_status read_request(est_cmc_request *req, body_parts *seen,
-                               EST_CMC_TAGGED_REQUEST *tr, est_error *err)
+                               CMC_TAGGED_REQUEST *tr, est_error *err)
 {
     est_cmc_cert_request *out;
     uint32_t id = 0;
@@ -248,13 +248,13 @@ static est_status read_request(est_cmc_request *req, body_parts *seen,
     }
 }
 
-static est_status read_pki_data(est_cmc_request *req, EST_CMC_PKI_DATA *pki, est_error *err)
+static est_status read_pki_data(est_cmc_request *req, CMC_PKI_DATA *pki, est_error *err)
 {
     body_parts seen = {.count = 0};
-    int ncontrols = sk_EST_CMC_TAGGED_ATTRIBUTE_num(pki->controls);
-    int nrequests = sk_EST_CMC_TAGGED_REQUEST_num(pki->requests);
-    int ncontents = sk_EST_CMC_TAGGED_CONTENT_num(pki->contents);
-    int nothers = sk_EST_CMC_OTHER_MSG_num(pki->others);
+    int ncontrols = sk_CMC_TAGGED_ATTRIBUTE_num(pki->controls);
+    int nrequests = sk_CMC_TAGGED_REQUEST_num(pki->requests);
+    int ncontents = sk_CMC_TAGGED_CONTENT_num(pki->contents);
+    int nothers = sk_CMC_OTHER_MSG_num(pki->others);
     uint32_t id;
     est_status rc = EST_OK;
 
@@ -266,19 +266,19 @@ static est_status read_pki_data(est_cmc_request *req, EST_CMC_PKI_DATA *pki, est
         return est_error_set(err, EST_E_TOO_LARGE, "more than %d certification requests",
                              EST_CMC_MAX_REQUESTS);
     for (int i = 0; rc == EST_OK && i < ncontrols; i++)
-        rc = read_control(req, &seen, sk_EST_CMC_TAGGED_ATTRIBUTE_value(pki->controls, i), err);
+        rc = read_control(req, &seen, sk_CMC_TAGGED_ATTRIBUTE_value(pki->controls, i), err);
     for (int i = 0; rc == EST_OK && i < nrequests; i++)
-        rc = read_request(req, &seen, sk_EST_CMC_TAGGED_REQUEST_value(pki->requests, i), err);
+        rc = read_request(req, &seen, sk_CMC_TAGGED_REQUEST_value(pki->requests, i), err);
     /* RFC 5272 §3.2.1.4-3.2.1.5: nested CMS and other messages (RA
      * batching, ...) are not something an EST CA acts on. */
     for (int i = 0; rc == EST_OK && i < ncontents; i++)
-        if ((rc = body_part_note(req, &seen, sk_EST_CMC_TAGGED_CONTENT_value(pki->contents, i)
+        if ((rc = body_part_note(req, &seen, sk_CMC_TAGGED_CONTENT_value(pki->contents, i)
                                                  ->body_part_id, &id, err)) == EST_OK)
             request_fail(req, EST_CMC_FAIL_BAD_REQUEST, id, "nested CMS content is not "
                                                             "supported");
     for (int i = 0; rc == EST_OK && i < nothers; i++)
         if ((rc = body_part_note(req, &seen,
-                                 sk_EST_CMC_OTHER_MSG_value(pki->others, i)->body_part_id, &id,
+                                 sk_CMC_OTHER_MSG_value(pki->others, i)->body_part_id, &id,
                                  err)) == EST_OK)
             request_fail(req, EST_CMC_FAIL_BAD_REQUEST, id, "other messages are not supported");
     if (rc == EST_OK && req->request_count == 0 && req->revoke_count == 0)
@@ -289,10 +289,10 @@ static est_status read_pki_data(est_cmc_request *req, EST_CMC_PKI_DATA *pki, est
 
 static est_status parse_content(est_cmc_request *req, est_error *err)
 {
-    const ASN1_OCTET_STRING *content = est_cms_get0_econtent(req->cms);
+    const ASN1_OCTET_STRING *content = cmc_cms_get0_econtent(req->cms);
     const ASN1_OBJECT *type = CMS_get0_eContentType(req->cms);
     const unsigned char *p, *end;
-    EST_CMC_PKI_DATA *pki;
+    CMC_PKI_DATA *pki;
     char oid[80] = "";
     est_status rc;
 
@@ -306,13 +306,13 @@ static est_status parse_content(est_cmc_request *req, est_error *err)
     }
     p = ASN1_STRING_get0_data(content);
     end = p + ASN1_STRING_length(content);
-    pki = (EST_CMC_PKI_DATA *)ASN1_item_d2i(NULL, &p, end - p, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    pki = (CMC_PKI_DATA *)ASN1_item_d2i(NULL, &p, end - p, ASN1_ITEM_rptr(CMC_PKI_DATA));
     if (pki == NULL || p != end) {
-        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
         return est_error_set_openssl(err, EST_E_INPUT, "PKIData does not decode");
     }
     rc = read_pki_data(req, pki, err);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
     return rc;
 }
 
@@ -449,11 +449,11 @@ static est_status find_signer(est_cmc_request *req, CMS_SignerInfo *si, X509 **c
         signer_key_id == NULL)
         return est_error_set(err, EST_E_AUTH, "the signer certificate is not included");
     for (size_t i = 0; rc == EST_OK && i < req->request_count; i++) {
-        if ((rc = est_cmc_csr_key_id(req->requests[i].csr, &key_id, err)) != EST_OK)
+        if ((rc = cmc_csr_key_id(req->requests[i].csr, &key_id, err)) != EST_OK)
             break;
         if (ASN1_OCTET_STRING_cmp(key_id, signer_key_id) == 0) {
-            rc = est_cmc_key_holder(X509_REQ_get0_pubkey(req->requests[i].csr), NULL, NULL,
-                                    holder, err);
+            rc = cmc_key_holder(X509_REQ_get0_pubkey(req->requests[i].csr), NULL, NULL,
+                                holder, err);
             *request_index = (int)i;
             ASN1_OCTET_STRING_free(key_id);
             return rc;

@@ -41,7 +41,7 @@ static est_status fresh_ids(est_cmc_ids *ids, est_error *err)
     return EST_OK;
 }
 
-static est_status add_typed_control(EST_CMC_PKI_DATA *pki, uint32_t body_part,
+static est_status add_typed_control(CMC_PKI_DATA *pki, uint32_t body_part,
                                     est_cmc_control control, int type, void *value,
                                     est_error *err)
 {
@@ -52,12 +52,12 @@ static est_status add_typed_control(EST_CMC_PKI_DATA *pki, uint32_t body_part,
         ASN1_TYPE_free(t);
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     }
-    rc = est_cmc_add_control(pki->controls, body_part, control, t, err);
+    rc = cmc_add_control(pki->controls, body_part, control, t, err);
     ASN1_TYPE_free(t);
     return rc;
 }
 
-static est_status add_id_controls(EST_CMC_PKI_DATA *pki, const est_cmc_ids *ids,
+static est_status add_id_controls(CMC_PKI_DATA *pki, const est_cmc_ids *ids,
                                   const char *identification, est_error *err)
 {
     ASN1_INTEGER *tid = ASN1_INTEGER_new();
@@ -97,38 +97,38 @@ out:
     return rc;
 }
 
-static est_status add_cert_request(EST_CMC_PKI_DATA *pki, X509_REQ *csr, est_error *err)
+static est_status add_cert_request(CMC_PKI_DATA *pki, X509_REQ *csr, est_error *err)
 {
-    EST_CMC_TAGGED_REQUEST *tr =
-        (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
-    EST_CMC_TCR *tcr = (EST_CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TCR));
+    CMC_TAGGED_REQUEST *tr =
+        (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
+    CMC_TCR *tcr = (CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TCR));
 
     if (tr == NULL || tcr == NULL)
         goto nomem;
     X509_REQ_free(tcr->request);
     ASN1_INTEGER_free(tcr->body_part_id);
-    tcr->body_part_id = est_cmc_body_part_new(BODY_PART_REQUEST);
+    tcr->body_part_id = cmc_body_part_new(BODY_PART_REQUEST);
     tcr->request = X509_REQ_dup(csr);
     if (tcr->body_part_id == NULL || tcr->request == NULL)
         goto nomem;
     tr->type = EST_CMC_REQUEST_TCR;
     tr->d.tcr = tcr;
     tcr = NULL;
-    if (!sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, tr))
+    if (!sk_CMC_TAGGED_REQUEST_push(pki->requests, tr))
         goto nomem;
     return EST_OK;
 nomem:
-    ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(EST_CMC_TCR));
-    ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+    ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(CMC_TCR));
+    ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
     return est_error_set_openssl(err, EST_E_NOMEM, "tagged certification request");
 }
 
 /* RFC 5272 §6.11: issuerName + serialNumber name the certificate. */
-static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reason,
+static est_status add_revoke_request(CMC_PKI_DATA *pki, X509 *cert, int reason,
                                      est_error *err)
 {
-    EST_CMC_REVOKE_REQUEST *rr =
-        (EST_CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    CMC_REVOKE_REQUEST *rr =
+        (CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     ASN1_TYPE *t = NULL;
     est_status rc = EST_E_NOMEM;
 
@@ -143,15 +143,15 @@ static est_status add_revoke_request(EST_CMC_PKI_DATA *pki, X509 *cert, int reas
     }
     ASN1_INTEGER_free(rr->serial);
     if ((rr->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert))) == NULL ||
-        ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST), rr, &t) == NULL) {
+        ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST), rr, &t) == NULL) {
         est_error_set(err, rc, "out of memory");
         goto out;
     }
-    rc = est_cmc_add_control(pki->controls, BODY_PART_REVOKE, EST_CMC_CONTROL_REVOKE_REQUEST, t,
-                             err);
+    rc = cmc_add_control(pki->controls, BODY_PART_REVOKE, EST_CMC_CONTROL_REVOKE_REQUEST, t,
+                         err);
 out:
     ASN1_TYPE_free(t);
-    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     return rc;
 }
 
@@ -187,9 +187,9 @@ static est_status sign_pki_data(const est_cmc_request_spec *spec, const uint8_t 
                                                  "key must sign the request");
             goto out;
         }
-        if ((rc = est_cmc_csr_key_id(spec->csr, &key_id, err)) != EST_OK ||
-            (rc = est_cmc_key_holder(spec->signer_key, key_id, spec->signer_key, &holder,
-                                     err)) != EST_OK)
+        if ((rc = cmc_csr_key_id(spec->csr, &key_id, err)) != EST_OK ||
+            (rc = cmc_key_holder(spec->signer_key, key_id, spec->signer_key, &holder,
+                                 err)) != EST_OK)
             goto out;
         cert = holder;
     } else if (X509_check_private_key(cert, spec->signer_key) != 1) {
@@ -197,11 +197,11 @@ static est_status sign_pki_data(const est_cmc_request_spec *spec, const uint8_t 
                                                      "certificate");
         goto out;
     }
-    if ((rc = est_cms_sign(cert, spec->signer_key, holder != NULL, key_sign_data, signer, type,
+    if ((rc = cmc_cms_sign(cert, spec->signer_key, holder != NULL, key_sign_data, signer, type,
                            content, content_len, NULL, &cms, err)) != EST_OK)
         goto out;
     len = i2d_CMS_ContentInfo(cms, &buf);
-    rc = est_cmc_der_copy(buf, len, der, der_len, err);
+    rc = cmc_der_copy(buf, len, der, der_len, err);
 out:
     OPENSSL_free(buf);
     CMS_ContentInfo_free(cms);
@@ -214,7 +214,7 @@ out:
 est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *ids,
                                  uint8_t **der, size_t *der_len, est_error *err)
 {
-    EST_CMC_PKI_DATA *pki = NULL;
+    CMC_PKI_DATA *pki = NULL;
     unsigned char *content = NULL;
     int content_len;
     est_status rc;
@@ -225,7 +225,7 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
         return est_error_set(err, EST_E_INTERNAL, "CMC request: needs a signer key and either a "
                                                   "CSR or a certificate to revoke (and then a "
                                                   "signer certificate)");
-    pki = (EST_CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    pki = (CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(CMC_PKI_DATA));
     if (pki == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     if ((rc = fresh_ids(ids, err)) != EST_OK ||
@@ -234,7 +234,7 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
         (spec->revoke_cert != NULL &&
          (rc = add_revoke_request(pki, spec->revoke_cert, spec->revoke_reason, err)) != EST_OK))
         goto out;
-    content_len = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    content_len = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(CMC_PKI_DATA));
     if (content_len <= 0) {
         rc = est_error_set_openssl(err, EST_E_INTERNAL, "encoding PKIData");
         goto out;
@@ -242,6 +242,6 @@ est_status est_cmc_request_build(const est_cmc_request_spec *spec, est_cmc_ids *
     rc = sign_pki_data(spec, content, (size_t)content_len, der, der_len, err);
 out:
     OPENSSL_free(content);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
     return rc;
 }

@@ -10,16 +10,16 @@
 
 /* --- building --- */
 
-static EST_CMC_BODY_PART_REFERENCE *body_part_reference(uint32_t id)
+static CMC_BODY_PART_REFERENCE *body_part_reference(uint32_t id)
 {
-    EST_CMC_BODY_PART_REFERENCE *ref = (EST_CMC_BODY_PART_REFERENCE *)ASN1_item_new(
-        ASN1_ITEM_rptr(EST_CMC_BODY_PART_REFERENCE));
+    CMC_BODY_PART_REFERENCE *ref = (CMC_BODY_PART_REFERENCE *)ASN1_item_new(
+        ASN1_ITEM_rptr(CMC_BODY_PART_REFERENCE));
 
     if (ref == NULL)
         return NULL;
     ref->type = 0; /* bodyPartID */
-    if ((ref->d.id = est_cmc_body_part_new(id)) == NULL) {
-        ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(EST_CMC_BODY_PART_REFERENCE));
+    if ((ref->d.id = cmc_body_part_new(id)) == NULL) {
+        ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(CMC_BODY_PART_REFERENCE));
         return NULL;
     }
     return ref;
@@ -28,22 +28,22 @@ static EST_CMC_BODY_PART_REFERENCE *body_part_reference(uint32_t id)
 /* One CMCStatusInfoV2 (RFC 5272 §6.1.1) as an attribute value. */
 static est_status status_value(const est_cmc_status_entry *entry, ASN1_TYPE **out, est_error *err)
 {
-    EST_CMC_STATUS_INFO_V2 *info =
-        (EST_CMC_STATUS_INFO_V2 *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2));
+    CMC_STATUS_INFO_V2 *info =
+        (CMC_STATUS_INFO_V2 *)ASN1_item_new(ASN1_ITEM_rptr(CMC_STATUS_INFO_V2));
     ASN1_INTEGER *fail = NULL;
     size_t count = entry->body_part_count;
     int ok = info != NULL && ASN1_INTEGER_set(info->status, entry->status);
 
     if (count > sizeof entry->body_parts / sizeof entry->body_parts[0]) {
-        ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2));
+        ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(CMC_STATUS_INFO_V2));
         return est_error_set(err, EST_E_INTERNAL, "too many body parts in a status");
     }
     /* bodyList is SIZE (1..MAX): 0 refers to the PKIData as a whole. */
     for (size_t i = 0; ok && i < (count ? count : 1); i++) {
-        EST_CMC_BODY_PART_REFERENCE *ref = body_part_reference(count ? entry->body_parts[i] : 0);
-        ok = ref != NULL && sk_EST_CMC_BODY_PART_REFERENCE_push(info->body_list, ref);
+        CMC_BODY_PART_REFERENCE *ref = body_part_reference(count ? entry->body_parts[i] : 0);
+        ok = ref != NULL && sk_CMC_BODY_PART_REFERENCE_push(info->body_list, ref);
         if (!ok)
-            ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(EST_CMC_BODY_PART_REFERENCE));
+            ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(CMC_BODY_PART_REFERENCE));
     }
     if (ok && entry->text != NULL) {
         size_t len = strnlen(entry->text, EST_CMC_TEXT_MAX);
@@ -60,13 +60,13 @@ static est_status status_value(const est_cmc_status_entry *entry, ASN1_TYPE **ou
     }
     *out = NULL;
     if (ok)
-        ok = ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2), info, out) != NULL;
+        ok = ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(CMC_STATUS_INFO_V2), info, out) != NULL;
     ASN1_INTEGER_free(fail);
-    ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2));
+    ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(CMC_STATUS_INFO_V2));
     return ok ? EST_OK : est_error_set(err, EST_E_NOMEM, "out of memory");
 }
 
-static est_status add_string_control(EST_CMC_PKI_RESPONSE *resp, uint32_t id,
+static est_status add_string_control(CMC_PKI_RESPONSE *resp, uint32_t id,
                                      est_cmc_control control, int type, const uint8_t *data,
                                      size_t len, est_error *err)
 {
@@ -79,14 +79,14 @@ static est_status add_string_control(EST_CMC_PKI_RESPONSE *resp, uint32_t id,
         ASN1_STRING_free(s);
     } else {
         ASN1_TYPE_set(t, type, s);
-        rc = est_cmc_add_control(resp->controls, id, control, t, err);
+        rc = cmc_add_control(resp->controls, id, control, t, err);
     }
     ASN1_TYPE_free(t);
     return rc;
 }
 
 /* statusInfoV2 entries, transactionId, recipientNonce, senderNonce. */
-static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_response_spec *spec,
+static est_status response_controls(CMC_PKI_RESPONSE *resp, const est_cmc_response_spec *spec,
                                     est_error *err)
 {
     uint8_t nonce[EST_CMC_NONCE_LEN];
@@ -96,7 +96,7 @@ static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_re
     for (size_t i = 0; rc == EST_OK && i < spec->status_count; i++) {
         ASN1_TYPE *t = NULL;
         if ((rc = status_value(&spec->statuses[i], &t, err)) == EST_OK)
-            rc = est_cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_STATUS_INFO_V2, t, err);
+            rc = cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_STATUS_INFO_V2, t, err);
         ASN1_TYPE_free(t);
     }
     /* RFC 5272 §6.6: transactionId is echoed; the request's senderNonce
@@ -109,7 +109,7 @@ static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_re
             rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         } else {
             ASN1_TYPE_set(t, V_ASN1_INTEGER, tid);
-            rc = est_cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_TRANSACTION_ID, t, err);
+            rc = cmc_add_control(resp->controls, id++, EST_CMC_CONTROL_TRANSACTION_ID, t, err);
         }
         ASN1_TYPE_free(t);
     }
@@ -129,7 +129,7 @@ static est_status response_controls(EST_CMC_PKI_RESPONSE *resp, const est_cmc_re
 est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec, uint8_t **der,
                                   size_t *der_len, est_error *err)
 {
-    EST_CMC_PKI_RESPONSE *resp = NULL;
+    CMC_PKI_RESPONSE *resp = NULL;
     unsigned char *content = NULL;
     int content_len;
     est_status rc;
@@ -138,23 +138,23 @@ est_status est_cmc_response_build(est_ca *ca, const est_cmc_response_spec *spec,
         spec->status_count == 0 || spec->status_count > EST_CMC_MAX_STATUSES)
         return est_error_set(err, EST_E_INTERNAL, "CMC response: 1 to %d statuses needed",
                              EST_CMC_MAX_STATUSES);
-    resp = (EST_CMC_PKI_RESPONSE *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+    resp = (CMC_PKI_RESPONSE *)ASN1_item_new(ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
     if (resp == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     if ((rc = response_controls(resp, spec, err)) != EST_OK)
         goto out;
-    content_len = ASN1_item_i2d((ASN1_VALUE *)resp, &content, ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+    content_len = ASN1_item_i2d((ASN1_VALUE *)resp, &content, ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
     if (content_len <= 0) {
         rc = est_error_set_openssl(err, EST_E_INTERNAL, "encoding PKIResponse");
         goto out;
     }
     /* RFC 5272 §3.2.3: issued certificates travel in the SignedData's
      * certificates field. */
-    rc = est_cms_sign_ca(ca, OBJ_nid2obj(NID_id_cct_PKIResponse), content, (size_t)content_len,
+    rc = cmc_cms_sign_ca(ca, OBJ_nid2obj(NID_id_cct_PKIResponse), content, (size_t)content_len,
                          spec->certs, der, der_len, err);
 out:
     OPENSSL_free(content);
-    ASN1_item_free((ASN1_VALUE *)resp, ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+    ASN1_item_free((ASN1_VALUE *)resp, ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
     return rc;
 }
 
@@ -176,11 +176,11 @@ static int copy_nonce(const ASN1_TYPE *v, est_cmc_nonce *out)
  * INTEGERs is V2's first CHOICE alternative. */
 static est_status read_status(est_cmc_response *resp, const ASN1_TYPE *v, est_error *err)
 {
-    EST_CMC_STATUS_INFO_V2 *info = NULL;
+    CMC_STATUS_INFO_V2 *info = NULL;
     long status;
 
     if (ASN1_TYPE_get(v) != V_ASN1_SEQUENCE ||
-        (info = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2), v)) == NULL)
+        (info = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(CMC_STATUS_INFO_V2), v)) == NULL)
         return est_error_set_openssl(err, EST_E_PROTOCOL, "malformed CMCStatusInfoV2");
     status = ASN1_INTEGER_get(info->status);
     /* The first status that is not success is the one that matters. */
@@ -197,19 +197,19 @@ static est_status read_status(est_cmc_response *resp, const ASN1_TYPE *v, est_er
                  ASN1_STRING_length(info->status_string),
                  (const char *)ASN1_STRING_get0_data(info->status_string));
     }
-    ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(EST_CMC_STATUS_INFO_V2));
+    ASN1_item_free((ASN1_VALUE *)info, ASN1_ITEM_rptr(CMC_STATUS_INFO_V2));
     return EST_OK;
 }
 
 static est_status read_response_control(est_cmc_response *resp,
-                                        const EST_CMC_TAGGED_ATTRIBUTE *attr, int *statuses,
+                                        const CMC_TAGGED_ATTRIBUTE *attr, int *statuses,
                                         est_error *err)
 {
     const ASN1_TYPE *v = sk_ASN1_TYPE_value(attr->values, 0);
 
     if (sk_ASN1_TYPE_num(attr->values) != 1)
         return est_error_set(err, EST_E_PROTOCOL, "a response control without exactly one value");
-    switch (est_cmc_control_of(attr->type)) {
+    switch (cmc_control_of(attr->type)) {
     case EST_CMC_CONTROL_STATUS_INFO:
     case EST_CMC_CONTROL_STATUS_INFO_V2:
         ++*statuses;
@@ -235,9 +235,9 @@ static est_status read_response_control(est_cmc_response *resp,
 
 static est_status read_pki_response(est_cmc_response *resp, CMS_ContentInfo *cms, est_error *err)
 {
-    const ASN1_OCTET_STRING *content = est_cms_get0_econtent(cms);
+    const ASN1_OCTET_STRING *content = cmc_cms_get0_econtent(cms);
     const unsigned char *p, *end;
-    EST_CMC_PKI_RESPONSE *pki;
+    CMC_PKI_RESPONSE *pki;
     int n, statuses = 0;
     est_status rc = EST_OK;
 
@@ -246,21 +246,21 @@ static est_status read_pki_response(est_cmc_response *resp, CMS_ContentInfo *cms
                                                   "id-cct-PKIResponse)");
     p = ASN1_STRING_get0_data(content);
     end = p + ASN1_STRING_length(content);
-    pki = (EST_CMC_PKI_RESPONSE *)ASN1_item_d2i(NULL, &p, end - p,
-                                                ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+    pki = (CMC_PKI_RESPONSE *)ASN1_item_d2i(NULL, &p, end - p,
+                                                ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
     if (pki == NULL || p != end) {
-        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
         return est_error_set_openssl(err, EST_E_PROTOCOL, "PKIResponse does not decode");
     }
-    n = sk_EST_CMC_TAGGED_ATTRIBUTE_num(pki->controls);
+    n = sk_CMC_TAGGED_ATTRIBUTE_num(pki->controls);
     if (n > EST_CMC_MAX_CONTROLS)
         rc = est_error_set(err, EST_E_TOO_LARGE, "more than %d controls", EST_CMC_MAX_CONTROLS);
     for (int i = 0; rc == EST_OK && i < n; i++)
-        rc = read_response_control(resp, sk_EST_CMC_TAGGED_ATTRIBUTE_value(pki->controls, i),
+        rc = read_response_control(resp, sk_CMC_TAGGED_ATTRIBUTE_value(pki->controls, i),
                                    &statuses, err);
     if (rc == EST_OK && statuses == 0)
         rc = est_error_set(err, EST_E_PROTOCOL, "the Full PKI Response carries no status");
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_RESPONSE));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_RESPONSE));
     return rc;
 }
 
@@ -268,7 +268,7 @@ static est_status verify_response(est_cmc_response *resp, CMS_ContentInfo *cms, 
                                   est_error *err)
 {
     X509 *signer = NULL;
-    est_status rc = est_cms_verify_signed(cms, resp->certs, trust, &signer, err);
+    est_status rc = cmc_cms_verify_signed(cms, resp->certs, trust, &signer, err);
 
     if (rc != EST_OK) {
         est_error_prefix(err, rc, "Full PKI Response");

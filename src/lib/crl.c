@@ -4,6 +4,8 @@
 #include <strings.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include "estkit/crl.h"
+#include "estkit/key.h"
 #include "ca_internal.h"
 
 /* RFC 5280 §5.3.1 CRLReason. 7 is not used. */
@@ -63,7 +65,7 @@ static est_status add_entry(X509_CRL *crl, const est_revoked_entry *entry, est_e
                       entry->serial_hex, entry->reason);
         goto out;
     }
-    if ((rc = est_serial_from_hex(entry->serial_hex, &serial, err)) != EST_OK)
+    if ((rc = ca_serial_from_hex(entry->serial_hex, &serial, err)) != EST_OK)
         goto out;
     rc = EST_E_CA;
     if (revoked == NULL || (when = ASN1_TIME_set(NULL, entry->revoked_at)) == NULL ||
@@ -123,7 +125,7 @@ static est_status add_crl_extensions(X509_CRL *crl, est_ca *ca, long crl_number,
         est_error_set(err, EST_E_NOMEM, "out of memory");
         goto out;
     }
-    if ((rc = est_key_id(ca_cert, X509_get0_pubkey(ca_cert), &akid->keyid, err)) != EST_OK)
+    if ((rc = ca_key_id(ca_cert, X509_get0_pubkey(ca_cert), &akid->keyid, err)) != EST_OK)
         goto out;
     /* RFC 5280 §5.2.1, §5.2.3: both non-critical. */
     if (X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0,
@@ -170,7 +172,7 @@ est_status est_ca_make_crl(est_ca *ca, const est_revoked_entry *entries, size_t 
     if (next_update_days == 0 || next_update_days > EST_VALIDITY_DAYS_MAX)
         return est_error_set(err, EST_E_INPUT, "CRL next update in %u days (1-%d)",
                              next_update_days, EST_VALIDITY_DAYS_MAX);
-    if ((rc = est_ca_check_key(ca, err)) != EST_OK)
+    if ((rc = ca_check_key(ca, err)) != EST_OK)
         return rc;
     rc = EST_E_CA;
     if ((crl = X509_CRL_new()) == NULL || !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
@@ -190,7 +192,7 @@ est_status est_ca_make_crl(est_ca *ca, const est_revoked_entry *entries, size_t 
     }
     if ((rc = check_unique(crl, err)) != EST_OK ||
         (rc = add_crl_extensions(crl, ca, crl_number, err)) != EST_OK ||
-        (rc = est_signer_sign_crl(est_ca_get0_signer(ca), crl, err)) != EST_OK)
+        (rc = est_signer_sign_crl(ca_get0_signer(ca), crl, err)) != EST_OK)
         goto out;
     *out = crl;
     crl = NULL;

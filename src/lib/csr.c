@@ -11,6 +11,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "estkit/csr.h"
 #include "csr_internal.h"
 
 /* RFC 2985 §5.4.1: ub-challenge-password is 255 characters. */
@@ -356,7 +357,7 @@ est_status est_csr_get_challenge_password(X509_REQ *csr, char **out, est_error *
                              EST_CHALLENGE_PASSWORD_MAX);
     if (len < 0 || (len > 0 && memchr(data, '\0', (size_t)len) != NULL))
         return est_error_set(err, EST_E_INPUT, "challengePassword contains a NUL byte");
-    copy = malloc((size_t)len + 1);
+    copy = OPENSSL_malloc((size_t)len + 1);
     if (copy == NULL)
         return est_error_set(err, EST_E_NOMEM, "out of memory");
     memcpy(copy, data, (size_t)len);

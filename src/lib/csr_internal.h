@@ -3,7 +3,7 @@
 #ifndef ESTKIT_CSR_INTERNAL_H
 #define ESTKIT_CSR_INTERNAL_H
 
-#include "estkit/ca.h"
+#include "estkit/csr.h"
 
 /* The DER PKCS#10 der as an X509_REQ whose key was built without an
  * OSSL_DECODER chain (EC on a named P-256/P-384/P-521 curve, RSA) and which

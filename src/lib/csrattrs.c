@@ -14,6 +14,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include "estkit/csrattrs.h"
+#include "estkit/key.h"
 
 typedef struct attr_or_oid_st {
     int type; /* ATTR_OR_OID_OID or ATTR_OR_OID_ATTRIBUTE: the CHOICE arm */
@@ -59,13 +60,13 @@ static void csr_attrs_free(CSR_ATTRS *entries)
 
 est_csrattrs *est_csrattrs_new(void)
 {
-    est_csrattrs *attrs = calloc(1, sizeof *attrs);
+    est_csrattrs *attrs = OPENSSL_zalloc(sizeof *attrs);
 
     if (attrs == NULL)
         return NULL;
     attrs->entries = sk_ATTR_OR_OID_new_null();
     if (attrs->entries == NULL) {
-        free(attrs);
+        OPENSSL_free(attrs);
         return NULL;
     }
     return attrs;
@@ -76,7 +77,7 @@ void est_csrattrs_free(est_csrattrs *attrs)
     if (attrs == NULL)
         return;
     csr_attrs_free(attrs->entries);
-    free(attrs);
+    OPENSSL_free(attrs);
 }
 
 est_status est_csrattrs_decode(const uint8_t *der, size_t der_len, est_csrattrs **out,
@@ -115,7 +116,7 @@ est_status est_csrattrs_decode(const uint8_t *der, size_t der_len, est_csrattrs 
         goto out;
     }
     rc = EST_E_NOMEM;
-    attrs = calloc(1, sizeof *attrs);
+    attrs = OPENSSL_zalloc(sizeof *attrs);
     if (attrs == NULL) {
         est_error_set(err, rc, "csrattrs: out of memory");
         goto out;
@@ -129,7 +130,7 @@ out:
     return rc;
 }
 
-/* ASN1_item_i2d into a malloc'd buffer (the caller frees with free()),
+/* ASN1_item_i2d into an OPENSSL_malloc'd buffer (the caller: est_free),
  * bounded like the decoder so we never write what we would refuse. */
 static est_status encode_item(const ASN1_VALUE *value, const ASN1_ITEM *item, uint8_t **der,
                               size_t *der_len, est_error *err)
@@ -143,12 +144,12 @@ static est_status encode_item(const ASN1_VALUE *value, const ASN1_ITEM *item, ui
     if (len > EST_CSRATTRS_MAX_DER)
         return est_error_set(err, EST_E_TOO_LARGE, "csrattrs of %d bytes exceeds %d", len,
                              EST_CSRATTRS_MAX_DER);
-    buf = malloc((size_t)len);
+    buf = OPENSSL_malloc((size_t)len);
     if (buf == NULL)
         return est_error_set(err, EST_E_NOMEM, "csrattrs: out of memory");
     p = buf;
     if (ASN1_item_i2d(value, &p, item) != len) {
-        free(buf);
+        OPENSSL_free(buf);
         return est_error_set_openssl(err, EST_E_INTERNAL, "csrattrs: cannot encode");
     }
     *der = buf;
@@ -303,4 +304,74 @@ est_status est_csrattrs_add_attribute(est_csrattrs *attrs, X509_ATTRIBUTE *attr,
         ATTR_OR_OID_free(entry);
     }
     return rc;
+}
+
+/* --- what /csrattrs asks of the key (draft-04 §4.5.2) --- */
+
+static int curve_type(int nid, est_key_type *type)
+{
+    switch (nid) {
+    case NID_X9_62_prime256v1: *type = EST_KEY_EC_P256; return 1;
+    case NID_secp384r1: *type = EST_KEY_EC_P384; return 1;
+    default: return 0; /* 1.3.132.0.4 is sect113r1: never P-384 (docs/design.md §2) */
+    }
+}
+
+/* RFC 7030 §4.5.2 attribute forms: ecPublicKey with a curve OID, and
+ * rsaEncryption with a key size (RFC 9908 §3.3). */
+static int attribute_type(int nid, const X509_ATTRIBUTE *attr, est_key_type *type)
+{
+    ASN1_TYPE *v = X509_ATTRIBUTE_get0_type((X509_ATTRIBUTE *)attr, 0);
+    long bits;
+
+    if (nid == NID_X9_62_id_ecPublicKey && v != NULL && v->type == V_ASN1_OBJECT)
+        return curve_type(OBJ_obj2nid(v->value.object), type);
+    if (nid == NID_rsaEncryption && v != NULL && v->type == V_ASN1_INTEGER) {
+        bits = ASN1_INTEGER_get(v->value.integer);
+        *type = bits >= 4096   ? EST_KEY_RSA_4096
+                : bits >= 3072 ? EST_KEY_RSA_3072
+                               : EST_KEY_RSA_2048;
+        return 1;
+    }
+    return 0;
+}
+
+static int bare_type(int nid, est_key_type *type)
+{
+    switch (nid) {
+    case NID_X9_62_id_ecPublicKey: *type = EST_KEY_EC_P256; return 1;
+    case NID_rsaEncryption: *type = EST_KEY_RSA_2048; return 1;
+    case NID_ED25519: *type = EST_KEY_ED25519; return 1;
+    default: return 0;
+    }
+}
+
+void est_csrattrs_key_wishes(const est_csrattrs *attrs, int *type_set, est_key_type *type,
+                             const EVP_MD **md)
+{
+    est_key_type generic = EST_KEY_EC_P256;
+    int generic_set = 0;
+
+    *type_set = 0;
+    *md = NULL;
+    for (size_t i = 0; attrs != NULL && i < est_csrattrs_count(attrs); i++) {
+        int nid = OBJ_obj2nid(est_csrattrs_get0_oid(attrs, i));
+        const X509_ATTRIBUTE *attr = est_csrattrs_get0_attribute(attrs, i);
+        /* A named curve or size says more than a bare algorithm OID, in
+         * whatever order they come. */
+        if (attr != NULL ? attribute_type(nid, attr, type) : curve_type(nid, type))
+            *type_set = 1;
+        else if (attr == NULL && bare_type(nid, &generic))
+            generic_set = 1;
+        else if (nid == NID_sha256)
+            *md = EVP_sha256();
+        else if (nid == NID_sha384)
+            *md = EVP_sha384();
+        else if (nid == NID_sha512)
+            *md = EVP_sha512();
+    }
+    if (!*type_set && generic_set) {
+        *type = generic;
+        *type_set = 1;
+    }
 }

@@ -7,6 +7,9 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include "estkit/issue.h"
+#include "estkit/key.h"
+#include "estkit/name.h"
 #include "ca_internal.h"
 
 /* RFC 1035 §2.3.4: a DNS name is at most 253 characters as text. */
@@ -23,8 +26,8 @@ static est_status issue_validity(X509 *ca_cert, const est_profile *profile, time
     if (profile->validity_days == 0 || profile->validity_days > EST_VALIDITY_DAYS_MAX)
         return est_error_set(err, EST_E_CONFIG, "validity of %u days (1-%d)",
                              profile->validity_days, EST_VALIDITY_DAYS_MAX);
-    if ((rc = est_time_to_time_t(X509_get0_notBefore(ca_cert), &ca_not_before, err)) != EST_OK ||
-        (rc = est_time_to_time_t(X509_get0_notAfter(ca_cert), &ca_not_after, err)) != EST_OK)
+    if ((rc = ca_time_to_time_t(X509_get0_notBefore(ca_cert), &ca_not_before, err)) != EST_OK ||
+        (rc = ca_time_to_time_t(X509_get0_notAfter(ca_cert), &ca_not_after, err)) != EST_OK)
         return rc;
     if (now >= ca_not_after)
         return est_error_set(err, EST_E_CA, "the CA certificate has expired");
@@ -52,7 +55,7 @@ static est_status add_key_usage(X509 *cert, EVP_PKEY *key, est_error *err)
         ok = ASN1_BIT_STRING_set_bit(usage, 2, 1);
     if (ok && base == EVP_PKEY_EC)
         ok = ASN1_BIT_STRING_set_bit(usage, 4, 1);
-    rc = ok ? est_cert_add_ext(cert, NID_key_usage, 1, usage, err)
+    rc = ok ? ca_cert_add_ext(cert, NID_key_usage, 1, usage, err)
             : est_error_set(err, EST_E_NOMEM, "out of memory");
     ASN1_BIT_STRING_free(usage);
     return rc;
@@ -94,7 +97,7 @@ static est_status add_extended_key_usage(X509 *cert, const est_profile *profile,
         }
     }
     rc = sk_ASN1_OBJECT_num(eku) == 0 ? EST_OK
-                                      : est_cert_add_ext(cert, NID_ext_key_usage, 0, eku, err);
+                                      : ca_cert_add_ext(cert, NID_ext_key_usage, 0, eku, err);
 out:
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
     return rc;
@@ -113,18 +116,18 @@ static est_status add_extensions(X509 *cert, est_ca *ca, EVP_PKEY *key, const X5
         goto out;
     }
     bc->ca = 0; /* RFC 5280 §4.2.1.9: an end entity, said explicitly and critically */
-    if ((rc = est_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
+    if ((rc = ca_cert_add_ext(cert, NID_basic_constraints, 1, bc, err)) != EST_OK ||
         (rc = add_key_usage(cert, key, err)) != EST_OK ||
         (rc = add_extended_key_usage(cert, profile, err)) != EST_OK ||
-        (rc = est_key_id_of_spki(spki, &subject_id, err)) != EST_OK ||
-        (rc = est_key_id(ca_cert, NULL, &issuer_id, err)) != EST_OK ||
-        (rc = est_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK ||
-        (rc = est_cert_add_locations(cert, profile, err)) != EST_OK)
+        (rc = ca_key_id_of_spki(spki, &subject_id, err)) != EST_OK ||
+        (rc = ca_key_id(ca_cert, NULL, &issuer_id, err)) != EST_OK ||
+        (rc = ca_cert_add_key_ids(cert, subject_id, issuer_id, err)) != EST_OK ||
+        (rc = ca_cert_add_locations(cert, profile, err)) != EST_OK)
         goto out;
     /* RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical. */
     if (san != NULL && sk_GENERAL_NAME_num(san) > 0)
-        rc = est_cert_add_ext(cert, NID_subject_alt_name,
-                              X509_NAME_entry_count(X509_get_subject_name(cert)) == 0, san, err);
+        rc = ca_cert_add_ext(cert, NID_subject_alt_name,
+                             X509_NAME_entry_count(X509_get_subject_name(cert)) == 0, san, err);
 out:
     BASIC_CONSTRAINTS_free(bc);
     ASN1_OCTET_STRING_free(subject_id);
@@ -168,12 +171,12 @@ static est_status issue(est_ca *ca, EVP_PKEY *key, const X509_PUBKEY *spki,
     if (X509_NAME_entry_count(subject) == 0 && (san == NULL || sk_GENERAL_NAME_num(san) == 0))
         return est_error_set(err, EST_E_POLICY,
                              "the certificate would have neither a subject nor a subjectAltName");
-    if ((rc = est_ca_check_key(ca, err)) != EST_OK ||
+    if ((rc = ca_check_key(ca, err)) != EST_OK ||
         (rc = issue_validity(ca_cert, profile, &not_before, &not_after, err)) != EST_OK ||
-        (rc = est_cert_new(subject, X509_get_subject_name(ca_cert), key, spki, not_before,
-                           not_after, &cert, err)) != EST_OK ||
+        (rc = ca_cert_new(subject, X509_get_subject_name(ca_cert), key, spki, not_before,
+                          not_after, &cert, err)) != EST_OK ||
         (rc = add_extensions(cert, ca, key, spki, san, profile, err)) != EST_OK ||
-        (rc = est_signer_sign_cert(est_ca_get0_signer(ca), cert, err)) != EST_OK)
+        (rc = est_signer_sign_cert(ca_get0_signer(ca), cert, err)) != EST_OK)
         goto out;
     *out = cert;
     cert = NULL;

@@ -46,7 +46,7 @@ static est_status add_crl_distribution_point(X509 *cert, const char *url, est_er
         goto out;
     }
     point = NULL; /* owned by points */
-    rc = est_cert_add_ext(cert, NID_crl_distribution_points, 0, points, err);
+    rc = ca_cert_add_ext(cert, NID_crl_distribution_points, 0, points, err);
 out:
     DIST_POINT_free(point);
     CRL_DIST_POINTS_free(points);
@@ -74,14 +74,14 @@ static est_status add_ca_issuers(X509 *cert, const char *url, est_error *err)
         goto out;
     }
     ad = NULL; /* owned by aia */
-    rc = est_cert_add_ext(cert, NID_info_access, 0, aia, err);
+    rc = ca_cert_add_ext(cert, NID_info_access, 0, aia, err);
 out:
     ACCESS_DESCRIPTION_free(ad);
     AUTHORITY_INFO_ACCESS_free(aia);
     return rc;
 }
 
-est_status est_cert_add_locations(X509 *cert, const est_profile *profile, est_error *err)
+est_status ca_cert_add_locations(X509 *cert, const est_profile *profile, est_error *err)
 {
     est_status rc = EST_OK;
 

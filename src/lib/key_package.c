@@ -93,14 +93,14 @@ void est_key_der_free(uint8_t *der, size_t len)
     if (der == NULL)
         return;
     OPENSSL_cleanse(der, len);
-    free(der);
+    OPENSSL_free(der);
 }
 
-/* A malloc'd copy of an OpenSSL-allocated secret, which is cleansed. */
+/* A copy of an OpenSSL-allocated secret (est_key_der_free), which is cleansed. */
 static est_status secret_copy(unsigned char *buf, int len, uint8_t **out, size_t *out_len,
                               est_error *err)
 {
-    est_status rc = est_cmc_der_copy(buf, len, out, out_len, err);
+    est_status rc = cmc_der_copy(buf, len, out, out_len, err);
 
     if (buf != NULL && len > 0)
         OPENSSL_clear_free(buf, (size_t)len);
@@ -191,7 +191,7 @@ static est_status envelope(const uint8_t *signed_der, size_t signed_len,
         goto out;
     }
     len = i2d_CMS_ContentInfo(cms, &buf);
-    rc = est_cmc_der_copy(buf, len, der, der_len, err);
+    rc = cmc_der_copy(buf, len, der, der_len, err);
 out:
     OPENSSL_free(buf);
     BIO_free(in);
@@ -218,7 +218,7 @@ est_status est_key_package_build(est_ca *ca, EVP_PKEY *key, const est_key_packag
     /* RFC 7030 §4.4.2: signed by the party that generated the key (the
      * CA here), then encrypted for the requester. */
     if ((rc = package_der(key, &pkg, &pkg_len, err)) != EST_OK ||
-        (rc = est_cms_sign_ca(ca, type, pkg, pkg_len, NULL, &signed_der, &signed_len, err)) !=
+        (rc = cmc_cms_sign_ca(ca, type, pkg, pkg_len, NULL, &signed_der, &signed_len, err)) !=
             EST_OK)
         goto out;
     rc = envelope(signed_der, signed_len, to, der, der_len, err);
@@ -252,7 +252,7 @@ static est_status decrypt(CMS_ContentInfo *cms, const est_key_package_recipient 
         est_error_set_openssl(err, rc, "the key package does not decrypt");
         goto out;
     }
-    rc = est_cmc_der_copy((unsigned char *)bm->data, (int)bm->length, out, out_len, err);
+    rc = cmc_der_copy((unsigned char *)bm->data, (int)bm->length, out, out_len, err);
 out:
     BIO_free(mem);
     return rc;
@@ -266,7 +266,7 @@ static est_status unpack(const uint8_t *signed_der, size_t signed_len, X509_STOR
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)signed_len);
     STACK_OF(X509) *certs = cms != NULL ? CMS_get1_certs(cms) : NULL;
     STACK_OF(PKCS8_PRIV_KEY_INFO) *pkg = NULL;
-    const ASN1_OCTET_STRING *content = cms != NULL ? est_cms_get0_econtent(cms) : NULL;
+    const ASN1_OCTET_STRING *content = cms != NULL ? cmc_cms_get0_econtent(cms) : NULL;
     char oid[80] = "";
     X509 *signer = NULL;
     est_status rc = EST_E_PROTOCOL;
@@ -280,7 +280,7 @@ static est_status unpack(const uint8_t *signed_der, size_t signed_len, X509_STOR
         est_error_set(err, rc, "content type %s is not an Asymmetric Key Package", oid);
         goto out;
     }
-    if ((rc = est_cms_verify_signed(cms, certs, trust, &signer, err)) != EST_OK)
+    if ((rc = cmc_cms_verify_signed(cms, certs, trust, &signer, err)) != EST_OK)
         goto out;
     p = ASN1_STRING_get0_data(content);
     pkg = (STACK_OF(PKCS8_PRIV_KEY_INFO) *)ASN1_item_d2i(NULL, &p, ASN1_STRING_length(content),

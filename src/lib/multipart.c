@@ -214,7 +214,7 @@ est_status est_multipart_build(const est_multipart *mp, const char *boundary, ui
     }
     write_body(mp, boundary, &count);
     buf.cap = count.len;
-    buf.data = malloc(buf.cap);
+    buf.data = OPENSSL_malloc(buf.cap);
     if (buf.data == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "multipart: out of memory");
         goto out;
@@ -229,7 +229,7 @@ est_status est_multipart_build(const est_multipart *mp, const char *boundary, ui
     buf.data = NULL;
     rc = EST_OK;
 out:
-    free(buf.data);
+    OPENSSL_free(buf.data);
     return rc;
 }
 

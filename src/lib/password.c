@@ -15,6 +15,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include "estkit/auth.h"
+#include "estkit/password.h"
 #include "auth_b64.h"
 
 /* What we write: N = 2^15, r = 8, p = 1 (32 MiB, the RFC 7914 §2
@@ -43,14 +44,6 @@
 typedef struct scrypt_params {
     unsigned ln, r, p;
 } scrypt_params;
-
-void est_secret_free(char *secret)
-{
-    if (secret == NULL)
-        return;
-    OPENSSL_cleanse(secret, strlen(secret));
-    free(secret);
-}
 
 static est_status scrypt_derive(const char *password, const uint8_t *salt, size_t salt_len,
                                 const scrypt_params *sp, uint8_t *out, size_t out_len,
@@ -107,7 +100,7 @@ est_status est_password_hash(const char *password, char **encoded, est_error *er
         goto out;
     auth_b64_encode(salt, sizeof salt, salt_b64, sizeof salt_b64, 0);
     auth_b64_encode(hash, sizeof hash, hash_b64, sizeof hash_b64, 0);
-    text = malloc(SCRYPT_ENCODED_MAX);
+    text = OPENSSL_malloc(SCRYPT_ENCODED_MAX);
     if (text == NULL) {
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
         goto out;
@@ -122,7 +115,7 @@ est_status est_password_hash(const char *password, char **encoded, est_error *er
     text = NULL;
     rc = EST_OK;
 out:
-    free(text);
+    OPENSSL_free(text);
     OPENSSL_cleanse(hash, sizeof hash);
     return rc;
 }

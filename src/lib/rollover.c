@@ -9,6 +9,9 @@
  * through NewWithOld; one that trusts only the new root reaches the old
  * key (and everything it issued) through OldWithNew. */
 #include <openssl/err.h>
+#include "estkit/key.h"
+#include "estkit/name.h"
+#include "estkit/rollover.h"
 #include "ca_internal.h"
 
 static time_t later(time_t a, time_t b)
@@ -37,7 +40,7 @@ static est_status rollover_check(X509 *old_cert, EVP_PKEY *old_key, EVP_PKEY *ne
     if (EVP_PKEY_eq(old_key, new_key) == 1)
         return est_error_set(err, EST_E_INPUT, "the new key is the old key");
     ERR_clear_error();
-    if ((rc = est_time_to_time_t(X509_get0_notAfter(old_cert), &old_not_after, err)) != EST_OK)
+    if ((rc = ca_time_to_time_t(X509_get0_notAfter(old_cert), &old_not_after, err)) != EST_OK)
         return rc;
     /* NewWithOld must lie inside the old root's validity: nothing left. */
     if (old_not_after <= now)
@@ -75,21 +78,21 @@ est_status est_ca_rollover_signer(X509 *old_cert, est_signer *old_signer, est_si
     else if ((new_name = X509_NAME_dup(old_name)) == NULL)
         rc = est_error_set(err, EST_E_NOMEM, "out of memory");
     if (rc != EST_OK ||
-        (rc = est_time_to_time_t(X509_get0_notBefore(old_cert), &old_nb, err)) != EST_OK ||
-        (rc = est_time_to_time_t(X509_get0_notAfter(old_cert), &old_na, err)) != EST_OK ||
-        (rc = est_key_id(old_cert, old_key, &old_id, err)) != EST_OK ||
-        (rc = est_key_id(NULL, new_key, &new_id, err)) != EST_OK)
+        (rc = ca_time_to_time_t(X509_get0_notBefore(old_cert), &old_nb, err)) != EST_OK ||
+        (rc = ca_time_to_time_t(X509_get0_notAfter(old_cert), &old_na, err)) != EST_OK ||
+        (rc = ca_key_id(old_cert, old_key, &old_id, err)) != EST_OK ||
+        (rc = ca_key_id(NULL, new_key, &new_id, err)) != EST_OK)
         goto out;
     new_nb = now - EST_CA_BACKDATE_SECONDS;
     new_na = now + (time_t)days * EST_SECONDS_PER_DAY;
-    if ((rc = est_cert_make_ca_signed(new_name, new_name, new_key, new_nb, new_na, new_id,
-                                      new_id, new_signer, &nwn, err)) != EST_OK ||
-        (rc = est_cert_make_ca_signed(new_name, old_name, new_key, later(new_nb, old_nb),
-                                      earlier(new_na, old_na), new_id, old_id, old_signer, &nwo,
-                                      err)) != EST_OK ||
-        (rc = est_cert_make_ca_signed(old_name, new_name, old_key, later(old_nb, new_nb),
-                                      earlier(old_na, new_na), old_id, new_id, new_signer, &own,
-                                      err)) != EST_OK) {
+    if ((rc = ca_cert_make_ca_signed(new_name, new_name, new_key, new_nb, new_na, new_id,
+                                     new_id, new_signer, &nwn, err)) != EST_OK ||
+        (rc = ca_cert_make_ca_signed(new_name, old_name, new_key, later(new_nb, old_nb),
+                                     earlier(new_na, old_na), new_id, old_id, old_signer, &nwo,
+                                     err)) != EST_OK ||
+        (rc = ca_cert_make_ca_signed(old_name, new_name, old_key, later(old_nb, new_nb),
+                                     earlier(old_na, new_na), old_id, new_id, new_signer, &own,
+                                     err)) != EST_OK) {
         est_error_prefix(err, rc, "rollover");
         goto out;
     }

@@ -11,7 +11,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
 
 struct est_signer {
     const est_signer_ops *ops;

@@ -797,7 +797,7 @@ est_status sqlstore_check(void *impl, est_error *err)
     return rc;
 }
 
-sqlite3 *est_store_sqlite_db(est_store *store)
+sqlite3 *sqlstore_db(est_store *store)
 {
     if (store == NULL || store->ops != &sqlstore_ops)
         return NULL;

@@ -129,6 +129,6 @@ est_status sqlstore_nonce_secret(void *impl, uint8_t *out, size_t len, est_error
  * other store. Tests only: it bypasses the store's lock, so use it while no
  * other thread uses the store (e.g. to set PRAGMA max_page_count and see
  * how a full disk is reported). */
-sqlite3 *est_store_sqlite_db(est_store *store);
+sqlite3 *sqlstore_db(est_store *store);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "estkit/text.h"
 
 /* Longest text one input character becomes: 4 bytes, each as \xNN. */
@@ -138,7 +139,7 @@ char *est_text_escape_dup(const char *s, size_t max)
         return NULL;
     len = strlen(s);
     need = escape_until((const uint8_t *)s, len, NULL, max, &done);
-    if ((out = malloc(need + 1)) == NULL)
+    if ((out = OPENSSL_malloc(need + 1)) == NULL)
         return NULL;
     est_text_escape(s, len, out, need + 1);
     return out;

@@ -6,6 +6,9 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include "authn.h"
+#include "estkit/ca.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 static void append_method(estd_auth_result *out, const char *name)
 {
@@ -231,7 +234,7 @@ static void authenticate_basic(estd_instance *inst, const estd_auth_caches *cach
 out:
     if (out->name[0] == '\0' && user != NULL)
         snprintf(out->attempted, sizeof out->attempted, "%s", user);
-    free(user);
+    est_free(user);
     est_secret_free(password);
     est_user_record_free(rec);
 }

@@ -36,6 +36,13 @@
 #include "cmd_common.h"
 #include "pkcs11.h"
 #include "secrets.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/ca.h"
+#include "estkit/rollover.h"
+#include "estkit/mem.h"
+#include "estkit/csr.h"
 
 #define ROLLOVER_CMD "ca rollover"
 #define ROLLOVER_DEFAULT_DAYS 3650
@@ -401,7 +408,7 @@ static est_status stage_conf(staged_file *f, const char *dir, const char *old_ur
         rc = est_file_write_atomic(f->staged, edited, strlen(edited), 0600, err);
     }
     free(edited);
-    free(text);
+    est_free(text);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <openssl/pem.h>
 #include "cmd_common.h"
+#include "estkit/csr.h"
 
 #define SECONDS_PER_DAY 86400L
 /* --limit: any count a long holds is fine; 0 is refused (nothing to do). */

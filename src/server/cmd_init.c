@@ -26,6 +26,12 @@
 #include <openssl/x509v3.h>
 #include "cmd_common.h"
 #include "pkcs11.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
+#include "estkit/issue.h"
 
 #define INIT_CMD "init"
 #define INIT_DEFAULT_SUBJECT "CN=estkit CA"

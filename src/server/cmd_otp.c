@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "cmd_common.h"
+#include "estkit/name.h"
 
 /* 20 characters of the RFC 4648 base32 alphabet: 100 random bits, easy to
  * read aloud and type (no 0/O, 1/I confusion, one case). */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd_common.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
 
 /* The rejection reason goes into the client's 403 body: one short line. */
 #define PENDING_REASON_MAX 200

@@ -14,6 +14,8 @@
 #include <openssl/pem.h>
 #include "cmd_common.h"
 #include "crl_list.h"
+#include "estkit/file.h"
+#include "estkit/crl.h"
 
 /* RFC 5280 §5.3.1 CRLReason removeFromCRL: only in delta CRLs. */
 #define CRL_REASON_REMOVE_FROM_CRL 8

@@ -20,6 +20,8 @@
 #include <openssl/crypto.h>
 #include "cmd_common.h"
 #include "tls_srp.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 static const char user_usage[] =
     "usage: estd user add DIR NAME --password-stdin [--force] [--digest | --no-digest] [--srp]\n"
@@ -174,7 +176,7 @@ out:
     OPENSSL_cleanse(password, sizeof password);
     OPENSSL_cleanse(md5, sizeof md5);
     OPENSSL_cleanse(sha256, sizeof sha256);
-    free(rec.password_hash);
+    est_free(rec.password_hash);
     free(rec.srp_salt);
     if (rec.srp_verifier != NULL)
         OPENSSL_clear_free(rec.srp_verifier, strlen(rec.srp_verifier));

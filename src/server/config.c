@@ -9,6 +9,10 @@
 #include "config_keys.h"
 #include "pkcs11.h"
 #include "estkit/store.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/csr.h"
+#include "estkit/mem.h"
 
 #define CONFIG_LINE_MAX 2048
 
@@ -291,7 +295,7 @@ est_status estd_config_load(estd_config *cfg, const char *dir, est_error *err)
     if (rc != EST_OK)
         return rc;
     rc = estd_config_parse(cfg, path, (const char *)text, len, err);
-    free(text);
+    est_free(text);
     if (rc != EST_OK)
         return rc;
     rc = EST_E_CONFIG;

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include "config.h"
 #include "config_keys.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
 
 /* Named limits of the [server] ranges. */
 #define THREADS_MAX 256                 /* threads, workers */

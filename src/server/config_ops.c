@@ -8,6 +8,7 @@
 #include "config.h"
 #include "config_keys.h"
 #include "config_ops.h"
+#include "estkit/csr.h"
 
 _Static_assert(sizeof(estd_log_format) == sizeof(int), "choice fields are ints");
 _Static_assert(sizeof(estd_log_target) == sizeof(int), "choice fields are ints");

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crl_list.h"
+#include "estkit/crl.h"
 
 static int collect_revoked(const est_cert_record *rec, void *arg)
 {

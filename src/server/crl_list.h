@@ -4,6 +4,7 @@
 #define ESTD_CRL_LIST_H
 
 #include "instance.h"
+#include "estkit/crl.h"
 
 /* A CRL with more entries than this is not what one process should build
  * in memory; such a CA needs CRL partitioning. */

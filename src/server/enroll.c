@@ -9,6 +9,10 @@
 #include "cmd_common.h"
 #include "issuer.h"
 #include "server.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
+#include "estkit/csrattrs.h"
+#include "estkit/mem.h"
 
 /* RFC 7894 §3.5: estIdentityLinking carries the same binding. */
 #define OID_EST_IDENTITY_LINKING "1.2.840.113549.1.9.16.2.58"
@@ -62,7 +66,7 @@ int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_
     ok = 1;
 out:
     est_media_type_free(mt);
-    free(der);
+    est_free(der);
     return ok;
 }
 
@@ -299,7 +303,7 @@ static int respond_with_cert(const estd_request *req, X509 *cert, estd_response 
     ok = 1;
 out:
     sk_X509_free(certs); /* the certificate itself stays the caller's */
-    free(der);
+    est_free(der);
     return ok;
 }
 

@@ -1,6 +1,7 @@
 /* estd: certificates and CRLs signed elsewhere (see external_sign.h). */
 #include <openssl/evp.h>
 #include "external_sign.h"
+#include "estkit/signer.h"
 
 /* A signature is whole octets (RFC 5280 §4.1.1.3, §5.1.1.3). OpenSSL 3.0
  * sets a certificate's or CRL's signature only inside X509_sign() and

@@ -16,6 +16,9 @@
 #include <openssl/x509v3.h>
 #include "issuer.h"
 #include "server.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
+#include "estkit/mem.h"
 
 typedef struct cmc_job {
     estd_server *srv;
@@ -77,7 +80,7 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
          * CMS): the reason as text, with the status we meant to send. */
         if (err.code == EST_E_UNAVAILABLE) {
             estd_response_failure(resp, 503, &err);
-            free(der);
+            est_free(der);
             return;
         }
         estd_response_error(resp, http == 200 ? 500 : http, "%s%s%s",
@@ -89,7 +92,7 @@ static void answer(cmc_job *job, int http, const est_cmc_status_entry *statuses,
                                : "application/pkcs7-mime",
                            rfc, body, len);
     }
-    free(der);
+    est_free(der);
 }
 
 static void refuse(cmc_job *job, int http, est_cmc_fail fail, uint32_t body_part,
@@ -409,7 +412,7 @@ static int read_request(const estd_request *req, est_cmc_request **cmc, estd_res
     ok = 1;
 out:
     est_media_type_free(mt);
-    free(der);
+    est_free(der);
     return ok;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/pkcs7.h>
+#include "estkit/mem.h"
 #include "issuer.h"
 #include "server.h"
 #include "upstream_http.h"
@@ -90,7 +91,7 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
         goto refused;
     }
     /* The device gets the answer in its own dialect (draft-04 §4.3.2). */
-    free(body);
+    est_free(body);
     body = NULL;
     if (est_body_encode_lines(answer, answer_len, req->route.dialect, "PKCS7", req->base64_line,
                               &body, &body_len, &err) != EST_OK) {
@@ -107,8 +108,8 @@ void estd_fullcmc_forward(estd_server *srv, const estd_request *req, const estd_
 refused:
     estd_audit_refusal(srv, req, auth, resp);
 out:
-    free(der);
-    free(answer);
-    free(body);
+    est_free(der);
+    est_free(answer);
+    est_free(body);
     estd_http_response_release(&up);
 }

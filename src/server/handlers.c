@@ -6,6 +6,7 @@
 #include "issuer.h"
 #include "metrics.h"
 #include "server.h"
+#include "estkit/csrattrs.h"
 
 /* docs/design.md §2: RFC 7030 bodies are base64 DER with CTE base64
  * and smime-type; draft-04 bodies are PEM-armoured with the bare media type. */

@@ -11,6 +11,11 @@
 #include "metrics.h"
 #include "pkcs11.h"
 #include "secrets.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/ca.h"
+#include "estkit/csrattrs.h"
+#include "estkit/mem.h"
 
 static est_status read_optional_certs(const char *path, STACK_OF(X509) **out, est_error *err)
 {
@@ -88,7 +93,7 @@ static est_status ca_bodies_build(estd_ca *ca, est_error *err)
         rc = est_body_encode_lines(der, der_len, form_dialect(f), "PKCS7",
                                    form_line(ca, f), &ca->cacerts_body[f],
                                    &ca->cacerts_len[f], err);
-    free(der);
+    est_free(der);
     der = NULL;
     for (int f = 0; rc == EST_OK && f < ESTD_BODY_FORMS; f++) {
         rc = est_csrattrs_encode(ca->csrattrs, form_dialect(f), &der, &der_len, err);
@@ -96,7 +101,7 @@ static est_status ca_bodies_build(estd_ca *ca, est_error *err)
             rc = est_body_encode_lines(der, der_len, form_dialect(f), "CSR ATTRIBUTES",
                                        form_line(ca, f), &ca->csrattrs_body[f],
                                        &ca->csrattrs_len[f], err);
-        free(der);
+        est_free(der);
         der = NULL;
     }
     return rc;
@@ -258,8 +263,8 @@ static void ca_release(estd_ca *ca)
     X509_STORE_free(ca->trust);
     estd_kek_table_free(ca->keks);
     for (int f = 0; f < ESTD_BODY_FORMS; f++) {
-        free(ca->cacerts_body[f]);
-        free(ca->csrattrs_body[f]);
+        est_free(ca->cacerts_body[f]);
+        est_free(ca->csrattrs_body[f]);
     }
     memset(ca, 0, sizeof *ca);
 }

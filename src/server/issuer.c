@@ -7,6 +7,7 @@
 #include <time.h>
 #include "issuer.h"
 #include "metrics.h"
+#include "estkit/file.h"
 
 int estd_issue_http_status(est_status code)
 {

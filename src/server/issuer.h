@@ -19,6 +19,7 @@
 #define ESTD_ISSUER_H
 
 #include "instance.h"
+#include "estkit/ca.h"
 
 /* The HTTP status a device gets for an issuing failure (table above). */
 int estd_issue_http_status(est_status code);

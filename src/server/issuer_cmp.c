@@ -21,6 +21,8 @@
 #include <openssl/http.h>
 #include <openssl/sha.h>
 #include "issuer.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
 
 /* Transactions waiting at the CA at once; the oldest is dropped beyond. */
 #define CMP_WAITING_MAX 64

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "issuer.h"
+#include "estkit/issue.h"
 
 /* Serial collisions are ~2^-63 likely; one retry with a fresh serial covers
  * them without ever reusing one (the store's unique key decides). */

@@ -14,6 +14,8 @@
 #include <openssl/pem.h>
 #include "issuer.h"
 #include "upstream_http.h"
+#include "estkit/file.h"
+#include "estkit/mem.h"
 
 struct estd_upstream {
     estd_upstream_http *http;
@@ -48,7 +50,7 @@ static est_status fetch_cacerts(estd_upstream *up, STACK_OF(X509) **out, est_err
         rc = est_error_set(err, EST_E_PROTOCOL, "upstream /cacerts holds no certificate");
     if (rc == EST_E_INPUT)
         err->code = rc = EST_E_PROTOCOL;
-    free(der);
+    est_free(der);
     estd_http_response_release(&resp);
     return rc;
 }
@@ -239,11 +241,11 @@ static est_status read_issued(const estd_http_response *resp, X509_REQ *csr, X50
 
     if (est_body_decode(resp->body, resp->body_len, &der, &der_len, NULL, &why) != EST_OK ||
         est_certs_only_parse(der, der_len, others, &why) != EST_OK) {
-        free(der);
+        est_free(der);
         return est_error_set(err, EST_E_PROTOCOL, "upstream answer is not a certs-only: %s",
                              why.message);
     }
-    free(der);
+    est_free(der);
     for (int i = 0; i < sk_X509_num(*others); i++) {
         X509 *c = sk_X509_value(*others, i);
         if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(c)) == 1) {
@@ -329,7 +331,7 @@ est_status estd_issuer_est_issue(estd_instance *inst, estd_ca *ca, X509_REQ *csr
     cert = NULL;
 out:
     OPENSSL_free(der);
-    free(body);
+    est_free(body);
     X509_free(cert);
     sk_X509_pop_free(others, X509_free);
     sk_X509_pop_free(anchors, X509_free);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "kek.h"
+#include "estkit/file.h"
 
 typedef struct kek_entry {
     uint8_t id[EST_DECRYPT_KEY_ID_MAX];

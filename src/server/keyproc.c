@@ -19,6 +19,9 @@
 #include "pkcs11.h"
 #include "sandbox.h"
 #include "secrets.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
 
 #define KEYPROC_FIRST_FD 3
 

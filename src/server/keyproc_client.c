@@ -22,6 +22,7 @@
 #include "keyproc.h"
 #include "external_sign.h"
 #include "keyproc_wire.h"
+#include "estkit/signer.h"
 
 /* Socket buffers that hold a request of KEYPROC_REQUEST_MAX whole. */
 #define KEYPROC_SOCKET_BUFFER (KEYPROC_REQUEST_MAX + 4096)

@@ -12,6 +12,8 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include "keyproc_wire.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
 
 est_status keyproc_sig_alg(EVP_PKEY *key, int pss, X509_ALGOR **out, est_error *err)
 {

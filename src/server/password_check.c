@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 #include "metrics.h"
 #include "server.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 static uint64_t monotonic_ms(void)
 {
@@ -122,7 +124,7 @@ int estd_password_precheck(estd_server *srv, estd_request *req, estd_response *r
     }
 out:
     OPENSSL_cleanse(tag, sizeof tag);
-    free(user);
+    est_free(user);
     est_secret_free(password);
     est_user_record_free(rec);
     return go;

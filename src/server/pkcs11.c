@@ -8,6 +8,9 @@
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
 #include "pkcs11.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
 
 #define P11_SESSIONS_MAX 64
 #define P11_SLOTS_MAX 64

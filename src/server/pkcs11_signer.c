@@ -5,6 +5,7 @@
 #include "external_sign.h"
 #include "keyproc_wire.h"
 #include "pkcs11.h"
+#include "estkit/signer.h"
 
 typedef struct p11_signer {
     estd_p11_key *key;

@@ -27,8 +27,8 @@ void estd_response_error(estd_response *resp, int status, const char *fmt, ...)
         if (line[i] == '\r' || line[i] == '\n')
             line[i] = ' ';
     line[n++] = '\n';
-    free(resp->body);
-    resp->body = malloc((size_t)n);
+    OPENSSL_free(resp->body);
+    resp->body = OPENSSL_malloc((size_t)n);
     resp->body_len = resp->body ? (size_t)n : 0;
     if (resp->body)
         memcpy(resp->body, line, (size_t)n);
@@ -50,7 +50,7 @@ void estd_response_failure(estd_response *resp, int status, const est_error *err
 void estd_response_body(estd_response *resp, int status, const char *content_type,
                         int base64_transfer, char *body, size_t len)
 {
-    free(resp->body);
+    OPENSSL_free(resp->body);
     resp->body = body;
     resp->body_len = len;
     resp->status = status;
@@ -63,7 +63,7 @@ void estd_response_release(estd_response *resp)
     /* docs/design.md §4: server-generated keys are not kept (/serverkeygen). */
     if (resp->secret_body && resp->body != NULL)
         OPENSSL_cleanse(resp->body, resp->body_len);
-    free(resp->body);
+    OPENSSL_free(resp->body);
     resp->body = NULL;
 }
 

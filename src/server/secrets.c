@@ -7,6 +7,8 @@
 #include <openssl/crypto.h>
 #include "pkcs11.h"
 #include "secrets.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
 
 static est_status passphrase_path(const estd_ca_config *ca, char *path, size_t cap,
                                   est_error *err)

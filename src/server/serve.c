@@ -24,6 +24,8 @@
 #include "server.h"
 #include "tls_srp.h"
 #include "upstream_refresh.h"
+#include "estkit/password.h"
+#include "estkit/mem.h"
 
 #define SERVE_GRACE_SECONDS 30
 

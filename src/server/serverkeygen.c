@@ -14,6 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include "server.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
+#include "estkit/mem.h"
 
 /* Our multipart boundary: base64 and PEM text never contain it. */
 #define SKG_BOUNDARY "estServerKeyGenBoundary"
@@ -238,7 +241,7 @@ static est_status cert_part(const estd_request *req, X509 *cert, char **text, si
         rc = est_body_encode_lines(der, der_len, req->route.dialect, "PKCS7", req->base64_line,
                                    text, text_len, err);
     sk_X509_free(certs);
-    free(der);
+    est_free(der);
     return rc;
 }
 

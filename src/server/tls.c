@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 #include "tls.h"
 #include "tls_identity.h"
+#include "estkit/key.h"
 
 /* The handshake must not fail on an unknown client chain: a device with a
  * manufacturer certificate we do not trust may still enroll with a

@@ -9,6 +9,11 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 #include "tls_renew.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/csr.h"
+#include "estkit/ca.h"
+#include "estkit/issue.h"
 
 /* A TLS certificate naming more than this is a configuration mistake (as
  * `estd init --server-name`). */

@@ -28,6 +28,14 @@ for tier in core store client; do
 done
 pass "installed: programs, libraries with SONAMEs, headers, .pc, man pages, units, completions"
 
+# Each public header compiles on its own: it includes what it uses.
+for h in "$root"/usr/include/estkit/*.h; do
+  echo "#include <estkit/$(basename "$h")>" |
+    $CC -fsyntax-only -Werror -Wall -I"$root/usr/include" -x c - 2>"$T/h.log" ||
+    fail "estkit/$(basename "$h") does not compile alone: $(head -3 "$T/h.log")"
+done
+pass "every installed header compiles on its own"
+
 # The example configuration is what a fresh `estd init` writes, and parses.
 grep -q '^\[server\]' "$root/usr/share/doc/estkit/estd.conf.example" || fail "estd.conf.example has no [server]"
 for f in est estd; do

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include "estkit/auth.h"
+#include "estkit/mem.h"
 
 /* "Basic " + base64(plain[0..len)) into a new string. */
 static char *basic_of(const char *plain, size_t len)

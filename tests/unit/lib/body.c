@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <openssl/err.h>
 #include "estkit/body.h"
+#include "estkit/mem.h"
 
 /* "MAMCAQU=" */
 static const uint8_t small_der[] = {0x30, 0x03, 0x02, 0x01, 0x05};
@@ -55,7 +56,7 @@ static char *decode_ok(const char *text, size_t len, const uint8_t *want, size_t
                      EST_OK);
     assert_int_equal(der_len, want_len);
     assert_memory_equal(der, want, want_len);
-    free(der);
+    est_free(der);
     return label;
 }
 
@@ -74,8 +75,8 @@ static est_status decode_status(const char *text, size_t len, est_error *err)
         assert_int_equal(err->code, rc);
         assert_true(strlen(err->message) > 0);
     }
-    free(der);
-    free(label);
+    est_free(der);
+    est_free(label);
     return rc;
 }
 
@@ -108,7 +109,7 @@ static void rfc7030_encoding_is_lines_of_64(void **state)
                      EST_OK);
     assert_string_equal(out, "MAMCAQU=\n");
     assert_int_equal(out_len, 9);
-    free(out);
+    est_free(out);
 
     /* 100 bytes -> 136 characters: lines of 64, 64 and 8. */
     uint8_t *der = make_der(100);
@@ -123,7 +124,7 @@ static void rfc7030_encoding_is_lines_of_64(void **state)
         pos += n + 1;
     }
     assert_null(decode_ok(out, out_len, der, 100));
-    free(out);
+    est_free(out);
     free(der);
 }
 
@@ -142,7 +143,7 @@ static void rfc7030_line_length_is_chosen(void **state)
     assert_int_equal(out_len, 136);
     assert_null(strpbrk(out, "\r\n"));
     assert_null(decode_ok(out, out_len, der, 100));
-    free(out);
+    est_free(out);
 
     assert_int_equal(est_body_encode_lines(der, 100, EST_DIALECT_RFC7030, NULL, 76, &out,
                                            &out_len, NULL),
@@ -150,14 +151,14 @@ static void rfc7030_line_length_is_chosen(void **state)
     assert_int_equal(out_len, 136 + 2);
     assert_int_equal(out[76], '\n');
     assert_null(decode_ok(out, out_len, der, 100));
-    free(out);
+    est_free(out);
 
     assert_int_equal(est_body_encode_lines(der, 100, EST_DIALECT_DRAFT, "PKCS7", 0, &out,
                                            &out_len, NULL),
                      EST_OK);
     assert_non_null(strstr(out, "-----\n"));
     assert_int_equal(strcspn(out + strlen("-----BEGIN PKCS7-----\n"), "\n"), 64);
-    free(out);
+    est_free(out);
     free(der);
 }
 
@@ -218,7 +219,7 @@ static void draft_encoding_is_pem(void **state)
     label = decode_ok(out, out_len, small_der, sizeof small_der);
     assert_string_equal(label, "PKCS7");
     free(label);
-    free(out);
+    est_free(out);
 
     uint8_t *der = make_der(200);
     assert_int_equal(est_body_encode(der, 200, EST_DIALECT_DRAFT, "CERTIFICATE REQUEST", &out,
@@ -230,7 +231,7 @@ static void draft_encoding_is_pem(void **state)
     label = decode_ok(out, out_len, der, 200);
     assert_string_equal(label, "CERTIFICATE REQUEST");
     free(label);
-    free(out);
+    est_free(out);
     free(der);
 }
 
@@ -278,7 +279,7 @@ static void pem_armour_variants_decode(void **state)
     assert_int_equal(est_body_decode((const uint8_t *)pem, strlen(pem), &der, &der_len, NULL, NULL),
                      EST_OK);
     assert_int_equal(der_len, sizeof small_der);
-    free(der);
+    est_free(der);
 }
 
 static void garbage_is_rejected_with_offset(void **state)
@@ -398,7 +399,7 @@ static void pem_label_limit(void **state)
     assert_int_equal(est_body_encode(small_der, sizeof small_der, EST_DIALECT_DRAFT, label, &out,
                                      &out_len, NULL),
                      EST_OK);
-    free(out);
+    est_free(out);
 
     memset(label, 'L', 65);
     label[65] = '\0';
@@ -421,7 +422,7 @@ static void decode_limit_at_and_past(void **state)
     der = make_der(EST_BODY_MAX);
     assert_int_equal(est_body_decode(der, EST_BODY_MAX, &out, &out_len, NULL, &err), EST_OK);
     assert_int_equal(out_len, EST_BODY_MAX);
-    free(out);
+    est_free(out);
     free(der);
     der = make_der(EST_BODY_MAX + 1);
     assert_int_equal(est_body_decode(der, EST_BODY_MAX + 1, &out, &out_len, NULL, &err),
@@ -443,7 +444,7 @@ static void decode_limit_at_and_past(void **state)
     assert_int_equal(decode_status(text, EST_BODY_MAX, &err), EST_OK);
     assert_int_equal(decode_status(text, EST_BODY_MAX + 1, &err), EST_E_TOO_LARGE);
     free(text);
-    free(b64);
+    est_free(b64);
     free(der);
 }
 
@@ -481,8 +482,8 @@ static void encode_limit_at_and_past(void **state)
                          EST_OK);
         assert_int_equal(back_len, n);
         assert_memory_equal(back, der, n);
-        free(back);
-        free(out);
+        est_free(back);
+        est_free(out);
         free(der);
         /* One byte more does not fit. */
         der = make_der(n + 1);
@@ -521,7 +522,7 @@ static void encode_rejects_bad_arguments(void **state)
     assert_int_equal(est_body_encode(small_der, sizeof small_der, EST_DIALECT_RFC7030, "A--B",
                                      &out, &out_len, &err),
                      EST_OK);
-    free(out);
+    est_free(out);
 }
 
 static void round_trip_many_sizes(void **state)
@@ -540,7 +541,7 @@ static void round_trip_many_sizes(void **state)
             else
                 assert_null(label);
             free(label);
-            free(out);
+            est_free(out);
         }
         free(der);
     }

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
+#include "estkit/mem.h"
 #include "seed_appendix.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
@@ -145,7 +146,7 @@ static void round_trip_keeps_order(void **state)
         /* The result holds its own references. */
         assert_ptr_not_equal(sk_X509_value(certs, i), sk_X509_value(out, i));
     }
-    free(der);
+    est_free(der);
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(out, X509_free);
 }
@@ -182,7 +183,7 @@ static void build_has_simple_pki_response_shape(void **state)
     assert_null(p7->d.sign->contents->d.data);
     assert_int_equal(sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info), 0);
     PKCS7_free(p7);
-    free(der);
+    est_free(der);
     sk_X509_pop_free(certs, X509_free);
 }
 
@@ -198,7 +199,7 @@ static void cert_count_limit(void **state)
     assert_int_equal(est_certs_only_build(certs, &der, &len, &err), EST_OK);
     assert_int_equal(est_certs_only_parse(der, len, &out, &err), EST_OK);
     assert_int_equal(sk_X509_num(out), EST_CERTS_ONLY_MAX_CERTS);
-    free(der);
+    est_free(der);
     sk_X509_pop_free(out, X509_free);
 
     /* One past: the builder refuses, and so does the parser. */
@@ -267,7 +268,7 @@ static void truncated_trailing_and_wrong_tag(void **state)
     expect_parse_fails(copy, len, EST_E_INPUT);
     free(copy);
     expect_parse_fails((const uint8_t *)"certainly not DER", 17, EST_E_INPUT);
-    free(der);
+    est_free(der);
     sk_X509_pop_free(certs, X509_free);
 }
 
@@ -388,7 +389,7 @@ static uint8_t *pem_to_der(const char *pem, size_t *len)
     assert_int_equal(est_body_decode((const uint8_t *)pem, strlen(pem), &der, len, &label, &err),
                      EST_OK);
     assert_string_equal(label, "PKCS7");
-    free(label);
+    est_free(label);
     return der;
 }
 
@@ -474,7 +475,7 @@ static void seed_certificates_rebuild(void **state)
     assert_int_equal(sk_X509_num(back), SEED_BLOBS);
     for (int i = 0; i < SEED_BLOBS; i++)
         assert_int_equal(X509_cmp(sk_X509_value(all, i), sk_X509_value(back, i)), 0);
-    free(rebuilt);
+    est_free(rebuilt);
     sk_X509_pop_free(all, X509_free);
     sk_X509_pop_free(back, X509_free);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "client_internal.h"
 #include "estkit/auth.h"
+#include "estkit/file.h"
 #include "ca_fixture.h"
 
 static est_status make(const char *url, const char *label, est_client **c, est_error *err)

@@ -12,6 +12,9 @@
 #include "client_internal.h"
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
+#include "estkit/issue.h"
+#include "estkit/rollover.h"
+#include "estkit/mem.h"
 #include "ca_fixture.h"
 
 typedef struct rollover {
@@ -249,7 +252,7 @@ static void fingerprint_text_format(void **state)
     rollover_free(r);
 }
 
-/* est_client_decode_certs on a hand-made response. */
+/* client_decode_certs on a hand-made response. */
 static est_status decode(const char *type, const void *body, size_t len, int *count,
                          est_error *err)
 {
@@ -266,7 +269,7 @@ static est_status decode(const char *type, const void *body, size_t len, int *co
     resp.status = 200;
     resp.body = (uint8_t *)body;
     resp.len = len;
-    rc = est_client_decode_certs(c, &resp, &certs, err);
+    rc = client_decode_certs(c, &resp, &certs, err);
     *count = sk_X509_num(certs);
     sk_X509_pop_free(certs, X509_free);
     est_client_free(c);
@@ -297,9 +300,9 @@ static void decodes_every_wire_form(void **state)
     assert_int_equal(decode("", der, der_len, &n, &err), EST_OK);
     assert_int_equal(n, 2);
     assert_int_equal(decode("Application/PKCS7-MIME", der, der_len, &n, &err), EST_OK);
-    free(der);
-    free(b64);
-    free(pem);
+    est_free(der);
+    est_free(b64);
+    est_free(pem);
     sk_X509_free(two);
     rollover_free(r);
 }
@@ -332,7 +335,7 @@ static void malformed_responses_refused(void **state)
                              EST_OK);
         OPENSSL_free(cert_der);
     }
-    free(der);
+    est_free(der);
     sk_X509_free(one);
     rollover_free(r);
 }

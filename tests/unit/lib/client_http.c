@@ -20,25 +20,25 @@ static void body_limit(void **state)
     (void)state;
     /* Exactly EST_CLIENT_RESPONSE_MAX in pieces fits; one byte more does not. */
     for (size_t done = 0; done < EST_CLIENT_RESPONSE_MAX; done += 65536)
-        assert_int_equal(est_http_response_append(&resp, chunk, 65536), 1);
+        assert_int_equal(http_response_append(&resp, chunk, 65536), 1);
     assert_int_equal(resp.len, EST_CLIENT_RESPONSE_MAX);
     assert_int_equal(resp.too_large, 0);
-    assert_int_equal(est_http_response_append(&resp, chunk, 1), 0);
+    assert_int_equal(http_response_append(&resp, chunk, 1), 0);
     assert_int_equal(resp.too_large, 1);
     assert_int_equal(resp.len, EST_CLIENT_RESPONSE_MAX);
-    est_http_response_free(&resp);
+    http_response_free(&resp);
     assert_null(resp.body);
-    assert_int_equal(est_http_response_append(&resp, chunk, EST_CLIENT_RESPONSE_MAX + 1), 0);
-    assert_int_equal(est_http_response_append(&resp, "abc", 3), 1);
+    assert_int_equal(http_response_append(&resp, chunk, EST_CLIENT_RESPONSE_MAX + 1), 0);
+    assert_int_equal(http_response_append(&resp, "abc", 3), 1);
     assert_memory_equal(resp.body, "abc", 3);
-    est_http_response_free(&resp);
-    est_http_response_free(NULL);
+    http_response_free(&resp);
+    http_response_free(NULL);
     free(chunk);
 }
 
 static void header(est_http_response *resp, const char *line)
 {
-    est_http_response_header(resp, line, strlen(line));
+    http_response_header(resp, line, strlen(line));
 }
 
 static void headers_of_the_last_response_count(void **state)
@@ -62,7 +62,7 @@ static void headers_of_the_last_response_count(void **state)
     /* An over-long value is cut, never overflows. */
     memset(big, 'x', sizeof big);
     memcpy(big, "Content-Type: ", 14);
-    est_http_response_header(&resp, big, sizeof big);
+    http_response_header(&resp, big, sizeof big);
     assert_int_equal(strlen(resp.content_type), sizeof resp.content_type - 1);
 }
 
@@ -73,21 +73,21 @@ static void retry_after_forms(void **state)
     unsigned v;
 
     (void)state;
-    assert_int_equal(est_retry_after_parse("7"), 7);
-    assert_int_equal(est_retry_after_parse("0"), EST_CLIENT_RETRY_AFTER_MIN);
-    assert_int_equal(est_retry_after_parse(""), EST_CLIENT_RETRY_AFTER_DEFAULT);
-    assert_int_equal(est_retry_after_parse(NULL), EST_CLIENT_RETRY_AFTER_DEFAULT);
-    assert_int_equal(est_retry_after_parse("7s"), EST_CLIENT_RETRY_AFTER_DEFAULT);
-    assert_int_equal(est_retry_after_parse("soon"), EST_CLIENT_RETRY_AFTER_DEFAULT);
+    assert_int_equal(client_retry_after_parse("7"), 7);
+    assert_int_equal(client_retry_after_parse("0"), EST_CLIENT_RETRY_AFTER_MIN);
+    assert_int_equal(client_retry_after_parse(""), EST_CLIENT_RETRY_AFTER_DEFAULT);
+    assert_int_equal(client_retry_after_parse(NULL), EST_CLIENT_RETRY_AFTER_DEFAULT);
+    assert_int_equal(client_retry_after_parse("7s"), EST_CLIENT_RETRY_AFTER_DEFAULT);
+    assert_int_equal(client_retry_after_parse("soon"), EST_CLIENT_RETRY_AFTER_DEFAULT);
     /* A day at most: at the limit and one past it. */
-    assert_int_equal(est_retry_after_parse("86400"), 86400);
-    assert_int_equal(est_retry_after_parse("86401"), 86400);
-    assert_int_equal(est_retry_after_parse("99999999999999999999999"), 86400);
+    assert_int_equal(client_retry_after_parse("86400"), 86400);
+    assert_int_equal(client_retry_after_parse("86401"), 86400);
+    assert_int_equal(client_retry_after_parse("99999999999999999999999"), 86400);
     /* RFC 9110 HTTP-date. */
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&later));
-    v = est_retry_after_parse(date);
+    v = client_retry_after_parse(date);
     assert_true(v >= 118 && v <= 120);
-    assert_int_equal(est_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT"),
+    assert_int_equal(client_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT"),
                      EST_CLIENT_RETRY_AFTER_MIN);
 }
 
@@ -111,7 +111,7 @@ static est_status status(est_client *c, est_operation op, long code, const char 
     snprintf(resp.content_type, sizeof resp.content_type, "%s", type);
     resp.body = (uint8_t *)body;
     resp.len = body ? strlen(body) : 0;
-    return est_client_status_error(c, op, &resp, err);
+    return client_status_error(c, op, &resp, err);
 }
 
 static void statuses_become_one_line_errors(void **state)
@@ -176,16 +176,16 @@ static void content_type_check(void **state)
     est_error err;
 
     (void)state;
-    assert_int_equal(est_client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
+    assert_int_equal(client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
     strcpy(resp.content_type, "application/csrattrs");
-    assert_int_equal(est_client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
+    assert_int_equal(client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
     strcpy(resp.content_type, "text/html; charset=utf-8");
-    assert_int_equal(est_client_check_type(c, &resp, "application/csrattrs", &err),
+    assert_int_equal(client_check_type(c, &resp, "application/csrattrs", &err),
                      EST_E_PROTOCOL);
     assert_string_equal(err.message, "127.0.0.1:8443: Content-Type text/html, expected "
                                      "application/csrattrs");
     strcpy(resp.content_type, ";;;");
-    assert_int_not_equal(est_client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
+    assert_int_not_equal(client_check_type(c, &resp, "application/csrattrs", &err), EST_OK);
     est_client_free(c);
 }
 

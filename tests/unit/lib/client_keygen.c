@@ -14,6 +14,8 @@
 #include "estkit/body.h"
 #include "estkit/certs_only.h"
 #include "estkit/multipart.h"
+#include "estkit/issue.h"
+#include "estkit/mem.h"
 #include "ca_fixture.h"
 
 #define BOUNDARY "est-boundary-1"
@@ -89,7 +91,7 @@ static void add(est_multipart *mp, const char *type, const uint8_t *der, size_t 
                                      NULL), EST_OK);
     assert_int_equal(est_multipart_add(mp, type, "base64", (uint8_t *)text, text_len, NULL),
                      EST_OK);
-    free(text);
+    est_free(text);
 }
 
 /* Runs the parser on mp; checks that the certificate is for the key. */
@@ -109,14 +111,14 @@ static est_status parse(est_multipart *mp, const char *content_type, est_error *
     resp.cap = resp.len;
     resp.status = 200;
     snprintf(resp.content_type, sizeof resp.content_type, "%s", content_type);
-    rc = est_client_keygen_parse(c, &resp, &cert, &key, err);
+    rc = client_keygen_parse(c, &resp, &cert, &key, err);
     if (rc == EST_OK)
         assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
     else
         assert_true(cert == NULL && key == NULL);
     X509_free(cert);
     EVP_PKEY_free(key);
-    free(resp.body);
+    est_free(resp.body);
     est_client_free(c);
     est_multipart_free(mp);
     return rc;

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 #include "client_internal.h"
 #include "ca_fixture.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
 
 typedef struct world {
     est_ca *ca, *other;
@@ -68,12 +71,12 @@ static est_client *client_for(const char *url, X509 *explicit_root, X509 *third_
     if (explicit_root != NULL) {
         sk_X509_zero(one);
         sk_X509_push(one, explicit_root);
-        assert_int_equal(est_client_store_from_certs(one, &c->explicit_store, NULL), EST_OK);
+        assert_int_equal(client_store_from_certs(one, &c->explicit_store, NULL), EST_OK);
     }
     if (third_root != NULL) {
         sk_X509_zero(one);
         sk_X509_push(one, third_root);
-        assert_int_equal(est_client_store_from_certs(one, &c->third_party_store, NULL), EST_OK);
+        assert_int_equal(client_store_from_certs(one, &c->third_party_store, NULL), EST_OK);
     }
     sk_X509_free(one);
     return c;
@@ -83,7 +86,7 @@ static void expect(est_client *c, X509 *leaf, int accept, const char *why)
 {
     char reason[EST_ERROR_MESSAGE_MAX] = "";
 
-    assert_int_equal(est_client_check_server(c, leaf, NULL, reason, sizeof reason), accept);
+    assert_int_equal(client_check_server(c, leaf, NULL, reason, sizeof reason), accept);
     if (!accept && strcmp(reason, why) != 0)
         fail_msg("reason \"%s\", expected \"%s\"", reason, why);
 }
@@ -175,7 +178,7 @@ static void ssl_ctx_callback_installs_verification(void **state)
 
     (void)state;
     assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_NONE);
-    assert_int_equal(est_client_ssl_ctx_cb(NULL, ctx, c), CURLE_OK);
+    assert_int_equal(client_ssl_ctx_cb(NULL, ctx, c), CURLE_OK);
     assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_PEER);
     SSL_CTX_free(ctx);
     est_client_free(c);
@@ -190,16 +193,16 @@ static void prereq_refuses_without_the_bound_connection(void **state)
     (void)state;
     c->curl = curl_easy_init();
     c->binding_mode = EST_BINDING_OFF;
-    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
+    assert_int_equal(client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
     assert_int_equal(c->binding_mismatch, 0);
     c->binding_mode = EST_BINDING_RECORD;
     c->binding_len = 7;
-    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
+    assert_int_equal(client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_OK);
     assert_int_equal(c->binding_len, 0);
     c->binding_mode = EST_BINDING_CHECK;
     c->binding_len = 32;
     memset(c->binding, 0xab, 32);
-    assert_int_equal(est_client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_ABORT);
+    assert_int_equal(client_prereq_cb(c, NULL, NULL, 0, 0), CURL_PREREQFUNC_ABORT);
     assert_int_equal(c->binding_mismatch, 1);
     est_client_free(c);
 }

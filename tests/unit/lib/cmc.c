@@ -27,7 +27,7 @@ static est_cmc_request *build_and_parse(const est_cmc_request_spec *spec, est_cm
 
     assert_int_equal(est_cmc_request_build(spec, ids, &der, &len, &err), EST_OK);
     assert_int_equal(est_cmc_request_parse(der, len, &req, &err), EST_OK);
-    free(der);
+    est_free(der);
     return req;
 }
 
@@ -148,7 +148,7 @@ static void builder_refuses_incomplete_or_inconsistent_specs(void **state)
     assert_int_equal(est_cmc_request_build(&long_id, &ids, &der, &len, NULL), EST_E_INPUT);
     text[EST_CMC_TEXT_MAX] = '\0';
     assert_int_equal(est_cmc_request_build(&long_id, &ids, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
 }
 
 static void every_request_has_fresh_ids(void **state)
@@ -160,9 +160,9 @@ static void every_request_has_fresh_ids(void **state)
     size_t len;
 
     assert_int_equal(est_cmc_request_build(&spec, &a, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     assert_int_equal(est_cmc_request_build(&spec, &b, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     assert_true(a.transaction_id != b.transaction_id);
     assert_true(memcmp(a.sender_nonce.data, b.sender_nonce.data, EST_CMC_NONCE_LEN) != 0);
 }
@@ -209,7 +209,7 @@ static void enroll_exchange_in_process(void **state)
     sk_X509_free(rspec.certs);
     X509_STORE_free(trust);
     X509_free(cert);
-    free(der);
+    est_free(der);
     est_cmc_request_free(req);
 }
 
@@ -319,8 +319,8 @@ static int tool_request(int argc, char **argv)
 out:
     if (rc != 0)
         tool_fail(argv[1], &err);
-    free(csr_der);
-    free(der);
+    est_free(csr_der);
+    est_free(der);
     X509_REQ_free(spec.csr);
     X509_free(spec.revoke_cert);
     X509_free(spec.signer_cert);
@@ -374,7 +374,7 @@ out:
     X509_STORE_free(trust);
     X509_free(ca);
     EVP_PKEY_free(key);
-    free(der);
+    est_free(der);
     return rc;
 }
 
@@ -384,7 +384,7 @@ out:
 static int tool_odd(int argc, char **argv)
 {
     est_cmc_request_spec spec = {0};
-    EST_CMC_PKI_DATA *pki = NULL;
+    CMC_PKI_DATA *pki = NULL;
     est_cmc_ids ids = {.transaction_id = 7, .sender_nonce = {.len = 8}};
     uint8_t *csr_der = NULL, *der = NULL;
     size_t csr_len = 0, len = 0;
@@ -408,12 +408,12 @@ static int tool_odd(int argc, char **argv)
     } else if (strcmp(argv[2], "wrong-content-type") == 0) {
         nid = NID_pkcs7_data;
     } else if (strcmp(argv[2], "crmf") == 0) {
-        EST_CMC_TAGGED_REQUEST *crm =
-            (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        CMC_TAGGED_REQUEST *crm =
+            (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
         crm->type = EST_CMC_REQUEST_CRM;
         crm->d.crm = sk_ASN1_TYPE_new_null();
-        if (!sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, crm)) {
-            ASN1_item_free((ASN1_VALUE *)crm, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        if (!sk_CMC_TAGGED_REQUEST_push(pki->requests, crm)) {
+            ASN1_item_free((ASN1_VALUE *)crm, ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
             goto out;
         }
     } else {
@@ -424,8 +424,8 @@ static int tool_odd(int argc, char **argv)
 out:
     if (rc != 0)
         tool_fail("odd", &err);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
-    free(csr_der);
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
+    est_free(csr_der);
     free(der);
     X509_REQ_free(spec.csr);
     EVP_PKEY_free(spec.signer_key);

@@ -14,13 +14,13 @@
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
 
-static void pki_free(EST_CMC_PKI_DATA *pki)
+static void pki_free(CMC_PKI_DATA *pki)
 {
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
 }
 
 /* Signs pki with the client key (named by the CSR's key id), parses it. */
-static est_status sign_and_parse(cmc_fixture *f, EST_CMC_PKI_DATA *pki, est_cmc_request **req)
+static est_status sign_and_parse(cmc_fixture *f, CMC_PKI_DATA *pki, est_cmc_request **req)
 {
     size_t len = 0;
     uint8_t *der = cmc_fixture_sign(pki, NID_id_cct_PKIData, f->client_key, NULL, f->csr, &len);
@@ -33,7 +33,7 @@ static est_status sign_and_parse(cmc_fixture *f, EST_CMC_PKI_DATA *pki, est_cmc_
 }
 
 /* Expects the request to parse and to fail with fail/body part/reason. */
-static void expect_refusal(cmc_fixture *f, EST_CMC_PKI_DATA *pki, est_cmc_fail fail,
+static void expect_refusal(cmc_fixture *f, CMC_PKI_DATA *pki, est_cmc_fail fail,
                            uint32_t body_part, const char *reason_part)
 {
     est_cmc_request *req = NULL;
@@ -70,7 +70,7 @@ static ASN1_TYPE *integer(long v)
     return t;
 }
 
-static void add(EST_CMC_PKI_DATA *pki, uint32_t id, const char *oid, ASN1_TYPE *value)
+static void add(CMC_PKI_DATA *pki, uint32_t id, const char *oid, ASN1_TYPE *value)
 {
     assert_true(cmc_fixture_add_control(pki, id, oid, value));
     ASN1_TYPE_free(value);
@@ -79,7 +79,7 @@ static void add(EST_CMC_PKI_DATA *pki, uint32_t id, const char *oid, ASN1_TYPE *
 static void garbage_truncation_and_trailing_bytes_are_errors(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     size_t len = 0;
     uint8_t *der = cmc_fixture_sign(pki, NID_id_cct_PKIData, f->client_key, NULL, f->csr, &len);
     uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x00}, *longer = malloc(len + 1);
@@ -131,7 +131,7 @@ static void certs_only_and_plain_data_are_not_requests(void **state)
     assert_true(sk_X509_push(certs, f->ca_cert) > 0);
     assert_int_equal(est_certs_only_build(certs, &co, &co_len, NULL), EST_OK);
     assert_int_equal(est_cmc_request_parse(co, co_len, &req, &err), EST_E_INPUT);
-    free(co);
+    est_free(co);
     sk_X509_free(certs);
     OPENSSL_free(der);
     CMS_ContentInfo_free(data);
@@ -141,7 +141,7 @@ static void certs_only_and_plain_data_are_not_requests(void **state)
 static void wrong_content_type_is_a_cmc_bad_request(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     size_t len = 0;
     uint8_t *der = cmc_fixture_sign(pki, NID_pkcs7_data, f->client_key, NULL, f->csr, &len);
     est_cmc_request *req = NULL;
@@ -158,9 +158,9 @@ static void wrong_content_type_is_a_cmc_bad_request(void **state)
 static void undecodable_pki_data_is_an_error(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     unsigned char *content = NULL;
-    int n = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    int n = ASN1_item_i2d((ASN1_VALUE *)pki, &content, ASN1_ITEM_rptr(CMC_PKI_DATA));
     size_t len = 0;
     uint8_t *der;
     est_cmc_request *req = NULL;
@@ -187,7 +187,7 @@ static void undecodable_pki_data_is_an_error(void **state)
 static void empty_pki_data_asks_for_nothing(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(NULL);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(NULL);
 
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 0, "neither");
 }
@@ -195,7 +195,7 @@ static void empty_pki_data_asks_for_nothing(void **state)
 static void unknown_control_fails_bad_request_naming_it(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
 
     add(pki, 9, "1.3.6.1.4.1.99999.1", integer(1));
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 9, "unsupported control 1.3.6.1.4.1.99999.1");
@@ -211,12 +211,12 @@ static void shared_secret_and_response_controls_are_refused(void **state)
                                            "1.3.6.1.5.5.7.7.7"};
 
     for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
-        EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+        CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
         add(pki, 4, secret[i], cmc_fixture_octets(20, 1));
         expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 4, "shared-secret");
     }
     for (size_t i = 0; i < sizeof response / sizeof response[0]; i++) {
-        EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+        CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
         add(pki, 4, response[i], cmc_fixture_octets(20, 1));
         expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 4, "response control");
     }
@@ -225,53 +225,53 @@ static void shared_secret_and_response_controls_are_refused(void **state)
 static void crmf_and_other_requests_are_not_supported(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
-    EST_CMC_TAGGED_REQUEST *crm =
-        (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
-    EST_CMC_TAGGED_REQUEST *orm =
-        (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_TAGGED_REQUEST *crm =
+        (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
+    CMC_TAGGED_REQUEST *orm =
+        (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
 
     crm->type = EST_CMC_REQUEST_CRM;
     crm->d.crm = sk_ASN1_TYPE_new_null();
     assert_true(sk_ASN1_TYPE_push(crm->d.crm, integer(5)) > 0);
-    assert_true(sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, crm) > 0);
+    assert_true(sk_CMC_TAGGED_REQUEST_push(pki->requests, crm) > 0);
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 0, "CRMF");
 
     pki = cmc_fixture_pki_data(f->csr);
     orm->type = EST_CMC_REQUEST_ORM;
-    orm->d.orm = (EST_CMC_ORM *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_ORM));
+    orm->d.orm = (CMC_ORM *)ASN1_item_new(ASN1_ITEM_rptr(CMC_ORM));
     assert_true(ASN1_INTEGER_set(orm->d.orm->body_part_id, 12));
     orm->d.orm->type = OBJ_txt2obj("1.2.3.4", 1);
     ASN1_TYPE_set(orm->d.orm->value, V_ASN1_NULL, NULL);
-    assert_true(sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, orm) > 0);
+    assert_true(sk_CMC_TAGGED_REQUEST_push(pki->requests, orm) > 0);
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 12, "other request");
 }
 
 static void nested_content_and_other_messages_are_refused(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
-    EST_CMC_TAGGED_CONTENT *tc =
-        (EST_CMC_TAGGED_CONTENT *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_CONTENT));
-    EST_CMC_OTHER_MSG *om = (EST_CMC_OTHER_MSG *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_OTHER_MSG));
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_TAGGED_CONTENT *tc =
+        (CMC_TAGGED_CONTENT *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_CONTENT));
+    CMC_OTHER_MSG *om = (CMC_OTHER_MSG *)ASN1_item_new(ASN1_ITEM_rptr(CMC_OTHER_MSG));
 
     assert_true(ASN1_INTEGER_set(tc->body_part_id, 20));
     ASN1_TYPE_set(tc->content, V_ASN1_NULL, NULL);
-    assert_true(sk_EST_CMC_TAGGED_CONTENT_push(pki->contents, tc) > 0);
+    assert_true(sk_CMC_TAGGED_CONTENT_push(pki->contents, tc) > 0);
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 20, "nested CMS");
 
     pki = cmc_fixture_pki_data(f->csr);
     assert_true(ASN1_INTEGER_set(om->body_part_id, 21));
     om->type = OBJ_txt2obj("1.2.3.4", 1);
     ASN1_TYPE_set(om->value, V_ASN1_NULL, NULL);
-    assert_true(sk_EST_CMC_OTHER_MSG_push(pki->others, om) > 0);
+    assert_true(sk_CMC_OTHER_MSG_push(pki->others, om) > 0);
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 21, "other messages");
 }
 
 static void duplicate_body_parts_fail(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
 
     /* 1 is the certification request's */
     add(pki, 1, "1.3.6.1.5.5.7.7.2", utf8("dup", 3));
@@ -281,8 +281,8 @@ static void duplicate_body_parts_fail(void **state)
 static void body_part_ids_outside_the_range_are_errors(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
-    EST_CMC_TAGGED_ATTRIBUTE *first = sk_EST_CMC_TAGGED_ATTRIBUTE_value(pki->controls, 0);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_TAGGED_ATTRIBUTE *first = sk_CMC_TAGGED_ATTRIBUTE_value(pki->controls, 0);
     est_cmc_request *req = NULL;
 
     /* 4294967295 is the last valid ID, 4294967296 the first invalid one */
@@ -300,7 +300,7 @@ static void body_part_ids_outside_the_range_are_errors(void **state)
 static void controls_limit_at_and_past(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     est_cmc_request *req = NULL;
 
     /* two controls already: transactionId and senderNonce */
@@ -317,15 +317,15 @@ static void controls_limit_at_and_past(void **state)
 static void requests_limit_at_and_past(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
-    EST_CMC_TAGGED_REQUEST *first = sk_EST_CMC_TAGGED_REQUEST_value(pki->requests, 0);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_TAGGED_REQUEST *first = sk_CMC_TAGGED_REQUEST_value(pki->requests, 0);
     est_cmc_request *req = NULL;
 
     for (uint32_t id = 50; id < 50 + EST_CMC_MAX_REQUESTS; id++) {
-        EST_CMC_TAGGED_REQUEST *copy = (EST_CMC_TAGGED_REQUEST *)ASN1_item_dup(
-            ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST), first);
+        CMC_TAGGED_REQUEST *copy = (CMC_TAGGED_REQUEST *)ASN1_item_dup(
+            ASN1_ITEM_rptr(CMC_TAGGED_REQUEST), first);
         assert_true(ASN1_INTEGER_set(copy->d.tcr->body_part_id, id));
-        assert_true(sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, copy) > 0);
+        assert_true(sk_CMC_TAGGED_REQUEST_push(pki->requests, copy) > 0);
         if (id == 50 + EST_CMC_MAX_REQUESTS - 2) {
             assert_int_equal(sign_and_parse(f, pki, &req), EST_OK);
             assert_int_equal(est_cmc_request_cert_request_count(req), EST_CMC_MAX_REQUESTS);
@@ -341,8 +341,8 @@ static void sender_nonce_size_at_and_past(void **state)
 {
     cmc_fixture *f = *state;
     est_cmc_request *req = NULL;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
-    EST_CMC_TAGGED_ATTRIBUTE *nonce = sk_EST_CMC_TAGGED_ATTRIBUTE_value(pki->controls, 1);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_TAGGED_ATTRIBUTE *nonce = sk_CMC_TAGGED_ATTRIBUTE_value(pki->controls, 1);
     ASN1_TYPE *v = sk_ASN1_TYPE_value(nonce->values, 0);
 
     assert_true(ASN1_STRING_set(v->value.octet_string, NULL, EST_CMC_NONCE_MAX));
@@ -366,7 +366,7 @@ static void identification_size_at_and_past(void **state)
 {
     cmc_fixture *f = *state;
     char text[EST_CMC_TEXT_MAX + 1];
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     est_cmc_request *req = NULL;
 
     memset(text, 'i', sizeof text);
@@ -390,7 +390,7 @@ static void identification_size_at_and_past(void **state)
 static void transaction_id_must_be_one_integer(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
 
     add(pki, 4, "1.3.6.1.5.5.7.7.5", integer(8));
     expect_refusal(f, pki, EST_CMC_FAIL_BAD_REQUEST, 4, "more than one transactionId");
@@ -401,22 +401,22 @@ static void transaction_id_must_be_one_integer(void **state)
 
 static ASN1_TYPE *revoke_value(cmc_fixture *f, long reason)
 {
-    EST_CMC_REVOKE_REQUEST *rr =
-        (EST_CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    CMC_REVOKE_REQUEST *rr =
+        (CMC_REVOKE_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     ASN1_TYPE *t = NULL;
 
     assert_true(X509_NAME_set(&rr->issuer, X509_get_subject_name(f->ca_cert)));
     assert_true(ASN1_INTEGER_set(rr->serial, 0x1234));
     assert_true(ASN1_ENUMERATED_set(rr->reason, reason));
-    assert_non_null(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST), rr, &t));
-    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(EST_CMC_REVOKE_REQUEST));
+    assert_non_null(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(CMC_REVOKE_REQUEST), rr, &t));
+    ASN1_item_free((ASN1_VALUE *)rr, ASN1_ITEM_rptr(CMC_REVOKE_REQUEST));
     return t;
 }
 
 static void revoke_requests_limit_reason_and_shape(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(NULL);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(NULL);
     est_cmc_request *req = NULL;
 
     for (uint32_t id = 30; id < 30 + EST_CMC_MAX_REVOKES; id++)
@@ -456,7 +456,7 @@ static est_status verify_der(const uint8_t *der, size_t len, X509 **signer, int 
 static void tampered_signature_or_content_does_not_verify(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     size_t len = 0;
     uint8_t *der = cmc_fixture_sign(pki, NID_id_cct_PKIData, f->client_key, NULL, f->csr, &len);
     const unsigned char *p = der;
@@ -488,7 +488,7 @@ static void tampered_signature_or_content_does_not_verify(void **state)
 static void signer_must_be_the_request_key_it_claims(void **state)
 {
     cmc_fixture *f = *state;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     X509_REQ *other_csr = ca_fixture_csr(f->ra_key, "CN=other", NULL, 0);
     size_t len = 0;
     uint8_t *der;
@@ -541,7 +541,7 @@ static void csr_subject_key_identifier_names_the_signer(void **state)
     assert_null(signer);
     assert_non_null(memmem(der, len, "\x80\x04\x01\x02\x03\x04", 6)); /* sid [0] keyid */
     est_cmc_request_free(req);
-    free(der);
+    est_free(der);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ASN1_OCTET_STRING_free(ski);
     X509_REQ_free(csr);

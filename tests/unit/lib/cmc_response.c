@@ -109,7 +109,7 @@ static void status_count_limit_at_and_past(void **state)
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_E_INTERNAL);
     spec.status_count = EST_CMC_MAX_STATUSES;
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_OK);
-    free(der);
+    est_free(der);
     spec.status_count = EST_CMC_MAX_STATUSES + 1;
     assert_int_equal(est_cmc_response_build(f->ca, &spec, &der, &len, NULL), EST_E_INTERNAL);
 }
@@ -289,7 +289,7 @@ static void malformed_responses_are_errors(void **state)
     est_cmc_status_entry ok = {.status = EST_CMC_SUCCESS};
     size_t len = 0, req_len = 0, co_len = 0;
     uint8_t *der = build(f->ca, &ok, 1, NULL, NULL, &len), *longer = malloc(len + 1), *co = NULL;
-    EST_CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
+    CMC_PKI_DATA *pki = cmc_fixture_pki_data(f->csr);
     uint8_t *req = cmc_fixture_sign(pki, NID_id_cct_PKIData, f->client_key, NULL, f->csr, &req_len);
     STACK_OF(X509) *certs = sk_X509_new_null();
     uint8_t *big = calloc(1, EST_CMC_MAX_DER + 1);
@@ -314,10 +314,10 @@ static void malformed_responses_are_errors(void **state)
     assert_int_not_equal(est_cmc_response_parse(der, len, NULL, &resp, NULL), EST_OK);
     assert_null(resp);
     free(big);
-    free(co);
+    est_free(co);
     sk_X509_free(certs);
     free(req);
-    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
     free(longer);
     free(der);
 }

@@ -7,6 +7,10 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 
@@ -55,7 +59,7 @@ static int entry_reason(X509_CRL *crl, const char *hex)
     ASN1_ENUMERATED *reason;
     int critical = -1, code = -1;
 
-    assert_int_equal(est_serial_from_hex(hex, &serial, NULL), EST_OK);
+    assert_int_equal(ca_serial_from_hex(hex, &serial, NULL), EST_OK);
     assert_int_equal(X509_CRL_get0_by_serial(crl, &entry, serial), 1);
     reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, NULL);
     if (reason != NULL) {
@@ -98,9 +102,9 @@ static void crl_is_signed_v2_with_entries_and_reasons(void **state)
     assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(f->root)), 0);
     AUTHORITY_KEYID_free(akid);
     assert_int_equal(X509_CRL_get_ext_count(crl), 2);
-    assert_int_equal(est_time_to_time_t(X509_CRL_get0_lastUpdate(crl), &t, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_CRL_get0_lastUpdate(crl), &t, NULL), EST_OK);
     assert_true(t >= now - 5 && t <= now + 5);
-    assert_int_equal(est_time_to_time_t(X509_CRL_get0_nextUpdate(crl), &t, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_CRL_get0_nextUpdate(crl), &t, NULL), EST_OK);
     assert_true(t >= now + 7 * 86400 - 5 && t <= now + 7 * 86400 + 5);
     X509_CRL_free(crl);
 }

@@ -11,7 +11,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include "estkit/auth.h" /* est_secret_free */
-#include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/mem.h"
 #include "ca_fixture.h"
 
 static int check_key(EVP_PKEY *key, const est_profile *profile, est_error *err)

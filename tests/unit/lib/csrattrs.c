@@ -12,7 +12,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "estkit/body.h"
 #include "estkit/csrattrs.h"
+#include "estkit/key.h"
+#include "estkit/mem.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -77,7 +80,7 @@ static void assert_encodes_to(const est_csrattrs *attrs, est_dialect dialect,
     assert_int_equal(est_csrattrs_encode(attrs, dialect, &der, &len, &err), EST_OK);
     assert_int_equal(len, want_len);
     assert_memory_equal(der, want, want_len);
-    free(der);
+    est_free(der);
 }
 
 static est_csrattrs *decode_ok(const uint8_t *der, size_t len)
@@ -477,7 +480,7 @@ static void size_limit(void **state)
     /* Its draft form is small: the value is what made it large. */
     assert_int_equal(est_csrattrs_encode(attrs, EST_DIALECT_DRAFT, &out, &len, NULL), EST_OK);
     assert_int_equal(len, 7);
-    free(out);
+    est_free(out);
     est_csrattrs_free(attrs);
     free(der);
 }
@@ -517,8 +520,88 @@ static void malformed_inputs_are_errors(void **state)
     assert_int_equal(est_csrattrs_decode(der, len, NULL, NULL), EST_E_INTERNAL);
     assert_int_equal(est_csrattrs_encode(NULL, EST_DIALECT_RFC7030, &copy, &len, NULL),
                      EST_E_INTERNAL);
-    free(copy);
+    est_free(copy);
     free(der);
+}
+
+/* What a /csrattrs answer asks of the key (draft-04 §4.5.2, seed vectors
+ * included: 1.3.132.0.4 is sect113r1 and must never mean P-384). */
+
+static est_csrattrs *attrs_from_b64(const char *b64)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    est_csrattrs *attrs = NULL;
+
+    assert_int_equal(est_body_decode((const uint8_t *)b64, strlen(b64), &der, &len, NULL, NULL),
+                     EST_OK);
+    assert_int_equal(est_csrattrs_decode(der, len, &attrs, NULL), EST_OK);
+    est_free(der);
+    return attrs;
+}
+
+static void seed_vector_wishes(void **state)
+{
+    /* macAddress, challengePassword, 1.3.132.0.4 (sect113r1), sha384. */
+    est_csrattrs *attrs =
+        attrs_from_b64("MCYGBysGAQEBARYGCSqGSIb3DQEJBwYFK4EEAAQGCWCGSAFlAwQCAg==");
+    est_key_type type = EST_KEY_RSA_4096;
+    const EVP_MD *md = NULL;
+    int set = 1;
+
+    (void)state;
+    est_csrattrs_key_wishes(attrs, &set, &type, &md);
+    assert_int_equal(set, 0); /* never P-384 from the erratum OID */
+    assert_ptr_equal(md, EVP_sha384());
+    assert_true(est_csrattrs_has_nid(attrs, NID_pkcs9_challengePassword));
+    est_csrattrs_free(attrs);
+}
+
+static void wishes(est_csrattrs *attrs, int want_set, est_key_type want)
+{
+    est_key_type type = EST_KEY_ED25519;
+    const EVP_MD *md;
+    int set = 0;
+
+    est_csrattrs_key_wishes(attrs, &set, &type, &md);
+    assert_int_equal(set, want_set);
+    if (want_set)
+        assert_int_equal(type, want);
+}
+
+static X509_ATTRIBUTE *attribute(int nid, int value_type, void *value)
+{
+    return X509_ATTRIBUTE_create(nid, value_type, value);
+}
+
+static void curve_and_algorithm_wishes(void **state)
+{
+    est_csrattrs *a = est_csrattrs_new(), *b = est_csrattrs_new(), *c = est_csrattrs_new();
+    est_csrattrs *d = est_csrattrs_new();
+    ASN1_INTEGER *bits = ASN1_INTEGER_new();
+
+    (void)state;
+    /* Bare OIDs in either order: the curve says more than the algorithm. */
+    assert_int_equal(est_csrattrs_add_oid(a, "secp384r1", NULL), EST_OK);
+    assert_int_equal(est_csrattrs_add_oid(a, "id-ecPublicKey", NULL), EST_OK);
+    wishes(a, 1, EST_KEY_EC_P384);
+    assert_int_equal(est_csrattrs_add_oid(b, "id-ecPublicKey", NULL), EST_OK);
+    wishes(b, 1, EST_KEY_EC_P256);
+    assert_int_equal(est_csrattrs_add_oid(b, "1.3.132.0.34", NULL), EST_OK);
+    wishes(b, 1, EST_KEY_EC_P384);
+    /* RFC 7030 attribute forms. */
+    assert_int_equal(est_csrattrs_add_attribute(c, attribute(NID_X9_62_id_ecPublicKey,
+                     V_ASN1_OBJECT, OBJ_nid2obj(NID_secp384r1)), NULL), EST_OK);
+    wishes(c, 1, EST_KEY_EC_P384);
+    ASN1_INTEGER_set(bits, 3072);
+    assert_int_equal(est_csrattrs_add_attribute(d, attribute(NID_rsaEncryption, V_ASN1_INTEGER,
+                                                             bits), NULL), EST_OK);
+    wishes(d, 1, EST_KEY_RSA_3072);
+    wishes(NULL, 0, EST_KEY_EC_P256);
+    est_csrattrs_free(a);
+    est_csrattrs_free(b);
+    est_csrattrs_free(c);
+    est_csrattrs_free(d);
 }
 
 int main(void)
@@ -535,6 +618,8 @@ int main(void)
         cmocka_unit_test(entry_limit_on_add),
         cmocka_unit_test(size_limit),
         cmocka_unit_test(malformed_inputs_are_errors),
+        cmocka_unit_test(seed_vector_wishes),
+        cmocka_unit_test(curve_and_algorithm_wishes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

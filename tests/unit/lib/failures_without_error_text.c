@@ -24,6 +24,17 @@
 #include "estkit.h"
 #include "ca_fixture.h"
 #include "canned_server.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/ca.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
+#include "estkit/rollover.h"
+#include "estkit/password.h"
+#include "estkit/csrattrs.h"
 
 typedef struct fixture {
     EVP_PKEY *key, *ca_key, *weak_key;
@@ -51,7 +62,7 @@ static est_status basic_build(void)
 {
     char *out = NULL;
     est_status rc = est_basic_build("a:b", "pw", &out, NULL);
-    free(out);
+    est_secret_free(out);
     return rc;
 }
 static est_status digest_parse(void)
@@ -111,7 +122,7 @@ static est_status password_hash(void)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     est_status rc = est_password_hash(big, &out, NULL);
-    free(out);
+    est_free(out);
     return rc;
 }
 
@@ -183,7 +194,7 @@ static est_status multipart_build(void)
     uint8_t *out = NULL;
     size_t len = 0;
     est_status rc = est_multipart_build(mp, "b", &out, &len, NULL);
-    free(out);
+    est_free(out);
     est_multipart_free(mp);
     return rc;
 }
@@ -262,7 +273,7 @@ static est_status signer_sign_data(void)
     est_signer *s = est_signer_new_key(fx.ca_key);
     est_status rc = est_signer_sign_data(s, NULL, 0, &sig, &len, NULL);
     est_signer_free(s);
-    free(sig);
+    est_free(sig);
     return rc;
 }
 static est_status csr_parse(void)
@@ -527,7 +538,7 @@ static est_status client_fullcmc(void)
     uint8_t *resp = NULL;
     size_t len = 0;
     est_status rc = est_client_fullcmc(c, (const uint8_t *)"\x30\x00", 2, &resp, &len, NULL);
-    free(resp);
+    est_free(resp);
     est_client_free(c);
     return rc;
 }

@@ -24,6 +24,11 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 
@@ -123,7 +128,7 @@ static void issued_cert_has_exactly_the_expected_extensions(void **state)
     assert_int_equal(sk_ASN1_OBJECT_num(eku), 1);
     assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)), NID_client_auth);
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
-    assert_int_equal(est_key_id(NULL, f->key, &expect_ski, NULL), EST_OK);
+    assert_int_equal(ca_key_id(NULL, f->key, &expect_ski, NULL), EST_OK);
     assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(cert), expect_ski), 0);
     akid = ca_fixture_ext(cert, NID_authority_key_identifier, &critical);
     assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(f->root)), 0);
@@ -161,14 +166,14 @@ static void validity_is_backdated_and_bounded_by_the_ca(void **state)
     time_t now = time(NULL), nb, na, root_na;
     est_error err;
 
-    assert_int_equal(est_time_to_time_t(X509_get0_notBefore(cert), &nb, NULL), EST_OK);
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(cert), &na, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notBefore(cert), &nb, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(cert), &na, NULL), EST_OK);
     assert_true(nb <= now - 300 && nb >= now - 310);
     assert_true(na >= now + 365L * 86400 - 5 && na <= now + 365L * 86400 + 5);
     /* A 365-day profile under a 10-day CA ends with the CA. */
     assert_int_equal(est_ca_issue(short_ca, csr, NULL, NULL, &clamped, &err), EST_OK);
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(clamped), &na, NULL), EST_OK);
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(short_root), &root_na, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(clamped), &na, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(short_root), &root_na, NULL), EST_OK);
     assert_int_equal(na, root_na);
     assert_int_equal(ca_fixture_verify(short_root, NULL, clamped, NULL), X509_V_OK);
     X509_free(clamped);
@@ -412,9 +417,9 @@ static void expired_ca_does_not_issue(void **state)
     est_error err;
 
     assert_int_equal(est_name_parse("CN=Expired", &name, NULL), EST_OK);
-    assert_int_equal(est_key_id(NULL, f->ca_key, &id, NULL), EST_OK);
-    assert_int_equal(est_cert_make_ca(name, name, f->ca_key, now - 20 * 86400, now - 86400, id,
-                                      id, f->ca_key, &old, &err),
+    assert_int_equal(ca_key_id(NULL, f->ca_key, &id, NULL), EST_OK);
+    assert_int_equal(ca_cert_make_ca(name, name, f->ca_key, now - 20 * 86400, now - 86400, id,
+                                     id, f->ca_key, &old, &err),
                      EST_OK);
     ca = est_ca_new(old, NULL, NULL, est_signer_new_key(f->ca_key));
     assert_int_equal(est_ca_issue(ca, csr, NULL, NULL, &cert, &err), EST_E_CA);
@@ -512,11 +517,11 @@ static void subordinate_ca_chain_verifies(void **state)
     est_error err;
 
     assert_int_equal(est_name_parse("CN=Issuing Sub CA,O=Example", &int_name, NULL), EST_OK);
-    assert_int_equal(est_key_id(NULL, int_key, &int_id, NULL), EST_OK);
-    assert_int_equal(est_key_id(f->root, f->ca_key, &root_id, NULL), EST_OK);
-    assert_int_equal(est_cert_make_ca(int_name, X509_get_subject_name(f->root), int_key, now - 60,
-                                      now + 365 * 86400L, int_id, root_id, f->ca_key,
-                                      &intermediate, &err),
+    assert_int_equal(ca_key_id(NULL, int_key, &int_id, NULL), EST_OK);
+    assert_int_equal(ca_key_id(f->root, f->ca_key, &root_id, NULL), EST_OK);
+    assert_int_equal(ca_cert_make_ca(int_name, X509_get_subject_name(f->root), int_key, now - 60,
+                                     now + 365 * 86400L, int_id, root_id, f->ca_key,
+                                     &intermediate, &err),
                      EST_OK);
     assert_true(sk_X509_push(chain, f->root));
     sub = est_ca_new(intermediate, chain, NULL, est_signer_new_key(int_key));

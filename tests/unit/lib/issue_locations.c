@@ -12,6 +12,9 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/csr.h"
+#include "estkit/issue.h"
 #include "ca_fixture.h"
 
 #define CRL_URL "http://pki.example/ca.crl"

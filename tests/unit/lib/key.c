@@ -1,13 +1,26 @@
-/* Tests src/lib/key.c: key type names, generation of every type, digests. */
+/* Tests src/lib/key.c: key type names, generation of every type, digests,
+ * PEM key files (each file test in its own fresh directory). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/file.h"
+#include "ca_fixture.h"
+#include "tmp_dir.h"
+
+/* The limit src/lib/key.c enforces (EST_KEY_FILE_MAX). */
+#define KEY_FILE_MAX 65536
 
 static const est_key_type all_types[] = {EST_KEY_EC_P256,  EST_KEY_EC_P384,  EST_KEY_RSA_2048,
                                          EST_KEY_RSA_3072, EST_KEY_RSA_4096, EST_KEY_ED25519};
@@ -104,6 +117,110 @@ static void digest_matches_key_strength(void **state)
     assert_null(est_key_digest(NULL));
 }
 
+static void key_round_trips_as_pkcs8_with_mode_0600(void **state)
+{
+    tmp_dir *t = *state;
+    const est_key_type types[] = {EST_KEY_EC_P256, EST_KEY_RSA_2048, EST_KEY_ED25519};
+    est_error err;
+
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const char *path = in_dir(t, "key.pem");
+        EVP_PKEY *key = ca_fixture_key(types[i]), *back = NULL;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        mode_t old = umask(0);
+
+        assert_non_null(key);
+        assert_int_equal(est_key_write_file(path, key, &err), EST_OK);
+        umask(old);
+        assert_int_equal(file_mode(path), 0600);
+        assert_int_equal(est_file_read(path, 100000, &data, &len, &err), EST_OK);
+        assert_true(strncmp((char *)data, "-----BEGIN PRIVATE KEY-----\n", 28) == 0);
+        OPENSSL_free(data);
+        assert_int_equal(est_key_read_file(path, &back, &err), EST_OK);
+        assert_int_equal(EVP_PKEY_eq(key, back), 1);
+        EVP_PKEY_free(back);
+        EVP_PKEY_free(key);
+    }
+    assert_int_equal(count_entries(t->dir), 1);
+}
+
+static void reading_a_non_key_file_names_the_path(void **state)
+{
+    tmp_dir *t = *state;
+    const char *path = in_dir(t, "cert.pem");
+    EVP_PKEY *key = (EVP_PKEY *)1;
+    X509 *root = NULL;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    est_ca *ca = ca_fixture_root_ca(EST_KEY_EC_P256, "CN=file test", 30, &root, NULL);
+    est_error err;
+
+    assert_non_null(ca);
+    assert_true(sk_X509_push(certs, root));
+    assert_int_equal(est_certs_write_file(path, certs, &err), EST_OK);
+    assert_int_equal(est_key_read_file(path, &key, &err), EST_E_INPUT);
+    assert_null(key);
+    assert_non_null(strstr(err.message, path));
+    write_raw(path, "garbage", 7);
+    assert_int_equal(est_key_read_file(path, &key, &err), EST_E_INPUT);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(est_key_read_file(in_dir(t, "absent.pem"), &key, &err), EST_E_NOT_FOUND);
+    sk_X509_pop_free(certs, X509_free);
+    est_ca_free(ca);
+}
+
+/* A passphrase-protected key is refused, never prompted for on a tty. */
+static void encrypted_key_is_refused_without_prompt(void **state)
+{
+    tmp_dir *t = *state;
+    const char *path = in_dir(t, "enc.pem");
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256), *back = NULL;
+    FILE *f = fopen(path, "w");
+    est_error err;
+
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PKCS8PrivateKey(f, key, EVP_aes_256_cbc(), "secret", 6, NULL,
+                                               NULL),
+                     1);
+    fclose(f);
+    assert_int_equal(est_key_read_file(path, &back, &err), EST_E_INPUT);
+    assert_null(back);
+    EVP_PKEY_free(key);
+}
+
+static char *key_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p = NULL, *copy;
+    long n;
+
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(bio, &p);
+    copy = strndup(p, (size_t)n);
+    BIO_free(bio);
+    return copy;
+}
+
+static void key_file_at_limit_and_one_past(void **state)
+{
+    tmp_dir *t = *state;
+    const char *path = in_dir(t, "big.pem");
+    EVP_PKEY *key = ca_fixture_key(EST_KEY_EC_P256), *back = NULL;
+    char *pem = key_pem(key);
+    est_error err;
+
+    write_padded(path, pem, KEY_FILE_MAX);
+    assert_int_equal(est_key_read_file(path, &back, &err), EST_OK);
+    assert_int_equal(EVP_PKEY_eq(key, back), 1);
+    EVP_PKEY_free(back);
+    back = NULL;
+    write_padded(path, pem, KEY_FILE_MAX + 1);
+    assert_int_equal(est_key_read_file(path, &back, &err), EST_E_TOO_LARGE);
+    assert_null(back);
+    free(pem);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +229,10 @@ int main(void)
         cmocka_unit_test(every_key_type_generates_and_signs),
         cmocka_unit_test(generate_rejects_unknown_type),
         cmocka_unit_test(digest_matches_key_strength),
+        WITH_DIR(key_round_trips_as_pkcs8_with_mode_0600),
+        WITH_DIR(reading_a_non_key_file_names_the_path),
+        WITH_DIR(encrypted_key_is_refused_without_prompt),
+        WITH_DIR(key_file_at_limit_and_one_past),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

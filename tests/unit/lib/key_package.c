@@ -125,7 +125,7 @@ static void kek_package_opens_with_the_same_key_only(void **state)
         assert_int_equal(est_key_package_open(der, len, &wrong_id, NULL, trust, &key, NULL),
                          EST_E_AUTH);
         assert_null(key);
-        free(der);
+        est_free(der);
     }
     X509_STORE_free(trust);
 }
@@ -152,7 +152,7 @@ static void kek_sizes_and_ids_are_checked(void **state)
     big_id.kek_id_len = EST_DECRYPT_KEY_ID_MAX;
     assert_int_equal(est_key_package_build(f->ca, f->client_key, &big_id, &der, &len, NULL),
                      EST_OK);
-    free(der);
+    est_free(der);
     assert_int_equal(est_key_package_build(f->ca, f->client_key, &nobody, &der, &len, NULL),
                      EST_E_INTERNAL);
 }
@@ -179,7 +179,7 @@ static void certificate_recipients_rsa_and_ec(void **state)
         to.cert = f->ra_cert;
         assert_int_equal(est_key_package_open(der, len, &to, f->ra_key, trust, &key, NULL),
                          EST_E_AUTH);
-        free(der);
+        est_free(der);
         X509_free(rcert);
         EVP_PKEY_free(rkey);
     }
@@ -202,7 +202,7 @@ static void signer_must_be_trusted(void **state)
     assert_int_equal(est_key_package_open(der, len, &to, NULL, wrong, &key, NULL), EST_E_AUTH);
     assert_int_equal(est_key_package_open(der, len, &to, NULL, NULL, &key, NULL), EST_OK);
     EVP_PKEY_free(key);
-    free(der);
+    est_free(der);
     X509_STORE_free(wrong);
     X509_free(other_root);
     est_ca_free(other);
@@ -245,7 +245,7 @@ static void malformed_packages_do_not_open(void **state)
     BIO_free(in);
     free(big);
     free(longer);
-    free(der);
+    est_free(der);
 }
 
 /* csr KEY_OUT SUBJECT sym|asym ID_HEX OUT_DER: an EC P-256 key (PEM) and

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "estkit/body.h"
 #include "estkit/multipart.h"
+#include "estkit/mem.h"
 
 static est_multipart *parse_ok(const char *text, const char *boundary)
 {
@@ -95,7 +96,7 @@ static void build_writes_crlf_parts_and_close_delimiter(void **state)
                 "base64", "CERT\r\nS");
     assert_part(est_multipart_get0_part(back, 2), NULL, NULL, "");
     est_multipart_free(back);
-    free(out);
+    est_free(out);
     est_multipart_free(mp);
 }
 
@@ -258,7 +259,7 @@ static void bad_boundaries_are_rejected(void **state)
     assert_int_equal(est_multipart_build(mp, NULL, &out, &out_len, NULL), EST_E_INPUT);
     boundary[EST_MULTIPART_MAX_BOUNDARY] = '\0';
     assert_int_equal(est_multipart_build(mp, boundary, &out, &out_len, NULL), EST_OK);
-    free(out);
+    est_free(out);
     est_multipart_free(mp);
 }
 
@@ -378,7 +379,7 @@ static void add_and_build_reject_bad_input(void **state)
         est_multipart_add(mp, "a/b", NULL, (const uint8_t *)"x\r\n--Bad\r\n", 10, &err), EST_OK);
     assert_int_equal(est_multipart_build(mp, "Bad", &out, &out_len, &err), EST_E_INPUT);
     assert_int_equal(est_multipart_build(mp, "Good", &out, &out_len, &err), EST_OK);
-    free(out);
+    est_free(out);
     est_multipart_free(mp);
     est_multipart_free(NULL);
 }

@@ -13,6 +13,11 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
+#include "estkit/rollover.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
 
@@ -185,14 +190,14 @@ static void same_subject_rollover_still_chains(void **state)
 static time_t not_after(X509 *cert)
 {
     time_t t = 0;
-    assert_int_equal(est_time_to_time_t(X509_get0_notAfter(cert), &t, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notAfter(cert), &t, NULL), EST_OK);
     return t;
 }
 
 static time_t not_before(X509 *cert)
 {
     time_t t = 0;
-    assert_int_equal(est_time_to_time_t(X509_get0_notBefore(cert), &t, NULL), EST_OK);
+    assert_int_equal(ca_time_to_time_t(X509_get0_notBefore(cert), &t, NULL), EST_OK);
     return t;
 }
 
@@ -253,9 +258,9 @@ static void expired_old_root_cannot_be_linked(void **state)
     (void)state;
 
     assert_int_equal(est_name_parse("CN=Old", &name, NULL), EST_OK);
-    assert_int_equal(est_key_id(NULL, old_key, &id, NULL), EST_OK);
-    assert_int_equal(est_cert_make_ca(name, name, old_key, now - 10 * 86400, now - 60, id, id,
-                                      old_key, &old_root, &err),
+    assert_int_equal(ca_key_id(NULL, old_key, &id, NULL), EST_OK);
+    assert_int_equal(ca_cert_make_ca(name, name, old_key, now - 10 * 86400, now - 60, id, id,
+                                     old_key, &old_root, &err),
                      EST_OK);
     assert_int_equal(est_ca_rollover(old_root, old_key, new_key, "CN=New", 365, &a, &b, &c, &err),
                      EST_E_CA);

@@ -21,6 +21,7 @@
 #include "estkit/certs_only.h"
 #include "estkit/media_type.h"
 #include "estkit/multipart.h"
+#include "estkit/mem.h"
 #include "seed_appendix.h"
 
 
@@ -81,8 +82,8 @@ static void request_csr_decodes(void **state)
     assert_ptr_equal(p, der + der_len);
     assert_int_equal(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
     X509_REQ_free(req);
-    free(der);
-    free(label);
+    est_free(der);
+    est_free(label);
     free(body);
     free(spec);
 }
@@ -128,8 +129,8 @@ static EVP_PKEY *decode_key_part(const est_part *part)
     EVP_PKEY *key = EVP_PKCS82PKEY(p8);
     assert_non_null(key);
     PKCS8_PRIV_KEY_INFO_free(p8);
-    free(label);
-    free(der);
+    est_free(label);
+    est_free(der);
     return key;
 }
 
@@ -145,8 +146,8 @@ static STACK_OF(X509) *decode_certs_part(const est_part *part)
                      EST_OK);
     assert_string_equal(label, "PKCS7");
     assert_int_equal(est_certs_only_parse(der, der_len, &certs, &err), EST_OK);
-    free(label);
-    free(der);
+    est_free(label);
+    est_free(der);
     return certs;
 }
 

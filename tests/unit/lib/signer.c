@@ -9,6 +9,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
+#include "estkit/signer.h"
+#include "estkit/name.h"
 #include "ca_fixture.h"
 
 /* An unsigned certificate to sign: the root's body, re-signed. */

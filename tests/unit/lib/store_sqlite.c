@@ -54,7 +54,7 @@ static void write_file(const char *path, const void *data, size_t len)
 static void create_makes_a_private_wal_store(void **state)
 {
     store_fixture *fx = *state;
-    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3 *db = sqlstore_db(fx->store);
     sqlite3_stmt *st = NULL;
     struct stat sb;
 
@@ -202,7 +202,7 @@ static void truncated_file_is_a_clear_error(void **state)
 static void full_disk_is_store_full_and_leaves_the_store_usable(void **state)
 {
     store_fixture *fx = *state;
-    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3 *db = sqlstore_db(fx->store);
     est_cert_record *big = store_fixture_cert("0BAD", 2000000000, 256 * 1024);
     est_cert_record *small = store_fixture_cert("0600D", 2000000000, 10), *got = NULL;
     char sql[64];
@@ -284,7 +284,7 @@ static void lookups_see_only_committed_writes(void **state)
 {
     store_fixture *fx = *state;
     est_cert_record *rec = store_fixture_cert("0DEC0DE", 2000000000, 50), *got = NULL;
-    sqlite3 *writer = est_store_sqlite_db(fx->store);
+    sqlite3 *writer = sqlstore_db(fx->store);
 
     assert_int_equal(fx->store->ops->cert_insert(fx->store->impl, rec, NULL), EST_OK);
     assert_int_equal(sqlite3_exec(writer, "BEGIN IMMEDIATE; UPDATE certs SET status = 1",
@@ -384,7 +384,7 @@ static void query_plan(sqlite3 *db, const char *sql, char *plan, size_t cap)
 static void every_query_searches_an_index(void **state)
 {
     store_fixture *fx = *state;
-    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3 *db = sqlstore_db(fx->store);
     char plan[4096];
 
     for (int i = 0; i < 300; i++) {
@@ -420,8 +420,8 @@ static void only_sqlite_stores_have_a_connection(void **state)
     est_store store = {&other, NULL};
     (void)state;
 
-    assert_null(est_store_sqlite_db(&store));
-    assert_null(est_store_sqlite_db(NULL));
+    assert_null(sqlstore_db(&store));
+    assert_null(sqlstore_db(NULL));
 }
 
 int main(void)

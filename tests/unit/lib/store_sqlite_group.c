@@ -114,7 +114,7 @@ static void commits_start(commits *c, store_fixture *fx)
     memset(c, 0, sizeof *c);
     assert_int_equal(pthread_mutex_init(&c->lock, NULL), 0);
     assert_int_equal(pthread_cond_init(&c->cond, NULL), 0);
-    c->db = est_store_sqlite_db(fx->store);
+    c->db = sqlstore_db(fx->store);
     assert_non_null(c->db);
     c->rows = sqlite3_total_changes64(c->db);
     sqlite3_commit_hook(c->db, commit_hook, c);
@@ -178,7 +178,7 @@ static int64_t count_rows(store_fixture *fx, const char *sql, const char *serial
     sqlite3_stmt *st = NULL;
     int64_t n;
 
-    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(fx->store), sql, -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(sqlstore_db(fx->store), sql, -1, &st, NULL),
                      SQLITE_OK);
     if (serial != NULL)
         assert_int_equal(sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC), SQLITE_OK);
@@ -317,7 +317,7 @@ static void audited_writes_keep_their_audit_row(void **state)
     writer *w = writers(fx, n, "50");
     commits c;
 
-    assert_int_equal(sqlite3_exec(est_store_sqlite_db(fx->store),
+    assert_int_equal(sqlite3_exec(sqlstore_db(fx->store),
                                   "CREATE TRIGGER refuse BEFORE INSERT ON audit"
                                   " WHEN NEW.detail = 'refuse'"
                                   " BEGIN SELECT RAISE(ABORT, 'refused'); END",

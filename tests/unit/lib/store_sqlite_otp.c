@@ -144,7 +144,7 @@ static void subject_bound_code_needs_that_subject(void **state)
 static void only_a_salted_hash_is_stored(void **state)
 {
     store_fixture *fx = *state;
-    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3 *db = sqlstore_db(fx->store);
     sqlite3_stmt *st = NULL;
     unsigned char md[SHA256_DIGEST_LENGTH];
     char buf[128], want[65];
@@ -177,8 +177,8 @@ static void each_store_has_its_own_salt(void **state)
     assert_non_null(other);
     assert_int_equal(add(fx->store, "", NULL, "SAME", FAR_FUTURE, NULL, NULL), EST_OK);
     assert_int_equal(add(other->store, "", NULL, "SAME", FAR_FUTURE, NULL, NULL), EST_OK);
-    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(fx->store), sql, -1, &a, NULL), 0);
-    assert_int_equal(sqlite3_prepare_v2(est_store_sqlite_db(other->store), sql, -1, &b, NULL), 0);
+    assert_int_equal(sqlite3_prepare_v2(sqlstore_db(fx->store), sql, -1, &a, NULL), 0);
+    assert_int_equal(sqlite3_prepare_v2(sqlstore_db(other->store), sql, -1, &b, NULL), 0);
     assert_int_equal(sqlite3_step(a), SQLITE_ROW);
     assert_int_equal(sqlite3_step(b), SQLITE_ROW);
     assert_string_not_equal(sqlite3_column_text(a, 0), sqlite3_column_text(b, 0));
@@ -371,7 +371,7 @@ static void version_1_store_is_migrated(void **state)
                                       " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_fixture_reopen(fx, NULL), EST_OK);
-    db = est_store_sqlite_db(fx->store);
+    db = sqlstore_db(fx->store);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), EST_STORE_SCHEMA_VERSION);
@@ -396,7 +396,7 @@ static void missing_salt_is_a_store_error(void **state)
     store_fixture *fx = *state;
     est_error err;
 
-    assert_int_equal(sqlite3_exec(est_store_sqlite_db(fx->store),
+    assert_int_equal(sqlite3_exec(sqlstore_db(fx->store),
                                   "DELETE FROM meta WHERE key = 'otp_salt'", NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(add(fx->store, "", NULL, "X", FAR_FUTURE, NULL, &err), EST_E_STORE);

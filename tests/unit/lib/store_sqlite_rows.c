@@ -671,7 +671,7 @@ static void audit_rows_are_appended(void **state)
     store_fixture *fx = *state;
     est_audit_event ev = {"issue", "iot", "alice", "CN=device", "0A", "enroll", 1};
     est_audit_event bare = {"auth-fail", NULL, NULL, NULL, NULL, NULL, 0};
-    sqlite3 *db = est_store_sqlite_db(fx->store);
+    sqlite3 *db = sqlstore_db(fx->store);
     sqlite3_stmt *st = NULL;
     time_t before = time(NULL);
     est_error err;
@@ -744,7 +744,7 @@ static void exec_sql(store_fixture *fx, const char *sql)
         PQclear(r);
         PQfinish(c);
     } else {
-        assert_int_equal(sqlite3_exec(est_store_sqlite_db(fx->store), sql, NULL, NULL, NULL),
+        assert_int_equal(sqlite3_exec(sqlstore_db(fx->store), sql, NULL, NULL, NULL),
                          SQLITE_OK);
     }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "estkit/text.h"
+#include "estkit/mem.h"
 
 #define EXPECT(lit, want) expect(lit, sizeof lit - 1, want)
 
@@ -93,13 +94,13 @@ static void dup_bounds_and_escapes(void **state)
     s = est_text_escape_dup("user\x1B]0;pwned\x07", 64);
     assert_non_null(s);
     assert_string_equal(s, "user\\x1B]0;pwned\\x07");
-    free(s);
+    est_free(s);
     s = est_text_escape_dup("0123456789", 10);
     assert_string_equal(s, "0123456789");
-    free(s);
+    est_free(s);
     s = est_text_escape_dup("0123456789A", 10);
     assert_string_equal(s, "0123456...");
-    free(s);
+    est_free(s);
     assert_null(est_text_escape_dup(NULL, 10));
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "ca_fixture.h"
 #include "chain_cache.h"
+#include "estkit/issue.h"
 
 typedef struct fixture {
     est_ca *ca;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "config.h"
+#include "estkit/csr.h"
 
 /* config.c's CONFIG_LINE_MAX (2048, including the terminating NUL): a line
  * of 2047 bytes is the longest accepted. */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include "config.h"
 #include "config_keys.h"
+#include "estkit/csr.h"
 
 #define OPERATOR_MD ESTKIT_TEST_DATA "/../../docs/operator.md"
 

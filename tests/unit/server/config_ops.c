@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "config.h"
+#include "estkit/csr.h"
 
 static est_status server_key(estd_config *cfg, const char *key, const char *value)
 {

@@ -21,6 +21,9 @@
 #include "ca_fixture.h"
 #include "keyproc.h"
 #include "keyproc_wire.h"
+#include "estkit/file.h"
+#include "estkit/csr.h"
+#include "estkit/issue.h"
 
 typedef struct fixture {
     char dir[64];

@@ -18,6 +18,9 @@
 #include <openssl/x509.h>
 #include "ca_fixture.h"
 #include "keyproc_wire.h"
+#include "estkit/csr.h"
+#include "estkit/issue.h"
+#include "estkit/crl.h"
 
 typedef struct fixture {
     est_ca *ca, *other_issuer, *other_alg;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <openssl/x509v3.h>
 #include "ca_fixture.h"
+#include "estkit/name.h"
 
 EVP_PKEY *ca_fixture_key(est_key_type type)
 {

@@ -6,6 +6,7 @@
 
 #include <openssl/x509.h>
 #include "estkit/ca.h"
+#include "estkit/key.h"
 
 EVP_PKEY *ca_fixture_key(est_key_type type);
 /* A PKCS#10 request signed by key (digest per est_key_digest).

@@ -12,6 +12,9 @@
 #include <openssl/ssl.h>
 #include "ca_fixture.h"
 #include "canned_server.h"
+#include "estkit/csr.h"
+#include "estkit/name.h"
+#include "estkit/issue.h"
 
 #define CANNED_REQUEST_MAX 65536
 

@@ -5,6 +5,8 @@
 #include <openssl/objects.h>
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
+#include "estkit/csr.h"
+#include "estkit/issue.h"
 
 X509 *cmc_fixture_issue(est_ca *ca, EVP_PKEY *key, const char *cn, const char *eku)
 {
@@ -64,25 +66,25 @@ ASN1_TYPE *cmc_fixture_octets(size_t len, unsigned char fill)
     return t;
 }
 
-int cmc_fixture_add_control(EST_CMC_PKI_DATA *pki, uint32_t body_part, const char *oid,
+int cmc_fixture_add_control(CMC_PKI_DATA *pki, uint32_t body_part, const char *oid,
                             const ASN1_TYPE *value)
 {
-    EST_CMC_TAGGED_ATTRIBUTE *attr =
-        (EST_CMC_TAGGED_ATTRIBUTE *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_ATTRIBUTE));
+    CMC_TAGGED_ATTRIBUTE *attr =
+        (CMC_TAGGED_ATTRIBUTE *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_ATTRIBUTE));
     ASN1_TYPE *copy = (ASN1_TYPE *)ASN1_item_dup(ASN1_ITEM_rptr(ASN1_ANY), (void *)value);
 
     if (attr == NULL || copy == NULL || !ASN1_INTEGER_set_uint64(attr->body_part_id, body_part) ||
         (attr->type = OBJ_txt2obj(oid, 1)) == NULL || !sk_ASN1_TYPE_push(attr->values, copy)) {
         ASN1_TYPE_free(copy);
-        ASN1_item_free((ASN1_VALUE *)attr, ASN1_ITEM_rptr(EST_CMC_TAGGED_ATTRIBUTE));
+        ASN1_item_free((ASN1_VALUE *)attr, ASN1_ITEM_rptr(CMC_TAGGED_ATTRIBUTE));
         return 0;
     }
-    return sk_EST_CMC_TAGGED_ATTRIBUTE_push(pki->controls, attr) > 0;
+    return sk_CMC_TAGGED_ATTRIBUTE_push(pki->controls, attr) > 0;
 }
 
-EST_CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr)
+CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr)
 {
-    EST_CMC_PKI_DATA *pki = (EST_CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+    CMC_PKI_DATA *pki = (CMC_PKI_DATA *)ASN1_item_new(ASN1_ITEM_rptr(CMC_PKI_DATA));
     ASN1_INTEGER *tid = ASN1_INTEGER_new();
     ASN1_TYPE *t = ASN1_TYPE_new(), *nonce = cmc_fixture_octets(8, 0x5a);
     int ok = pki != NULL && tid != NULL && t != NULL && nonce != NULL && ASN1_INTEGER_set(tid, 7);
@@ -94,9 +96,9 @@ EST_CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr)
              cmc_fixture_add_control(pki, 3, "1.3.6.1.5.5.7.7.6", nonce);
     }
     if (ok && csr != NULL) {
-        EST_CMC_TAGGED_REQUEST *tr =
-            (EST_CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
-        EST_CMC_TCR *tcr = (EST_CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(EST_CMC_TCR));
+        CMC_TAGGED_REQUEST *tr =
+            (CMC_TAGGED_REQUEST *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
+        CMC_TCR *tcr = (CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(CMC_TCR));
         ok = tr != NULL && tcr != NULL && ASN1_INTEGER_set(tcr->body_part_id, 1);
         if (ok) {
             X509_REQ_free(tcr->request);
@@ -104,18 +106,18 @@ EST_CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr)
             tr->type = EST_CMC_REQUEST_TCR;
             tr->d.tcr = tcr;
             tcr = NULL;
-            ok = sk_EST_CMC_TAGGED_REQUEST_push(pki->requests, tr) > 0;
+            ok = sk_CMC_TAGGED_REQUEST_push(pki->requests, tr) > 0;
             if (ok)
                 tr = NULL;
         }
-        ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(EST_CMC_TCR));
-        ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(EST_CMC_TAGGED_REQUEST));
+        ASN1_item_free((ASN1_VALUE *)tcr, ASN1_ITEM_rptr(CMC_TCR));
+        ASN1_item_free((ASN1_VALUE *)tr, ASN1_ITEM_rptr(CMC_TAGGED_REQUEST));
     }
     ASN1_INTEGER_free(tid);
     ASN1_TYPE_free(t);
     ASN1_TYPE_free(nonce);
     if (!ok) {
-        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+        ASN1_item_free((ASN1_VALUE *)pki, ASN1_ITEM_rptr(CMC_PKI_DATA));
         return NULL;
     }
     return pki;
@@ -141,11 +143,11 @@ uint8_t *cmc_fixture_sign_content(const uint8_t *content, size_t content_len, in
     if (signer == NULL)
         goto out;
     if (cert == NULL) {
-        if (est_cmc_csr_key_id(csr, &key_id, NULL) != EST_OK ||
-            est_cmc_key_holder(key, key_id, key, &holder, NULL) != EST_OK)
+        if (cmc_csr_key_id(csr, &key_id, NULL) != EST_OK ||
+            cmc_key_holder(key, key_id, key, &holder, NULL) != EST_OK)
             goto out;
     }
-    if (est_cms_sign(cert != NULL ? cert : holder, key, cert == NULL, fixture_sign_data, signer,
+    if (cmc_cms_sign(cert != NULL ? cert : holder, key, cert == NULL, fixture_sign_data, signer,
                      OBJ_nid2obj(nid), content, content_len, NULL, &cms, NULL) != EST_OK)
         goto out;
     n = i2d_CMS_ContentInfo(cms, &der);
@@ -162,12 +164,12 @@ out:
     return out;
 }
 
-uint8_t *cmc_fixture_sign(const EST_CMC_PKI_DATA *pki, int nid, EVP_PKEY *key, X509 *cert,
+uint8_t *cmc_fixture_sign(const CMC_PKI_DATA *pki, int nid, EVP_PKEY *key, X509 *cert,
                           X509_REQ *csr, size_t *len)
 {
     unsigned char *content = NULL;
     int content_len = ASN1_item_i2d((const ASN1_VALUE *)pki, &content,
-                                    ASN1_ITEM_rptr(EST_CMC_PKI_DATA));
+                                    ASN1_ITEM_rptr(CMC_PKI_DATA));
     uint8_t *out = NULL;
 
     if (content_len > 0)

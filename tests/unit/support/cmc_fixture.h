@@ -5,6 +5,7 @@
 #define ESTKIT_TEST_CMC_FIXTURE_H
 
 #include "estkit/cmc.h"
+#include "estkit/key.h"
 #include "cmc_internal.h"
 
 typedef struct cmc_fixture {
@@ -31,11 +32,11 @@ X509 *cmc_fixture_issue(est_ca *ca, EVP_PKEY *key, const char *cn, const char *e
 
 /* A PKIData: csr (when non-NULL) as body part 1, transactionId 7 as body
  * part 2, an 8-octet senderNonce as body part 3. */
-EST_CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr);
+CMC_PKI_DATA *cmc_fixture_pki_data(X509_REQ *csr);
 /* pki signed into a Full PKI Request with content type nid: by cert's key
  * when cert is non-NULL, else by key named by csr's key identifier. *len
  * set; free() the result. NULL on failure. */
-uint8_t *cmc_fixture_sign(const EST_CMC_PKI_DATA *pki, int nid, EVP_PKEY *key, X509 *cert,
+uint8_t *cmc_fixture_sign(const CMC_PKI_DATA *pki, int nid, EVP_PKEY *key, X509 *cert,
                           X509_REQ *csr, size_t *len);
 /* As cmc_fixture_sign for any content bytes. */
 uint8_t *cmc_fixture_sign_content(const uint8_t *content, size_t content_len, int nid,
@@ -43,7 +44,7 @@ uint8_t *cmc_fixture_sign_content(const uint8_t *content, size_t content_len, in
 /* An OCTET STRING of len bytes of fill, as an attribute value. */
 ASN1_TYPE *cmc_fixture_octets(size_t len, unsigned char fill);
 /* Adds a control with one value (value copied); 0 on failure. */
-int cmc_fixture_add_control(EST_CMC_PKI_DATA *pki, uint32_t body_part, const char *oid,
+int cmc_fixture_add_control(CMC_PKI_DATA *pki, uint32_t body_part, const char *oid,
                             const ASN1_TYPE *value);
 
 #endif
