@@ -1,4 +1,4 @@
-/* libFuzzer target: est_csr_decode_fast (src/lib/csr_fast.c) against
+/* libFuzzer target: csr_decode_fast (src/lib/csr_fast.c) against
  * OpenSSL's d2i_X509_REQ on arbitrary DER. Whatever the fast path accepts,
  * OpenSSL must accept too, as the same bytes, the same key and the same
  * verdict on the signature; anything else aborts. */
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    X509_REQ *fast = est_csr_decode_fast(data, size), *stock;
+    X509_REQ *fast = csr_decode_fast(data, size), *stock;
     const unsigned char *p = data;
     unsigned char *again = NULL;
     EVP_PKEY *fast_key, *stock_key;

@@ -77,7 +77,7 @@ est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est
                              EST_CSR_MAX_DER);
     /* EC and RSA requests without OpenSSL 3.0's decoder chain (csr_fast.c);
      * the rest, and every refusal, the usual way. */
-    if ((csr = est_csr_decode_fast(der, der_len)) != NULL) {
+    if ((csr = csr_decode_fast(der, der_len)) != NULL) {
         *out = csr;
         return EST_OK;
     }

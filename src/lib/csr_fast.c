@@ -153,7 +153,7 @@ static int encodes_to(const X509_REQ *req, const uint8_t *der, size_t der_len)
     return same;
 }
 
-X509_REQ *est_csr_decode_fast(const uint8_t *der, size_t der_len)
+X509_REQ *csr_decode_fast(const uint8_t *der, size_t der_len)
 {
     const unsigned char *p = der;
     EST_RAW_CSR *raw = NULL;

@@ -9,6 +9,6 @@
  * OSSL_DECODER chain (EC on a named P-256/P-384/P-521 curve, RSA) and which
  * encodes back to exactly der; NULL for anything else, with nothing left on
  * OpenSSL's error queue: the caller then takes d2i_X509_REQ. */
-X509_REQ *est_csr_decode_fast(const uint8_t *der, size_t der_len);
+X509_REQ *csr_decode_fast(const uint8_t *der, size_t der_len);
 
 #endif

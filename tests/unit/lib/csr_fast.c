@@ -43,7 +43,7 @@ static est_status parse_and_check(const unsigned char *der, size_t len, est_erro
 static void assert_same_as_openssl(const unsigned char *der, size_t len, int expect_fast)
 {
     const unsigned char *p = der;
-    X509_REQ *stock = d2i_X509_REQ(NULL, &p, (long)len), *fast = est_csr_decode_fast(der, len);
+    X509_REQ *stock = d2i_X509_REQ(NULL, &p, (long)len), *fast = csr_decode_fast(der, len);
     unsigned char *again = NULL;
     int again_len;
 
@@ -177,7 +177,7 @@ static void test_key_altered_after_signing_refused(void **state)
     bad = OPENSSL_memdup(spki_b, (size_t)spki_len);
     bad[spki_len - 1] ^= 0x01;
     swap_bytes(der, len, spki_b, bad, (size_t)spki_len);
-    assert_null(est_csr_decode_fast(der, len));
+    assert_null(csr_decode_fast(der, len));
     assert_int_equal(parse_and_check(der, len, &err), EST_E_INPUT);
     assert_non_null(strstr(err.message, "CSR public key unreadable"));
     OPENSSL_free(bad);
@@ -211,7 +211,7 @@ static void test_trailing_key_bytes_refused(void **state)
                                             longer, bits_len + 1), 1);
     assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
     der = der_of(req, &len);
-    assert_null(est_csr_decode_fast(der, len));
+    assert_null(csr_decode_fast(der, len));
     assert_int_equal(parse_and_check(der, len, &err), EST_E_INPUT);
     assert_non_null(strstr(err.message, "CSR public key unreadable"));
     OPENSSL_free(der);
@@ -232,7 +232,7 @@ static void test_other_curve_refused_by_name(void **state)
     assert_non_null(key);
     req = ca_fixture_csr(key, "CN=device", NULL, 0);
     der = der_of(req, &len);
-    assert_null(est_csr_decode_fast(der, len));
+    assert_null(csr_decode_fast(der, len));
     assert_int_equal(parse_and_check(der, len, &err), EST_E_POLICY);
     assert_non_null(strstr(err.message, "EC curve secp256k1 not allowed"));
     OPENSSL_free(der);
@@ -252,12 +252,12 @@ static void test_malformed_requests(void **state)
     (void)state;
     memcpy(longer, der, len);
     longer[len] = 0;
-    assert_null(est_csr_decode_fast(longer, len + 1));
+    assert_null(csr_decode_fast(longer, len + 1));
     assert_int_equal(est_csr_parse(longer, len + 1, &out, NULL), EST_E_INPUT);
-    assert_null(est_csr_decode_fast(der, len - 1));
+    assert_null(csr_decode_fast(der, len - 1));
     assert_int_equal(est_csr_parse(der, len - 1, &out, NULL), EST_E_INPUT);
-    assert_null(est_csr_decode_fast(der, 0));
-    assert_null(est_csr_decode_fast(NULL, len));
+    assert_null(csr_decode_fast(der, 0));
+    assert_null(csr_decode_fast(NULL, len));
     assert_null(out);
     OPENSSL_free(longer);
     OPENSSL_free(der);
