@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "estkit/csr.h"
+#include "csr_internal.h"
 
 /* RFC 2985 §5.4.1: ub-challenge-password is 255 characters. */
 #define EST_CHALLENGE_PASSWORD_MAX 255
@@ -74,6 +75,12 @@ est_status est_csr_parse(const uint8_t *der, size_t der_len, X509_REQ **out, est
     if (der_len > EST_CSR_MAX_DER)
         return est_error_set(err, EST_E_TOO_LARGE, "CSR of %zu bytes exceeds %d", der_len,
                              EST_CSR_MAX_DER);
+    /* EC and RSA requests without OpenSSL 3.0's decoder chain (csr_fast.c);
+     * the rest, and every refusal, the usual way. */
+    if ((csr = csr_decode_fast(der, der_len)) != NULL) {
+        *out = csr;
+        return EST_OK;
+    }
     csr = d2i_X509_REQ(NULL, &p, (long)der_len);
     if (csr == NULL)
         return est_error_set_openssl(err, EST_E_INPUT, "CSR is not a DER PKCS#10 request");

@@ -2,10 +2,11 @@
  *
  * A compromised network process may send anything here; the signer must
  * refuse what it should not sign and never crash on it. So a request is
- * parsed completely with OpenSSL's own DER decoders (the payload is
- * wrapped in the outer structure it will end up in and decoded as a
- * whole), and the decoded object must re-encode to exactly the bytes sent:
- * what is checked is what is signed. */
+ * parsed completely with OpenSSL's own DER decoders (a TBSCertificate with
+ * a template that keeps the subject's key as bytes; a TBSCertList wrapped
+ * in the outer structure it will end up in and decoded as a whole), and
+ * the decoded object must re-encode to exactly the bytes sent: what is
+ * checked is what is signed. */
 #include <string.h>
 #include <openssl/asn1t.h>
 #include <openssl/objects.h>
@@ -181,39 +182,82 @@ out:
     return rc;
 }
 
+/* TBSCertificate (RFC 5280 §4.1) with the SubjectPublicKeyInfo kept as
+ * bytes. Decoding an X509 would build the subject's key through OpenSSL
+ * 3.0's decoder chain (~100 us, more than the signature it guards, issue
+ * #19); the signer checks the issuer and the algorithm and signs the bytes,
+ * it never needs the key. Every other field is decoded with OpenSSL's own
+ * item, as in an X509. */
+typedef struct keyproc_spki {
+    X509_ALGOR *algorithm;
+    ASN1_BIT_STRING *key;
+} KEYPROC_SPKI;
+
+ASN1_SEQUENCE(KEYPROC_SPKI) = {
+    ASN1_SIMPLE(KEYPROC_SPKI, algorithm, X509_ALGOR),
+    ASN1_SIMPLE(KEYPROC_SPKI, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(KEYPROC_SPKI)
+
+typedef struct keyproc_tbs {
+    ASN1_INTEGER *version;
+    ASN1_INTEGER *serial;
+    X509_ALGOR *signature;
+    X509_NAME *issuer;
+    X509_VAL *validity;
+    X509_NAME *subject;
+    KEYPROC_SPKI *spki;
+    ASN1_BIT_STRING *issuer_uid;
+    ASN1_BIT_STRING *subject_uid;
+    STACK_OF(X509_EXTENSION) *extensions;
+} KEYPROC_TBS;
+
+ASN1_SEQUENCE(KEYPROC_TBS) = {
+    ASN1_EXP_OPT(KEYPROC_TBS, version, ASN1_INTEGER, 0),
+    ASN1_SIMPLE(KEYPROC_TBS, serial, ASN1_INTEGER),
+    ASN1_SIMPLE(KEYPROC_TBS, signature, X509_ALGOR),
+    ASN1_SIMPLE(KEYPROC_TBS, issuer, X509_NAME),
+    ASN1_SIMPLE(KEYPROC_TBS, validity, X509_VAL),
+    ASN1_SIMPLE(KEYPROC_TBS, subject, X509_NAME),
+    ASN1_SIMPLE(KEYPROC_TBS, spki, KEYPROC_SPKI),
+    ASN1_IMP_OPT(KEYPROC_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+    ASN1_IMP_OPT(KEYPROC_TBS, subject_uid, ASN1_BIT_STRING, 2),
+    ASN1_EXP_SEQUENCE_OF_OPT(KEYPROC_TBS, extensions, X509_EXTENSION, 3),
+} static_ASN1_SEQUENCE_END(KEYPROC_TBS)
+
 static est_status check_tbs_certificate(const keyproc_key *k, const uint8_t *tbs, size_t len,
                                         est_error *err)
 {
-    X509 *cert;
+    const unsigned char *p = tbs;
+    KEYPROC_TBS *cert = NULL;
     uint8_t *again = NULL;
     int again_len;
     est_status rc = EST_E_INPUT;
 
     if (len < 2 || tbs[0] != 0x30)
         return est_error_set(err, rc, "not a DER TBSCertificate");
-    cert = wrap_decode(tbs, len, k->sig_alg, ASN1_ITEM_rptr(X509));
-    if (cert == NULL) {
+    cert = (KEYPROC_TBS *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(KEYPROC_TBS));
+    if (cert == NULL || p != tbs + len) {
         rc = est_error_set_openssl(err, rc, "not a well-formed TBSCertificate");
         goto out;
     }
-    again_len = i2d_re_X509_tbs(cert, &again);
+    again_len = ASN1_item_i2d((ASN1_VALUE *)cert, &again, ASN1_ITEM_rptr(KEYPROC_TBS));
     if (again_len < 0 || (size_t)again_len != len || memcmp(again, tbs, len) != 0) {
         rc = est_error_set(err, rc, "TBSCertificate is not DER");
         goto out;
     }
     /* RFC 5280 §4.1.2.3: the inner algorithm must equal the outer. */
-    if (X509_ALGOR_cmp(X509_get0_tbs_sigalg(cert), k->sig_alg) != 0) {
+    if (X509_ALGOR_cmp(cert->signature, k->sig_alg) != 0) {
         rc = est_error_set(err, EST_E_POLICY, "signature algorithm is not this key's");
         goto out;
     }
-    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(k->cert)) != 0) {
+    if (X509_NAME_cmp(cert->issuer, X509_get_subject_name(k->cert)) != 0) {
         rc = est_error_set(err, EST_E_POLICY, "issuer is not this key's CA");
         goto out;
     }
     rc = EST_OK;
 out:
     OPENSSL_free(again);
-    X509_free(cert);
+    ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(KEYPROC_TBS));
     return rc;
 }
 

@@ -31,6 +31,21 @@ openssl req -new -key "$T/good.key" -config "$T/cb.cnf" -outform DER -out "$T/cb
 base64 "$T/cb.der" > "$T/cbmismatch.b64"
 new_csr other /CN=someone-else
 base64 "$T/other.der" > "$T/other.b64"
+# good.der with other's key bits put in after signing (the signature is no
+# longer by the key it names), and with a point off the curve (issue #19:
+# the CSR's key is read without OpenSSL's decoders; both must still fail).
+openssl pkey -in "$T/good.key" -pubout -outform DER -out "$T/good.spki"
+openssl pkey -in "$T/other.key" -pubout -outform DER -out "$T/other.spki"
+python3 - "$T/good.der" "$T/good.spki" "$T/other.spki" "$T/swapkey.der" "$T/offcurve.der" <<'PY'
+import sys
+d, a, b = (open(p, 'rb').read() for p in sys.argv[1:4])
+assert d.count(a) == 1 and len(a) == len(b)
+open(sys.argv[4], 'wb').write(d.replace(a, b))
+off = bytearray(b); off[-1] ^= 0x01
+open(sys.argv[5], 'wb').write(d.replace(a, bytes(off)))
+PY
+base64 "$T/swapkey.der" > "$T/swapkey.b64"
+base64 "$T/offcurve.der" > "$T/offcurve.b64"
 
 # A client certificate from this CA (enrolled with Basic) and a foreign one.
 curl -sf --cacert "$CA" --user alice:pw-good -H 'Content-Type: application/pkcs10' \
