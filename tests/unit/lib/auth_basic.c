@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include "estkit/auth.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 /* "Basic " + base64(plain[0..len)) into a new string. */
 static char *basic_of(const char *plain, size_t len)
@@ -236,19 +237,14 @@ static void null_arguments_are_rejected(void **state)
     est_secret_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc7617_example_parses),
-        cmocka_unit_test(scheme_is_case_insensitive_and_ows_is_trimmed),
-        cmocka_unit_test(password_may_contain_colons_and_user_may_be_empty),
-        cmocka_unit_test(malformed_headers_are_rejected),
-        cmocka_unit_test(control_characters_are_rejected),
-        cmocka_unit_test(user_and_password_limits),
-        cmocka_unit_test(header_length_limit),
-        cmocka_unit_test(build_then_parse_round_trips),
-        cmocka_unit_test(build_rejects_what_parse_would),
-        cmocka_unit_test(null_arguments_are_rejected),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(rfc7617_example_parses),
+    cmocka_unit_test(scheme_is_case_insensitive_and_ows_is_trimmed),
+    cmocka_unit_test(password_may_contain_colons_and_user_may_be_empty),
+    cmocka_unit_test(malformed_headers_are_rejected),
+    cmocka_unit_test(control_characters_are_rejected),
+    cmocka_unit_test(user_and_password_limits),
+    cmocka_unit_test(header_length_limit),
+    cmocka_unit_test(build_then_parse_round_trips),
+    cmocka_unit_test(build_rejects_what_parse_would),
+    cmocka_unit_test(null_arguments_are_rejected))

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "estkit/auth.h"
 #include "seed_appendix.h"
+#include "unit_main.h"
 
 /* The seed's password for user estuser in realm estrealm (the trace in
  * draft-04 Appendix A.2 does not print it). */
@@ -418,22 +419,17 @@ static void header_and_username_limits(void **state)
     assert_int_equal(parse_only(header), EST_E_TOO_LARGE);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_appendix_exchange_verifies),
-        cmocka_unit_test(seed_vector_response),
-        cmocka_unit_test(rfc7616_vectors),
-        cmocka_unit_test(rfc2617_and_rfc2069_vectors),
-        cmocka_unit_test(rfc7616_header_parses_and_verifies),
-        cmocka_unit_test(verify_requires_qop_auth),
-        cmocka_unit_test(verify_rejects_unsupported_algorithm),
-        cmocka_unit_test(algorithm_tokens),
-        cmocka_unit_test(response_argument_checks),
-        cmocka_unit_test(parser_accepts_list_syntax),
-        cmocka_unit_test(parser_rejects_malformed),
-        cmocka_unit_test(parameter_count_limit),
-        cmocka_unit_test(header_and_username_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(seed_appendix_exchange_verifies),
+    cmocka_unit_test(seed_vector_response),
+    cmocka_unit_test(rfc7616_vectors),
+    cmocka_unit_test(rfc2617_and_rfc2069_vectors),
+    cmocka_unit_test(rfc7616_header_parses_and_verifies),
+    cmocka_unit_test(verify_requires_qop_auth),
+    cmocka_unit_test(verify_rejects_unsupported_algorithm),
+    cmocka_unit_test(algorithm_tokens),
+    cmocka_unit_test(response_argument_checks),
+    cmocka_unit_test(parser_accepts_list_syntax),
+    cmocka_unit_test(parser_rejects_malformed),
+    cmocka_unit_test(parameter_count_limit),
+    cmocka_unit_test(header_and_username_limits))

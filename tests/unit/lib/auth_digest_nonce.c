@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "estkit/auth.h"
+#include "unit_main.h"
 
 #define LIFETIME 300
 #define T0 ((time_t)1700000000)
@@ -236,20 +237,15 @@ static void expired_entries_are_reused_without_eviction(void **state)
     assert_int_equal(check(book, early, "00000001", T0 + LIFETIME + 1, &err), EST_OK);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(fresh_nonce_is_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(forged_nonces_are_rejected_not_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(shared_secret_nonces_pass_between_books, setup, teardown),
-        cmocka_unit_test_setup_teardown(expired_nonce_is_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(nc_must_strictly_increase, setup, teardown),
-        cmocka_unit_test_setup_teardown(malformed_nc_is_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(issue_argument_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(full_table_evicts_least_recently_used_as_stale, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(expired_entries_are_reused_without_eviction, setup,
-                                        teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test_setup_teardown(fresh_nonce_is_accepted, setup, teardown),
+    cmocka_unit_test_setup_teardown(forged_nonces_are_rejected_not_stale, setup, teardown),
+    cmocka_unit_test_setup_teardown(shared_secret_nonces_pass_between_books, setup, teardown),
+    cmocka_unit_test_setup_teardown(expired_nonce_is_stale, setup, teardown),
+    cmocka_unit_test_setup_teardown(nc_must_strictly_increase, setup, teardown),
+    cmocka_unit_test_setup_teardown(malformed_nc_is_rejected, setup, teardown),
+    cmocka_unit_test_setup_teardown(issue_argument_checks, setup, teardown),
+    cmocka_unit_test_setup_teardown(full_table_evicts_least_recently_used_as_stale, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(expired_entries_are_reused_without_eviction, setup,
+                                    teardown))

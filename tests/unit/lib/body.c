@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include "estkit/body.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 /* "MAMCAQU=" */
 static const uint8_t small_der[] = {0x30, 0x03, 0x02, 0x01, 0x05};
@@ -547,27 +548,22 @@ static void round_trip_many_sizes(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(raw_der_is_returned_as_is),
-        cmocka_unit_test(rfc7030_encoding_is_lines_of_64),
-        cmocka_unit_test(rfc7030_line_length_is_chosen),
-        cmocka_unit_test(line_length_limit),
-        cmocka_unit_test(trailing_nul_and_whitespace_are_ignored),
-        cmocka_unit_test(draft_encoding_is_pem),
-        cmocka_unit_test(base64_with_any_whitespace_decodes),
-        cmocka_unit_test(pem_armour_variants_decode),
-        cmocka_unit_test(garbage_is_rejected_with_offset),
-        cmocka_unit_test(bad_base64_shape_is_rejected),
-        cmocka_unit_test(decoded_data_must_be_one_sequence),
-        cmocka_unit_test(malformed_raw_der_is_rejected),
-        cmocka_unit_test(malformed_armour_is_rejected),
-        cmocka_unit_test(pem_label_limit),
-        cmocka_unit_test(decode_limit_at_and_past),
-        cmocka_unit_test(encode_limit_at_and_past),
-        cmocka_unit_test(encode_rejects_bad_arguments),
-        cmocka_unit_test(round_trip_many_sizes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(raw_der_is_returned_as_is),
+    cmocka_unit_test(rfc7030_encoding_is_lines_of_64),
+    cmocka_unit_test(rfc7030_line_length_is_chosen),
+    cmocka_unit_test(line_length_limit),
+    cmocka_unit_test(trailing_nul_and_whitespace_are_ignored),
+    cmocka_unit_test(draft_encoding_is_pem),
+    cmocka_unit_test(base64_with_any_whitespace_decodes),
+    cmocka_unit_test(pem_armour_variants_decode),
+    cmocka_unit_test(garbage_is_rejected_with_offset),
+    cmocka_unit_test(bad_base64_shape_is_rejected),
+    cmocka_unit_test(decoded_data_must_be_one_sequence),
+    cmocka_unit_test(malformed_raw_der_is_rejected),
+    cmocka_unit_test(malformed_armour_is_rejected),
+    cmocka_unit_test(pem_label_limit),
+    cmocka_unit_test(decode_limit_at_and_past),
+    cmocka_unit_test(encode_limit_at_and_past),
+    cmocka_unit_test(encode_rejects_bad_arguments),
+    cmocka_unit_test(round_trip_many_sizes))

@@ -16,6 +16,7 @@
 #include "estkit/name.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 #define SERIAL_COUNT 1000
 
@@ -257,16 +258,11 @@ static void ca_new_without_cert_frees_signer(void **state)
     EVP_PKEY_free(key);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(serials_positive_short_distinct),
-        cmocka_unit_test(serial_hex_matches_openssl_and_bounds),
-        cmocka_unit_test(serial_from_hex_rejects_bad_text),
-        cmocka_unit_test(root_is_a_proper_ca),
-        cmocka_unit_test(root_validity_limits),
-        cmocka_unit_test(cacerts_are_cert_chain_extra_without_repeats),
-        cmocka_unit_test(ca_new_without_cert_frees_signer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(serials_positive_short_distinct),
+    cmocka_unit_test(serial_hex_matches_openssl_and_bounds),
+    cmocka_unit_test(serial_from_hex_rejects_bad_text),
+    cmocka_unit_test(root_is_a_proper_ca),
+    cmocka_unit_test(root_validity_limits),
+    cmocka_unit_test(cacerts_are_cert_chain_extra_without_repeats),
+    cmocka_unit_test(ca_new_without_cert_frees_signer))

@@ -20,6 +20,7 @@
 #include "estkit/certs_only.h"
 #include "estkit/mem.h"
 #include "seed_appendix.h"
+#include "unit_main.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -480,19 +481,14 @@ static void seed_certificates_rebuild(void **state)
     sk_X509_pop_free(back, X509_free);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip_keeps_order),
-        cmocka_unit_test(build_has_simple_pki_response_shape),
-        cmocka_unit_test(cert_count_limit),
-        cmocka_unit_test(zero_certs_is_an_error),
-        cmocka_unit_test(build_rejects_null_arguments),
-        cmocka_unit_test(truncated_trailing_and_wrong_tag),
-        cmocka_unit_test(other_content_types_are_rejected),
-        cmocka_unit_test(signed_response_is_rejected),
-        cmocka_unit_test(seed_appendix_responses_parse),
-        cmocka_unit_test(seed_certificates_rebuild),
-    };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
-}
+UNIT_MAIN_GROUP(group_setup, group_teardown,
+    cmocka_unit_test(round_trip_keeps_order),
+    cmocka_unit_test(build_has_simple_pki_response_shape),
+    cmocka_unit_test(cert_count_limit),
+    cmocka_unit_test(zero_certs_is_an_error),
+    cmocka_unit_test(build_rejects_null_arguments),
+    cmocka_unit_test(truncated_trailing_and_wrong_tag),
+    cmocka_unit_test(other_content_types_are_rejected),
+    cmocka_unit_test(signed_response_is_rejected),
+    cmocka_unit_test(seed_appendix_responses_parse),
+    cmocka_unit_test(seed_certificates_rebuild))

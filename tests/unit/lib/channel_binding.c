@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include "estkit/channel_binding.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     EVP_PKEY *key;
@@ -251,15 +252,10 @@ static void no_binding_before_the_handshake(void **state)
     SSL_free(ssl);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tls12_full_handshake_uses_client_finished),
-        cmocka_unit_test(tls12_resumed_handshake_uses_server_finished),
-        cmocka_unit_test(tls13_uses_exporter),
-        cmocka_unit_test(base64_text_matches_the_bytes),
-        cmocka_unit_test(output_capacity_and_arguments),
-        cmocka_unit_test(no_binding_before_the_handshake),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN_GROUP(setup, teardown,
+    cmocka_unit_test(tls12_full_handshake_uses_client_finished),
+    cmocka_unit_test(tls12_resumed_handshake_uses_server_finished),
+    cmocka_unit_test(tls13_uses_exporter),
+    cmocka_unit_test(base64_text_matches_the_bytes),
+    cmocka_unit_test(output_capacity_and_arguments),
+    cmocka_unit_test(no_binding_before_the_handshake))

@@ -15,6 +15,7 @@
 #include "estkit/auth.h"
 #include "estkit/file.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 static est_status make(const char *url, const char *label, est_client **c, est_error *err)
 {
@@ -290,18 +291,13 @@ static void accessors_before_any_request(void **state)
     est_client_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(url_forms_of_design_5),
-        cmocka_unit_test(label_from_url_or_config),
-        cmocka_unit_test(bad_urls_refused),
-        cmocka_unit_test(url_length_limit),
-        cmocka_unit_test(config_checks),
-        cmocka_unit_test(credential_limits),
-        cmocka_unit_test(nothing_but_bootstrap_without_trust),
-        cmocka_unit_test(trust_file_makes_trusted),
-        cmocka_unit_test(accessors_before_any_request),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(url_forms_of_design_5),
+    cmocka_unit_test(label_from_url_or_config),
+    cmocka_unit_test(bad_urls_refused),
+    cmocka_unit_test(url_length_limit),
+    cmocka_unit_test(config_checks),
+    cmocka_unit_test(credential_limits),
+    cmocka_unit_test(nothing_but_bootstrap_without_trust),
+    cmocka_unit_test(trust_file_makes_trusted),
+    cmocka_unit_test(accessors_before_any_request))

@@ -16,6 +16,7 @@
 #include "estkit/rollover.h"
 #include "estkit/mem.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 typedef struct rollover {
     X509 *oldwithold, *newwithnew, *newwithold, *oldwithnew;
@@ -340,18 +341,13 @@ static void malformed_responses_refused(void **state)
     rollover_free(r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(single_root_is_the_anchor),
-        cmocka_unit_test(rollover_set_in_any_order),
-        cmocka_unit_test(rollover_links_are_needed),
-        cmocka_unit_test(strangers_are_refused),
-        cmocka_unit_test(fingerprint_check_forms),
-        cmocka_unit_test(fingerprint_malformed),
-        cmocka_unit_test(fingerprint_text_format),
-        cmocka_unit_test(decodes_every_wire_form),
-        cmocka_unit_test(malformed_responses_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(single_root_is_the_anchor),
+    cmocka_unit_test(rollover_set_in_any_order),
+    cmocka_unit_test(rollover_links_are_needed),
+    cmocka_unit_test(strangers_are_refused),
+    cmocka_unit_test(fingerprint_check_forms),
+    cmocka_unit_test(fingerprint_malformed),
+    cmocka_unit_test(fingerprint_text_format),
+    cmocka_unit_test(decodes_every_wire_form),
+    cmocka_unit_test(malformed_responses_refused))

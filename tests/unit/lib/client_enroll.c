@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "client_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 static est_client *client(void)
 {
@@ -90,12 +91,7 @@ static void channel_binding_for_own_csrs(void **state)
     est_client_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(argument_rules),
-        cmocka_unit_test(enroll_csr_checks_before_sending),
-        cmocka_unit_test(channel_binding_for_own_csrs),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(argument_rules),
+    cmocka_unit_test(enroll_csr_checks_before_sending),
+    cmocka_unit_test(channel_binding_for_own_csrs))

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 #include "client_internal.h"
+#include "unit_main.h"
 
 static void body_limit(void **state)
 {
@@ -189,15 +190,10 @@ static void content_type_check(void **state)
     est_client_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(body_limit),
-        cmocka_unit_test(headers_of_the_last_response_count),
-        cmocka_unit_test(retry_after_forms),
-        cmocka_unit_test(statuses_become_one_line_errors),
-        cmocka_unit_test(server_text_is_quoted_safely),
-        cmocka_unit_test(content_type_check),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(body_limit),
+    cmocka_unit_test(headers_of_the_last_response_count),
+    cmocka_unit_test(retry_after_forms),
+    cmocka_unit_test(statuses_become_one_line_errors),
+    cmocka_unit_test(server_text_is_quoted_safely),
+    cmocka_unit_test(content_type_check))

@@ -17,6 +17,7 @@
 #include "estkit/issue.h"
 #include "estkit/mem.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 #define BOUNDARY "est-boundary-1"
 #define KEY_TYPE "application/pkcs8"
@@ -239,13 +240,8 @@ static void wrong_envelope(void **state)
     parts_free(p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc_draft_and_der_forms),
-        cmocka_unit_test(missing_or_repeated_parts),
-        cmocka_unit_test(wrong_content),
-        cmocka_unit_test(wrong_envelope),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(rfc_draft_and_der_forms),
+    cmocka_unit_test(missing_or_repeated_parts),
+    cmocka_unit_test(wrong_content),
+    cmocka_unit_test(wrong_envelope))

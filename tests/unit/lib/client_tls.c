@@ -13,6 +13,7 @@
 #include "estkit/csr.h"
 #include "estkit/name.h"
 #include "estkit/issue.h"
+#include "unit_main.h"
 
 typedef struct world {
     est_ca *ca, *other;
@@ -207,15 +208,10 @@ static void prereq_refuses_without_the_bound_connection(void **state)
     est_client_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(explicit_anchor_with_matching_name),
-        cmocka_unit_test(unknown_ca_is_not_trusted),
-        cmocka_unit_test(cmc_ra_only_with_explicit_anchors),
-        cmocka_unit_test(third_party_anchor_needs_the_name),
-        cmocka_unit_test(ssl_ctx_callback_installs_verification),
-        cmocka_unit_test(prereq_refuses_without_the_bound_connection),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(explicit_anchor_with_matching_name),
+    cmocka_unit_test(unknown_ca_is_not_trusted),
+    cmocka_unit_test(cmc_ra_only_with_explicit_anchors),
+    cmocka_unit_test(third_party_anchor_needs_the_name),
+    cmocka_unit_test(ssl_ctx_callback_installs_verification),
+    cmocka_unit_test(prereq_refuses_without_the_bound_connection))

@@ -13,6 +13,7 @@
 #include "estkit.h"
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
+#include "unit_main.h"
 
 static void pki_free(CMC_PKI_DATA *pki)
 {
@@ -547,30 +548,25 @@ static void csr_subject_key_identifier_names_the_signer(void **state)
     X509_REQ_free(csr);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(garbage_truncation_and_trailing_bytes_are_errors),
-        cmocka_unit_test(whole_message_limit_at_and_past),
-        cmocka_unit_test(certs_only_and_plain_data_are_not_requests),
-        cmocka_unit_test(wrong_content_type_is_a_cmc_bad_request),
-        cmocka_unit_test(undecodable_pki_data_is_an_error),
-        cmocka_unit_test(empty_pki_data_asks_for_nothing),
-        cmocka_unit_test(unknown_control_fails_bad_request_naming_it),
-        cmocka_unit_test(shared_secret_and_response_controls_are_refused),
-        cmocka_unit_test(crmf_and_other_requests_are_not_supported),
-        cmocka_unit_test(nested_content_and_other_messages_are_refused),
-        cmocka_unit_test(duplicate_body_parts_fail),
-        cmocka_unit_test(body_part_ids_outside_the_range_are_errors),
-        cmocka_unit_test(controls_limit_at_and_past),
-        cmocka_unit_test(requests_limit_at_and_past),
-        cmocka_unit_test(sender_nonce_size_at_and_past),
-        cmocka_unit_test(identification_size_at_and_past),
-        cmocka_unit_test(transaction_id_must_be_one_integer),
-        cmocka_unit_test(revoke_requests_limit_reason_and_shape),
-        cmocka_unit_test(tampered_signature_or_content_does_not_verify),
-        cmocka_unit_test(signer_must_be_the_request_key_it_claims),
-        cmocka_unit_test(csr_subject_key_identifier_names_the_signer),
-    };
-    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
-}
+UNIT_MAIN_GROUP(cmc_fixture_group_setup, cmc_fixture_group_teardown,
+    cmocka_unit_test(garbage_truncation_and_trailing_bytes_are_errors),
+    cmocka_unit_test(whole_message_limit_at_and_past),
+    cmocka_unit_test(certs_only_and_plain_data_are_not_requests),
+    cmocka_unit_test(wrong_content_type_is_a_cmc_bad_request),
+    cmocka_unit_test(undecodable_pki_data_is_an_error),
+    cmocka_unit_test(empty_pki_data_asks_for_nothing),
+    cmocka_unit_test(unknown_control_fails_bad_request_naming_it),
+    cmocka_unit_test(shared_secret_and_response_controls_are_refused),
+    cmocka_unit_test(crmf_and_other_requests_are_not_supported),
+    cmocka_unit_test(nested_content_and_other_messages_are_refused),
+    cmocka_unit_test(duplicate_body_parts_fail),
+    cmocka_unit_test(body_part_ids_outside_the_range_are_errors),
+    cmocka_unit_test(controls_limit_at_and_past),
+    cmocka_unit_test(requests_limit_at_and_past),
+    cmocka_unit_test(sender_nonce_size_at_and_past),
+    cmocka_unit_test(identification_size_at_and_past),
+    cmocka_unit_test(transaction_id_must_be_one_integer),
+    cmocka_unit_test(revoke_requests_limit_reason_and_shape),
+    cmocka_unit_test(tampered_signature_or_content_does_not_verify),
+    cmocka_unit_test(signer_must_be_the_request_key_it_claims),
+    cmocka_unit_test(csr_subject_key_identifier_names_the_signer))

@@ -13,6 +13,7 @@
 #include "estkit.h"
 #include "ca_fixture.h"
 #include "cmc_fixture.h"
+#include "unit_main.h"
 
 static X509_STORE *store_of(X509 *cert)
 {
@@ -322,20 +323,15 @@ static void malformed_responses_are_errors(void **state)
     free(der);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(failure_carries_fail_info_and_text),
-        cmocka_unit_test(failure_without_fail_info),
-        cmocka_unit_test(first_non_success_status_wins),
-        cmocka_unit_test(status_count_limit_at_and_past),
-        cmocka_unit_test(ids_must_be_echoed_exactly),
-        cmocka_unit_test(signer_must_chain_to_the_trust_given),
-        cmocka_unit_test(every_ca_key_type_signs_responses),
-        cmocka_unit_test(pss_ca_signs_responses_rsassa_pss),
-        cmocka_unit_test(ed25519_ca_cannot_sign_cms),
-        cmocka_unit_test(signer_without_data_signing_is_unsupported),
-        cmocka_unit_test(malformed_responses_are_errors),
-    };
-    return cmocka_run_group_tests(tests, cmc_fixture_group_setup, cmc_fixture_group_teardown);
-}
+UNIT_MAIN_GROUP(cmc_fixture_group_setup, cmc_fixture_group_teardown,
+    cmocka_unit_test(failure_carries_fail_info_and_text),
+    cmocka_unit_test(failure_without_fail_info),
+    cmocka_unit_test(first_non_success_status_wins),
+    cmocka_unit_test(status_count_limit_at_and_past),
+    cmocka_unit_test(ids_must_be_echoed_exactly),
+    cmocka_unit_test(signer_must_chain_to_the_trust_given),
+    cmocka_unit_test(every_ca_key_type_signs_responses),
+    cmocka_unit_test(pss_ca_signs_responses_rsassa_pss),
+    cmocka_unit_test(ed25519_ca_cannot_sign_cms),
+    cmocka_unit_test(signer_without_data_signing_is_unsupported),
+    cmocka_unit_test(malformed_responses_are_errors))

@@ -13,6 +13,7 @@
 #include "estkit/crl.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 typedef struct {
     est_ca *ca;
@@ -228,15 +229,10 @@ static void reason_names_parse_case_insensitively(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(crl_is_signed_v2_with_entries_and_reasons),
-        T(revoked_certificate_fails_crl_checked_verification),
-        T(empty_crl_and_sha384_for_p384),
-        T(bad_entries_and_parameters_are_refused),
-        T(mismatched_ca_key_does_not_sign_crls),
-        T(reason_names_parse_case_insensitively),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    T(crl_is_signed_v2_with_entries_and_reasons),
+    T(revoked_certificate_fails_crl_checked_verification),
+    T(empty_crl_and_sha384_for_p384),
+    T(bad_entries_and_parameters_are_refused),
+    T(mismatched_ca_key_does_not_sign_crls),
+    T(reason_names_parse_case_insensitively))

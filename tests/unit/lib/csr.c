@@ -16,6 +16,7 @@
 #include "estkit/name.h"
 #include "estkit/mem.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 static int check_key(EVP_PKEY *key, const est_profile *profile, est_error *err)
 {
@@ -722,29 +723,24 @@ static void rsa_maximum_at_and_one_past(void **state)
     EVP_PKEY_free(rsa2048);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(profile_defaults),
-        cmocka_unit_test(parse_round_trips_and_rejects_malformed),
-        cmocka_unit_test(parse_size_limit_at_and_one_past),
-        cmocka_unit_test(allowed_keys_pass),
-        cmocka_unit_test(broken_signature_is_input_error),
-        cmocka_unit_test(rsa_minimum_at_and_below),
-        cmocka_unit_test(other_curves_are_refused_by_name),
-        cmocka_unit_test(explicit_curve_parameters_are_refused),
-        cmocka_unit_test(ed25519_off_and_ed448_refused),
-        cmocka_unit_test(needs_subject_or_san),
-        cmocka_unit_test(version_other_than_v1_is_refused),
-        cmocka_unit_test(challenge_password_read_and_checked),
-        cmocka_unit_test(san_is_read_from_extension_request),
-        cmocka_unit_test(malformed_extension_request_is_input_error),
-        cmocka_unit_test(defaults_of_the_limits),
-        cmocka_unit_test(oversized_subject_and_many_extensions_are_refused_by_default),
-        cmocka_unit_test(size_limits_at_and_one_past),
-        cmocka_unit_test(count_limits_at_and_one_past),
-        cmocka_unit_test(rsa_maximum_at_and_one_past),
-        cmocka_unit_test(key_types_restrict_the_algorithms),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(profile_defaults),
+    cmocka_unit_test(parse_round_trips_and_rejects_malformed),
+    cmocka_unit_test(parse_size_limit_at_and_one_past),
+    cmocka_unit_test(allowed_keys_pass),
+    cmocka_unit_test(broken_signature_is_input_error),
+    cmocka_unit_test(rsa_minimum_at_and_below),
+    cmocka_unit_test(other_curves_are_refused_by_name),
+    cmocka_unit_test(explicit_curve_parameters_are_refused),
+    cmocka_unit_test(ed25519_off_and_ed448_refused),
+    cmocka_unit_test(needs_subject_or_san),
+    cmocka_unit_test(version_other_than_v1_is_refused),
+    cmocka_unit_test(challenge_password_read_and_checked),
+    cmocka_unit_test(san_is_read_from_extension_request),
+    cmocka_unit_test(malformed_extension_request_is_input_error),
+    cmocka_unit_test(defaults_of_the_limits),
+    cmocka_unit_test(oversized_subject_and_many_extensions_are_refused_by_default),
+    cmocka_unit_test(size_limits_at_and_one_past),
+    cmocka_unit_test(count_limits_at_and_one_past),
+    cmocka_unit_test(rsa_maximum_at_and_one_past),
+    cmocka_unit_test(key_types_restrict_the_algorithms))

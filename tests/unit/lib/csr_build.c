@@ -18,6 +18,7 @@
 #include "estkit/mem.h"
 #include "estkit/csrattrs.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 /* Signs with params, re-parses the DER and runs the server's checks. */
 static X509_REQ *build_and_reparse(const est_csr_params *p)
@@ -179,13 +180,8 @@ static void csr_needs_a_name_and_a_key(void **state)
     EVP_PKEY_free(key);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(csr_carries_subject_san_and_attributes),
-        cmocka_unit_test(csr_without_extras_has_none),
-        cmocka_unit_test(csr_digest_follows_params_and_key),
-        cmocka_unit_test(csr_needs_a_name_and_a_key),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(csr_carries_subject_san_and_attributes),
+    cmocka_unit_test(csr_without_extras_has_none),
+    cmocka_unit_test(csr_digest_follows_params_and_key),
+    cmocka_unit_test(csr_needs_a_name_and_a_key))

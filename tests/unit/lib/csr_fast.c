@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include "csr_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 static unsigned char *der_of(X509_REQ *req, size_t *len)
 {
@@ -265,16 +266,11 @@ static void test_malformed_requests(void **state)
     EVP_PKEY_free(key);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fast_path_agrees_with_openssl),
-        cmocka_unit_test(test_compressed_point_kept),
-        cmocka_unit_test(test_signature_by_another_key_refused),
-        cmocka_unit_test(test_key_altered_after_signing_refused),
-        cmocka_unit_test(test_trailing_key_bytes_refused),
-        cmocka_unit_test(test_other_curve_refused_by_name),
-        cmocka_unit_test(test_malformed_requests),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(test_fast_path_agrees_with_openssl),
+    cmocka_unit_test(test_compressed_point_kept),
+    cmocka_unit_test(test_signature_by_another_key_refused),
+    cmocka_unit_test(test_key_altered_after_signing_refused),
+    cmocka_unit_test(test_trailing_key_bytes_refused),
+    cmocka_unit_test(test_other_curve_refused_by_name),
+    cmocka_unit_test(test_malformed_requests))

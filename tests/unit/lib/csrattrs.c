@@ -16,6 +16,7 @@
 #include "estkit/csrattrs.h"
 #include "estkit/key.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -604,22 +605,17 @@ static void curve_and_algorithm_wishes(void **state)
     est_csrattrs_free(d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_vector_four_oids),
-        cmocka_unit_test(seed_vector_two_oids),
-        cmocka_unit_test(rfc_attributes_round_trip),
-        cmocka_unit_test(unknown_oids_and_attributes_are_kept),
-        cmocka_unit_test(empty_sequence_is_zero_entries),
-        cmocka_unit_test(built_attributes_match_vector),
-        cmocka_unit_test(add_oid_rejects_garbage),
-        cmocka_unit_test(entry_limit_on_decode),
-        cmocka_unit_test(entry_limit_on_add),
-        cmocka_unit_test(size_limit),
-        cmocka_unit_test(malformed_inputs_are_errors),
-        cmocka_unit_test(seed_vector_wishes),
-        cmocka_unit_test(curve_and_algorithm_wishes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(seed_vector_four_oids),
+    cmocka_unit_test(seed_vector_two_oids),
+    cmocka_unit_test(rfc_attributes_round_trip),
+    cmocka_unit_test(unknown_oids_and_attributes_are_kept),
+    cmocka_unit_test(empty_sequence_is_zero_entries),
+    cmocka_unit_test(built_attributes_match_vector),
+    cmocka_unit_test(add_oid_rejects_garbage),
+    cmocka_unit_test(entry_limit_on_decode),
+    cmocka_unit_test(entry_limit_on_add),
+    cmocka_unit_test(size_limit),
+    cmocka_unit_test(malformed_inputs_are_errors),
+    cmocka_unit_test(seed_vector_wishes),
+    cmocka_unit_test(curve_and_algorithm_wishes))

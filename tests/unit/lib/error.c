@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include "estkit/error.h"
+#include "unit_main.h"
 
 static void set_returns_code_and_formats(void **state)
 {
@@ -61,14 +62,9 @@ static void every_code_has_a_message(void **state)
     assert_string_equal(est_strerror((est_status)999), "unknown error");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(set_returns_code_and_formats),
-        cmocka_unit_test(openssl_reason_is_appended_and_queue_cleared),
-        cmocka_unit_test(prefix_sets_and_returns_the_code),
-        cmocka_unit_test(prefix_without_err_keeps_the_failure),
-        cmocka_unit_test(every_code_has_a_message),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(set_returns_code_and_formats),
+    cmocka_unit_test(openssl_reason_is_appended_and_queue_cleared),
+    cmocka_unit_test(prefix_sets_and_returns_the_code),
+    cmocka_unit_test(prefix_without_err_keeps_the_failure),
+    cmocka_unit_test(every_code_has_a_message))

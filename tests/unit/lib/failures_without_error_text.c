@@ -35,6 +35,7 @@
 #include "estkit/rollover.h"
 #include "estkit/password.h"
 #include "estkit/csrattrs.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     EVP_PKEY *key, *ca_key, *weak_key;
@@ -643,10 +644,5 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_failure_is_reported_without_error_text),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN_GROUP(setup, teardown,
+    cmocka_unit_test(every_failure_is_reported_without_error_text))

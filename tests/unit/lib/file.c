@@ -23,6 +23,7 @@
 #define CERTS_FILE_MAX_CERTS 256
 
 #include "tmp_dir.h"
+#include "unit_main.h"
 
 
 static void atomic_write_sets_exact_mode_and_content(void **state)
@@ -221,17 +222,12 @@ static void certs_count_and_size_limits(void **state)
     est_ca_free(ca);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        WITH_DIR(atomic_write_sets_exact_mode_and_content),
-        WITH_DIR(atomic_write_failure_leaves_nothing),
-        WITH_DIR(read_at_limit_and_one_past),
-        WITH_DIR(read_missing_file_and_directory),
-        WITH_DIR(certs_round_trip_in_order),
-        WITH_DIR(certs_write_refuses_empty_list),
-        WITH_DIR(certs_read_rejects_empty_garbage_and_damage),
-        WITH_DIR(certs_count_and_size_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    WITH_DIR(atomic_write_sets_exact_mode_and_content),
+    WITH_DIR(atomic_write_failure_leaves_nothing),
+    WITH_DIR(read_at_limit_and_one_past),
+    WITH_DIR(read_missing_file_and_directory),
+    WITH_DIR(certs_round_trip_in_order),
+    WITH_DIR(certs_write_refuses_empty_list),
+    WITH_DIR(certs_read_rejects_empty_garbage_and_damage),
+    WITH_DIR(certs_count_and_size_limits))

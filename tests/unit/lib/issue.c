@@ -31,6 +31,7 @@
 #include "estkit/issue.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 typedef struct {
     est_ca *ca;
@@ -550,25 +551,20 @@ static void subordinate_ca_chain_verifies(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(issued_cert_has_exactly_the_expected_extensions),
-        T(serial_is_random_positive_and_fresh),
-        T(validity_is_backdated_and_bounded_by_the_ca),
-        T(validity_days_limits),
-        T(p384_ca_signs_with_sha384),
-        T(key_usage_follows_key_type),
-        T(public_key_is_the_csrs_exactly),
-        T(unparsed_certificate_serialises_to_a_valid_one),
-        T(profile_controls_san_and_eku),
-        T(subject_override_wins),
-        T(empty_subject_gets_critical_san),
-        T(mismatched_ca_key_is_refused),
-        T(expired_ca_does_not_issue),
-        T(issue_for_key_puts_names_in_san),
-        T(issue_for_key_rejects_bad_names),
-        T(subordinate_ca_chain_verifies),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    T(issued_cert_has_exactly_the_expected_extensions),
+    T(serial_is_random_positive_and_fresh),
+    T(validity_is_backdated_and_bounded_by_the_ca),
+    T(validity_days_limits),
+    T(p384_ca_signs_with_sha384),
+    T(key_usage_follows_key_type),
+    T(public_key_is_the_csrs_exactly),
+    T(unparsed_certificate_serialises_to_a_valid_one),
+    T(profile_controls_san_and_eku),
+    T(subject_override_wins),
+    T(empty_subject_gets_critical_san),
+    T(mismatched_ca_key_is_refused),
+    T(expired_ca_does_not_issue),
+    T(issue_for_key_puts_names_in_san),
+    T(issue_for_key_rejects_bad_names),
+    T(subordinate_ca_chain_verifies))

@@ -16,6 +16,7 @@
 #include "estkit/csr.h"
 #include "estkit/issue.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 #define CRL_URL "http://pki.example/ca.crl"
 #define ISSUER_URL "http://pki.example/ca.crt"
@@ -104,12 +105,7 @@ static void one_url_one_extension(void **state)
     X509_free(cert);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(both_urls_become_non_critical_extensions),
-        cmocka_unit_test(no_urls_no_extensions),
-        cmocka_unit_test(one_url_one_extension),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(both_urls_become_non_critical_extensions),
+    cmocka_unit_test(no_urls_no_extensions),
+    cmocka_unit_test(one_url_one_extension))

@@ -18,6 +18,7 @@
 #include "estkit/file.h"
 #include "ca_fixture.h"
 #include "tmp_dir.h"
+#include "unit_main.h"
 
 /* The limit src/lib/key.c enforces (EST_KEY_FILE_MAX). */
 #define KEY_FILE_MAX 65536
@@ -221,18 +222,13 @@ static void key_file_at_limit_and_one_past(void **state)
     EVP_PKEY_free(key);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(type_names_round_trip),
-        cmocka_unit_test(unknown_type_name_is_input_error),
-        cmocka_unit_test(every_key_type_generates_and_signs),
-        cmocka_unit_test(generate_rejects_unknown_type),
-        cmocka_unit_test(digest_matches_key_strength),
-        WITH_DIR(key_round_trips_as_pkcs8_with_mode_0600),
-        WITH_DIR(reading_a_non_key_file_names_the_path),
-        WITH_DIR(encrypted_key_is_refused_without_prompt),
-        WITH_DIR(key_file_at_limit_and_one_past),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(type_names_round_trip),
+    cmocka_unit_test(unknown_type_name_is_input_error),
+    cmocka_unit_test(every_key_type_generates_and_signs),
+    cmocka_unit_test(generate_rejects_unknown_type),
+    cmocka_unit_test(digest_matches_key_strength),
+    WITH_DIR(key_round_trips_as_pkcs8_with_mode_0600),
+    WITH_DIR(reading_a_non_key_file_names_the_path),
+    WITH_DIR(encrypted_key_is_refused_without_prompt),
+    WITH_DIR(key_file_at_limit_and_one_past))

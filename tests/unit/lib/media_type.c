@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "estkit/media_type.h"
+#include "unit_main.h"
 
 static est_media_type *parse_ok(const char *text)
 {
@@ -190,18 +191,13 @@ static void null_is_harmless(void **state)
     assert_null(est_media_type_get0_param(NULL, "a"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(essence_is_lowercased_and_compared_case_insensitively),
-        cmocka_unit_test(token_parameters),
-        cmocka_unit_test(quoted_string_parameters),
-        cmocka_unit_test(optional_whitespace_and_empty_parameters),
-        cmocka_unit_test(malformed_media_types_are_rejected),
-        cmocka_unit_test(repeated_parameter_is_rejected),
-        cmocka_unit_test(length_limit_at_and_past),
-        cmocka_unit_test(parameter_count_at_and_past),
-        cmocka_unit_test(null_is_harmless),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(essence_is_lowercased_and_compared_case_insensitively),
+    cmocka_unit_test(token_parameters),
+    cmocka_unit_test(quoted_string_parameters),
+    cmocka_unit_test(optional_whitespace_and_empty_parameters),
+    cmocka_unit_test(malformed_media_types_are_rejected),
+    cmocka_unit_test(repeated_parameter_is_rejected),
+    cmocka_unit_test(length_limit_at_and_past),
+    cmocka_unit_test(parameter_count_at_and_past),
+    cmocka_unit_test(null_is_harmless))

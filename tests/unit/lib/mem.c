@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <openssl/crypto.h>
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 static void secret_free_accepts_null(void **state)
 {
@@ -26,11 +27,6 @@ static void free_accepts_openssl_buffers_and_null(void **state)
     est_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(secret_free_accepts_null),
-        cmocka_unit_test(free_accepts_openssl_buffers_and_null),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(secret_free_accepts_null),
+    cmocka_unit_test(free_accepts_openssl_buffers_and_null))

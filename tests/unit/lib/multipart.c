@@ -11,6 +11,7 @@
 #include "estkit/body.h"
 #include "estkit/multipart.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 static est_multipart *parse_ok(const char *text, const char *boundary)
 {
@@ -384,23 +385,18 @@ static void add_and_build_reject_bad_input(void **state)
     est_multipart_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(build_writes_crlf_parts_and_close_delimiter),
-        cmocka_unit_test(parse_ignores_preamble_epilogue_and_accepts_lf),
-        cmocka_unit_test(header_names_case_insensitive_others_ignored),
-        cmocka_unit_test(folded_header_is_unfolded),
-        cmocka_unit_test(equals_sign_header_only_for_known_names),
-        cmocka_unit_test(boundary_lookalikes_are_content),
-        cmocka_unit_test(empty_and_header_only_parts),
-        cmocka_unit_test(malformed_bodies_are_rejected),
-        cmocka_unit_test(bad_boundaries_are_rejected),
-        cmocka_unit_test(part_count_at_and_past),
-        cmocka_unit_test(header_count_at_and_past),
-        cmocka_unit_test(header_length_at_and_past),
-        cmocka_unit_test(input_size_at_and_past),
-        cmocka_unit_test(add_and_build_reject_bad_input),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(build_writes_crlf_parts_and_close_delimiter),
+    cmocka_unit_test(parse_ignores_preamble_epilogue_and_accepts_lf),
+    cmocka_unit_test(header_names_case_insensitive_others_ignored),
+    cmocka_unit_test(folded_header_is_unfolded),
+    cmocka_unit_test(equals_sign_header_only_for_known_names),
+    cmocka_unit_test(boundary_lookalikes_are_content),
+    cmocka_unit_test(empty_and_header_only_parts),
+    cmocka_unit_test(malformed_bodies_are_rejected),
+    cmocka_unit_test(bad_boundaries_are_rejected),
+    cmocka_unit_test(part_count_at_and_past),
+    cmocka_unit_test(header_count_at_and_past),
+    cmocka_unit_test(header_length_at_and_past),
+    cmocka_unit_test(input_size_at_and_past),
+    cmocka_unit_test(add_and_build_reject_bad_input))

@@ -11,6 +11,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509v3.h>
 #include "estkit/name.h"
+#include "unit_main.h"
 
 static void name_text(X509_NAME *name, char *out, size_t cap)
 {
@@ -176,15 +177,10 @@ static void san_count_limit(void **state)
     GENERAL_NAMES_free(names);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(name_parses_both_forms_in_order),
-        cmocka_unit_test(name_rejects_malformed),
-        cmocka_unit_test(name_length_limit_at_and_one_past),
-        cmocka_unit_test(san_forms),
-        cmocka_unit_test(san_malformed),
-        cmocka_unit_test(san_count_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(name_parses_both_forms_in_order),
+    cmocka_unit_test(name_rejects_malformed),
+    cmocka_unit_test(name_length_limit_at_and_one_past),
+    cmocka_unit_test(san_forms),
+    cmocka_unit_test(san_malformed),
+    cmocka_unit_test(san_count_limit))

@@ -15,6 +15,7 @@
 #include "estkit/auth.h"
 #include "estkit/password.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 #define PREFIX "$scrypt$ln=15,r=8,p=1$"
 
@@ -223,16 +224,11 @@ static void absurd_parameters_are_refused_before_any_work(void **state)
     est_free(good);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_then_verify),
-        cmocka_unit_test(verify_reads_parameters_from_the_encoding),
-        cmocka_unit_test(parameters_at_their_limits_are_accepted),
-        cmocka_unit_test(empty_password_and_length_limit),
-        cmocka_unit_test(tampered_hash_is_a_mismatch),
-        cmocka_unit_test(malformed_encodings_are_input_errors),
-        cmocka_unit_test(absurd_parameters_are_refused_before_any_work),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(hash_then_verify),
+    cmocka_unit_test(verify_reads_parameters_from_the_encoding),
+    cmocka_unit_test(parameters_at_their_limits_are_accepted),
+    cmocka_unit_test(empty_password_and_length_limit),
+    cmocka_unit_test(tampered_hash_is_a_mismatch),
+    cmocka_unit_test(malformed_encodings_are_input_errors),
+    cmocka_unit_test(absurd_parameters_are_refused_before_any_work))

@@ -20,6 +20,7 @@
 #include "estkit/rollover.h"
 #include "ca_internal.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 typedef struct {
     X509 *old_root, *nwn, *nwo, *own;
@@ -272,16 +273,11 @@ static void expired_old_root_cannot_be_linked(void **state)
     EVP_PKEY_free(new_key);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_four_certificates_have_the_right_names_and_keys),
-        cmocka_unit_test(old_root_reaches_new_key_through_new_with_old),
-        cmocka_unit_test(new_root_reaches_old_key_through_old_with_new),
-        cmocka_unit_test(same_subject_rollover_still_chains),
-        cmocka_unit_test(links_never_outlive_their_signer),
-        cmocka_unit_test(rollover_refuses_bad_input),
-        cmocka_unit_test(expired_old_root_cannot_be_linked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(the_four_certificates_have_the_right_names_and_keys),
+    cmocka_unit_test(old_root_reaches_new_key_through_new_with_old),
+    cmocka_unit_test(new_root_reaches_old_key_through_old_with_new),
+    cmocka_unit_test(same_subject_rollover_still_chains),
+    cmocka_unit_test(links_never_outlive_their_signer),
+    cmocka_unit_test(rollover_refuses_bad_input),
+    cmocka_unit_test(expired_old_root_cannot_be_linked))

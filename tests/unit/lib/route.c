@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "estkit/route.h"
+#include "unit_main.h"
 
 static est_status parse(const char *path, est_route *r)
 {
@@ -226,21 +227,16 @@ static void null_arguments_are_rejected(void **state)
     assert_int_equal(est_route_parse("/.well-known/est/cacerts", NULL, NULL), EST_E_INPUT);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(draft_spellings_select_draft_dialect),
-        cmocka_unit_test(other_spellings_select_rfc_dialect),
-        cmocka_unit_test(operation_path_round_trips),
-        cmocka_unit_test(label_segment_is_returned),
-        cmocka_unit_test(query_string_is_ignored),
-        cmocka_unit_test(absolute_form_target_is_accepted),
-        cmocka_unit_test(foreign_paths_are_not_found),
-        cmocka_unit_test(bad_labels_and_empty_segments_are_input_errors),
-        cmocka_unit_test(label_length_limit),
-        cmocka_unit_test(path_length_limit),
-        cmocka_unit_test(label_check_rules),
-        cmocka_unit_test(null_arguments_are_rejected),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(draft_spellings_select_draft_dialect),
+    cmocka_unit_test(other_spellings_select_rfc_dialect),
+    cmocka_unit_test(operation_path_round_trips),
+    cmocka_unit_test(label_segment_is_returned),
+    cmocka_unit_test(query_string_is_ignored),
+    cmocka_unit_test(absolute_form_target_is_accepted),
+    cmocka_unit_test(foreign_paths_are_not_found),
+    cmocka_unit_test(bad_labels_and_empty_segments_are_input_errors),
+    cmocka_unit_test(label_length_limit),
+    cmocka_unit_test(path_length_limit),
+    cmocka_unit_test(label_check_rules),
+    cmocka_unit_test(null_arguments_are_rejected))

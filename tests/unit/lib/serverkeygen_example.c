@@ -23,6 +23,7 @@
 #include "estkit/multipart.h"
 #include "estkit/mem.h"
 #include "seed_appendix.h"
+#include "unit_main.h"
 
 
 
@@ -207,11 +208,6 @@ static void response_parses_and_key_matches_certificate(void **state)
     free(spec);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(request_csr_decodes),
-        cmocka_unit_test(response_parses_and_key_matches_certificate),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(request_csr_decodes),
+    cmocka_unit_test(response_parses_and_key_matches_certificate))

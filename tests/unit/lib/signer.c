@@ -13,6 +13,7 @@
 #include "estkit/signer.h"
 #include "estkit/name.h"
 #include "ca_fixture.h"
+#include "unit_main.h"
 
 /* An unsigned certificate to sign: the root's body, re-signed. */
 static X509 *unsigned_cert(void)
@@ -306,16 +307,11 @@ static void incomplete_ops_are_refused_and_impl_released(void **state)
     X509_free(cert);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(key_signer_digest_follows_key),
-        cmocka_unit_test(pss_signer_signs_certs_and_crls_with_rfc4055_params),
-        cmocka_unit_test(pss_signer_refuses_non_rsa_keys),
-        cmocka_unit_test(custom_backend_is_called_and_freed_once),
-        cmocka_unit_test(wrong_signature_is_caught),
-        cmocka_unit_test(backend_error_keeps_code_and_names_signer),
-        cmocka_unit_test(incomplete_ops_are_refused_and_impl_released),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(key_signer_digest_follows_key),
+    cmocka_unit_test(pss_signer_signs_certs_and_crls_with_rfc4055_params),
+    cmocka_unit_test(pss_signer_refuses_non_rsa_keys),
+    cmocka_unit_test(custom_backend_is_called_and_freed_once),
+    cmocka_unit_test(wrong_signature_is_caught),
+    cmocka_unit_test(backend_error_keeps_code_and_names_signer),
+    cmocka_unit_test(incomplete_ops_are_refused_and_impl_released))

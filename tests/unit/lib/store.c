@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include "estkit/store.h"
+#include "unit_main.h"
 
 /* 2001-09-09T01:46:40Z and 2100-01-01T00:00:00Z: the second is past 2049,
  * so it is a GeneralizedTime (RFC 5280 §4.1.2.5). */
@@ -226,14 +227,9 @@ static void close_calls_the_backend_and_frees_are_null_safe(void **state)
     est_pending_record_free(pending);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(record_has_every_field),
-        cmocka_unit_test(no_san_is_null_and_short_serial_keeps_its_zero),
-        cmocka_unit_test(serial_limits),
-        cmocka_unit_test(null_arguments),
-        cmocka_unit_test(close_calls_the_backend_and_frees_are_null_safe),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(record_has_every_field),
+    cmocka_unit_test(no_san_is_null_and_short_serial_keeps_its_zero),
+    cmocka_unit_test(serial_limits),
+    cmocka_unit_test(null_arguments),
+    cmocka_unit_test(close_calls_the_backend_and_frees_are_null_safe))

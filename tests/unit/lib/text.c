@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include "estkit/text.h"
 #include "estkit/mem.h"
+#include "unit_main.h"
 
 #define EXPECT(lit, want) expect(lit, sizeof lit - 1, want)
 
@@ -118,16 +119,11 @@ static void no_byte_value_passes_raw(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(printable_ascii_and_utf8_are_kept),
-        cmocka_unit_test(control_bytes_are_escaped),
-        cmocka_unit_test(invalid_utf8_is_escaped_byte_by_byte),
-        cmocka_unit_test(utf8_controls_are_escaped),
-        cmocka_unit_test(truncation_at_the_limit_and_one_past),
-        cmocka_unit_test(dup_bounds_and_escapes),
-        cmocka_unit_test(no_byte_value_passes_raw),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(printable_ascii_and_utf8_are_kept),
+    cmocka_unit_test(control_bytes_are_escaped),
+    cmocka_unit_test(invalid_utf8_is_escaped_byte_by_byte),
+    cmocka_unit_test(utf8_controls_are_escaped),
+    cmocka_unit_test(truncation_at_the_limit_and_one_past),
+    cmocka_unit_test(dup_bounds_and_escapes),
+    cmocka_unit_test(no_byte_value_passes_raw))

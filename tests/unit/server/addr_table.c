@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "addr_table.h"
+#include "unit_main.h"
 
 static estd_addr_key key_of(const char *text)
 {
@@ -89,12 +90,7 @@ static void many_addresses_share_few_buckets(void **state)
     estd_addr_table_free(t); /* frees entries still held */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cap_at_and_past),
-        cmocka_unit_test(keys_by_address_and_slash_64),
-        cmocka_unit_test(many_addresses_share_few_buckets),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(cap_at_and_past),
+    cmocka_unit_test(keys_by_address_and_slash_64),
+    cmocka_unit_test(many_addresses_share_few_buckets))

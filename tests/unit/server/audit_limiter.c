@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "audit_limiter.h"
+#include "unit_main.h"
 
 #define WINDOW 60
 
@@ -130,14 +131,9 @@ static void take_closed_pages(void **state)
     estd_audit_limiter_free(l);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(first_is_written_the_rest_counted),
-        cmocka_unit_test(next_failure_after_the_window_closes_it),
-        cmocka_unit_test(full_table_evicts_the_oldest),
-        cmocka_unit_test(window_zero_writes_every_failure),
-        cmocka_unit_test(take_closed_pages),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(first_is_written_the_rest_counted),
+    cmocka_unit_test(next_failure_after_the_window_closes_it),
+    cmocka_unit_test(full_table_evicts_the_oldest),
+    cmocka_unit_test(window_zero_writes_every_failure),
+    cmocka_unit_test(take_closed_pages))

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "authn.h"
+#include "unit_main.h"
 
 static estd_auth_policy policy(const char *text)
 {
@@ -62,13 +63,8 @@ static void third_party_plus_password(void **state)
     assert_int_equal(estd_auth_http_schemes(&p), ESTD_AUTH_DIGEST);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(any_alternative_suffices),
-        cmocka_unit_test(combination_needs_every_part),
-        cmocka_unit_test(none_allows_anyone),
-        cmocka_unit_test(third_party_plus_password),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(any_alternative_suffices),
+    cmocka_unit_test(combination_needs_every_part),
+    cmocka_unit_test(none_allows_anyone),
+    cmocka_unit_test(third_party_plus_password))

@@ -10,6 +10,7 @@
 #include "ca_fixture.h"
 #include "chain_cache.h"
 #include "estkit/issue.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     est_ca *ca;
@@ -120,13 +121,8 @@ static void null_cache_never_hits(void **state)
     estd_chain_cache_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hits_within_the_lifetime_only),
-        cmocka_unit_test(other_store_or_leaf_misses),
-        cmocka_unit_test(not_remembered_past_a_certificate_expiry),
-        cmocka_unit_test(null_cache_never_hits),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN_GROUP(setup, teardown,
+    cmocka_unit_test(hits_within_the_lifetime_only),
+    cmocka_unit_test(other_store_or_leaf_misses),
+    cmocka_unit_test(not_remembered_past_a_certificate_expiry),
+    cmocka_unit_test(null_cache_never_hits))

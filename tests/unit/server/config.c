@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "config.h"
 #include "estkit/csr.h"
+#include "unit_main.h"
 
 /* config.c's CONFIG_LINE_MAX (2048, including the terminating NUL): a line
  * of 2047 bytes is the longest accepted. */
@@ -570,27 +571,22 @@ static void load_resolves_relative_paths(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(defaults_are_the_documented_ones, setup, teardown),
-        cmocka_unit_test_setup_teardown(template_parses_to_the_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(strings_are_set_and_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(numbers_accept_their_range_and_nothing_else, setup, teardown),
-        cmocka_unit_test_setup_teardown(booleans_are_yes_or_no, setup, teardown),
-        cmocka_unit_test_setup_teardown(choices_take_only_their_words, setup, teardown),
-        cmocka_unit_test(auth_policy_syntax),
-        cmocka_unit_test_setup_teardown(auth_policy_in_the_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(errors_name_the_file_and_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(comments_and_whitespace, setup, teardown),
-        cmocka_unit_test_setup_teardown(labelled_ca_sections, setup, teardown),
-        cmocka_unit_test_setup_teardown(label_count_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(size_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(csr_limits_per_ca, setup, teardown),
-        cmocka_unit_test_setup_teardown(audit_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(front_door_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(nul_byte_is_an_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(load_resolves_relative_paths, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test_setup_teardown(defaults_are_the_documented_ones, setup, teardown),
+    cmocka_unit_test_setup_teardown(template_parses_to_the_defaults, setup, teardown),
+    cmocka_unit_test_setup_teardown(strings_are_set_and_bounded, setup, teardown),
+    cmocka_unit_test_setup_teardown(numbers_accept_their_range_and_nothing_else, setup, teardown),
+    cmocka_unit_test_setup_teardown(booleans_are_yes_or_no, setup, teardown),
+    cmocka_unit_test_setup_teardown(choices_take_only_their_words, setup, teardown),
+    cmocka_unit_test(auth_policy_syntax),
+    cmocka_unit_test_setup_teardown(auth_policy_in_the_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(errors_name_the_file_and_line, setup, teardown),
+    cmocka_unit_test_setup_teardown(comments_and_whitespace, setup, teardown),
+    cmocka_unit_test_setup_teardown(labelled_ca_sections, setup, teardown),
+    cmocka_unit_test_setup_teardown(label_count_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(size_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown(csr_limits_per_ca, setup, teardown),
+    cmocka_unit_test_setup_teardown(audit_keys, setup, teardown),
+    cmocka_unit_test_setup_teardown(front_door_keys, setup, teardown),
+    cmocka_unit_test_setup_teardown(nul_byte_is_an_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(load_resolves_relative_paths, setup, teardown))

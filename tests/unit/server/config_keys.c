@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_keys.h"
 #include "estkit/csr.h"
+#include "unit_main.h"
 
 #define OPERATOR_MD ESTKIT_TEST_DATA "/../../docs/operator.md"
 
@@ -263,13 +264,8 @@ static void operator_guide_documents_every_key(void **state)
     free(doc);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults_are_in_range_and_parse),
-        cmocka_unit_test(template_parses_back_into_the_defaults),
-        cmocka_unit_test(ranged_keys_take_their_bounds_and_refuse_one_past),
-        cmocka_unit_test(operator_guide_documents_every_key),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(defaults_are_in_range_and_parse),
+    cmocka_unit_test(template_parses_back_into_the_defaults),
+    cmocka_unit_test(ranged_keys_take_their_bounds_and_refuse_one_past),
+    cmocka_unit_test(operator_guide_documents_every_key))

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include "config.h"
 #include "estkit/csr.h"
+#include "unit_main.h"
 
 static est_status server_key(estd_config *cfg, const char *key, const char *value)
 {
@@ -90,12 +91,7 @@ static void ca_urls_are_http_only(void **state)
     assert_int_equal(estd_ops_ca_key_set(&profile, "validity_days", "1", &err), EST_E_NOT_FOUND);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(limits_at_and_past_the_maximum),
-        cmocka_unit_test(listeners_and_log_settings),
-        cmocka_unit_test(ca_urls_are_http_only),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(limits_at_and_past_the_maximum),
+    cmocka_unit_test(listeners_and_log_settings),
+    cmocka_unit_test(ca_urls_are_http_only))

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "config.h"
+#include "unit_main.h"
 
 static est_status set(estd_upstream_config *up, const char *key, const char *value)
 {
@@ -129,13 +130,8 @@ static void test_in_a_ca_section(void **state)
     free(cfg);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_keys),
-        cmocka_unit_test(test_number_bounds),
-        cmocka_unit_test(test_finish_requirements),
-        cmocka_unit_test(test_in_a_ca_section),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(test_defaults_and_keys),
+    cmocka_unit_test(test_number_bounds),
+    cmocka_unit_test(test_finish_requirements),
+    cmocka_unit_test(test_in_a_ca_section))

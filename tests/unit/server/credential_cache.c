@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "credential_cache.h"
+#include "unit_main.h"
 
 static void verified_credentials_hit_within_lifetime(void **state)
 {
@@ -59,13 +60,8 @@ static void verification_slots_are_bounded(void **state)
     estd_credential_cache_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(verified_credentials_hit_within_lifetime),
-        cmocka_unit_test(anything_else_misses),
-        cmocka_unit_test(lifetime_zero_disables),
-        cmocka_unit_test(verification_slots_are_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(verified_credentials_hit_within_lifetime),
+    cmocka_unit_test(anything_else_misses),
+    cmocka_unit_test(lifetime_zero_disables),
+    cmocka_unit_test(verification_slots_are_bounded))

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "guess_guard.h"
+#include "unit_main.h"
 
 static const estd_guess_limits limits = {3, 6, 100, 8}; /* N=3, M=6, 100 s lock, 8 s max */
 
@@ -226,19 +227,14 @@ static void disabled_guard_lets_everything_through(void **state)
     estd_guess_guard_free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(free_failures_then_exponential_backoff),
-        cmocka_unit_test(lock_after_m_failures_until_it_ends),
-        cmocka_unit_test(operator_unlock_lifts_the_lock),
-        cmocka_unit_test(other_users_and_addresses_are_not_slowed),
-        cmocka_unit_test(recent_success_keeps_its_slot_under_attack),
-        cmocka_unit_test(past_the_allowance_one_check_in_flight),
-        cmocka_unit_test(quiet_period_forgets_failures),
-        cmocka_unit_test(backoff_is_capped),
-        cmocka_unit_test(many_names_stay_bounded),
-        cmocka_unit_test(disabled_guard_lets_everything_through),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(free_failures_then_exponential_backoff),
+    cmocka_unit_test(lock_after_m_failures_until_it_ends),
+    cmocka_unit_test(operator_unlock_lifts_the_lock),
+    cmocka_unit_test(other_users_and_addresses_are_not_slowed),
+    cmocka_unit_test(recent_success_keeps_its_slot_under_attack),
+    cmocka_unit_test(past_the_allowance_one_check_in_flight),
+    cmocka_unit_test(quiet_period_forgets_failures),
+    cmocka_unit_test(backoff_is_capped),
+    cmocka_unit_test(many_names_stay_bounded),
+    cmocka_unit_test(disabled_guard_lets_everything_through))

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "upstream_http.h"
+#include "unit_main.h"
 
 static est_status parse(const char *raw, size_t max_body, estd_http_response *out, est_error *err)
 {
@@ -141,15 +142,10 @@ static void test_malformed(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ok_with_headers),
-        cmocka_unit_test(test_202_retry_after),
-        cmocka_unit_test(test_refusal_reason_is_first_printable_line),
-        cmocka_unit_test(test_body_limit),
-        cmocka_unit_test(test_head_limit),
-        cmocka_unit_test(test_malformed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(test_ok_with_headers),
+    cmocka_unit_test(test_202_retry_after),
+    cmocka_unit_test(test_refusal_reason_is_first_printable_line),
+    cmocka_unit_test(test_body_limit),
+    cmocka_unit_test(test_head_limit),
+    cmocka_unit_test(test_malformed))

@@ -21,6 +21,7 @@
 #include "estkit/csr.h"
 #include "estkit/issue.h"
 #include "estkit/crl.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     est_ca *ca, *other_issuer, *other_alg;
@@ -289,17 +290,12 @@ static void test_pss_algorithm(void **state)
     X509_ALGOR_free(g.key.sig_alg);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tbs_certificate_of_this_ca_accepted),
-        cmocka_unit_test(test_malformed_tbs_refused),
-        cmocka_unit_test(test_other_issuer_or_algorithm_refused),
-        cmocka_unit_test(test_request_size_at_limit_and_one_past),
-        cmocka_unit_test(test_bad_header_refused),
-        cmocka_unit_test(test_signed_attributes),
-        cmocka_unit_test(test_tbs_cert_list),
-        cmocka_unit_test(test_pss_algorithm),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN_GROUP(setup, teardown,
+    cmocka_unit_test(test_tbs_certificate_of_this_ca_accepted),
+    cmocka_unit_test(test_malformed_tbs_refused),
+    cmocka_unit_test(test_other_issuer_or_algorithm_refused),
+    cmocka_unit_test(test_request_size_at_limit_and_one_past),
+    cmocka_unit_test(test_bad_header_refused),
+    cmocka_unit_test(test_signed_attributes),
+    cmocka_unit_test(test_tbs_cert_list),
+    cmocka_unit_test(test_pss_algorithm))

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "metrics.h"
+#include "unit_main.h"
 
 static char *render(estd_metrics *m)
 {
@@ -147,13 +148,8 @@ static void null_metrics_are_ignored(void **state)
     estd_metrics_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(series_limit_at_and_past_the_maximum),
-        cmocka_unit_test(label_limit_and_escaping),
-        cmocka_unit_test(histogram_buckets_are_cumulative),
-        cmocka_unit_test(null_metrics_are_ignored),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(series_limit_at_and_past_the_maximum),
+    cmocka_unit_test(label_limit_and_escaping),
+    cmocka_unit_test(histogram_buckets_are_cumulative),
+    cmocka_unit_test(null_metrics_are_ignored))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "password_gate.h"
+#include "unit_main.h"
 
 typedef struct waiter {
     int calls;
@@ -152,14 +153,9 @@ static void done_without_entry_is_harmless(void **state)
     estd_password_gate_free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(slots_then_queue_then_full),
-        cmocka_unit_test(single_flight_shares_the_verdict),
-        cmocka_unit_test(expiry_at_and_past_the_bound),
-        cmocka_unit_test(retry_after_is_whole_seconds),
-        cmocka_unit_test(done_without_entry_is_harmless),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(slots_then_queue_then_full),
+    cmocka_unit_test(single_flight_shares_the_verdict),
+    cmocka_unit_test(expiry_at_and_past_the_bound),
+    cmocka_unit_test(retry_after_is_whole_seconds),
+    cmocka_unit_test(done_without_entry_is_harmless))

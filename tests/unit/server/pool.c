@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "pool.h"
+#include "unit_main.h"
 
 static void count_job(void *arg)
 {
@@ -57,12 +58,7 @@ static void free_null_is_noop(void **state)
     estd_pool_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_job_runs_once_including_queued_at_free),
-        cmocka_unit_test(full_queue_refuses),
-        cmocka_unit_test(free_null_is_noop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(every_job_runs_once_including_queued_at_free),
+    cmocka_unit_test(full_queue_refuses),
+    cmocka_unit_test(free_null_is_noop))

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "request_head.h"
+#include "unit_main.h"
 
 #define MAX_BODY 4096
 
@@ -213,15 +214,10 @@ static void stream_head_limit_at_and_past(void **state)
     estd_head_stream_release(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepted_heads_say_what_they_carry),
-        cmocka_unit_test(smuggling_shapes_are_refused),
-        cmocka_unit_test(request_lines_are_strict),
-        cmocka_unit_test(content_length_limit_at_and_past),
-        cmocka_unit_test(stream_splits_heads_bodies_and_pipelines),
-        cmocka_unit_test(stream_head_limit_at_and_past),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(accepted_heads_say_what_they_carry),
+    cmocka_unit_test(smuggling_shapes_are_refused),
+    cmocka_unit_test(request_lines_are_strict),
+    cmocka_unit_test(content_length_limit_at_and_past),
+    cmocka_unit_test(stream_splits_heads_bodies_and_pipelines),
+    cmocka_unit_test(stream_head_limit_at_and_past))

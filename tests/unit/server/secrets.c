@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "kek.h"
 #include "secrets.h"
+#include "unit_main.h"
 
 static char dir[64];
 
@@ -164,14 +165,9 @@ static void test_kek_table(void **state)
     assert_non_null(strstr(err.message, "mode 0644"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_passphrase_at_limit_and_one_past),
-        cmocka_unit_test(test_passphrase_mode_refused),
-        cmocka_unit_test(test_passphrase_credential),
-        cmocka_unit_test(test_state_dir_mode),
-        cmocka_unit_test(test_kek_table),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN_GROUP(setup, teardown,
+    cmocka_unit_test(test_passphrase_at_limit_and_one_past),
+    cmocka_unit_test(test_passphrase_mode_refused),
+    cmocka_unit_test(test_passphrase_credential),
+    cmocka_unit_test(test_state_dir_mode),
+    cmocka_unit_test(test_kek_table))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "tag_table.h"
+#include "unit_main.h"
 
 static void hits_within_its_window_only(void **state)
 {
@@ -65,12 +66,7 @@ static void clear_forgets_every_tag(void **state)
     estd_tag_table_free(t);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hits_within_its_window_only),
-        cmocka_unit_test(empty_windows_and_null_are_ignored),
-        cmocka_unit_test(clear_forgets_every_tag),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test(hits_within_its_window_only),
+    cmocka_unit_test(empty_windows_and_null_are_ignored),
+    cmocka_unit_test(clear_forgets_every_tag))
