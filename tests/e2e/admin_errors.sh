@@ -4,8 +4,7 @@
 # or damaged store. Each is one line on stderr naming the file and the
 # problem, exit status 1, and nothing half-written.
 . "$E2E_LIB/common.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 cp -a "$DIR" "$T/pristine"
 restore() { rm -rf "$DIR"; cp -a "$T/pristine" "$DIR"; }
 snapshot() { (cd "$DIR" && find . -type f -exec sha256sum {} + | sort); }

@@ -5,9 +5,7 @@
 # reason; repeats are exit 2, contradictions exit 1; the stored CSR is
 # checked again against the profile at approval time; bad IDs and reasons.
 . "$E2E_LIB/common.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
+estd_init dev 'pw'
 sed -i 's/^approval = auto/approval = manual/' "$DIR/estd.conf"
 estd_start "$DIR"
 request() { # request NAME: POST $T/NAME.b64; prints the HTTP status, body in $T/NAME.body

@@ -6,10 +6,7 @@
 # growing CRL number, that makes `openssl verify -crl_check` refuse the
 # revoked certificate and accept the others.
 . "$E2E_LIB/common.sh"
-DIR=$T/estd
-CA=$DIR/ca/ca.pem
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
+estd_init dev 'pw'
 estd_start "$DIR"
 for n in 1 2 3; do enroll "dev$n" "/CN=device-$n/O=Example" dev pw; done
 estd_stop

@@ -4,8 +4,7 @@
 # checks, audit events, and that the stored credentials really authenticate
 # (Basic and Digest against a running estd) until the user is deleted.
 . "$E2E_LIB/common.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 PW='S3cret-Passw0rd!'
 
 printf '%s\n' "$PW" | "$ESTD" user add "$DIR" alice --password-stdin --digest || fail "user add"

@@ -9,11 +9,9 @@
 der_of() { openssl x509 -in "$1" -outform DER; }
 sha256_of() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 estd_start "$DIR"
 SERVER=https://127.0.0.1:$PORT
-CA=$DIR/ca/ca.pem
 FP=$(sha256_of "$CA")
 
 # --- the right fingerprint, in both spellings and both URL forms ---

@@ -10,10 +10,8 @@
 # Every failure here must leave no output behind (expect_err checks).
 NO_OUTPUT=$T/out.pem
 
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 SERVER=https://127.0.0.1:$PORT
 
 # --- TLS: unknown CA; the name check of each trust database ---

@@ -9,15 +9,12 @@
 
 pending_id() { "$ESTD" pending list "$DIR" | awk -v s="$1" '$0 ~ s {print $1; exit}'; }
 
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'secret'
 printf 'secret\n' > "$T/pw"
 chmod 600 "$T/pw"
 sed -i 's/^approval = auto/approval = manual/; s/^retry_after_seconds = .*/retry_after_seconds = 1/' \
   "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 E=(enroll --server "https://127.0.0.1:$PORT" --trust "$CA" --user alice --password-file "$T/pw")
 
 # --- exit 3, then approve, then the same command gets the certificate ---

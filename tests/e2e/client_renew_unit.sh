@@ -8,9 +8,7 @@
 RENEW=$(dirname "$ESTD")/systemd/est-renew
 [ -x "$RENEW" ] || fail "$RENEW not built"
 
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'secret'
 printf 'secret\n' >"$T/pw"; chmod 600 "$T/pw"
 estd_start "$DIR"
 S="--server https://127.0.0.1:$PORT --trust $DIR/ca/ca.pem"

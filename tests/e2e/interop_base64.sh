@@ -14,12 +14,9 @@
 . "$E2E_LIB/server.sh"
 CMC=$(dirname "$ESTD")/tests/unit_lib_cmc
 [ -x "$CMC" ] || fail "needs $CMC (build target unit_lib_cmc)"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+estd_init u 'pw'
 sed -i 's/^csrattrs =.*/csrattrs = secp384r1, sha384/; s/^serverkeygen = no/serverkeygen = yes/' \
   "$DIR/estd.conf"
-CA=$DIR/ca/ca.pem
 estd_start "$DIR"
 
 # wrapped FILE WHAT: base64 text (PEM armour allowed) in lines of at most 64

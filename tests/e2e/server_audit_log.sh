@@ -10,9 +10,7 @@
 # - `estd audit prune` (--before, and the estd.conf retention) removes old
 #   rows and keeps recent ones; estd serve applies the retention itself.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
+estd_init dev 'pw'
 # One window for the whole test: what is counted is then deterministic.
 sed -i 's/^audit_auth_fail_window_seconds = .*/audit_auth_fail_window_seconds = 3600/' "$DIR/estd.conf"
 estd_start "$DIR"

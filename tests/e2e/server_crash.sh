@@ -3,11 +3,8 @@
 # restart. Every certificate any client received must be in the store, the
 # store passes PRAGMA integrity_check, and serials are unique.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+estd_init u 'pw'
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 mkdir -p "$T/got"
 # Basic auth costs a slow password hash per request; use a client cert.
 new_csr c /CN=loader

@@ -4,9 +4,7 @@
 # refusal names what is missing. With pop_linking = required, /csrattrs
 # lists challengePassword even when the operator did not.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+estd_init u 'pw'
 sed -i 's/^csrattrs =.*/csrattrs = secp384r1, sha384, 1.3.6.1.1.1.1.22/; s/^enforce_csrattrs = .*/enforce_csrattrs = yes/' "$DIR/estd.conf"
 estd_start "$DIR"
 post() {

@@ -5,14 +5,12 @@
 # (renew and rekey), /csrattrs, manual approval (202 -> approve -> 200;
 # reject -> 403), and `openssl verify` of everything issued.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 # Digest is opt-in (issue #12): the policy names it and the user has HA1.
 printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin --digest
 sed -i 's/^csrattrs =.*/csrattrs = challengePassword, 1.3.6.1.1.1.1.22, secp384r1, sha384/' "$DIR/estd.conf"
 sed -i 's/^enroll_auth = .*/enroll_auth = cert, basic, digest/' "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 # --- /cacerts in both dialects, headers exactly as strict clients need ---
 curl -sf --cacert "$CA" -D "$T/h" "$URL/cacerts" -o "$T/cacerts.b64"

@@ -11,10 +11,7 @@
 . "$E2E_LIB/server.sh"
 CMC=$(dirname "$ESTD")/tests/unit_lib_cmc
 [ -x "$CMC" ] || fail "needs $CMC (build target unit_lib_cmc)"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin
-CA=$DIR/ca/ca.pem
+estd_init estuser 'estpwd'
 estd_start "$DIR"
 
 post_cmc() { # DER_FILE PATH [encoding: b64|pem|der] -> http code; $T/h, $T/body, $T/resp.der

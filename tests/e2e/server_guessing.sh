@@ -6,8 +6,7 @@
 # `estd user unlock` and after the lock ends. Unknown user names cost a
 # real hash too, and the Digest challenge step is no audited failure.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 # Digest is opt-in (issue #12): the policy names it and alice has HA1.
 printf 'alice-pw\n' | "$ESTD" user add "$DIR" alice --password-stdin --digest
 sed -i 's/^enroll_auth = .*/enroll_auth = cert, basic, digest/' "$DIR/estd.conf"
@@ -18,7 +17,6 @@ sed -i 's/^guess_delay_after = .*/guess_delay_after = 3/; s/^guess_lock_after = 
 # The counts below read one audit row per attempt: no counting windows.
 sed -i 's/^audit_auth_fail_window_seconds = .*/audit_auth_fail_window_seconds = 0/' "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 audit_count() { # event [user]
   sqlite3 "$DIR/estd.db" "SELECT count(*) FROM audit WHERE event = '$1'${2:+ AND subject = '$2'}"

@@ -4,11 +4,8 @@
 # certificate in the store.
 . "$E2E_LIB/server.sh"
 DATA=$(cd "$(dirname "$0")/data" && pwd)
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw-good\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'pw-good'
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 # Inputs.
 new_csr good /CN=device-1

@@ -4,15 +4,12 @@
 # a revocation (by `estd revoke`, another process) reaches the served CRL
 # without a restart; an unchanged CRL is not signed again.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'secret'
 HP=$(free_port)
 H="http://127.0.0.1:$HP"
 sed -i "s|^http_listen =.*|http_listen = 127.0.0.1:$HP|; s|^crl_url =.*|crl_url = $H/ca.crl|; s|^ca_issuers_url =.*|ca_issuers_url = $H/ca.crt|" \
   "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 # --- the CA certificate, DER, application/pkix-cert ---
 curl -sf -D "$T/h" -o "$T/ca.der" "$H/ca.crt" || fail "GET /ca.crt"

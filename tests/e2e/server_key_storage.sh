@@ -6,9 +6,7 @@
 # may read; a wrong or missing passphrase is one line; `estd ca rollover`
 # keeps the new key (and the backup of the old one) encrypted.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin
+estd_init estuser 'estpwd'
 
 # serve_refuses PATTERN: estd serve exits 1 at start with one line matching PATTERN.
 serve_refuses() {

@@ -3,8 +3,7 @@
 # profile and policy, and third-party client certificates (a manufacturer's
 # IDevID CA) accepted where, and only where, policy says so.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 "$ESTD" init "$T/other" --ca-subject "CN=Second CA" >/dev/null
 mkdir -m 700 "$DIR/ca-second"
 cp -p "$T/other/ca/ca.pem" "$T/other/ca/ca.key" "$DIR/ca-second/"

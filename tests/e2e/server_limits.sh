@@ -3,12 +3,9 @@
 # slow connections are closed after timeout_seconds, TLS minimum version,
 # and the server survives all of it.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+estd_init u 'pw'
 sed -i 's/^max_body_bytes = .*/max_body_bytes = 4096/; s/^timeout_seconds = .*/timeout_seconds = 2/; s/^tls_min_version = .*/tls_min_version = 1.3/' "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 post_size() { # bytes -> status
   head -c "$1" /dev/zero | tr '\0' 'A' > "$T/blob"

@@ -5,9 +5,7 @@
 # latency, TLS version, label, operation, identity, never the password; a
 # reload switches it to JSON.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'secret'
 MP=$(free_port)
 M="http://127.0.0.1:$MP"
 printf 'scrape-pw\n' >"$DIR/metrics.pw"

@@ -5,12 +5,9 @@
 # missing or expired code, and a subject-bound code used for another
 # subject are refused with 403, audited, and leave no certificate behind.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'pw'
 sed -i 's/^challenge_password = .*/challenge_password = one-time-code/' "$DIR/estd.conf"
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 # otp_csr NAME CN [CODE]: a CSR for a fresh key, CODE in challengePassword.
 # openssl reads -config twice: it must be a real file, not a pipe.

@@ -4,10 +4,7 @@
 # checks of the same user and password share one hash, and only a full
 # queue answers 503 + an integer Retry-After.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-CA=$DIR/ca/ca.pem
-printf 'fleet-pw\n' | "$ESTD" user add "$DIR" fleet --password-stdin
+estd_init fleet 'fleet-pw'
 for i in $(seq 1 8); do new_csr r$i "/CN=fleet-$i"; base64 "$T/r$i.der" > "$T/r$i.b64"; done
 
 # enroll_as USER PASSWORD N: one enrollment; prints the HTTP code, headers in $T/h.N

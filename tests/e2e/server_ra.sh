@@ -4,8 +4,7 @@
 # clients and re-enroll on their behalf; an ordinary client may not, and
 # trust_ra = no turns the RA treatment off.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 # The operator issues the RA certificate out of band with the CA key.
 new_csr ra "/CN=Field RA"
 openssl x509 -req -inform DER -in "$T/ra.der" -CA "$DIR/ca/ca.pem" -CAkey "$DIR/ca/ca.key" \

@@ -5,11 +5,8 @@
 # and kept; a new TLS certificate is served to new handshakes while the
 # old connection goes on.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'secret\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'secret'
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 
 coproc KA { python3 "$E2E_LIB/keepalive.py" 127.0.0.1 "$PORT" "$CA" alice:secret; }
 ka_get() { # PATH -> sets KA_STATUS, KA_PORT

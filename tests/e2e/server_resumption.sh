@@ -8,11 +8,8 @@
 # the process;
 # tls_ticket_key_seconds = 0 turns resumption off.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" alice --password-stdin
+estd_init alice 'pw'
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 REQ=$'GET /.well-known/est/csrattrs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 
 # s_client_get OUT ARGS...: GET /csrattrs over openssl s_client, transcript

@@ -5,9 +5,7 @@
 # issued by the new key through that response, a device holding only the
 # new root still validates old certificates, and the old TLS chain works.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
+estd_init u 'pw'
 cp "$DIR/ca/ca.pem" "$T/old-root.pem"
 estd_start "$DIR"
 enroll before /CN=before-rollover u pw

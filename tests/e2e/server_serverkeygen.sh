@@ -12,10 +12,7 @@
 # attributes (openssl req cannot write an OCTET STRING attribute).
 KP_TOOL=$(dirname "$ESTD")/tests/unit_lib_key_package
 [ -x "$KP_TOOL" ] || fail "needs $KP_TOOL (build target unit_lib_key_package)"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'estpwd\n' | "$ESTD" user add "$DIR" estuser --password-stdin
-CA=$DIR/ca/ca.pem
+estd_init estuser 'estpwd'
 
 post_skg() { # FILE PATH -> http code; body in $T/body, headers in $T/h
   curl -s --cacert "$CA" --user estuser:estpwd -H 'Content-Type: application/pkcs10' \

@@ -10,10 +10,7 @@
 # alive. SIGHUP starts a new signer and the old one exits. The signer exits
 # when the network process is killed.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" u --password-stdin
-CA=$DIR/ca/ca.pem
+estd_init u 'pw'
 SCALAR=$(openssl pkey -in "$DIR/ca/ca.key" -noout -text |
   awk '/^priv:/{p=1;next} /^pub:/{p=0} p' | tr -d ' :\n')
 [ ${#SCALAR} -ge 62 ] || fail "no EC private scalar from openssl pkey -text"

@@ -5,8 +5,7 @@
 # still serves and a keep-alive connection still carries two requests.
 . "$E2E_LIB/server.sh"
 DATA=$(cd "$(dirname "$0")/data" && pwd)
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 estd_start "$DIR"
 
 python3 - "$PORT" "$DATA/smuggling_cases.txt" <<'PY' || fail "smuggling cases (see above)"

@@ -8,8 +8,7 @@
 # plain SRP; `enroll_auth = srp` refuses Basic; est bootstraps and enrolls
 # over SRP without a trust anchor, with PoP linking on tls-unique.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 printf 'sam-secret\n' | "$ESTD" user add "$DIR" sam --password-stdin --srp
 printf 'bob-pw\n' | "$ESTD" user add "$DIR" bob --password-stdin
 printf 'olga-secret\n' | "$ESTD" user add "$DIR" olga --password-stdin --srp

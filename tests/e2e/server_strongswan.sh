@@ -4,11 +4,8 @@
 # (re-enroll with the TLS client certificate).
 . "$E2E_LIB/server.sh"
 command -v pki >/dev/null || fail "strongSwan pki is not installed (scripts/deps installs it)"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-printf 'pki-pw\n' | "$ESTD" user add "$DIR" pkiuser --password-stdin
+estd_init pkiuser 'pki-pw'
 estd_start "$DIR"
-CA=$DIR/ca/ca.pem
 # pki appends the operation to the URL it is given.
 BASE="https://127.0.0.1:$PORT"
 

@@ -4,8 +4,7 @@
 # tls_ciphersuites and tls_groups change what is offered; a list that
 # matches nothing stops estd serve with a one-line error naming the key.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
+estd_init
 estd_start "$DIR"
 
 handshake() { # openssl s_client options... -> 0 when the handshake completes

@@ -5,9 +5,7 @@
 # tls_renew_days at start, and serves a certificate renewed by hand to new
 # connections without a restart.
 . "$E2E_LIB/server.sh"
-DIR=$T/estd
-"$ESTD" init "$DIR" >/dev/null
-CA=$DIR/ca/ca.pem
+estd_init
 TLS=$DIR/tls/server.pem
 
 # short_lived: a 2-day TLS certificate for the instance's own key.

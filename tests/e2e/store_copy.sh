@@ -8,10 +8,7 @@
 . "$E2E_LIB/common.sh"
 . "$E2E_LIB/pg.sh"
 pg_start
-DIR=$T/estd
-CA=$DIR/ca/ca.pem
-"$ESTD" init "$DIR" >/dev/null
-printf 'pw\n' | "$ESTD" user add "$DIR" dev --password-stdin
+estd_init dev 'pw'
 estd_start "$DIR"
 for n in 1 2 3; do enroll "dev$n" "/CN=device-$n/O=Example" dev pw; done
 estd_stop

@@ -4,6 +4,7 @@
 # with estd_start is stopped first), and helpers:
 #   fail MSG / pass MSG          report; fail exits 1 and shows estd's log tail
 #   free_port                    a 127.0.0.1 TCP port nobody listens on
+#   estd_init [USER PASSWORD]    `estd init` in DIR=$T/estd (CA: its root), one user
 #   estd_start DIR / estd_stop   run `estd serve DIR` on a free port: PORT, URL
 #   expect_status N CMD...       run CMD, demand exit status N; its stderr in $T/err
 #   one_line_error PATTERN       $T/err is exactly one line matching PATTERN (ERE)
@@ -35,6 +36,17 @@ pass() { echo "ok: $*"; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# estd_init [USER PASSWORD]: a fresh server directory DIR=$T/estd with its
+# CA root in CA and, when named, one user with that password (Basic).
+estd_init() {
+  DIR=$T/estd
+  CA=$DIR/ca/ca.pem
+  "$ESTD" init "$DIR" >/dev/null
+  if [ $# -gt 0 ]; then
+    printf '%s\n' "$2" | "$ESTD" user add "$DIR" "$1" --password-stdin
+  fi
 }
 
 # estd_start DIR: serve DIR on a free port; sets PORT, URL, ESTD_PID.
