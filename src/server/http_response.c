@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "request_head.h"
 #include "upstream_http.h"
 
 /* Retry-After beyond a day is treated as a day: a device is not told to
@@ -69,10 +70,7 @@ static est_status header_line(const char *line, size_t len, estd_http_response *
     name_len = (size_t)(colon - line);
     v = colon + 1;
     v_len = len - name_len - 1;
-    while (v_len > 0 && (*v == ' ' || *v == '\t'))
-        v++, v_len--;
-    while (v_len > 0 && (v[v_len - 1] == ' ' || v[v_len - 1] == '\t'))
-        v_len--;
+    estd_http_trim_ows(&v, &v_len);
 #define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(line, name, name_len) == 0)
     if (IS("Content-Length")) {
         if (f->has_length || !parse_decimal(v, v_len, (unsigned long long)SIZE_MAX / 2, &n))

@@ -62,6 +62,19 @@ static int is_value_char(unsigned char c)
     return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
 }
 
+void estd_http_trim_ows(const char **value, size_t *len)
+{
+    const char *v = *value;
+    size_t n = *len;
+
+    while (n > 0 && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    *value = v;
+    *len = n;
+}
+
 static int name_is(const char *name, size_t len, const char *want)
 {
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
@@ -188,10 +201,7 @@ static int header_line_check(const char *head, size_t off, size_t len, estd_head
             return refuse(why, 400, "malformed header name");
     v = colon + 1;
     v_len = len - name_len - 1;
-    while (v_len > 0 && (*v == ' ' || *v == '\t'))
-        v++, v_len--;
-    while (v_len > 0 && (v[v_len - 1] == ' ' || v[v_len - 1] == '\t'))
-        v_len--;
+    estd_http_trim_ows(&v, &v_len);
     if (name_is(line, name_len, "Content-Length")) {
         if (++seen->content_length > 1)
             return refuse(why, 400, "more than one Content-Length");

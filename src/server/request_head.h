@@ -30,6 +30,11 @@ typedef struct estd_head {
 int estd_head_check(const char *head, size_t len, uint64_t max_body, estd_head *out,
                     estd_head_refusal *why);
 
+/* Drops the optional white space (SP, HTAB) around a header field's value
+ * (RFC 7230 §3.2: OWS is not part of the value); used by the request head
+ * check and by the upstream response parser alike. */
+void estd_http_trim_ows(const char **value, size_t *len);
+
 /* The reason phrase for an HTTP status estd answers with. */
 const char *estd_http_reason_phrase(int status);
 
