@@ -18,37 +18,17 @@
 #include "ca_fixture.h"
 #include "unit_main.h"
 
-typedef struct rollover {
-    X509 *oldwithold, *newwithnew, *newwithold, *oldwithnew;
-    EVP_PKEY *old_key, *new_key;
-    est_ca *old_ca;
-} rollover;
+typedef ca_fixture_rollover rollover;
 
+/* One CA's rollover; the new root outlives the old one: it is the newest
+ * (§4.1.3). */
 static rollover *rollover_new(void)
 {
-    rollover *r = calloc(1, sizeof *r);
-    est_error err;
+    rollover *r = ca_fixture_rollover_new(EST_KEY_EC_P256, "CN=Rollover CA", 365,
+                                          EST_KEY_EC_P256, "CN=Rollover CA", 730);
 
-    r->old_ca = ca_fixture_root_ca(EST_KEY_EC_P256, "CN=Rollover CA", 365, &r->oldwithold,
-                                   &r->old_key);
-    r->new_key = ca_fixture_key(EST_KEY_EC_P256);
-    /* The new root outlives the old one: it is the newest (§4.1.3). */
-    if (est_ca_rollover(r->oldwithold, r->old_key, r->new_key, "CN=Rollover CA", 730,
-                        &r->newwithnew, &r->newwithold, &r->oldwithnew, &err) != EST_OK)
-        fail_msg("rollover: %s", err.message);
+    assert_non_null(r);
     return r;
-}
-
-static void rollover_free(rollover *r)
-{
-    X509_free(r->oldwithold);
-    X509_free(r->newwithnew);
-    X509_free(r->newwithold);
-    X509_free(r->oldwithnew);
-    EVP_PKEY_free(r->old_key);
-    EVP_PKEY_free(r->new_key);
-    est_ca_free(r->old_ca);
-    free(r);
 }
 
 /* A stack of the given certificates (borrowed), NULL-terminated list. */
@@ -90,48 +70,48 @@ static void expect_refused(STACK_OF(X509) *in, est_status code, const char *why)
 static void single_root_is_the_anchor(void **state)
 {
     rollover *r = rollover_new();
-    STACK_OF(X509) *in = stack_of(r->oldwithold, NULL);
+    STACK_OF(X509) *in = stack_of(r->old_root, NULL);
 
     (void)state;
-    expect_anchor(in, r->oldwithold, 1);
+    expect_anchor(in, r->old_root, 1);
     sk_X509_free(in);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 static void rollover_set_in_any_order(void **state)
 {
     rollover *r = rollover_new();
-    STACK_OF(X509) *a = stack_of(r->oldwithold, r->oldwithnew, r->newwithold, r->newwithnew, NULL);
-    STACK_OF(X509) *b = stack_of(r->newwithnew, r->newwithold, r->oldwithnew, r->oldwithold, NULL);
-    STACK_OF(X509) *c = stack_of(r->newwithold, r->oldwithold, r->newwithnew, r->oldwithnew, NULL);
+    STACK_OF(X509) *a = stack_of(r->old_root, r->old_with_new, r->new_with_old, r->new_root, NULL);
+    STACK_OF(X509) *b = stack_of(r->new_root, r->new_with_old, r->old_with_new, r->old_root, NULL);
+    STACK_OF(X509) *c = stack_of(r->new_with_old, r->old_root, r->new_root, r->old_with_new, NULL);
 
     (void)state;
-    expect_anchor(a, r->newwithnew, 4);
-    expect_anchor(b, r->newwithnew, 4);
-    expect_anchor(c, r->newwithnew, 4);
+    expect_anchor(a, r->new_root, 4);
+    expect_anchor(b, r->new_root, 4);
+    expect_anchor(c, r->new_root, 4);
     sk_X509_free(a);
     sk_X509_free(b);
     sk_X509_free(c);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 static void rollover_links_are_needed(void **state)
 {
     rollover *r = rollover_new();
-    STACK_OF(X509) *no_oldwithnew = stack_of(r->oldwithold, r->newwithold, r->newwithnew, NULL);
-    STACK_OF(X509) *roots_only = stack_of(r->oldwithold, r->newwithnew, NULL);
-    STACK_OF(X509) *new_side = stack_of(r->newwithnew, r->oldwithnew, NULL);
+    STACK_OF(X509) *no_oldwithnew = stack_of(r->old_root, r->new_with_old, r->new_root, NULL);
+    STACK_OF(X509) *roots_only = stack_of(r->old_root, r->new_root, NULL);
+    STACK_OF(X509) *new_side = stack_of(r->new_root, r->old_with_new, NULL);
 
     (void)state;
     /* NewWithOld is signed by the old key: without OldWithNew nothing
      * certifies that key under the new root. */
     expect_refused(no_oldwithnew, EST_E_TLS, "certificate 2");
     expect_refused(roots_only, EST_E_TLS, "no link certifies");
-    expect_anchor(new_side, r->newwithnew, 2);
+    expect_anchor(new_side, r->new_root, 2);
     sk_X509_free(no_oldwithnew);
     sk_X509_free(roots_only);
     sk_X509_free(new_side);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 static X509 *issued_by(est_ca *ca, const char *cn)
@@ -152,14 +132,14 @@ static void strangers_are_refused(void **state)
     X509 *other_root = NULL;
     est_ca *other = ca_fixture_root_ca(EST_KEY_EC_P256, "CN=Other", 30, &other_root, NULL);
     X509 *stranger = issued_by(other, "CN=stranger"), *ours = issued_by(r->old_ca, "CN=ours");
-    STACK_OF(X509) *with_stranger = stack_of(r->oldwithold, stranger, NULL);
-    STACK_OF(X509) *with_ours = stack_of(ours, r->oldwithold, NULL);
+    STACK_OF(X509) *with_stranger = stack_of(r->old_root, stranger, NULL);
+    STACK_OF(X509) *with_ours = stack_of(ours, r->old_root, NULL);
     STACK_OF(X509) *no_root = stack_of(ours, stranger, NULL);
     STACK_OF(X509) *empty = sk_X509_new_null();
 
     (void)state;
     expect_refused(with_stranger, EST_E_TLS, "certificate 2 (/CN=stranger)");
-    expect_anchor(with_ours, r->oldwithold, 2);
+    expect_anchor(with_ours, r->old_root, 2);
     expect_refused(no_root, EST_E_PROTOCOL, "no self-signed");
     expect_refused(empty, EST_E_PROTOCOL, "no self-signed");
     expect_refused(NULL, EST_E_PROTOCOL, "no self-signed");
@@ -171,7 +151,7 @@ static void strangers_are_refused(void **state)
     X509_free(ours);
     X509_free(other_root);
     est_ca_free(other);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 static void sha256_hex(X509 *cert, char *hex, int colons, int upper)
@@ -193,18 +173,18 @@ static void fingerprint_check_forms(void **state)
     est_error err;
 
     (void)state;
-    sha256_hex(r->oldwithold, hex, 0, 0);
+    sha256_hex(r->old_root, hex, 0, 0);
     snprintf(text, sizeof text, "sha256:%s", hex);
-    assert_int_equal(est_fingerprint_check(r->oldwithold, text, &err), EST_OK);
+    assert_int_equal(est_fingerprint_check(r->old_root, text, &err), EST_OK);
     assert_int_equal(est_fingerprint_check(NULL, text, &err), EST_OK);
-    sha256_hex(r->oldwithold, hex, 1, 1);
+    sha256_hex(r->old_root, hex, 1, 1);
     snprintf(text, sizeof text, "SHA256:%s", hex);
-    assert_int_equal(est_fingerprint_check(r->oldwithold, text, &err), EST_OK);
+    assert_int_equal(est_fingerprint_check(r->old_root, text, &err), EST_OK);
     /* The right text for another certificate: a mismatch, not a format error. */
-    assert_int_equal(est_fingerprint_check(r->newwithnew, text, &err), EST_E_AUTH);
+    assert_int_equal(est_fingerprint_check(r->new_root, text, &err), EST_E_AUTH);
     text[strlen(text) - 1] = text[strlen(text) - 1] == '0' ? '1' : '0';
-    assert_int_equal(est_fingerprint_check(r->oldwithold, text, &err), EST_E_AUTH);
-    rollover_free(r);
+    assert_int_equal(est_fingerprint_check(r->old_root, text, &err), EST_E_AUTH);
+    ca_fixture_rollover_free(r);
 }
 
 static void fingerprint_malformed(void **state)
@@ -241,16 +221,16 @@ static void fingerprint_text_format(void **state)
     est_error err;
 
     (void)state;
-    assert_int_equal(est_fingerprint_text(r->oldwithold, EVP_sha256(), text, sizeof text, &err),
+    assert_int_equal(est_fingerprint_text(r->old_root, EVP_sha256(), text, sizeof text, &err),
                      EST_OK);
-    sha256_hex(r->oldwithold, hex, 1, 1);
+    sha256_hex(r->old_root, hex, 1, 1);
     assert_string_equal(text, hex);
     assert_int_equal(strlen(text), 32 * 3 - 1);
     /* 32 bytes need 96 characters with the NUL. */
-    assert_int_equal(est_fingerprint_text(r->oldwithold, EVP_sha256(), text, 96, &err), EST_OK);
-    assert_int_equal(est_fingerprint_text(r->oldwithold, EVP_sha256(), text, 95, &err),
+    assert_int_equal(est_fingerprint_text(r->old_root, EVP_sha256(), text, 96, &err), EST_OK);
+    assert_int_equal(est_fingerprint_text(r->old_root, EVP_sha256(), text, 95, &err),
                      EST_E_TOO_LARGE);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 /* client_decode_certs on a hand-made response. */
@@ -280,7 +260,7 @@ static est_status decode(const char *type, const void *body, size_t len, int *co
 static void decodes_every_wire_form(void **state)
 {
     rollover *r = rollover_new();
-    STACK_OF(X509) *two = stack_of(r->newwithnew, r->oldwithnew, NULL);
+    STACK_OF(X509) *two = stack_of(r->new_root, r->old_with_new, NULL);
     uint8_t *der = NULL;
     size_t der_len = 0, b64_len = 0, pem_len = 0;
     char *b64 = NULL, *pem = NULL;
@@ -305,13 +285,13 @@ static void decodes_every_wire_form(void **state)
     est_free(b64);
     est_free(pem);
     sk_X509_free(two);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 static void malformed_responses_refused(void **state)
 {
     rollover *r = rollover_new();
-    STACK_OF(X509) *one = stack_of(r->oldwithold, NULL);
+    STACK_OF(X509) *one = stack_of(r->old_root, NULL);
     uint8_t *der = NULL;
     size_t der_len = 0;
     int n = 0;
@@ -330,7 +310,7 @@ static void malformed_responses_refused(void **state)
     /* A certificate where a certs-only response belongs. */
     {
         unsigned char *cert_der = NULL;
-        int len = i2d_X509(r->oldwithold, &cert_der);
+        int len = i2d_X509(r->old_root, &cert_der);
         assert_true(len > 0);
         assert_int_not_equal(decode("application/pkcs7-mime", cert_der, (size_t)len, &n, &err),
                              EST_OK);
@@ -338,7 +318,7 @@ static void malformed_responses_refused(void **state)
     }
     est_free(der);
     sk_X509_free(one);
-    rollover_free(r);
+    ca_fixture_rollover_free(r);
 }
 
 UNIT_MAIN(

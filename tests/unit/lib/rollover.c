@@ -22,39 +22,19 @@
 #include "ca_fixture.h"
 #include "unit_main.h"
 
-typedef struct {
-    X509 *old_root, *nwn, *nwo, *own;
-    EVP_PKEY *old_key, *new_key;
-} fixture;
+typedef ca_fixture_rollover fixture;
 
+/* The old root (P-256, "CN=Root G1,O=Example") and its rollover to a P-384
+ * key under new_dn. */
 static fixture *make(unsigned old_days, unsigned new_days, const char *new_dn)
 {
-    fixture *f = calloc(1, sizeof *f);
-    est_error err;
+    fixture *f = ca_fixture_rollover_new(EST_KEY_EC_P256, "CN=Root G1,O=Example", old_days,
+                                         EST_KEY_EC_P384, new_dn, new_days);
 
-    f->old_key = ca_fixture_key(EST_KEY_EC_P256);
-    f->new_key = ca_fixture_key(EST_KEY_EC_P384);
-    assert_int_equal(est_ca_make_root(f->old_key, "CN=Root G1,O=Example", old_days, &f->old_root,
-                                      &err),
-                     EST_OK);
-    if (est_ca_rollover(f->old_root, f->old_key, f->new_key, new_dn, new_days, &f->nwn, &f->nwo,
-                        &f->own, &err) != EST_OK)
-        fail_msg("rollover: %s", err.message);
+    assert_non_null(f);
     return f;
 }
 
-static void destroy(fixture *f)
-{
-    X509_free(f->old_root);
-    X509_free(f->nwn);
-    X509_free(f->nwo);
-    X509_free(f->own);
-    EVP_PKEY_free(f->old_key);
-    EVP_PKEY_free(f->new_key);
-    free(f);
-}
-
-/* A leaf issued by the CA made of cert + key. */
 static X509 *leaf_from(X509 *ca_cert, EVP_PKEY *ca_key)
 {
     est_ca *ca = est_ca_new(ca_cert, NULL, NULL, est_signer_new_key(ca_key));
@@ -95,40 +75,56 @@ static void the_four_certificates_have_the_right_names_and_keys(void **state)
 
     assert_int_equal(est_name_parse("CN=Root G2,O=Example", &new_name, NULL), EST_OK);
     /* NewWithNew: self-signed new root. */
-    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwn), new_name), 0);
-    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->nwn), new_name), 0);
-    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->nwn), f->new_key), 1);
-    assert_int_equal(X509_verify(f->nwn, f->new_key), 1);
-    assert_int_equal(X509_get_signature_nid(f->nwn), NID_ecdsa_with_SHA384);
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->new_root), new_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->new_root), new_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->new_root), f->new_key), 1);
+    assert_int_equal(X509_verify(f->new_root, f->new_key), 1);
+    assert_int_equal(X509_get_signature_nid(f->new_root), NID_ecdsa_with_SHA384);
     /* NewWithOld: new subject and key, old issuer, old signature. */
-    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwo), new_name), 0);
-    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->nwo), old_name), 0);
-    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->nwo), f->new_key), 1);
-    assert_int_equal(X509_verify(f->nwo, f->old_key), 1);
-    assert_int_equal(X509_get_signature_nid(f->nwo), NID_ecdsa_with_SHA256);
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->new_with_old), new_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->new_with_old), old_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->new_with_old), f->new_key), 1);
+    assert_int_equal(X509_verify(f->new_with_old, f->old_key), 1);
+    assert_int_equal(X509_get_signature_nid(f->new_with_old), NID_ecdsa_with_SHA256);
     /* OldWithNew: old subject and key, new issuer, new signature. */
-    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->own), old_name), 0);
-    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->own), new_name), 0);
-    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->own), f->old_key), 1);
-    assert_int_equal(X509_verify(f->own, f->new_key), 1);
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->old_with_new), old_name), 0);
+    assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(f->old_with_new), new_name), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(f->old_with_new), f->old_key), 1);
+    assert_int_equal(X509_verify(f->old_with_new, f->new_key), 1);
     /* Key identifiers tie the links to the roots. */
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->nwo),
-                                           X509_get0_subject_key_id(f->nwn)),
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->new_with_old),
+                                           X509_get0_subject_key_id(f->new_root)),
                      0);
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->nwo),
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->new_with_old),
                                            X509_get0_subject_key_id(f->old_root)),
                      0);
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->own),
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(f->old_with_new),
                                            X509_get0_subject_key_id(f->old_root)),
                      0);
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->own),
-                                           X509_get0_subject_key_id(f->nwn)),
+    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(f->old_with_new),
+                                           X509_get0_subject_key_id(f->new_root)),
                      0);
-    is_ca(f->nwn);
-    is_ca(f->nwo);
-    is_ca(f->own);
+    is_ca(f->new_root);
+    is_ca(f->new_with_old);
+    is_ca(f->old_with_new);
     X509_NAME_free(new_name);
-    destroy(f);
+    ca_fixture_rollover_free(f);
+}
+
+/* Trusting only `trusted`: `link` verifies, and through it a leaf that
+ * `issuer` (with `key`) signs; without the link, neither that leaf nor
+ * `issuer` itself does. */
+static void reaches_only_through(X509 *trusted, X509 *link, X509 *issuer, EVP_PKEY *key)
+{
+    X509 *leaf = leaf_from(issuer, key);
+    STACK_OF(X509) *links = list_of(link);
+
+    assert_int_equal(ca_fixture_verify(trusted, NULL, link, NULL), X509_V_OK);
+    assert_int_equal(ca_fixture_verify(trusted, links, leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(trusted, NULL, leaf, NULL), X509_V_OK);
+    assert_int_not_equal(ca_fixture_verify(trusted, NULL, issuer, NULL), X509_V_OK);
+    sk_X509_free(links);
+    X509_free(leaf);
 }
 
 /* Trusting only the old root: NewWithOld verifies, and through it what
@@ -136,17 +132,10 @@ static void the_four_certificates_have_the_right_names_and_keys(void **state)
 static void old_root_reaches_new_key_through_new_with_old(void **state)
 {
     fixture *f = make(3650, 3650, "CN=Root G2,O=Example");
-    X509 *new_leaf = leaf_from(f->nwn, f->new_key);
-    STACK_OF(X509) *links = list_of(f->nwo);
     (void)state;
 
-    assert_int_equal(ca_fixture_verify(f->old_root, NULL, f->nwo, NULL), X509_V_OK);
-    assert_int_equal(ca_fixture_verify(f->old_root, links, new_leaf, NULL), X509_V_OK);
-    assert_int_not_equal(ca_fixture_verify(f->old_root, NULL, new_leaf, NULL), X509_V_OK);
-    assert_int_not_equal(ca_fixture_verify(f->old_root, NULL, f->nwn, NULL), X509_V_OK);
-    sk_X509_free(links);
-    X509_free(new_leaf);
-    destroy(f);
+    reaches_only_through(f->old_root, f->new_with_old, f->new_root, f->new_key);
+    ca_fixture_rollover_free(f);
 }
 
 /* Trusting only the new root: OldWithNew verifies, and through it what
@@ -154,17 +143,10 @@ static void old_root_reaches_new_key_through_new_with_old(void **state)
 static void new_root_reaches_old_key_through_old_with_new(void **state)
 {
     fixture *f = make(3650, 3650, "CN=Root G2,O=Example");
-    X509 *old_leaf = leaf_from(f->old_root, f->old_key);
-    STACK_OF(X509) *links = list_of(f->own);
     (void)state;
 
-    assert_int_equal(ca_fixture_verify(f->nwn, NULL, f->own, NULL), X509_V_OK);
-    assert_int_equal(ca_fixture_verify(f->nwn, links, old_leaf, NULL), X509_V_OK);
-    assert_int_not_equal(ca_fixture_verify(f->nwn, NULL, old_leaf, NULL), X509_V_OK);
-    assert_int_not_equal(ca_fixture_verify(f->nwn, NULL, f->old_root, NULL), X509_V_OK);
-    sk_X509_free(links);
-    X509_free(old_leaf);
-    destroy(f);
+    reaches_only_through(f->new_root, f->old_with_new, f->old_root, f->old_key);
+    ca_fixture_rollover_free(f);
 }
 
 /* The same subject for both generations: key identifiers keep the chains
@@ -172,20 +154,20 @@ static void new_root_reaches_old_key_through_old_with_new(void **state)
 static void same_subject_rollover_still_chains(void **state)
 {
     fixture *f = make(3650, 3650, NULL);
-    X509 *new_leaf = leaf_from(f->nwn, f->new_key), *old_leaf = leaf_from(f->old_root, f->old_key);
-    STACK_OF(X509) *to_new = list_of(f->nwo), *to_old = list_of(f->own);
+    X509 *new_leaf = leaf_from(f->new_root, f->new_key), *old_leaf = leaf_from(f->old_root, f->old_key);
+    STACK_OF(X509) *to_new = list_of(f->new_with_old), *to_old = list_of(f->old_with_new);
     (void)state;
 
-    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->nwn),
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(f->new_root),
                                    X509_get_subject_name(f->old_root)),
                      0);
     assert_int_equal(ca_fixture_verify(f->old_root, to_new, new_leaf, NULL), X509_V_OK);
-    assert_int_equal(ca_fixture_verify(f->nwn, to_old, old_leaf, NULL), X509_V_OK);
+    assert_int_equal(ca_fixture_verify(f->new_root, to_old, old_leaf, NULL), X509_V_OK);
     sk_X509_free(to_new);
     sk_X509_free(to_old);
     X509_free(new_leaf);
     X509_free(old_leaf);
-    destroy(f);
+    ca_fixture_rollover_free(f);
 }
 
 static time_t not_after(X509 *cert)
@@ -209,14 +191,14 @@ static void links_never_outlive_their_signer(void **state)
     fixture *short_new = make(3650, 30, "CN=Root G2");
     (void)state;
 
-    assert_int_equal(not_after(short_old->nwo), not_after(short_old->old_root));
-    assert_true(not_after(short_old->nwn) > not_after(short_old->old_root));
-    assert_int_equal(not_after(short_new->own), not_after(short_new->nwn));
-    assert_int_equal(not_after(short_new->nwo), not_after(short_new->nwn));
-    assert_true(not_before(short_new->own) >= not_before(short_new->nwn));
-    assert_true(not_before(short_new->nwo) >= not_before(short_new->old_root));
-    destroy(short_old);
-    destroy(short_new);
+    assert_int_equal(not_after(short_old->new_with_old), not_after(short_old->old_root));
+    assert_true(not_after(short_old->new_root) > not_after(short_old->old_root));
+    assert_int_equal(not_after(short_new->old_with_new), not_after(short_new->new_root));
+    assert_int_equal(not_after(short_new->new_with_old), not_after(short_new->new_root));
+    assert_true(not_before(short_new->old_with_new) >= not_before(short_new->new_root));
+    assert_true(not_before(short_new->new_with_old) >= not_before(short_new->old_root));
+    ca_fixture_rollover_free(short_old);
+    ca_fixture_rollover_free(short_new);
 }
 
 static void rollover_refuses_bad_input(void **state)

@@ -21,35 +21,41 @@ static est_status parse(const char *path, est_route *r)
     return rc;
 }
 
-static void draft_spellings_select_draft_dialect(void **state)
+typedef struct spelling {
+    const char *seg;
+    est_operation op;
+} spelling;
+
+/* Each /.well-known/est/SEG parses to its operation in dialect d, no label. */
+static void spellings_parse(const spelling *cases, size_t n, est_dialect d)
 {
-    static const struct {
-        const char *seg;
-        est_operation op;
-    } cases[] = {
-        {"CACerts", EST_OP_CACERTS},         {"simpleEnroll", EST_OP_SIMPLEENROLL},
-        {"simpleReEnroll", EST_OP_SIMPLEREENROLL}, {"fullCMC", EST_OP_FULLCMC},
-        {"serverKeyGen", EST_OP_SERVERKEYGEN}, {"CSRAttrs", EST_OP_CSRATTRS},
-    };
-    (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < n; i++) {
         char path[128];
         est_route r;
         snprintf(path, sizeof path, "/.well-known/est/%s", cases[i].seg);
         assert_int_equal(parse(path, &r), EST_OK);
         assert_int_equal(r.op, cases[i].op);
-        assert_int_equal(r.dialect, EST_DIALECT_DRAFT);
+        assert_int_equal(r.dialect, d);
         assert_string_equal(r.label, "");
-        assert_string_equal(est_operation_path(cases[i].op, EST_DIALECT_DRAFT), cases[i].seg);
     }
+}
+
+static void draft_spellings_select_draft_dialect(void **state)
+{
+    static const spelling cases[] = {
+        {"CACerts", EST_OP_CACERTS},         {"simpleEnroll", EST_OP_SIMPLEENROLL},
+        {"simpleReEnroll", EST_OP_SIMPLEREENROLL}, {"fullCMC", EST_OP_FULLCMC},
+        {"serverKeyGen", EST_OP_SERVERKEYGEN}, {"CSRAttrs", EST_OP_CSRATTRS},
+    };
+    (void)state;
+    spellings_parse(cases, sizeof cases / sizeof cases[0], EST_DIALECT_DRAFT);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_string_equal(est_operation_path(cases[i].op, EST_DIALECT_DRAFT), cases[i].seg);
 }
 
 static void other_spellings_select_rfc_dialect(void **state)
 {
-    static const struct {
-        const char *seg;
-        est_operation op;
-    } cases[] = {
+    static const spelling cases[] = {
         {"cacerts", EST_OP_CACERTS},     {"CACERTS", EST_OP_CACERTS},
         {"cACerts", EST_OP_CACERTS},     {"simpleenroll", EST_OP_SIMPLEENROLL},
         {"SimpleEnroll", EST_OP_SIMPLEENROLL}, {"simplereenroll", EST_OP_SIMPLEREENROLL},
@@ -57,14 +63,7 @@ static void other_spellings_select_rfc_dialect(void **state)
         {"csrattrs", EST_OP_CSRATTRS},   {"CsrAttrs", EST_OP_CSRATTRS},
     };
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char path[128];
-        est_route r;
-        snprintf(path, sizeof path, "/.well-known/est/%s", cases[i].seg);
-        assert_int_equal(parse(path, &r), EST_OK);
-        assert_int_equal(r.op, cases[i].op);
-        assert_int_equal(r.dialect, EST_DIALECT_RFC7030);
-    }
+    spellings_parse(cases, sizeof cases / sizeof cases[0], EST_DIALECT_RFC7030);
     assert_string_equal(est_operation_path(EST_OP_SIMPLEENROLL, EST_DIALECT_RFC7030),
                         "simpleenroll");
     assert_null(est_operation_path(EST_OP_COUNT, EST_DIALECT_RFC7030));

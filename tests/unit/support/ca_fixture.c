@@ -1,8 +1,10 @@
 /* Test fixtures for the CA unit tests: see ca_fixture.h. */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/x509v3.h>
 #include "ca_fixture.h"
 #include "estkit/name.h"
+#include "estkit/rollover.h"
 
 EVP_PKEY *ca_fixture_key(est_key_type type)
 {
@@ -103,6 +105,39 @@ out:
     X509_free(cert);
     EVP_PKEY_free(k);
     return ca;
+}
+
+ca_fixture_rollover *ca_fixture_rollover_new(est_key_type old_type, const char *old_dn,
+                                             unsigned old_days, est_key_type new_type,
+                                             const char *new_dn, unsigned new_days)
+{
+    ca_fixture_rollover *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        return NULL;
+    r->old_ca = ca_fixture_root_ca(old_type, old_dn, old_days, &r->old_root, &r->old_key);
+    r->new_key = ca_fixture_key(new_type);
+    if (r->old_ca == NULL || r->new_key == NULL ||
+        est_ca_rollover(r->old_root, r->old_key, r->new_key, new_dn, new_days, &r->new_root,
+                        &r->new_with_old, &r->old_with_new, NULL) != EST_OK) {
+        ca_fixture_rollover_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void ca_fixture_rollover_free(ca_fixture_rollover *r)
+{
+    if (r == NULL)
+        return;
+    X509_free(r->old_root);
+    X509_free(r->new_root);
+    X509_free(r->new_with_old);
+    X509_free(r->old_with_new);
+    EVP_PKEY_free(r->old_key);
+    EVP_PKEY_free(r->new_key);
+    est_ca_free(r->old_ca);
+    free(r);
 }
 
 int ca_fixture_verify(X509 *trusted, STACK_OF(X509) *untrusted, X509 *target, X509_CRL *crl)

@@ -19,6 +19,20 @@ unsigned char *ca_fixture_csr_der(X509_REQ *req, size_t *len);
  * references when non-NULL. */
 est_ca *ca_fixture_root_ca(est_key_type type, const char *dn, unsigned days, X509 **root,
                            EVP_PKEY **key);
+/* A root key rollover (RFC 4210 §4.4) made by est_ca_rollover: the old
+ * root (and a CA issuing under it), the new key, and the three links. */
+typedef struct ca_fixture_rollover {
+    est_ca *old_ca;
+    X509 *old_root, *new_root, *new_with_old, *old_with_new;
+    EVP_PKEY *old_key, *new_key;
+} ca_fixture_rollover;
+
+/* The old root: an old_type key, old_dn, old_days; the new root: a
+ * new_type key, new_dn (NULL: the old root's subject), new_days. */
+ca_fixture_rollover *ca_fixture_rollover_new(est_key_type old_type, const char *old_dn,
+                                             unsigned old_days, est_key_type new_type,
+                                             const char *new_dn, unsigned new_days);
+void ca_fixture_rollover_free(ca_fixture_rollover *r);
 /* X509_verify_cert(target) with trusted as the only trust anchor (NULL:
  * none) and untrusted as candidate intermediates; X509_V_OK or the error.
  * crl non-NULL turns on CRL checking for the leaf. */
