@@ -141,16 +141,22 @@ static void certs_write_refuses_empty_list(void **state)
     sk_X509_free(none);
 }
 
-static char *cert_pem(X509 *cert)
+/* A fresh root certificate named dn, as PEM text (malloc'd). */
+static char *root_pem(const char *dn)
 {
+    X509 *root = NULL;
+    est_ca *ca = ca_fixture_root_ca(EST_KEY_EC_P256, dn, 30, &root, NULL);
     BIO *bio = BIO_new(BIO_s_mem());
     char *p = NULL, *copy;
     long n;
 
-    assert_int_equal(PEM_write_bio_X509(bio, cert), 1);
+    assert_non_null(ca);
+    assert_int_equal(PEM_write_bio_X509(bio, root), 1);
     n = BIO_get_mem_data(bio, &p);
     copy = strndup(p, (size_t)n);
     BIO_free(bio);
+    X509_free(root);
+    est_ca_free(ca);
     return copy;
 }
 
@@ -158,10 +164,8 @@ static void certs_read_rejects_empty_garbage_and_damage(void **state)
 {
     tmp_dir *t = *state;
     const char *path = in_dir(t, "bad.pem");
-    X509 *root = NULL;
-    est_ca *ca = ca_fixture_root_ca(EST_KEY_EC_P256, "CN=damage", 30, &root, NULL);
     STACK_OF(X509) *in = NULL;
-    char *pem = cert_pem(root), *two;
+    char *pem = root_pem("CN=damage"), *two;
     size_t len = strlen(pem);
     est_error err;
 
@@ -183,18 +187,14 @@ static void certs_read_rejects_empty_garbage_and_damage(void **state)
     assert_int_equal(est_certs_read_file(path, &in, &err), EST_E_INPUT);
     free(two);
     free(pem);
-    X509_free(root);
-    est_ca_free(ca);
 }
 
 static void certs_count_and_size_limits(void **state)
 {
     tmp_dir *t = *state;
     const char *path = in_dir(t, "many.pem");
-    X509 *root = NULL;
-    est_ca *ca = ca_fixture_root_ca(EST_KEY_EC_P256, "CN=many", 30, &root, NULL);
     STACK_OF(X509) *in = NULL;
-    char *pem = cert_pem(root), *all;
+    char *pem = root_pem("CN=many"), *all;
     size_t len = strlen(pem);
     est_error err;
 
@@ -218,8 +218,6 @@ static void certs_count_and_size_limits(void **state)
     assert_int_equal(est_certs_read_file(path, &in, &err), EST_E_TOO_LARGE);
     free(all);
     free(pem);
-    X509_free(root);
-    est_ca_free(ca);
 }
 
 UNIT_MAIN(
