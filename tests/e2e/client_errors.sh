@@ -31,11 +31,8 @@ PORT2=$(free_port)
 "$ESTD" serve "$DIR2" --listen "127.0.0.1:$PORT2" 2>>"$T/estd2.log" &
 ESTD2_PID=$!
 trap 'kill $ESTD2_PID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null --cacert "$DIR2/ca/ca.pem" --resolve "localhost:$PORT2:127.0.0.1" \
-    "https://localhost:$PORT2/.well-known/est/cacerts" && break
-  sleep 0.1
-done
+wait_for curl -s -o /dev/null --cacert "$DIR2/ca/ca.pem" --resolve "localhost:$PORT2:127.0.0.1" \
+  "https://localhost:$PORT2/.well-known/est/cacerts" || fail "second estd did not start"
 run_est mismatch cacerts --server "https://127.0.0.1:$PORT2" --trust "$DIR2/ca/ca.pem" -o "$T/out.pem"
 expect_err mismatch 1 "127.0.0.1:$PORT2: server certificate does not match host 127.0.0.1"
 run_est mismatch3 cacerts --server "https://127.0.0.1:$PORT2" --third-party-trust "$DIR2/ca/ca.pem" \
@@ -116,10 +113,8 @@ srv.serve_forever()
 EOF
 FAKE_PID=$!
 trap 'kill $FAKE_PID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null --cacert "$CA" "https://127.0.0.1:$FAKE_PORT/.well-known/est/html/cacerts" && break
-  sleep 0.1
-done
+wait_for curl -s -o /dev/null --cacert "$CA" "https://127.0.0.1:$FAKE_PORT/.well-known/est/html/cacerts" ||
+  fail "fake server did not start"
 FAKE=https://127.0.0.1:$FAKE_PORT/.well-known/est
 run_est garbage cacerts --server "$FAKE/garbage" --trust "$CA" -o "$T/out.pem"
 expect_err garbage 1 "127.0.0.1:$FAKE_PORT: malformed certs-only response"

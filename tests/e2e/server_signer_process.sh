@@ -111,8 +111,7 @@ pass "a request that meets a dead signer gets 503 + Retry-After: 5; the next one
 # --- SIGHUP: a new signer opens the keys as they are now; the old one goes ------------
 OLD=$(signer_pid)
 kill -HUP "$ESTD_PID"
-for _ in $(seq 1 100); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
-grep -q 'reload: done' "$T/estd.log" || fail "reload did not finish: $(tail -3 "$T/estd.log")"
+wait_for grep -q 'reload: done' "$T/estd.log" || fail "reload did not finish: $(tail -3 "$T/estd.log")"
 [ "$(post h1)" = 200 ] || fail "enroll after reload"
 for _ in $(seq 1 50); do dead "$OLD" && break; sleep 0.1; done
 dead "$OLD" || fail "the old signer outlived the reload"

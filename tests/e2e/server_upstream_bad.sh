@@ -75,10 +75,8 @@ UP_PORT=$(free_port)
 python3 "$T/bad_upstream.py" "$T" "$UP_PORT" 2>"$T/py.log" &
 PY_PID=$!
 trap 'kill "$PY_PID" 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null --cacert "$T/upca.pem" "https://127.0.0.1:$UP_PORT/x" && break
-  sleep 0.1
-done
+wait_for curl -s -o /dev/null --cacert "$T/upca.pem" "https://127.0.0.1:$UP_PORT/x" ||
+  fail "bad upstream did not start"
 
 DIR=$T/ra
 "$ESTD" init "$DIR" >/dev/null

@@ -23,11 +23,8 @@ up_start() {
   UP_PORT=${UP_PORT:-$(free_port)}
   "$ESTD" serve "$UP" --listen "127.0.0.1:$UP_PORT" 2>>"$T/upstream.log" &
   UP_PID=$!
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null --cacert "$UP/ca/ca.pem" "https://127.0.0.1:$UP_PORT/.well-known/est/cacerts" && return 0
-    sleep 0.1
-  done
-  fail "upstream estd did not start"
+  wait_for curl -s -o /dev/null --cacert "$UP/ca/ca.pem" "https://127.0.0.1:$UP_PORT/.well-known/est/cacerts" ||
+    fail "upstream estd did not start"
 }
 up_stop() { kill -TERM "$UP_PID"; wait "$UP_PID" || fail "upstream exited $?"; UP_PID=; }
 trap '[ -z "$UP_PID" ] || kill -TERM "$UP_PID" 2>/dev/null; cleanup' EXIT
@@ -142,8 +139,7 @@ pass "strongSwan pki --est enroll and re-enroll through the RA"
 
 # --- SIGHUP reload keeps the RA working (the refresher follows the new instance) ---
 kill -HUP "$ESTD_PID"
-for _ in $(seq 1 100); do grep -q 'reload: done' "$T/estd.log" && break; sleep 0.1; done
-grep -q 'reload: done' "$T/estd.log" || fail "RA did not reload"
+wait_for grep -q 'reload: done' "$T/estd.log" || fail "RA did not reload"
 curl -sf --cacert "$TLS_CA" "$URL/cacerts" -o "$T/ra-cacerts-r.p7" || fail "RA /cacerts after reload"
 cmp -s "$T/ra-cacerts.p7" "$T/ra-cacerts-r.p7" || fail "/cacerts changed across the reload"
 cache_rewritten || fail "/cacerts no longer refreshed after the reload"

@@ -6,6 +6,7 @@
 #   free_port                    a 127.0.0.1 TCP port nobody listens on
 #   estd_init [USER PASSWORD]    `estd init` in DIR=$T/estd (CA: its root), one user
 #   estd_start DIR / estd_stop   run `estd serve DIR` on a free port: PORT, URL
+#   wait_for CMD...              retry CMD every 0.1 s until it succeeds (1 after 10 s)
 #   expect_status N CMD...       run CMD, demand exit status N; its stderr in $T/err
 #   one_line_error PATTERN       $T/err is exactly one line matching PATTERN (ERE)
 #   new_csr NAME SUBJECT [ARGS]  $T/NAME.key + $T/NAME.der (DER CSR), P-256
@@ -68,6 +69,16 @@ estd_stop() {
   kill -TERM "$ESTD_PID"
   wait "$ESTD_PID" || fail "estd exited with status $? after SIGTERM"
   ESTD_PID=
+}
+
+# wait_for CMD...: run CMD (quietly) every 0.1 s until it succeeds; status 1
+# when it has not after 100 tries.
+wait_for() {
+  for _ in $(seq 1 100); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 # expect_status N CMD...: CMD must exit with status N; stdout -> $T/out, stderr -> $T/err.
