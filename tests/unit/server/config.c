@@ -64,6 +64,23 @@ static void fails(estd_config *cfg, const char *text, const char *prefix)
         fail_msg("'%s': message '%s' does not start with '%s'", text, err.message, prefix);
 }
 
+/* A bounded number: key in [section] takes min and max and refuses one
+ * past each (for min 0, "-1": not a number), naming line 2. */
+static void bounded(estd_config *cfg, const char *section, const char *key, long long min,
+                    long long max)
+{
+    const long long values[] = {min, max, min - 1, max + 1};
+    char text[160];
+
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(text, sizeof text, "[%s]\n%s = %lld\n", section, key, values[i]);
+        if (i < 2)
+            parses(cfg, text);
+        else
+            fails(cfg, text, "estd.conf:2:");
+    }
+}
+
 static void defaults_are_the_documented_ones(void **state)
 {
     estd_config *cfg = *state;
@@ -152,18 +169,12 @@ static void front_door_keys(void **state)
     assert_string_equal(cfg->tls_ciphers, ESTD_TLS_CIPHERS_DEFAULT);
     parses(cfg, "[server]\nmax_connections_per_address = 1\n");
     assert_int_equal(cfg->max_connections_per_address, 1);
-    parses(cfg, "[server]\nmax_connections_per_address = 1000000\n");
+    bounded(cfg, "server", "max_connections_per_address", 1, 1000000);
     fails(cfg, "[server]\nmax_connections_per_address = 0\n", "estd.conf:2: '0' is not a whole number from 1");
-    fails(cfg, "[server]\nmax_connections_per_address = 1000001\n", "estd.conf:2:");
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
-        snprintf(text, sizeof text, "[server]\n%s = 3600\n", uints[i]);
-        parses(cfg, text);
-        snprintf(text, sizeof text, "[server]\n%s = 1\n", uints[i]);
-        parses(cfg, text);
+        bounded(cfg, "server", uints[i], 1, 3600);
         snprintf(text, sizeof text, "[server]\n%s = 0\n", uints[i]);
         fails(cfg, text, "estd.conf:2: '0' is not a whole number from 1 to 3600");
-        snprintf(text, sizeof text, "[server]\n%s = 3601\n", uints[i]);
-        fails(cfg, text, "estd.conf:2:");
     }
     parses(cfg, "[server]\nhandshake_timeout_seconds = 7\n");
     assert_int_equal(cfg->handshake_timeout_seconds, 7);
@@ -197,23 +208,18 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     parses(cfg, "[server]\ntimeout_seconds = 3600\nnonce_lifetime_seconds = 10\n");
     assert_int_equal(cfg->timeout_seconds, 3600);
     assert_int_equal(cfg->nonce_lifetime_seconds, 10);
-    fails(cfg, "[server]\ntimeout_seconds = 0\n", "estd.conf:2:");
-    fails(cfg, "[server]\ntimeout_seconds = 3601\n", "estd.conf:2:");
-    fails(cfg, "[server]\nnonce_lifetime_seconds = 9\n", "estd.conf:2:");
-    fails(cfg, "[server]\nnonce_lifetime_seconds = 86401\n", "estd.conf:2:");
+    bounded(cfg, "server", "timeout_seconds", 1, 3600);
+    bounded(cfg, "server", "nonce_lifetime_seconds", 10, 86400);
     parses(cfg, "[server]\nstore_connections = 256\nstore_wait_seconds = 300\n");
     assert_int_equal(cfg->store_connections, 256);
     assert_int_equal(cfg->store_wait_seconds, 300);
     parses(cfg, "[server]\nstore_connections = 1\nstore_wait_seconds = 1\n");
-    fails(cfg, "[server]\nstore_connections = 257\n", "estd.conf:2:");
-    fails(cfg, "[server]\nstore_connections = 0\n", "estd.conf:2:");
-    fails(cfg, "[server]\nstore_wait_seconds = 301\n", "estd.conf:2:");
-    fails(cfg, "[server]\nstore_wait_seconds = 0\n", "estd.conf:2:");
+    bounded(cfg, "server", "store_connections", 1, 256);
+    bounded(cfg, "server", "store_wait_seconds", 1, 300);
     parses(cfg, "[ca]\nvalidity_days = 36500\nretry_after_seconds = 1\nmin_rsa_bits = 2048\n");
     assert_int_equal(cfg->cas[0].profile.validity_days, 36500);
     assert_int_equal(cfg->cas[0].retry_after_seconds, 1);
-    fails(cfg, "[ca]\nvalidity_days = 36501\n", "estd.conf:2:");
-    fails(cfg, "[ca]\nvalidity_days = 0\n", "estd.conf:2:");
+    bounded(cfg, "ca", "validity_days", 1, 36500);
     fails(cfg, "[ca]\nmin_rsa_bits = 2047\n", "estd.conf:2:");
     /* Guessing countermeasures and session tickets (0 = off where allowed). */
     parses(cfg, "[server]\nguess_delay_after = 0\nguess_lock_after = 100000\n"
@@ -223,21 +229,17 @@ static void numbers_accept_their_range_and_nothing_else(void **state)
     assert_int_equal(cfg->guess_lock_after, 100000);
     assert_int_equal(cfg->guess_lock_seconds, 2592000);
     assert_int_equal(cfg->tls_ticket_key_seconds, 604800);
-    fails(cfg, "[server]\nguess_delay_after = 1001\n", "estd.conf:2:");
-    fails(cfg, "[server]\nguess_lock_after = 100001\n", "estd.conf:2:");
-    fails(cfg, "[server]\nguess_lock_seconds = 0\n", "estd.conf:2:");
-    fails(cfg, "[server]\nguess_lock_seconds = 2592001\n", "estd.conf:2:");
-    fails(cfg, "[server]\nguess_delay_max_seconds = 0\n", "estd.conf:2:");
-    fails(cfg, "[server]\nguess_delay_max_seconds = 86401\n", "estd.conf:2:");
-    fails(cfg, "[server]\ntls_ticket_key_seconds = 604801\n", "estd.conf:2:");
+    bounded(cfg, "server", "guess_delay_after", 0, 1000);
+    bounded(cfg, "server", "guess_lock_after", 0, 100000);
+    bounded(cfg, "server", "guess_lock_seconds", 1, 2592000);
+    bounded(cfg, "server", "guess_delay_max_seconds", 1, 86400);
+    bounded(cfg, "server", "tls_ticket_key_seconds", 0, 604800);
     /* The password queue (issue 11) at its limits and one past. */
     parses(cfg, "[server]\npassword_queue_max = 65536\npassword_queue_wait_ms = 600000\n");
     assert_int_equal(cfg->password_queue_max, ESTD_PASSWORD_QUEUE_MAX_LIMIT);
     assert_int_equal(cfg->password_queue_wait_ms, ESTD_PASSWORD_QUEUE_WAIT_MS_LIMIT);
-    fails(cfg, "[server]\npassword_queue_max = 65537\n", "estd.conf:2:");
-    fails(cfg, "[server]\npassword_queue_max = 0\n", "estd.conf:2:");
-    fails(cfg, "[server]\npassword_queue_wait_ms = 600001\n", "estd.conf:2:");
-    fails(cfg, "[server]\npassword_queue_wait_ms = 0\n", "estd.conf:2:");
+    bounded(cfg, "server", "password_queue_max", 1, 65536);
+    bounded(cfg, "server", "password_queue_wait_ms", 1, 600000);
     /* base64_line_length: 0, or a multiple of 4 up to 76 (RFC 2045). */
     parses(cfg, "[server]\nbase64_line_length = 76\n[ca]\nbase64_line_length = 0\n");
     assert_int_equal(cfg->base64_line_length, 76);
@@ -270,9 +272,9 @@ static void audit_keys(void **state)
     parses(cfg, "[server]\naudit_auth_fail_window_seconds = 86400\naudit_retention_days = 36500\n"
                 "audit_max_rows = 1000000000\n");
     assert_int_equal(cfg->audit_max_rows, 1000000000);
-    fails(cfg, "[server]\naudit_auth_fail_window_seconds = 86401\n", "estd.conf:2:");
-    fails(cfg, "[server]\naudit_retention_days = 36501\n", "estd.conf:2:");
-    fails(cfg, "[server]\naudit_max_rows = 1000000001\n", "estd.conf:2:");
+    bounded(cfg, "server", "audit_auth_fail_window_seconds", 0, 86400);
+    bounded(cfg, "server", "audit_retention_days", 0, 36500);
+    bounded(cfg, "server", "audit_max_rows", 0, 1000000000);
     fails(cfg, "[ca]\naudit_max_rows = 1\n", "estd.conf:2: unknown key");
 }
 
