@@ -27,10 +27,9 @@ static const char *pkcs7_type(est_dialect dialect)
  * also est_csr_check (proof of possession, key policy); /serverkeygen
  * passes 0, since it must ignore the CSR's key and signature, and gets the
  * size limits only. */
-int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
+int estd_body_check(const estd_request *req, const char *media_type, const char *what,
+                    estd_response *resp)
 {
-    uint8_t *der = NULL;
-    size_t der_len = 0;
     est_media_type *mt = NULL;
     est_error err;
     int ok = 0;
@@ -40,16 +39,31 @@ int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_
             estd_response_error(resp, 415, "bad Content-Type: %s", err.message);
             goto out;
         }
-        if (!est_media_type_is(mt, "application/pkcs10")) {
-            estd_response_error(resp, 415, "expected Content-Type application/pkcs10, got %s",
+        if (!est_media_type_is(mt, media_type)) {
+            estd_response_error(resp, 415, "expected Content-Type %s, got %s", media_type,
                                 est_media_type_get0_essence(mt));
             goto out;
         }
     }
     if (req->body_len == 0) {
-        estd_response_error(resp, 400, "empty body: a PKCS#10 request is required");
+        estd_response_error(resp, 400, "empty body: %s is required", what);
         goto out;
     }
+    ok = 1;
+out:
+    est_media_type_free(mt);
+    return ok;
+}
+
+int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp)
+{
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    est_error err;
+    int ok = 0;
+
+    if (!estd_body_check(req, "application/pkcs10", "a PKCS#10 request", resp))
+        goto out;
     if (est_body_decode(req->body, req->body_len, &der, &der_len, NULL, &err) != EST_OK) {
         estd_response_error(resp, err.code == EST_E_TOO_LARGE ? 413 : 400, "%s", err.message);
         goto out;
@@ -65,7 +79,6 @@ int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_
     }
     ok = 1;
 out:
-    est_media_type_free(mt);
     est_free(der);
     return ok;
 }

@@ -386,23 +386,14 @@ static int perform(cmc_job *job, estd_response *resp)
 /* The body as a Full PKI Request, or a text refusal (draft-04 §4.3.1). */
 static int read_request(const estd_request *req, est_cmc_request **cmc, estd_response *resp)
 {
-    est_media_type *mt = NULL;
     uint8_t *der = NULL;
     size_t der_len = 0;
     est_error err;
     est_status rc;
     int ok = 0;
 
-    if (req->content_type != NULL &&
-        (est_media_type_parse(req->content_type, &mt, &err) != EST_OK ||
-         !est_media_type_is(mt, "application/pkcs7-mime"))) {
-        estd_response_error(resp, 415, "expected Content-Type application/pkcs7-mime");
+    if (!estd_body_check(req, "application/pkcs7-mime", "a Full PKI Request", resp))
         goto out;
-    }
-    if (req->body_len == 0) {
-        estd_response_error(resp, 400, "empty body: a Full PKI Request is required");
-        goto out;
-    }
     if ((rc = est_body_decode(req->body, req->body_len, &der, &der_len, NULL, &err)) != EST_OK ||
         (rc = est_cmc_request_parse(der, der_len, cmc, &err)) != EST_OK) {
         estd_response_error(resp, rc == EST_E_TOO_LARGE ? 413 : 400,
@@ -411,7 +402,6 @@ static int read_request(const estd_request *req, est_cmc_request **cmc, estd_res
     }
     ok = 1;
 out:
-    est_media_type_free(mt);
     est_free(der);
     return ok;
 }

@@ -113,6 +113,10 @@ void estd_handle_enroll(estd_server *srv, const estd_request *req, const estd_au
                         estd_response *resp);
 /* Steps of enrollment the other CSR-carrying operations share. Each
  * returns 1 to go on, or 0 with resp holding the refusal. */
+/* The body is not empty (400 naming what) and its Content-Type, when
+ * given, is media_type (415 naming what arrived). */
+int estd_body_check(const estd_request *req, const char *media_type, const char *what,
+                    estd_response *resp);
 int estd_csr_from_body(const estd_request *req, int check, X509_REQ **csr, estd_response *resp);
 int estd_pop_link_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
 int estd_csrattrs_check(const estd_request *req, X509_REQ *csr, estd_response *resp);
