@@ -62,6 +62,7 @@ typedef struct list_ctx {
     const estd_config *cfg;
     int64_t now;
     long left; /* lines still to print; 0: no --limit */
+    const est_cert_filter *filter;
 } list_ctx;
 
 static int print_cert(const est_cert_record *rec, void *arg)
@@ -167,30 +168,24 @@ static int list_options(int argc, char **argv, const char *cmd, est_cert_filter 
     return 0;
 }
 
+static est_status list_certs(estd_instance *inst, void *arg, est_error *err)
+{
+    list_ctx *ctx = arg;
+
+    ctx->cfg = &inst->cfg;
+    return est_store_cert_list(inst->store, ctx->filter, print_cert, ctx, err);
+}
+
 static int certs_list(int argc, char **argv)
 {
     const char *cmd = "certs list";
-    list_ctx ctx = {NULL, (int64_t)time(NULL), 0};
     est_cert_filter filter = {0};
-    estd_instance *inst = NULL;
-    est_error err;
-    int parsed, status = ESTD_EXIT_OK;
+    list_ctx ctx = {NULL, (int64_t)time(NULL), 0, &filter};
+    int parsed;
 
     if ((parsed = list_options(argc, argv, cmd, &filter, &ctx)) != 0)
         return parsed > 0 ? ESTD_EXIT_OK : ESTD_EXIT_ERROR;
-    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
-        return ESTD_EXIT_ERROR;
-    ctx.cfg = &inst->cfg;
-    if (est_store_cert_list(inst->store, &filter, print_cert, &ctx, &err) != EST_OK) {
-        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-        status = ESTD_EXIT_ERROR;
-    }
-    if (fflush(stdout) != 0) {
-        estd_fail(cmd, "writing to stdout failed");
-        status = ESTD_EXIT_ERROR;
-    }
-    estd_instance_free(inst);
-    return status;
+    return estd_admin_list(cmd, argv[optind], list_certs, &ctx);
 }
 
 static void print_record(const estd_config *cfg, const est_cert_record *rec)

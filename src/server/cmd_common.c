@@ -35,6 +35,26 @@ estd_instance *estd_admin_open(const char *command, const char *dir, unsigned fl
     return inst;
 }
 
+int estd_admin_list(const char *command, const char *dir, estd_admin_list_fn list, void *arg)
+{
+    estd_instance *inst = estd_admin_open(command, dir, 0);
+    est_error err;
+    int status = ESTD_EXIT_OK;
+
+    if (inst == NULL)
+        return ESTD_EXIT_ERROR;
+    if (list(inst, arg, &err) != EST_OK) {
+        estd_fail(command, "%s: %s", inst->cfg.store, err.message);
+        status = ESTD_EXIT_ERROR;
+    }
+    if (fflush(stdout) != 0) {
+        estd_fail(command, "writing to stdout failed");
+        status = ESTD_EXIT_ERROR;
+    }
+    estd_instance_free(inst);
+    return status;
+}
+
 const char *estd_admin_actor(void)
 {
     static char actor[EST_USERNAME_MAX + 8];

@@ -19,6 +19,12 @@ enum {
 /* Opens DIR as estd_instance_open does; on failure prints
  * "estd: COMMAND: reason" (the reason names the file) and returns NULL. */
 estd_instance *estd_admin_open(const char *command, const char *dir, unsigned flags);
+/* What a `list` subcommand does with the open instance: print through the
+ * store's visitor (arg is the subcommand's own). */
+typedef est_status (*estd_admin_list_fn)(estd_instance *inst, void *arg, est_error *err);
+/* A `list` subcommand: opens dir without keys, runs list, and makes a
+ * store error or a failed write to stdout "estd: CMD: reason", exit 1. */
+int estd_admin_list(const char *command, const char *dir, estd_admin_list_fn list, void *arg);
 
 /* Who ran an admin command, for the audit log: "admin:<login>". */
 const char *estd_admin_actor(void);

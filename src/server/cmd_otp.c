@@ -169,24 +169,20 @@ static int print_otp(const est_otp_record *rec, void *arg)
     return 0;
 }
 
+static est_status list_otps(estd_instance *inst, void *now, est_error *err)
+{
+    return est_store_otp_list(inst->store, print_otp, now, err);
+}
+
 static int otp_list(int argc, char **argv)
 {
     const char *cmd = "otp list";
     int64_t now = (int64_t)time(NULL);
-    estd_instance *inst = NULL;
-    est_error err;
-    int parsed, status = ESTD_EXIT_OK;
+    int parsed;
 
     if ((parsed = estd_operands(cmd, otp_usage, argc, argv, 1, "expected DIR")) >= 0)
         return parsed;
-    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
-        return ESTD_EXIT_ERROR;
-    if (est_store_otp_list(inst->store, print_otp, &now, &err) != EST_OK) {
-        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-        status = ESTD_EXIT_ERROR;
-    }
-    estd_instance_free(inst);
-    return status;
+    return estd_admin_list(cmd, argv[optind], list_otps, &now);
 }
 
 int estd_otp_main(int argc, char **argv)

@@ -87,23 +87,19 @@ static int pending_parse(int argc, char **argv, const char *cmd, int operands, i
     return 1;
 }
 
+static est_status list_pending(estd_instance *inst, void *all, est_error *err)
+{
+    return est_store_pending_list(inst->store, print_pending, all, err);
+}
+
 static int pending_list(int argc, char **argv)
 {
     const char *cmd = "pending list";
-    estd_instance *inst;
-    est_error err;
-    int all = 0, parsed, status = ESTD_EXIT_OK;
+    int all = 0, parsed;
 
     if ((parsed = pending_parse(argc, argv, cmd, 1, &all, NULL)) <= 0)
         return parsed == 0 ? ESTD_EXIT_OK : ESTD_EXIT_ERROR;
-    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
-        return ESTD_EXIT_ERROR;
-    if (est_store_pending_list(inst->store, print_pending, &all, &err) != EST_OK) {
-        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-        status = ESTD_EXIT_ERROR;
-    }
-    estd_instance_free(inst);
-    return status;
+    return estd_admin_list(cmd, argv[optind], list_pending, &all);
 }
 
 /* Loads request ID; prints and returns NULL when there is none. */

@@ -244,23 +244,21 @@ static int print_user(const est_user_record *rec, void *arg)
     return 0;
 }
 
+/* Lists with the configured realm, which each digest column is for. */
+static est_status list_users(estd_instance *inst, void *arg, est_error *err)
+{
+    (void)arg;
+    return est_store_user_list(inst->store, print_user, inst->cfg.realm, err);
+}
+
 static int user_list(int argc, char **argv)
 {
     const char *cmd = "user list";
-    estd_instance *inst = NULL;
-    est_error err;
-    int parsed, status = ESTD_EXIT_OK;
+    int parsed;
 
     if ((parsed = estd_operands(cmd, user_usage, argc, argv, 1, "expected DIR")) >= 0)
         return parsed;
-    if ((inst = estd_admin_open(cmd, argv[optind], 0)) == NULL)
-        return ESTD_EXIT_ERROR;
-    if (est_store_user_list(inst->store, print_user, inst->cfg.realm, &err) != EST_OK) {
-        estd_fail(cmd, "%s: %s", inst->cfg.store, err.message);
-        status = ESTD_EXIT_ERROR;
-    }
-    estd_instance_free(inst);
-    return status;
+    return estd_admin_list(cmd, argv[optind], list_users, NULL);
 }
 
 int estd_user_main(int argc, char **argv)
