@@ -9,13 +9,7 @@ mkdir -m 700 "$DIR/ca-second"
 cp -p "$T/other/ca/ca.pem" "$T/other/ca/ca.key" "$DIR/ca-second/"
 
 # A manufacturer CA and a device certificate it issued (IDevID).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/mfg.key" \
-  -subj "/CN=Manufacturer CA" -days 30 -out "$DIR/idevid-ca.pem" \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idevid.key" \
-  -subj "/CN=widget-42/serialNumber=42" -out "$T/idevid.csr" 2>/dev/null
-openssl x509 -req -in "$T/idevid.csr" -CA "$DIR/idevid-ca.pem" -CAkey "$T/mfg.key" -days 10 \
-  -set_serial 42 -extfile <(printf 'extendedKeyUsage=clientAuth\n') -out "$T/idevid.pem" 2>/dev/null
+idevid_make "/CN=widget-42/serialNumber=42"
 
 sed -i 's|^third_party_trust =.*|third_party_trust = idevid-ca.pem|' "$DIR/estd.conf"
 cat >> "$DIR/estd.conf" <<'CONF'

@@ -60,13 +60,7 @@ pass "store change: reported, running store kept"
 cp "$T/good.conf" "$DIR/estd.conf"
 
 # --- trust anchors and a new CA label, live ---
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/mfg.key" \
-  -subj "/CN=Manufacturer CA" -days 30 -out "$DIR/idevid-ca.pem" \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idevid.key" \
-  -subj "/CN=widget-42" -out "$T/idevid.csr" 2>/dev/null
-openssl x509 -req -in "$T/idevid.csr" -CA "$DIR/idevid-ca.pem" -CAkey "$T/mfg.key" -days 10 \
-  -set_serial 42 -extfile <(printf 'extendedKeyUsage=clientAuth\n') -out "$T/idevid.pem" 2>/dev/null
+idevid_make /CN=widget-42
 new_csr w /CN=widget-42
 idevid_enroll() { # LABEL-PATH -> HTTP status
   curl -s --cacert "$CA" --cert "$T/idevid.pem" --key "$T/idevid.key" -H 'Content-Type: application/pkcs10' \

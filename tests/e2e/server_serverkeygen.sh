@@ -36,6 +36,20 @@ split_parts() {
 key_matches_cert() { # KEYFILE(PEM) CERTFILE(PEM)
   cmp <(openssl pkey -in "$1" -pubout) <(openssl x509 -in "$2" -pubkey -noout) >/dev/null
 }
+# package_key_matches NAME WHAT: $T/NAME.signed.der (a decrypted key
+# package) verifies against the CA; its first PrivateKeyInfo
+# (AsymmetricKeyPackage = SEQUENCE OF PrivateKeyInfo) is the key that
+# $T/part.2's certificate certifies. WHAT names the case in failures.
+package_key_matches() {
+  local n=$1 what=$2 off hl l
+  openssl cms -verify -inform DER -in "$T/$n.signed.der" -CAfile "$CA" -purpose any -binary \
+    -out "$T/$n.pkg.der" 2>/dev/null || fail "$what: key package signature does not verify against the CA"
+  read -r off hl l < <(openssl asn1parse -inform DER -in "$T/$n.pkg.der" | awk -F'[:= ]+' '$3=="d" && $4==1 {print $2, $6, $8; exit}')
+  dd if="$T/$n.pkg.der" of="$T/$n.p8.der" bs=1 skip="$off" count=$((hl + l)) 2>/dev/null
+  openssl pkey -inform DER -in "$T/$n.p8.der" -out "$T/$n.gen.key" || fail "$what: no PrivateKeyInfo in the package"
+  p7_to_pem "$T/part.2" "$T/$n.pem"
+  key_matches_cert "$T/$n.gen.key" "$T/$n.pem" || fail "$what: enveloped key does not match the certificate"
+}
 
 # --- off by default ---
 estd_start "$DIR"
@@ -109,14 +123,7 @@ grep -qx 'Content-Type: application/pkcs7-mime; smime-type=server-generated-key'
 base64 -d "$T/part.1" > "$T/k3.env.der"
 openssl cms -decrypt -inform DER -in "$T/k3.env.der" -secretkey "$KEK" -secretkeyid "$KEKID" \
   -out "$T/k3.signed.der" || fail "openssl cannot decrypt the key package with the KEK"
-openssl cms -verify -inform DER -in "$T/k3.signed.der" -CAfile "$CA" -purpose any -binary \
-  -out "$T/k3.pkg.der" 2>/dev/null || fail "key package signature does not verify against the CA"
-# AsymmetricKeyPackage = SEQUENCE OF PrivateKeyInfo: cut out the first one
-read -r off hl l < <(openssl asn1parse -inform DER -in "$T/k3.pkg.der" | awk -F'[:= ]+' '$3=="d" && $4==1 {print $2, $6, $8; exit}')
-dd if="$T/k3.pkg.der" of="$T/k3.p8.der" bs=1 skip="$off" count=$((hl + l)) 2>/dev/null
-openssl pkey -inform DER -in "$T/k3.p8.der" -out "$T/k3.gen.key" || fail "no PrivateKeyInfo in the package"
-p7_to_pem "$T/part.2" "$T/k3.pem"
-key_matches_cert "$T/k3.gen.key" "$T/k3.pem" || fail "enveloped key does not match the certificate"
+package_key_matches k3 "pre-shared key"
 openssl cms -decrypt -inform DER -in "$T/k3.env.der" -secretkey "${KEK%??}00" -secretkeyid "$KEKID" \
   -out /dev/null 2>/dev/null && fail "a wrong KEK decrypts the package"
 pass "serverkeygen encrypted for a pre-shared key (openssl cms -decrypt -secretkey)"
@@ -140,13 +147,7 @@ split_parts "$T/body"
 base64 -d "$T/part.1" > "$T/k5.env.der"
 openssl cms -decrypt -inform DER -in "$T/k5.env.der" -recip "$T/tlsc.pem" -inkey "$T/tlsc.key" \
   -out "$T/k5.signed.der" || fail "openssl cannot decrypt with the client certificate's key"
-openssl cms -verify -inform DER -in "$T/k5.signed.der" -CAfile "$CA" -purpose any -binary \
-  -out "$T/k5.pkg.der" 2>/dev/null || fail "asymmetric package signature"
-read -r off hl l < <(openssl asn1parse -inform DER -in "$T/k5.pkg.der" | awk -F'[:= ]+' '$3=="d" && $4==1 {print $2, $6, $8; exit}')
-dd if="$T/k5.pkg.der" of="$T/k5.p8.der" bs=1 skip="$off" count=$((hl + l)) 2>/dev/null
-openssl pkey -inform DER -in "$T/k5.p8.der" -out "$T/k5.gen.key"
-p7_to_pem "$T/part.2" "$T/k5.pem"
-key_matches_cert "$T/k5.gen.key" "$T/k5.pem" || fail "asymmetric: key does not match the certificate"
+package_key_matches k5 asymmetric
 "$KP_TOOL" csr "$T/k6.key" /CN=keygen-6 asym 00112233 "$T/k6.der"
 [ "$(post_skg "$T/k6.der" serverkeygen --cert "$T/tlsc.pem" --key "$T/tlsc.key")" = 400 ] \
   || fail "AsymmetricDecryptKeyIdentifier of another key not 400"
