@@ -35,6 +35,18 @@ est_status store_cert_record_check(const est_cert_record *rec, est_error *err)
     return EST_OK;
 }
 
+void store_cert_bounds_of(const est_cert_filter *filter, store_cert_bounds *out)
+{
+    static const est_cert_filter none = {0};
+    const est_cert_filter *f = filter != NULL ? filter : &none;
+
+    out->expiring_before = f->expiring_before != 0 ? f->expiring_before : INT64_MAX;
+    out->not_after_from = f->not_after_from != 0 ? f->not_after_from : INT64_MIN;
+    out->issued_since = f->issued_since != 0 ? f->issued_since : INT64_MIN;
+    out->status = f->only_valid ? EST_CERT_VALID : f->only_revoked ? EST_CERT_REVOKED : -1;
+    out->contains = f->contains;
+}
+
 est_status store_otp_code_valid(const char *code, const char *op, est_error *err)
 {
     size_t len = code != NULL ? strnlen(code, EST_OTP_CODE_MAX + 1) : 0;

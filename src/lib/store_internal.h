@@ -52,6 +52,20 @@ int store_crl_reason_valid(int reason);
 /* EST_E_INPUT unless the record has what every stored certificate needs. */
 est_status store_cert_record_check(const est_cert_record *rec, est_error *err);
 
+/* A certificate filter as the list statements of every backend bind it:
+ * each "no filter" (0, NULL filter) becomes the bound that lets every row
+ * through, so the statements need no optional clauses and use the
+ * (not_after, serial) index. status is EST_CERT_VALID, EST_CERT_REVOKED or
+ * -1 (either). */
+typedef struct store_cert_bounds {
+    int64_t expiring_before; /* not_after < this */
+    int64_t not_after_from;  /* not_after >= this (the first page) */
+    int64_t issued_since;    /* issued_at >= this */
+    int status;
+    const char *contains;    /* NULL = any */
+} store_cert_bounds;
+void store_cert_bounds_of(const est_cert_filter *filter, store_cert_bounds *out);
+
 /* An audit event as every backend stores it (issue #12): each text field
  * escaped by est_text_escape and cut at EST_AUDIT_FIELD_MAX, since audit
  * rows end up on terminals; count 0 made 1. ev's fields point into text

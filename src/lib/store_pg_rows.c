@@ -191,18 +191,16 @@ typedef struct cert_list_ctx {
 
 static void cert_page_bind(pgstore_params *p, const void *last, const void *ctx)
 {
-    static const est_cert_filter none = {0};
-    const est_cert_filter *f = ((const cert_list_ctx *)ctx)->filter;
     const est_cert_record *l = last;
+    store_cert_bounds b;
 
-    if (f == NULL)
-        f = &none;
-    pgstore_int(p, f->expiring_before != 0 ? f->expiring_before : INT64_MAX);
-    pgstore_int(p, f->only_valid ? EST_CERT_VALID : f->only_revoked ? EST_CERT_REVOKED : -1);
-    pgstore_int(p, f->issued_since != 0 ? f->issued_since : INT64_MIN);
-    pgstore_text(p, f->contains);
+    store_cert_bounds_of(((const cert_list_ctx *)ctx)->filter, &b);
+    pgstore_int(p, b.expiring_before);
+    pgstore_int(p, b.status);
+    pgstore_int(p, b.issued_since);
+    pgstore_text(p, b.contains);
     if (l == NULL) {
-        pgstore_int(p, f->not_after_from != 0 ? f->not_after_from : INT64_MIN);
+        pgstore_int(p, b.not_after_from);
         return;
     }
     pgstore_int(p, l->not_after);

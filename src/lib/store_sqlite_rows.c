@@ -197,21 +197,18 @@ typedef struct cert_list_ctx {
 
 static int cert_page_bind(sqlite3_stmt *st, const void *last, const void *ctx)
 {
-    static const est_cert_filter none = {0};
-    const est_cert_filter *f = ((const cert_list_ctx *)ctx)->filter;
     const est_cert_record *l = last;
+    store_cert_bounds b;
     int src;
 
-    if (f == NULL)
-        f = &none;
-    BIND(sqlite3_bind_int64(st, 1, f->expiring_before != 0 ? f->expiring_before : INT64_MAX));
-    BIND(sqlite3_bind_int(st, 2, f->only_valid ? EST_CERT_VALID
-                                 : f->only_revoked ? EST_CERT_REVOKED : -1));
+    store_cert_bounds_of(((const cert_list_ctx *)ctx)->filter, &b);
+    BIND(sqlite3_bind_int64(st, 1, b.expiring_before));
+    BIND(sqlite3_bind_int(st, 2, b.status));
     BIND(sqlite3_bind_int(st, 5, SQLSTORE_LIST_PAGE));
-    BIND(sqlite3_bind_int64(st, 6, f->issued_since != 0 ? f->issued_since : INT64_MIN));
-    BIND(bind_text(st, 7, f->contains));
+    BIND(sqlite3_bind_int64(st, 6, b.issued_since));
+    BIND(bind_text(st, 7, b.contains));
     if (l == NULL)
-        return sqlite3_bind_int64(st, 3, f->not_after_from != 0 ? f->not_after_from : INT64_MIN);
+        return sqlite3_bind_int64(st, 3, b.not_after_from);
     BIND(sqlite3_bind_int64(st, 3, l->not_after));
     return bind_text(st, 4, l->serial);
 }
